@@ -1,0 +1,729 @@
+//! Code generation: the Rust tokens of a kernel family.
+//!
+//! For every stage, a unit struct implementing `keops::__private::CpuStage`
+//! (the four phase programs as `#[inline(always)]` functions generic over
+//! the SIMD pack type, plus static metadata and the PTX text); for every
+//! program, a kernel struct with a typed `call`, the gradient accessors and
+//! per-call options. All paths are absolute (`::keops::__private::...`) and
+//! the generated code holds no `unsafe`.
+
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::ir::{Bin, Cat, Tern, Un};
+use crate::lower::{lower, Inst, Lowered, Role, ScalarProg};
+use crate::stage::{Family, Program, RedKind, Step, Value, ValueType, VarKind};
+
+/// PTX texts of one stage (f32 and f64), empty when the GPU back end is not emitted.
+#[derive(Clone, Debug, Default)]
+pub struct StagePtx {
+    /// Module for f32 data.
+    pub f32: String,
+    /// Module for f64 data.
+    pub f64: String,
+}
+
+/// Length of the reduction state (per lane, and per row in f64) of a stage.
+///
+/// Layouts (shared with the runtime's reductions):
+/// - `Sum`: `[sum; D]`, then `[compensation; D]`;
+/// - `LogSumExp`: `[max; D]`, then `[scaled sum; D]`;
+/// - `LogSumExpWeight`: `[max; Dw]`, then `[scaled weighted sum; Dw]`;
+/// - `SumSoftmaxWeight`: `[max; Dw]`, `[scaled sum; Dw]`, `[scaled weighted sum; Dw]`;
+/// - `Min`/`Max`/arg variants: `[value; D]`, then `[index; D]`;
+/// - K-reductions: `[value; K*D]`, then `[index; K*D]`, rank-major (`r*D + d`).
+pub fn acc_len(red: RedKind, fdim: u32, wdim: u32) -> u32 {
+    match red {
+        RedKind::Sum | RedKind::LogSumExp => 2 * fdim,
+        RedKind::LogSumExpWeight => 2 * wdim,
+        RedKind::SumSoftmaxWeight => 3 * wdim,
+        RedKind::Min | RedKind::ArgMin | RedKind::MinArgMin | RedKind::Max | RedKind::ArgMax | RedKind::MaxArgMax => 2 * fdim,
+        RedKind::KMin(k) | RedKind::ArgKMin(k) | RedKind::KMinArgKMin(k) => 2 * k * fdim,
+    }
+}
+
+fn private() -> TokenStream {
+    quote!(::keops::__private)
+}
+
+fn usize_lit(v: u32) -> Literal {
+    Literal::usize_unsuffixed(v as usize)
+}
+
+fn cat_tokens(c: Cat) -> TokenStream {
+    let p = private();
+    match c {
+        Cat::I => quote!(#p::Cat::I),
+        Cat::J => quote!(#p::Cat::J),
+        Cat::P => quote!(#p::Cat::P),
+    }
+}
+
+fn red_tokens(r: RedKind) -> TokenStream {
+    let p = private();
+    match r {
+        RedKind::Sum => quote!(#p::Red::Sum),
+        RedKind::LogSumExp => quote!(#p::Red::LogSumExp),
+        RedKind::LogSumExpWeight => quote!(#p::Red::LogSumExpWeight),
+        RedKind::SumSoftmaxWeight => quote!(#p::Red::SumSoftmaxWeight),
+        RedKind::Min => quote!(#p::Red::Min),
+        RedKind::ArgMin => quote!(#p::Red::ArgMin),
+        RedKind::MinArgMin => quote!(#p::Red::MinArgMin),
+        RedKind::Max => quote!(#p::Red::Max),
+        RedKind::ArgMax => quote!(#p::Red::ArgMax),
+        RedKind::MaxArgMax => quote!(#p::Red::MaxArgMax),
+        RedKind::KMin(k) => {
+            let k = usize_lit(k);
+            quote!(#p::Red::KMin(#k))
+        }
+        RedKind::ArgKMin(k) => {
+            let k = usize_lit(k);
+            quote!(#p::Red::ArgKMin(#k))
+        }
+        RedKind::KMinArgKMin(k) => {
+            let k = usize_lit(k);
+            quote!(#p::Red::KMinArgKMin(#k))
+        }
+    }
+}
+
+fn const_tokens(bits: u64) -> TokenStream {
+    let c = f64::from_bits(bits);
+    if c.is_nan() {
+        quote!(::core::f64::NAN)
+    } else if c == f64::INFINITY {
+        quote!(::core::f64::INFINITY)
+    } else if c == f64::NEG_INFINITY {
+        quote!(::core::f64::NEG_INFINITY)
+    } else {
+        let l = Literal::f64_unsuffixed(c.abs());
+        if c.is_sign_negative() {
+            quote!(-#l)
+        } else {
+            quote!(#l)
+        }
+    }
+}
+
+/// The statements of one scalar program. `inputs` maps the input
+/// instructions to expressions; values are named `v<k>`.
+fn prog_body(prog: &ScalarProg, input: &dyn Fn(&Inst) -> TokenStream) -> Vec<TokenStream> {
+    let p = private();
+    let ops = quote!(#p::ops);
+    let mut stmts = Vec::new();
+    let v = |k: u32| format_ident!("v{}", k);
+    for (k, inst) in prog.insts.iter().enumerate() {
+        let name = v(k as u32);
+        let expr = match *inst {
+            Inst::Const(b) => {
+                let c = const_tokens(b);
+                quote!(#ops::c::<P>(#c))
+            }
+            Inst::Un(u, a) => {
+                let a = v(a);
+                match u {
+                    Un::Neg => quote!(-#a),
+                    Un::Abs => quote!(#p::Pack::abs(#a)),
+                    Un::Exp => quote!(#p::Pack::exp(#a)),
+                    Un::Log => quote!(#p::Pack::ln(#a)),
+                    Un::Sin => quote!(#p::Pack::sin(#a)),
+                    Un::Cos => quote!(#p::Pack::cos(#a)),
+                    Un::Sqrt => quote!(#p::Pack::sqrt(#a)),
+                    Un::Asin => quote!(#p::Pack::asin(#a)),
+                    Un::Acos => quote!(#p::Pack::acos(#a)),
+                    Un::Atan => quote!(#p::Pack::atan(#a)),
+                    Un::Tanh => quote!(#p::Pack::tanh(#a)),
+                    Un::Sinh => quote!(#p::Pack::sinh(#a)),
+                    Un::Cosh => quote!(#p::Pack::cosh(#a)),
+                    Un::Erf => quote!(#p::Pack::erf(#a)),
+                    Un::Log1p => quote!(#p::Pack::ln_1p(#a)),
+                    Un::Expm1 => quote!(#p::Pack::exp_m1(#a)),
+                    Un::Floor => quote!(#p::Pack::floor(#a)),
+                    Un::Round => quote!(#p::Pack::round(#a)),
+                    Un::Rsqrt => quote!(#ops::rsqrt(#a)),
+                    Un::Sign => quote!(#ops::sign(#a)),
+                    Un::Step => quote!(#ops::step(#a)),
+                    Un::Relu => quote!(#ops::relu(#a)),
+                    Un::Inv => quote!(#ops::inv(#a)),
+                    Un::XLogX => quote!(#ops::xlogx(#a)),
+                    Un::SinXDivX => quote!(#ops::sinxdivx(#a)),
+                    Un::SinXDivXDeriv => quote!(#ops::sinxdivx_deriv(#a)),
+                    Un::Square | Un::PowI(_) => unreachable!("expanded by lowering"),
+                }
+            }
+            Inst::Bin(b, x, y) => {
+                let (x, y) = (v(x), v(y));
+                match b {
+                    Bin::Add => quote!(#x + #y),
+                    Bin::Sub => quote!(#x - #y),
+                    Bin::Mul => quote!(#x * #y),
+                    Bin::Div => quote!(#x / #y),
+                    Bin::Powf => quote!(#p::Pack::powf(#x, #y)),
+                    Bin::Atan2 => quote!(#p::Pack::atan2(#x, #y)),
+                    Bin::Max => quote!(#ops::max(#x, #y)),
+                    Bin::Min => quote!(#ops::min(#x, #y)),
+                    Bin::Lt => quote!(#ops::lt(#x, #y)),
+                    Bin::Le => quote!(#ops::le(#x, #y)),
+                    Bin::Gt => quote!(#ops::gt(#x, #y)),
+                    Bin::Ge => quote!(#ops::ge(#x, #y)),
+                    Bin::Eq => quote!(#ops::eq(#x, #y)),
+                    Bin::Ne => quote!(#ops::ne(#x, #y)),
+                }
+            }
+            Inst::Tern(t, x, y, z) => {
+                let (x, y, z) = (v(x), v(y), v(z));
+                match t {
+                    Tern::Clamp => quote!(#ops::clamp(#x, #y, #z)),
+                    Tern::IfElse => quote!(#ops::ifelse(#x, #y, #z)),
+                    Tern::Mod => quote!(#ops::modulo(#x, #y, #z)),
+                }
+            }
+            Inst::Select(c, x, y) => {
+                let (c, x, y) = (v(c), v(x), v(y));
+                quote!(#ops::select(#c, #x, #y))
+            }
+            Inst::Fma(x, y, z) => {
+                let (x, y, z) = (v(x), v(y), v(z));
+                quote!(#p::Pack::mul_add(#x, #y, #z))
+            }
+            ref other => input(other),
+        };
+        stmts.push(quote!(let #name: P = #expr;));
+    }
+    stmts
+}
+
+fn outputs_array(prog: &ScalarProg) -> TokenStream {
+    let outs: Vec<Ident> = prog.outputs.iter().map(|&o| format_ident!("v{}", o)).collect();
+    quote!([#(#outs),*])
+}
+
+fn destructure(name: &str, n: usize, used: &dyn Fn(u32) -> bool) -> TokenStream {
+    let pats: Vec<TokenStream> = (0..n as u32)
+        .map(|k| {
+            if used(k) {
+                let id = format_ident!("{}{}", name, k);
+                quote!(#id)
+            } else {
+                quote!(_)
+            }
+        })
+        .collect();
+    let src = format_ident!("{}", name);
+    quote!(let [#(#pats),*] = *#src;)
+}
+
+/// The `CpuStage` impl (and struct) of one lowered stage.
+pub fn stage_tokens(ident: &Ident, name: &str, l: &Lowered, ptx: &StagePtx) -> TokenStream {
+    let p = private();
+    let npf = l.param.outputs.len() as u32;
+    let nof = l.outer.outputs.len() as u32;
+    let nnf = l.inner.outputs.len() as u32;
+    let nout = l.fdim + l.wdim;
+    let acc = acc_len(l.red, l.fdim, l.wdim);
+    let lit = usize_lit;
+    let (npf_l, nof_l, nnf_l, nout_l, acc_l) = (lit(npf), lit(nof), lit(nnf), lit(nout), lit(acc));
+    let (rp, ro, rn, io, inn) =
+        (lit(l.raw_param), lit(l.raw_outer), lit(l.raw_inner), lit(l.idx_outer), lit(l.idx_inner));
+
+    let uses = |prog: &ScalarProg, f: &dyn Fn(&Inst) -> Option<u32>| -> Vec<u32> {
+        prog.insts.iter().filter_map(f).collect()
+    };
+    // param phase
+    let raw_used = uses(&l.param, &|i| if let Inst::RawParam(k) = i { Some(*k) } else { None });
+    let param_body = prog_body(&l.param, &|i| match i {
+        Inst::RawParam(k) => {
+            let id = format_ident!("raw{}", k);
+            quote!(#id)
+        }
+        other => panic!("unexpected {other:?} in the param phase"),
+    });
+    let param_destr = destructure("raw", l.raw_param as usize, &|k| raw_used.contains(&k));
+    let param_out = outputs_array(&l.param);
+
+    let feature_input = |i: &Inst| -> TokenStream {
+        match i {
+            Inst::Pf(k) => {
+                let id = format_ident!("pf{}", k);
+                quote!(#id)
+            }
+            Inst::Of(k) => {
+                let id = format_ident!("of{}", k);
+                quote!(#id)
+            }
+            Inst::Nf(k) => {
+                let id = format_ident!("nf{}", k);
+                quote!(#id)
+            }
+            Inst::RawOuter(k) | Inst::RawInner(k) => {
+                let id = format_ident!("raw{}", k);
+                quote!(#id)
+            }
+            Inst::InnerIndexHi(k) => {
+                let k = lit(*k);
+                quote!(#p::ops::index_hi::<P>(idx[#k]))
+            }
+            Inst::InnerIndexLo(k) => {
+                let k = lit(*k);
+                quote!(#p::ops::index_lo::<P>(idx[#k]))
+            }
+            Inst::OuterRowHi => quote!(ctx.row_hi),
+            Inst::OuterRowLo => quote!(ctx.row_lo),
+            Inst::MatchOuterIndex(k) => {
+                let k = lit(*k);
+                quote!(#p::ops::index_match::<P>(ctx.oi[#k], ctx.j0))
+            }
+            other => panic!("unexpected input {other:?}"),
+        }
+    };
+    let used_in = |prog: &ScalarProg, which: &str| -> Vec<u32> {
+        prog.insts
+            .iter()
+            .filter_map(|i| match (i, which) {
+                (Inst::Pf(k), "pf") | (Inst::Of(k), "of") | (Inst::Nf(k), "nf") => Some(*k),
+                (Inst::RawOuter(k), "ro") | (Inst::RawInner(k), "rn") => Some(*k),
+                _ => None,
+            })
+            .collect()
+    };
+    // outer phase
+    let outer_body = prog_body(&l.outer, &feature_input);
+    let o_pf = used_in(&l.outer, "pf");
+    let o_raw = used_in(&l.outer, "ro");
+    let outer_destr_pf = destructure("pf", npf as usize, &|k| o_pf.contains(&k));
+    let outer_destr_raw = destructure("raw", l.raw_outer as usize, &|k| o_raw.contains(&k));
+    let outer_out = outputs_array(&l.outer);
+    // inner phase
+    let inner_body = prog_body(&l.inner, &feature_input);
+    let n_pf = used_in(&l.inner, "pf");
+    let n_raw = used_in(&l.inner, "rn");
+    let inner_destr_pf = destructure("pf", npf as usize, &|k| n_pf.contains(&k));
+    let inner_destr_raw = destructure("raw", l.raw_inner as usize, &|k| n_raw.contains(&k));
+    let inner_out = outputs_array(&l.inner);
+    // pair phase
+    let pair_body = prog_body(&l.pair, &feature_input);
+    let p_pf = used_in(&l.pair, "pf");
+    let p_of = used_in(&l.pair, "of");
+    let p_nf = used_in(&l.pair, "nf");
+    let pair_destr_pf = destructure("pf", npf as usize, &|k| p_pf.contains(&k));
+    let pair_destr_of = destructure("of", nof as usize, &|k| p_of.contains(&k));
+    let pair_destr_nf = destructure("nf", nnf as usize, &|k| p_nf.contains(&k));
+    let pair_out = outputs_array(&l.pair);
+
+    let vars: Vec<TokenStream> = l
+        .vars
+        .iter()
+        .zip(&l.slots)
+        .map(|(v, s)| {
+            let name = &v.name;
+            let cat = cat_tokens(v.cat);
+            let dim = lit(v.dim);
+            let kind = match v.kind {
+                VarKind::Real => quote!(#p::VarKind::Real),
+                VarKind::Index => quote!(#p::VarKind::Index),
+            };
+            let role = match s.role {
+                Role::Outer => quote!(#p::Role::Outer),
+                Role::Inner => quote!(#p::Role::Inner),
+                Role::Param => quote!(#p::Role::Param),
+            };
+            let off = lit(s.offset);
+            quote!(#p::VarSpec { name: #name, cat: #cat, dim: #dim, kind: #kind, role: #role, offset: #off })
+        })
+        .collect();
+    let outer_cat = cat_tokens(l.outer_cat);
+    let red = red_tokens(l.red);
+    let (fdim, wdim) = (lit(l.fdim), lit(l.wdim));
+    let pair_ops = lit(l.pair.op_count() as u32);
+    let group = lit(group_rows(l));
+    let ptx32 = &ptx.f32;
+    let ptx64 = &ptx.f64;
+    let doc = format!("Stage `{name}` of a keops kernel.");
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone, Copy, Debug)]
+        #[allow(non_camel_case_types)]
+        pub struct #ident;
+
+        #[automatically_derived]
+        #[allow(unused_variables, clippy::all, clippy::pedantic)]
+        impl #p::CpuStage for #ident {
+            const INFO: &'static #p::StageInfo = &#p::StageInfo {
+                name: #name,
+                vars: &[#(#vars),*],
+                outer_cat: #outer_cat,
+                red: #red,
+                fdim: #fdim,
+                wdim: #wdim,
+                raw_param: #rp,
+                raw_outer: #ro,
+                raw_inner: #rn,
+                idx_outer: #io,
+                idx_inner: #inn,
+                npf: #npf_l,
+                nof: #nof_l,
+                nnf: #nnf_l,
+                acc: #acc_l,
+                pair_ops: #pair_ops,
+                ptx_f32: #ptx32,
+                ptx_f64: #ptx64,
+            };
+            type Pf<E: #p::Elem> = [E; #npf_l];
+            type Of<E: #p::Elem> = [E; #nof_l];
+            type Nf<E: #p::Elem> = [E; #nnf_l];
+            type Out<E: #p::Elem> = [E; #nout_l];
+            type Acc<E: #p::Elem> = [E; #acc_l];
+            type RawP<E: #p::Elem> = [E; #rp];
+            type RawO<E: #p::Elem> = [E; #ro];
+            type RawN<E: #p::Elem> = [E; #rn];
+            type IdxO = [usize; #io];
+            type IdxN = [usize; #inn];
+            type Group<E: #p::Elem> = [E; #group];
+
+            #[inline(always)]
+            fn param<P: #p::Pack>(raw: &[P; #rp], pf: &mut [P; #npf_l]) {
+                #param_destr
+                #(#param_body)*
+                *pf = #param_out;
+            }
+
+            #[inline(always)]
+            fn outer<P: #p::Pack>(raw: &[P; #ro], pf: &[P; #npf_l], of: &mut [P; #nof_l]) {
+                #outer_destr_raw
+                #outer_destr_pf
+                #(#outer_body)*
+                *of = #outer_out;
+            }
+
+            #[inline(always)]
+            fn inner<P: #p::Pack>(raw: &[P; #rn], idx: &[usize; #inn], pf: &[P; #npf_l], nf: &mut [P; #nnf_l]) {
+                #inner_destr_raw
+                #inner_destr_pf
+                #(#inner_body)*
+                *nf = #inner_out;
+            }
+
+            #[inline(always)]
+            fn pair<P: #p::Pack>(
+                pf: &[P; #npf_l],
+                of: &[P; #nof_l],
+                nf: &[P; #nnf_l],
+                ctx: &#p::PairCtx<'_, P>,
+                out: &mut [P; #nout_l],
+            ) {
+                #pair_destr_pf
+                #pair_destr_of
+                #pair_destr_nf
+                #(#pair_body)*
+                *out = #pair_out;
+            }
+        }
+    }
+}
+
+/// Rows evaluated together by the CPU engine (register blocking): more rows
+/// reuse each loaded pack of inner features more, but need more registers
+/// for their states and outer features.
+pub fn group_rows(l: &Lowered) -> u32 {
+    if matches!(l.red, RedKind::KMin(_) | RedKind::ArgKMin(_) | RedKind::KMinArgKMin(_)) {
+        return 1;
+    }
+    let live = acc_len(l.red, l.fdim, l.wdim) + l.outer.outputs.len() as u32;
+    if live <= 8 {
+        4
+    } else if live <= 16 {
+        2
+    } else {
+        1
+    }
+}
+
+/// Name of the kernel method for a derivation step: `grad_x`.
+pub fn grad_method(var: &str) -> Ident {
+    format_ident!("grad_{}", var)
+}
+
+/// Tokens of the whole expansion: stage structs, kernel structs, and the
+/// forward kernel value.
+pub fn expand(family: &Family, ptx: &[StagePtx], doc_src: &str) -> TokenStream {
+    let p = private();
+    let mut items = Vec::new();
+    let stage_idents: Vec<Ident> =
+        (0..family.stages.len()).map(|k| format_ident!("__KeopsStage{}", k)).collect();
+    for (k, st) in family.stages.iter().enumerate() {
+        let l = lower(st);
+        let name = format!("stage{k}: {}_{}", st.red.name(), if st.axis == Cat::J { "j" } else { "i" });
+        let empty = StagePtx::default();
+        items.push(stage_tokens(&stage_idents[k], &name, &l, ptx.get(k).unwrap_or(&empty)));
+    }
+    let kernel_ident = |k: usize| format_ident!("__KeopsKernel{}", k);
+    for (k, (path, prog)) in family.programs.iter().enumerate() {
+        let ident = kernel_ident(k);
+        // Children: programs whose path extends this one by one name.
+        let mut grads = Vec::new();
+        for (c, (cpath, _)) in family.programs.iter().enumerate() {
+            if cpath.len() == path.len() + 1 && cpath[..path.len()] == path[..] {
+                let var = &cpath[path.len()];
+                let m = grad_method(var);
+                let cid = kernel_ident(c);
+                let doc = format!(
+                    "The gradient kernel with respect to `{var}`: its `call` takes this kernel's inputs followed by a cotangent shaped like this kernel's output, and returns the gradient of `<cotangent, output>` shaped like `{var}`."
+                );
+                grads.push(quote! {
+                    #[doc = #doc]
+                    #[inline]
+                    pub fn #m(&self) -> #cid {
+                        #cid { opts: self.opts }
+                    }
+                });
+            }
+        }
+        items.push(program_tokens(family, prog, &ident, path, &stage_idents, grads, doc_src));
+    }
+    let first = kernel_ident(0);
+    quote! {
+        {
+            #(#items)*
+            #first { opts: #p::Options::DEFAULT }
+        }
+    }
+}
+
+fn program_tokens(
+    family: &Family,
+    prog: &Program,
+    ident: &Ident,
+    path: &[String],
+    stage_idents: &[Ident],
+    grads: Vec<TokenStream>,
+    doc_src: &str,
+) -> TokenStream {
+    let p = private();
+    // Arguments of `call`.
+    let mut params = Vec::new();
+    let mut conv = Vec::new();
+    for (k, v) in prog.inputs.iter().enumerate() {
+        let arg = format_ident!("{}", sanitize(&v.name));
+        let a = format_ident!("__a{}", k);
+        let name = &v.name;
+        let dim = usize_lit(v.dim);
+        let cat = cat_tokens(v.cat);
+        match (v.cat, v.kind) {
+            (Cat::P, _) => {
+                params.push(quote!(#arg: impl #p::IntoParam<'a, T, #dim>));
+                conv.push(quote!(let #a = #p::Val::param(#p::IntoParam::into_param(#arg), #name, #dim)?;));
+            }
+            (_, VarKind::Real) => {
+                params.push(quote!(#arg: impl #p::IntoRows<'a, T, #dim>));
+                conv.push(quote!(let #a = #p::Val::rows(#p::IntoRows::into_rows(#arg), #name, #cat, #dim)?;));
+            }
+            (_, VarKind::Index) => {
+                params.push(quote!(#arg: impl #p::IntoIndexRows<'a, #dim>));
+                conv.push(quote!(let #a = #p::Val::index_rows(#p::IntoIndexRows::into_index_rows(#arg), #name, #cat, #dim)?;));
+            }
+        }
+    }
+    let input_names: Vec<&str> = prog.inputs.iter().map(|v| v.name.as_str()).collect();
+    let input_vals: Vec<Ident> = (0..prog.inputs.len()).map(|k| format_ident!("__a{}", k)).collect();
+    let val = |v: Value| -> TokenStream {
+        match v {
+            Value::Input(k) => {
+                let a = format_ident!("__a{}", k);
+                quote!(&#a)
+            }
+            Value::Step(s) => {
+                let a = format_ident!("__s{}", s);
+                quote!(&#a)
+            }
+            Value::Part(s, part) => {
+                let a = format_ident!("__s{}", s);
+                let part = usize_lit(part as u32);
+                quote!(&#a.part(#part)?)
+            }
+        }
+    };
+    let mut steps = Vec::new();
+    for (s, step) in prog.steps.iter().enumerate() {
+        let out = format_ident!("__s{}", s);
+        let t = match step {
+            Step::Reduce { stage, args } => {
+                let st = &stage_idents[*stage as usize];
+                let args: Vec<TokenStream> = args.iter().map(|&a| val(a)).collect();
+                quote!(let #out = #p::run_stage::<#st, T>(&self.opts, &[#(#args),*], &__rows)?;)
+            }
+            Step::SumRows(a) => {
+                let a = val(*a);
+                quote!(let #out = #p::Val::sum_rows(#a)?;)
+            }
+            Step::Add(a, b) => {
+                let (a, b) = (val(*a), val(*b));
+                quote!(let #out = #p::Val::add(#a, #b)?;)
+            }
+            Step::Zeros { cat, dim } => {
+                let cat = cat_tokens(*cat);
+                let dim = usize_lit(*dim);
+                quote!(let #out = #p::Val::zeros(#cat, #dim, &__rows);)
+            }
+        };
+        steps.push(t);
+    }
+    let out_t = family.value_type(prog, prog.output);
+    let (ret_ty, finish) = match out_t {
+        ValueType::Rows { .. } => (quote!(#p::ndarray::Array2<T>), quote!(into_rows)),
+        ValueType::IndexRows { .. } => (quote!(#p::ndarray::Array2<usize>), quote!(into_index_rows)),
+        ValueType::Pair { .. } => (
+            quote!((#p::ndarray::Array2<T>, #p::ndarray::Array2<usize>)),
+            quote!(into_pair),
+        ),
+        ValueType::Vector { .. } => (quote!(#p::ndarray::Array1<T>), quote!(into_vector)),
+    };
+    let output = match prog.output {
+        Value::Input(k) => {
+            let a = format_ident!("__a{}", k);
+            quote!(#a.into_owned())
+        }
+        Value::Step(s) => {
+            let a = format_ident!("__s{}", s);
+            quote!(#a)
+        }
+        Value::Part(s, part) => {
+            let a = format_ident!("__s{}", s);
+            let part = usize_lit(part as u32);
+            quote!(#a.part(#part)?)
+        }
+    };
+    // The forward stage's PTX, for inspection.
+    let main_stage = prog.steps.iter().rev().find_map(|s| match s {
+        Step::Reduce { stage, .. } => Some(*stage),
+        _ => None,
+    });
+    let ptx_fn = match main_stage {
+        Some(st) => {
+            let st = &stage_idents[st as usize];
+            quote! {
+                /// The PTX module (f32 data) of this kernel's main reduction stage, as
+                /// embedded in the binary for the CUDA back end.
+                pub fn ptx(&self) -> &'static str {
+                    <#st as #p::CpuStage>::INFO.ptx_f32
+                }
+                /// The PTX module for f64 data.
+                pub fn ptx_f64(&self) -> &'static str {
+                    <#st as #p::CpuStage>::INFO.ptx_f64
+                }
+            }
+        }
+        None => quote! {
+            /// This kernel runs no reduction (its result is identically zero): no PTX.
+            pub fn ptx(&self) -> &'static str { "" }
+            /// This kernel runs no reduction: no PTX.
+            pub fn ptx_f64(&self) -> &'static str { "" }
+        },
+    };
+    let stage_names: Vec<TokenStream> = prog
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Reduce { stage, .. } => {
+                let st = &stage_idents[*stage as usize];
+                Some(quote!(<#st as #p::CpuStage>::INFO))
+            }
+            _ => None,
+        })
+        .collect();
+    let what = if path.is_empty() {
+        "The keops kernel".to_string()
+    } else {
+        format!("Gradient kernel `{}`", path.iter().map(|v| format!("grad_{v}()")).collect::<Vec<_>>().join("."))
+    };
+    let doc = format!("{what} of `{doc_src}`.");
+    let cats: Vec<TokenStream> = prog.inputs.iter().map(|v| cat_tokens(v.cat)).collect();
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone, Copy, Debug)]
+        #[allow(non_camel_case_types)]
+        pub struct #ident {
+            opts: #p::Options,
+        }
+
+        #[automatically_derived]
+        #[allow(unused_variables, clippy::all, clippy::pedantic, non_snake_case)]
+        impl #ident {
+            /// Runs the kernel. Inputs are checked (rows, columns, lengths); a
+            /// mismatch is an `Err` naming the variable.
+            pub fn call<'a, T: #p::Real>(&self, #(#params),*) -> #p::Result<#ret_ty> {
+                #(#conv)*
+                let __rows = #p::RowCounts::of(&[#((#cats, &#input_vals)),*])?;
+                #(#steps)*
+                #output.#finish()
+            }
+
+            /// Names of the inputs of `call`, in order.
+            pub fn input_names(&self) -> &'static [&'static str] {
+                &[#(#input_names),*]
+            }
+
+            /// The stages this kernel runs, in order.
+            pub fn stages(&self) -> &'static [&'static #p::StageInfo] {
+                &[#(#stage_names),*]
+            }
+
+            #ptx_fn
+
+            /// Selects the back end (CPU or CUDA device) for the next calls.
+            pub fn backend(mut self, backend: #p::Backend) -> Self {
+                self.opts.backend = backend;
+                self
+            }
+
+            /// Selects the summation scheme of sum-type reductions.
+            pub fn sum_scheme(mut self, scheme: #p::SumScheme) -> Self {
+                self.opts.sum_scheme = scheme;
+                self
+            }
+
+            /// Computes and accumulates in f64 even for f32 data (results are
+            /// rounded to f32 at the end).
+            pub fn f64_accumulation(mut self, on: bool) -> Self {
+                self.opts.f64_accumulation = on;
+                self
+            }
+
+            /// Number of CPU threads (default: rayon's global pool, which follows
+            /// `RAYON_NUM_THREADS`).
+            pub fn threads(mut self, n: usize) -> Self {
+                self.opts.threads = Some(n);
+                self
+            }
+
+            /// Caps the SIMD instruction set used on the CPU (for testing and benchmarking).
+            pub fn simd(mut self, level: #p::SimdLevel) -> Self {
+                self.opts.simd = Some(level);
+                self
+            }
+
+            /// The options in use.
+            pub fn options(&self) -> #p::Options {
+                self.opts
+            }
+
+            /// Replaces all options.
+            pub fn with_options(mut self, opts: #p::Options) -> Self {
+                self.opts = opts;
+                self
+            }
+
+            #(#grads)*
+        }
+    }
+}
+
+/// A Rust identifier for an input name (user names are identifiers already;
+/// generated ones like `e2` too).
+fn sanitize(name: &str) -> String {
+    name.chars().map(|c| if c.is_alphanumeric() || c == '_' { c } else { '_' }).collect()
+}
+
+/// Span-less identifier helper for callers.
+pub fn ident(s: &str) -> Ident {
+    Ident::new(s, Span::call_site())
+}

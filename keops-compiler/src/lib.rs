@@ -1,0 +1,80 @@
+//! The keops formula compiler: front end, typed IR, symbolic
+//! differentiation, simplification, the reference evaluator, lowering and CPU
+//! code emission.
+//!
+//! Data flows one way: tokens → [`parse`] (AST with spans) → [`front`]
+//! (typed IR, dimension checks) → [`stage`] (stages and programs, gradients
+//! by [`autodiff`]) → [`lower`] (scalar programs per phase) → back ends
+//! ([`emit_cpu`] here, PTX in `keops-gpu-kernels`).
+//!
+//! ```
+//! let r = keops_compiler::Reference::parse(
+//!     "|x: Vi<1>, y: Vj<1>| sum_j(x * y)",
+//! ).unwrap();
+//! use keops_compiler::eval::RefValue;
+//! let x = RefValue::Rows { data: vec![1.0, 2.0], rows: 2, cols: 1 };
+//! let y = RefValue::Rows { data: vec![3.0, 4.0, 5.0], rows: 3, cols: 1 };
+//! let out = r.forward(&[x, y]).unwrap();
+//! assert_eq!(out.reals(), &[12.0, 24.0]);
+//! ```
+
+pub mod autodiff;
+pub mod emit_cpu;
+pub mod eval;
+pub mod front;
+pub mod ir;
+pub mod lower;
+pub mod parse;
+pub mod print;
+pub mod stage;
+
+use eval::RefValue;
+use stage::Family;
+
+/// A kernel family built for reference evaluation (no simplification), from
+/// the same source text the `keops!` macro takes.
+pub struct Reference {
+    /// The family (forward program and gradient programs).
+    pub family: Family,
+}
+
+impl Reference {
+    /// Parses and builds a reference family, with gradient programs up to
+    /// the order given in the source (default 2).
+    pub fn parse(src: &str) -> Result<Reference, String> {
+        let def = parse::parse_kernel_str(src).map_err(|e| e.to_string())?;
+        let order = def.options.grad_order;
+        let stage = front::build_stage(&def, false).map_err(|e| e.to_string())?;
+        Ok(Reference { family: Family::new(stage, order) })
+    }
+
+    /// Evaluates the forward kernel.
+    pub fn forward(&self, inputs: &[RefValue]) -> Result<RefValue, String> {
+        self.eval(&[], inputs)
+    }
+
+    /// Evaluates the kernel at a derivation path (`&["x"]` is `k.grad_x()`).
+    pub fn eval(&self, path: &[&str], inputs: &[RefValue]) -> Result<RefValue, String> {
+        let prog = self
+            .family
+            .program(path)
+            .ok_or_else(|| format!("no program at path {path:?}"))?;
+        eval::eval_program(&self.family, prog, inputs)
+    }
+}
+
+/// Everything the macro needs: the parsed definition and the simplified family.
+pub struct Compiled {
+    /// The parsed macro input.
+    pub def: parse::KernelDef,
+    /// The family with simplification.
+    pub family: Family,
+}
+
+/// Front half of the macro: parse, check and build the kernel family.
+pub fn compile(tokens: proc_macro2::TokenStream) -> syn::Result<Compiled> {
+    let def = parse::parse_kernel(tokens)?;
+    let stage = front::build_stage(&def, true)?;
+    let family = Family::new(stage, def.options.grad_order);
+    Ok(Compiled { def, family })
+}

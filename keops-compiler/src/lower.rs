@@ -1,0 +1,554 @@
+//! Lowering a stage to scalar programs, one per evaluation phase.
+//!
+//! The engine evaluates a stage in four phases, each a straight-line program
+//! of scalar instructions ([`ScalarProg`]):
+//!
+//! - **param**: once per call, from the parameter variables;
+//! - **outer**: once per output row, from that row's variables;
+//! - **inner**: once per reduced index, from its variables (the CPU engine
+//!   stores the results in structure-of-arrays tiles, the GPU kernel computes
+//!   them while staging a tile in shared memory);
+//! - **pair**: once per (outer, inner) pair, producing the formula components
+//!   (followed by the weight components for the weighted reductions).
+//!
+//! Each IR node is evaluated in the earliest phase its dependencies allow,
+//! and its components travel to later phases as *features* (`Pf`, `Of`,
+//! `Nf`): sub-expressions of `x_i` alone are computed once per row, not once
+//! per pair. Vector nodes are scalarised component by component; layout maps
+//! cost nothing. Both back ends (CPU SIMD Rust code and PTX) translate these
+//! programs instruction by instruction.
+
+use std::collections::HashMap;
+
+use crate::ir::{Bin, Cat, Id, Op, Tern, Un, VecRed};
+use crate::stage::{RedKind, Stage, VarDecl, VarKind};
+
+/// Index of an instruction (its value) in a [`ScalarProg`].
+pub type V = u32;
+
+/// A scalar instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Inst {
+    /// Component `k` of the concatenated parameter variables.
+    RawParam(u32),
+    /// Component `k` of the concatenated real variables of the outer row.
+    RawOuter(u32),
+    /// Component `k` of the concatenated real variables of the inner row.
+    RawInner(u32),
+    /// Parameter feature `k`.
+    Pf(u32),
+    /// Outer feature `k`.
+    Of(u32),
+    /// Inner feature `k`.
+    Nf(u32),
+    /// (inner phase) `floor(v / 65536)` of component `k` of the concatenated
+    /// inner index variables, as a float (exact).
+    InnerIndexHi(u32),
+    /// (inner phase) `v mod 65536` of component `k` of the inner index variables.
+    InnerIndexLo(u32),
+    /// (pair phase) `floor(r / 65536)` of the outer row index `r`.
+    OuterRowHi,
+    /// (pair phase) `r mod 65536` of the outer row index `r`.
+    OuterRowLo,
+    /// (pair phase) 1 where the inner index equals component `k` of the
+    /// concatenated outer index variables, else 0.
+    MatchOuterIndex(u32),
+    /// A constant (f64 bits).
+    Const(u64),
+    /// Element-wise unary operation (never `Square` or `PowI`: those are expanded).
+    Un(Un, V),
+    /// Binary operation.
+    Bin(Bin, V, V),
+    /// Ternary operation.
+    Tern(Tern, V, V, V),
+    /// `if c != 0 { a } else { b }`.
+    Select(V, V, V),
+    /// `a * b + c` with one rounding.
+    Fma(V, V, V),
+}
+
+impl Inst {
+    /// The operands.
+    pub fn operands(&self) -> Vec<V> {
+        match *self {
+            Inst::Un(_, a) => vec![a],
+            Inst::Bin(_, a, b) => vec![a, b],
+            Inst::Tern(_, a, b, c) | Inst::Select(a, b, c) | Inst::Fma(a, b, c) => vec![a, b, c],
+            _ => vec![],
+        }
+    }
+}
+
+/// A straight-line program of scalar instructions.
+#[derive(Clone, Debug, Default)]
+pub struct ScalarProg {
+    /// Instructions; operands refer to earlier instructions.
+    pub insts: Vec<Inst>,
+    /// The values the program returns.
+    pub outputs: Vec<V>,
+    numbering: HashMap<Inst, V>,
+}
+
+impl ScalarProg {
+    fn push(&mut self, i: Inst) -> V {
+        if let Some(&v) = self.numbering.get(&i) {
+            return v;
+        }
+        let v = self.insts.len() as V;
+        self.insts.push(i);
+        self.numbering.insert(i, v);
+        v
+    }
+
+    fn constant(&mut self, c: f64) -> V {
+        self.push(Inst::Const(c.to_bits()))
+    }
+
+    /// Number of arithmetic instructions (inputs and constants excluded).
+    pub fn op_count(&self) -> usize {
+        self.insts
+            .iter()
+            .filter(|i| !matches!(i, Inst::RawParam(_) | Inst::RawOuter(_) | Inst::RawInner(_) | Inst::Pf(_) | Inst::Of(_) | Inst::Nf(_) | Inst::Const(_)))
+            .count()
+    }
+
+    /// Fuses `a * b + c` into [`Inst::Fma`] where the product has no other
+    /// use, then drops instructions the outputs do not need.
+    fn optimize(&mut self) {
+        let mut uses = vec![0usize; self.insts.len()];
+        for i in &self.insts {
+            for o in i.operands() {
+                uses[o as usize] += 1;
+            }
+        }
+        for &o in &self.outputs {
+            uses[o as usize] += 1;
+        }
+        for k in 0..self.insts.len() {
+            if let Inst::Bin(Bin::Add, a, b) = self.insts[k] {
+                let is_mul = |v: V, insts: &[Inst]| matches!(insts[v as usize], Inst::Bin(Bin::Mul, _, _));
+                let (m, c) = if is_mul(a, &self.insts) && uses[a as usize] == 1 {
+                    (a, b)
+                } else if is_mul(b, &self.insts) && uses[b as usize] == 1 {
+                    (b, a)
+                } else {
+                    continue;
+                };
+                if let Inst::Bin(Bin::Mul, x, y) = self.insts[m as usize] {
+                    self.insts[k] = Inst::Fma(x, y, c);
+                    uses[m as usize] -= 1;
+                }
+            }
+        }
+        // Dead-code elimination and renumbering.
+        let mut live = vec![false; self.insts.len()];
+        for &o in &self.outputs {
+            live[o as usize] = true;
+        }
+        for k in (0..self.insts.len()).rev() {
+            if live[k] {
+                for o in self.insts[k].operands() {
+                    live[o as usize] = true;
+                }
+            }
+        }
+        let mut remap = vec![V::MAX; self.insts.len()];
+        let mut insts = Vec::new();
+        for k in 0..self.insts.len() {
+            if live[k] {
+                remap[k] = insts.len() as V;
+                let r = |v: V| remap[v as usize];
+                insts.push(match self.insts[k] {
+                    Inst::Un(u, a) => Inst::Un(u, r(a)),
+                    Inst::Bin(b, x, y) => Inst::Bin(b, r(x), r(y)),
+                    Inst::Tern(t, x, y, z) => Inst::Tern(t, r(x), r(y), r(z)),
+                    Inst::Select(x, y, z) => Inst::Select(r(x), r(y), r(z)),
+                    Inst::Fma(x, y, z) => Inst::Fma(r(x), r(y), r(z)),
+                    other => other,
+                });
+            }
+        }
+        self.outputs = self.outputs.iter().map(|&o| remap[o as usize]).collect();
+        self.insts = insts;
+        self.numbering.clear();
+    }
+}
+
+/// Where a stage variable's data comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Indexed like the output rows.
+    Outer,
+    /// Indexed by the reduced index.
+    Inner,
+    /// A parameter vector.
+    Param,
+}
+
+/// A variable's place in the engine's row buffers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// Role.
+    pub role: Role,
+    /// Offset of its first component in the role's real buffer (real
+    /// variables) or index buffer (index variables).
+    pub offset: u32,
+}
+
+/// A stage lowered to four scalar programs.
+#[derive(Clone, Debug)]
+pub struct Lowered {
+    /// Variables.
+    pub vars: Vec<VarDecl>,
+    /// Slot of each variable.
+    pub slots: Vec<Slot>,
+    /// Category of the output rows.
+    pub outer_cat: Cat,
+    /// Reduction.
+    pub red: RedKind,
+    /// Formula dimension.
+    pub fdim: u32,
+    /// Weight dimension (0 without weight).
+    pub wdim: u32,
+    /// Components of the concatenated real parameter / outer / inner variables.
+    pub raw_param: u32,
+    /// See `raw_param`.
+    pub raw_outer: u32,
+    /// See `raw_param`.
+    pub raw_inner: u32,
+    /// Components of the concatenated outer / inner index variables.
+    pub idx_outer: u32,
+    /// See `idx_outer`.
+    pub idx_inner: u32,
+    /// Param phase.
+    pub param: ScalarProg,
+    /// Outer phase.
+    pub outer: ScalarProg,
+    /// Inner phase.
+    pub inner: ScalarProg,
+    /// Pair phase: outputs are the formula components then the weight's.
+    pub pair: ScalarProg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Phase {
+    Param,
+    Outer,
+    Inner,
+    Pair,
+}
+
+struct Lowerer<'a> {
+    stage: &'a Stage,
+    slots: Vec<Slot>,
+    outer_cat: Cat,
+    progs: [ScalarProg; 4],
+    vals: HashMap<(Id, Phase), Vec<V>>,
+    /// Features already exported: (node, component) → feature number, per source phase.
+    exported: HashMap<(Id, u32), u32>,
+}
+
+fn prog_index(p: Phase) -> usize {
+    match p {
+        Phase::Param => 0,
+        Phase::Outer => 1,
+        Phase::Inner => 2,
+        Phase::Pair => 3,
+    }
+}
+
+/// Lowers a stage.
+pub fn lower(stage: &Stage) -> Lowered {
+    let outer_cat = stage.outer();
+    let mut slots = Vec::new();
+    let (mut rp, mut ro, mut rn, mut io, mut inn) = (0, 0, 0, 0, 0);
+    for v in &stage.vars {
+        let role = if v.cat == Cat::P {
+            Role::Param
+        } else if v.cat == outer_cat {
+            Role::Outer
+        } else {
+            Role::Inner
+        };
+        let counter = match (role, v.kind) {
+            (Role::Param, _) => &mut rp,
+            (Role::Outer, VarKind::Real) => &mut ro,
+            (Role::Inner, VarKind::Real) => &mut rn,
+            (Role::Outer, VarKind::Index) => &mut io,
+            (Role::Inner, VarKind::Index) => &mut inn,
+        };
+        slots.push(Slot { role, offset: *counter });
+        *counter += v.dim;
+    }
+    let mut l = Lowerer {
+        stage,
+        slots,
+        outer_cat,
+        progs: Default::default(),
+        vals: HashMap::new(),
+        exported: HashMap::new(),
+    };
+    let mut roots = vec![stage.f];
+    roots.extend(stage.w);
+    for id in stage.graph.reachable(&roots) {
+        l.lower_node(id);
+    }
+    let mut outs = l.get(stage.f, Phase::Pair);
+    if let Some(w) = stage.w {
+        outs.extend(l.get(w, Phase::Pair));
+    }
+    l.progs[3].outputs = outs;
+    let [mut param, mut outer, mut inner, mut pair] = l.progs;
+    // Later phases first: optimizing may drop feature uses, but feature
+    // numbering stays fixed (unused features are simply not read).
+    pair.optimize();
+    outer.optimize();
+    inner.optimize();
+    param.optimize();
+    let fdim = stage.graph.dim(stage.f);
+    let wdim = stage.w.map(|w| stage.graph.dim(w)).unwrap_or(0);
+    Lowered {
+        vars: stage.vars.clone(),
+        slots: l.slots,
+        outer_cat,
+        red: stage.red,
+        fdim,
+        wdim,
+        raw_param: rp,
+        raw_outer: ro,
+        raw_inner: rn,
+        idx_outer: io,
+        idx_inner: inn,
+        param,
+        outer,
+        inner,
+        pair,
+    }
+}
+
+impl Lowerer<'_> {
+    fn phase_of(&self, id: Id) -> Phase {
+        let n = self.stage.graph.node(id);
+        if let Op::IndexMatch(_) = n.op {
+            return Phase::Pair;
+        }
+        let d = n.deps;
+        let (oc, ic) = if self.outer_cat == Cat::I {
+            (crate::ir::Deps::I, crate::ir::Deps::J)
+        } else {
+            (crate::ir::Deps::J, crate::ir::Deps::I)
+        };
+        match (d.has(oc), d.has(ic)) {
+            (true, true) => Phase::Pair,
+            (true, false) => Phase::Outer,
+            (false, true) => Phase::Inner,
+            (false, false) => Phase::Param,
+        }
+    }
+
+    /// Component values of `id` inside phase `want`, importing features as needed.
+    fn get(&mut self, id: Id, want: Phase) -> Vec<V> {
+        if let Some(v) = self.vals.get(&(id, want)) {
+            return v.clone();
+        }
+        let n = self.stage.graph.node(id).clone();
+        if let Op::Const(b) = n.op {
+            let v = self.progs[prog_index(want)].push(Inst::Const(b));
+            self.vals.insert((id, want), vec![v]);
+            return vec![v];
+        }
+        let home = self.phase_of(id);
+        assert!(home <= want || want == Phase::Pair || home == Phase::Param, "internal error: phase order");
+        let src = self.vals[&(id, home)].clone();
+        let mut out = Vec::with_capacity(src.len());
+        for (c, &sv) in src.iter().enumerate() {
+            // Constants need no feature.
+            if let Inst::Const(b) = self.progs[prog_index(home)].insts[sv as usize] {
+                out.push(self.progs[prog_index(want)].push(Inst::Const(b)));
+                continue;
+            }
+            let key = (id, c as u32);
+            let fnum = match self.exported.get(&key) {
+                Some(&f) => f,
+                None => {
+                    let p = &mut self.progs[prog_index(home)];
+                    p.outputs.push(sv);
+                    let f = p.outputs.len() as u32 - 1;
+                    self.exported.insert(key, f);
+                    f
+                }
+            };
+            let inst = match home {
+                Phase::Param => Inst::Pf(fnum),
+                Phase::Outer => Inst::Of(fnum),
+                Phase::Inner => Inst::Nf(fnum),
+                Phase::Pair => unreachable!("pair values are never features"),
+            };
+            out.push(self.progs[prog_index(want)].push(inst));
+        }
+        self.vals.insert((id, want), out.clone());
+        out
+    }
+
+    fn lower_node(&mut self, id: Id) {
+        let n = self.stage.graph.node(id).clone();
+        let ph = self.phase_of(id);
+        let pi = prog_index(ph);
+        let args: Vec<Vec<V>> = n.args.iter().map(|&a| self.get(a, ph)).collect();
+        let dim = n.dim as usize;
+        let vals: Vec<V> = match &n.op {
+            Op::Var(v) => {
+                let slot = self.slots[*v as usize];
+                (0..dim as u32)
+                    .map(|c| {
+                        let k = slot.offset + c;
+                        self.progs[pi].push(match slot.role {
+                            Role::Param => Inst::RawParam(k),
+                            Role::Outer => Inst::RawOuter(k),
+                            Role::Inner => Inst::RawInner(k),
+                        })
+                    })
+                    .collect()
+            }
+            Op::Const(b) => vec![self.progs[pi].push(Inst::Const(*b))],
+            Op::IndexMatch(v) => {
+                let slot = self.slots[*v as usize];
+                match slot.role {
+                    Role::Outer => (0..dim as u32)
+                        .map(|c| self.progs[pi].push(Inst::MatchOuterIndex(slot.offset + c)))
+                        .collect(),
+                    Role::Inner => {
+                        let mut out = Vec::new();
+                        for c in 0..dim as u32 {
+                            // Halves computed in the inner phase, compared per pair.
+                            let inner = &mut self.progs[prog_index(Phase::Inner)];
+                            let hi = inner.push(Inst::InnerIndexHi(slot.offset + c));
+                            let lo = inner.push(Inst::InnerIndexLo(slot.offset + c));
+                            inner.outputs.push(hi);
+                            let fhi = inner.outputs.len() as u32 - 1;
+                            inner.outputs.push(lo);
+                            let flo = inner.outputs.len() as u32 - 1;
+                            let p = &mut self.progs[pi];
+                            let nh = p.push(Inst::Nf(fhi));
+                            let nl = p.push(Inst::Nf(flo));
+                            let rh = p.push(Inst::OuterRowHi);
+                            let rl = p.push(Inst::OuterRowLo);
+                            let eh = p.push(Inst::Bin(Bin::Eq, nh, rh));
+                            let el = p.push(Inst::Bin(Bin::Eq, nl, rl));
+                            out.push(p.push(Inst::Bin(Bin::Mul, eh, el)));
+                        }
+                        out
+                    }
+                    Role::Param => panic!("internal error: index parameter"),
+                }
+            }
+            Op::Un(u) => {
+                let a = &args[0];
+                (0..dim).map(|c| self.unary(pi, *u, a[c])).collect()
+            }
+            Op::Bin(b) => (0..dim)
+                .map(|c| self.progs[pi].push(Inst::Bin(*b, args[0][c], args[1][c])))
+                .collect(),
+            Op::Tern(t) => (0..dim)
+                .map(|c| self.progs[pi].push(Inst::Tern(*t, args[0][c], args[1][c], args[2][c])))
+                .collect(),
+            Op::Gather(m) => m
+                .sources
+                .iter()
+                .map(|s| {
+                    let p = &mut self.progs[pi];
+                    if s.is_empty() {
+                        return p.constant(0.0);
+                    }
+                    let mut acc = args[s[0].0 as usize][s[0].1 as usize];
+                    for &(a, c) in &s[1..] {
+                        acc = p.push(Inst::Bin(Bin::Add, acc, args[a as usize][c as usize]));
+                    }
+                    acc
+                })
+                .collect(),
+            Op::Bilinear(m) => {
+                let p = &mut self.progs[pi];
+                let mut acc: Vec<Option<V>> = vec![None; dim];
+                for &(o, ia, ib) in &m.terms {
+                    let (x, y) = (args[0][ia as usize], args[1][ib as usize]);
+                    acc[o as usize] = Some(match acc[o as usize] {
+                        None => p.push(Inst::Bin(Bin::Mul, x, y)),
+                        Some(c) => p.push(Inst::Fma(x, y, c)),
+                    });
+                }
+                acc.into_iter().map(|a| a.unwrap_or_else(|| p.constant(0.0))).collect()
+            }
+            Op::VecRed(r) => {
+                let p = &mut self.progs[pi];
+                let a = &args[0];
+                let mut best = a[0];
+                let mut idx = p.constant(0.0);
+                for (k, &x) in a.iter().enumerate().skip(1) {
+                    let cmp = match r {
+                        VecRed::Max | VecRed::ArgMax => Bin::Gt,
+                        VecRed::Min | VecRed::ArgMin => Bin::Lt,
+                    };
+                    let c = p.push(Inst::Bin(cmp, x, best));
+                    best = p.push(Inst::Select(c, x, best));
+                    if matches!(r, VecRed::ArgMax | VecRed::ArgMin) {
+                        let kv = p.constant(k as f64);
+                        idx = p.push(Inst::Select(c, kv, idx));
+                    }
+                }
+                match r {
+                    VecRed::Max | VecRed::Min => vec![best],
+                    _ => vec![idx],
+                }
+            }
+            Op::OneHot => {
+                let p = &mut self.progs[pi];
+                let half = p.constant(0.5);
+                let s = p.push(Inst::Bin(Bin::Add, args[0][0], half));
+                let r = p.push(Inst::Un(Un::Floor, s));
+                (0..dim)
+                    .map(|k| {
+                        let kv = p.constant(k as f64);
+                        p.push(Inst::Bin(Bin::Eq, r, kv))
+                    })
+                    .collect()
+            }
+        };
+        self.vals.insert((id, ph), vals);
+    }
+
+    fn unary(&mut self, pi: usize, u: Un, x: V) -> V {
+        let p = &mut self.progs[pi];
+        match u {
+            Un::Square => p.push(Inst::Bin(Bin::Mul, x, x)),
+            Un::PowI(n) => {
+                if n == 0 {
+                    return p.constant(1.0);
+                }
+                // Binary exponentiation.
+                let mut e = n.unsigned_abs();
+                let mut base = x;
+                let mut acc: Option<V> = None;
+                while e > 0 {
+                    if e & 1 == 1 {
+                        acc = Some(match acc {
+                            None => base,
+                            Some(a) => p.push(Inst::Bin(Bin::Mul, a, base)),
+                        });
+                    }
+                    e >>= 1;
+                    if e > 0 {
+                        base = p.push(Inst::Bin(Bin::Mul, base, base));
+                    }
+                }
+                let r = acc.expect("n != 0");
+                if n < 0 {
+                    p.push(Inst::Un(Un::Inv, r))
+                } else {
+                    r
+                }
+            }
+            other => p.push(Inst::Un(other, x)),
+        }
+    }
+}

@@ -1,0 +1,629 @@
+//! Front end, step 1: Rust tokens → a small formula AST that keeps spans.
+//!
+//! The macro input is `options? closure`, where the closure is
+//! `|x: Vi<3>, y: Vj<3>, g: Pm<1>| body` and `body` is a Rust expression (or a
+//! block of `let` bindings ending in an expression). Only the syntax is
+//! checked here; names, arities and dimensions are checked in
+//! [`crate::front`].
+
+use proc_macro2::{Span, TokenStream};
+use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned;
+use syn::{Expr, Lit, Pat, Token, Type};
+
+use crate::ir::Cat;
+
+/// Options written before the closure: `keops!(grad_order = 3, debug = true, |x: ...| ...)`.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Highest order of the generated gradient kernels (`k.grad_x().grad_y()` is order 2).
+    pub grad_order: u32,
+    /// Print the generated code at compile time.
+    pub debug: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { grad_order: 2, debug: false }
+    }
+}
+
+/// A declared formula parameter: `x: Vi<3>`.
+#[derive(Clone, Debug)]
+pub struct Param {
+    /// Name.
+    pub name: String,
+    /// Span of the name.
+    pub span: Span,
+    /// Category.
+    pub cat: Cat,
+    /// Dimension.
+    pub dim: u32,
+}
+
+/// The parsed macro input.
+#[derive(Clone, Debug)]
+pub struct KernelDef {
+    /// Options.
+    pub options: Options,
+    /// Parameters in declaration order.
+    pub params: Vec<Param>,
+    /// `let` bindings of a block body, in order.
+    pub lets: Vec<(String, Span, Ast)>,
+    /// The body expression.
+    pub body: Ast,
+    /// Span of the whole closure.
+    pub span: Span,
+}
+
+/// Binary operators of the formula language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `%` (modulo, `x - n floor(x / n)`)
+    Rem,
+    /// `(x | y)` scalar product
+    Dot,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+}
+
+impl BinOp {
+    /// Source spelling.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Rem => "%",
+            BinOp::Dot => "|",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+        }
+    }
+}
+
+/// An index expression `x[k]` or `x[a..b]`.
+#[derive(Clone, Debug)]
+pub enum IndexKind {
+    /// `x[k]`
+    Single(i64),
+    /// `x[a..b]`, `x[a..=b]`, `x[..b]`, `x[a..]` (end exclusive, `None` = to the end).
+    Range(Option<i64>, Option<i64>),
+}
+
+/// Formula AST node.
+#[derive(Clone, Debug)]
+pub enum Ast {
+    /// A name (variable or `let` binding).
+    Name(String, Span),
+    /// A numeric literal; `int` is true for integer literals.
+    Num {
+        /// Value.
+        value: f64,
+        /// Written as an integer.
+        int: bool,
+        /// Span.
+        span: Span,
+    },
+    /// Function call `f(args)`.
+    Call {
+        /// Function name.
+        func: String,
+        /// Span of the function name.
+        func_span: Span,
+        /// Arguments.
+        args: Vec<Arg>,
+        /// Span of the whole call.
+        span: Span,
+    },
+    /// Method call `recv.f(args)`.
+    Method {
+        /// Receiver.
+        recv: Box<Ast>,
+        /// Method name.
+        method: String,
+        /// Span of the method name.
+        method_span: Span,
+        /// Arguments.
+        args: Vec<Arg>,
+        /// Span of the whole call.
+        span: Span,
+    },
+    /// Binary operator.
+    Binary {
+        /// Operator.
+        op: BinOp,
+        /// Left operand.
+        lhs: Box<Ast>,
+        /// Right operand.
+        rhs: Box<Ast>,
+        /// Span of the whole expression.
+        span: Span,
+    },
+    /// Unary minus.
+    Neg(Box<Ast>, Span),
+    /// Indexing or slicing.
+    Index {
+        /// Indexed expression.
+        base: Box<Ast>,
+        /// Index.
+        index: IndexKind,
+        /// Span of the whole expression.
+        span: Span,
+    },
+    /// A list `[a, b]` or tuple `(a, b)` (argument of `cat`, `keops_tensordot`).
+    List(Vec<Ast>, Span),
+}
+
+/// A call argument, possibly written keyword-style (`axis = 1`).
+#[derive(Clone, Debug)]
+pub struct Arg {
+    /// Keyword, if any.
+    pub keyword: Option<(String, Span)>,
+    /// Value.
+    pub value: Ast,
+}
+
+impl Ast {
+    /// Span of the node.
+    pub fn span(&self) -> Span {
+        match self {
+            Ast::Name(_, s) | Ast::Neg(_, s) | Ast::List(_, s) => *s,
+            Ast::Num { span, .. }
+            | Ast::Call { span, .. }
+            | Ast::Method { span, .. }
+            | Ast::Binary { span, .. }
+            | Ast::Index { span, .. } => *span,
+        }
+    }
+
+    /// The value when the node is an integer literal (with an optional minus sign).
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Ast::Num { value, int: true, .. } => Some(*value as i64),
+            Ast::Neg(inner, _) => inner.as_int().map(|v| -v),
+            _ => None,
+        }
+    }
+
+    /// The value when the node is a numeric literal (with an optional minus sign).
+    pub fn as_number(&self) -> Option<f64> {
+        match self {
+            Ast::Num { value, .. } => Some(*value),
+            Ast::Neg(inner, _) => inner.as_number().map(|v| -v),
+            _ => None,
+        }
+    }
+}
+
+impl Parse for KernelDef {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut options = Options::default();
+        // Options: `name = value,` pairs until the closure starts.
+        while !(input.peek(Token![|]) || input.peek(Token![||]) || input.peek(Token![move])) {
+            if input.is_empty() {
+                return Err(input.error(
+                    "expected a closure such as `|x: Vi<3>, y: Vj<3>| sum_j(sqdist(x, y))`",
+                ));
+            }
+            let key: syn::Ident = input.parse()?;
+            input.parse::<Token![=]>()?;
+            let value: Lit = input.parse()?;
+            match (key.to_string().as_str(), &value) {
+                ("grad_order", Lit::Int(i)) => {
+                    let v: u32 = i.base10_parse()?;
+                    if v > 4 {
+                        return Err(syn::Error::new(
+                            i.span(),
+                            "grad_order must be at most 4 (each order multiplies the generated kernels)",
+                        ));
+                    }
+                    options.grad_order = v;
+                }
+                ("debug", Lit::Bool(b)) => options.debug = b.value,
+                ("grad_order", _) => {
+                    return Err(syn::Error::new(value.span(), "grad_order takes an integer"))
+                }
+                ("debug", _) => return Err(syn::Error::new(value.span(), "debug takes a bool")),
+                _ => {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        format!("unknown option `{key}` (options: grad_order = N, debug = true)"),
+                    ))
+                }
+            }
+            if input.peek(Token![,]) {
+                input.parse::<Token![,]>()?;
+            } else if input.peek(Token![;]) {
+                input.parse::<Token![;]>()?;
+            }
+        }
+        let closure: syn::ExprClosure = input.parse()?;
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens after the formula closure"));
+        }
+        closure_to_def(closure, options)
+    }
+}
+
+/// Parses the macro input.
+pub fn parse_kernel(tokens: TokenStream) -> syn::Result<KernelDef> {
+    syn::parse2(tokens)
+}
+
+/// Parses the macro input from a string (tests, diagnostics).
+pub fn parse_kernel_str(src: &str) -> syn::Result<KernelDef> {
+    syn::parse_str(src)
+}
+
+fn closure_to_def(c: syn::ExprClosure, options: Options) -> syn::Result<KernelDef> {
+    let span = c.span();
+    if let Some(m) = &c.movability {
+        return Err(syn::Error::new(m.span(), "`static` closures are not formulas"));
+    }
+    if let Some(a) = &c.asyncness {
+        return Err(syn::Error::new(a.span(), "`async` closures are not formulas"));
+    }
+    let mut errors: Vec<syn::Error> = Vec::new();
+    let mut params: Vec<Param> = Vec::new();
+    if c.inputs.is_empty() {
+        errors.push(syn::Error::new(
+            span,
+            "a formula needs at least one variable, e.g. `|x: Vi<3>, y: Vj<3>| ...`",
+        ));
+    }
+    for p in &c.inputs {
+        match parse_param(p) {
+            Ok(param) => {
+                if let Some(prev) = params.iter().find(|q| q.name == param.name) {
+                    let mut e = syn::Error::new(
+                        param.span,
+                        format!("duplicate variable name `{}`", param.name),
+                    );
+                    e.combine(syn::Error::new(prev.span, "first declared here"));
+                    errors.push(e);
+                } else {
+                    params.push(param);
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    let (lets, body) = match *c.body {
+        Expr::Block(b) => {
+            let mut lets = Vec::new();
+            let mut tail = None;
+            let n = b.block.stmts.len();
+            for (k, st) in b.block.stmts.into_iter().enumerate() {
+                match st {
+                    syn::Stmt::Local(l) => {
+                        let name = match &l.pat {
+                            Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
+                                (pi.ident.to_string(), pi.ident.span())
+                            }
+                            other => {
+                                errors.push(syn::Error::new(
+                                    other.span(),
+                                    "only `let name = expression;` bindings are allowed in formulas",
+                                ));
+                                continue;
+                            }
+                        };
+                        let Some(init) = l.init else {
+                            errors.push(syn::Error::new(
+                                l.span(),
+                                "a `let` binding in a formula needs a value",
+                            ));
+                            continue;
+                        };
+                        match to_ast(&init.expr) {
+                            Ok(a) => lets.push((name.0, name.1, a)),
+                            Err(e) => errors.push(e),
+                        }
+                    }
+                    syn::Stmt::Expr(e, None) if k + 1 == n => match to_ast(&e) {
+                        Ok(a) => tail = Some(a),
+                        Err(err) => errors.push(err),
+                    },
+                    other => errors.push(syn::Error::new(
+                        other.span(),
+                        "a formula block holds `let` bindings followed by one expression",
+                    )),
+                }
+            }
+            match tail {
+                Some(t) => (lets, t),
+                None => {
+                    if errors.is_empty() {
+                        errors.push(syn::Error::new(span, "the formula block has no final expression"));
+                    }
+                    (lets, Ast::Num { value: 0.0, int: true, span })
+                }
+            }
+        }
+        other => match to_ast(&other) {
+            Ok(a) => (Vec::new(), a),
+            Err(e) => {
+                errors.push(e);
+                (Vec::new(), Ast::Num { value: 0.0, int: true, span })
+            }
+        },
+    };
+    if let Some(e) = combine(errors) {
+        return Err(e);
+    }
+    Ok(KernelDef { options, params, lets, body, span })
+}
+
+/// Combines several errors into one (or none).
+pub fn combine(errors: Vec<syn::Error>) -> Option<syn::Error> {
+    let mut it = errors.into_iter();
+    let mut first = it.next()?;
+    for e in it {
+        first.combine(e);
+    }
+    Some(first)
+}
+
+fn parse_param(p: &Pat) -> syn::Result<Param> {
+    let Pat::Type(pt) = p else {
+        return Err(syn::Error::new(
+            p.span(),
+            "each formula variable needs a type: `x: Vi<3>`, `y: Vj<3>` or `p: Pm<1>`",
+        ));
+    };
+    let (name, span) = match &*pt.pat {
+        Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() && pi.mutability.is_none() => {
+            (pi.ident.to_string(), pi.ident.span())
+        }
+        other => {
+            return Err(syn::Error::new(other.span(), "expected a variable name"));
+        }
+    };
+    let (cat, dim) = parse_var_type(&pt.ty)?;
+    Ok(Param { name, span, cat, dim })
+}
+
+fn parse_var_type(ty: &Type) -> syn::Result<(Cat, u32)> {
+    let bad = || {
+        syn::Error::new(
+            ty.span(),
+            "expected `Vi<D>`, `Vj<D>` or `Pm<D>` with D an integer literal",
+        )
+    };
+    let Type::Path(tp) = ty else { return Err(bad()) };
+    let seg = tp.path.segments.last().ok_or_else(bad)?;
+    let cat = match seg.ident.to_string().as_str() {
+        "Vi" => Cat::I,
+        "Vj" => Cat::J,
+        "Pm" => Cat::P,
+        _ => return Err(bad()),
+    };
+    let syn::PathArguments::AngleBracketed(ab) = &seg.arguments else { return Err(bad()) };
+    if ab.args.len() != 1 {
+        return Err(bad());
+    }
+    let lit_expr = match &ab.args[0] {
+        syn::GenericArgument::Const(e) => e.clone(),
+        syn::GenericArgument::Type(Type::Path(p)) => {
+            return Err(syn::Error::new(
+                p.span(),
+                "the dimension must be an integer literal (named constants are not known to the macro)",
+            ))
+        }
+        _ => return Err(bad()),
+    };
+    let lit_expr = match lit_expr {
+        Expr::Block(b) if b.block.stmts.len() == 1 => match &b.block.stmts[0] {
+            syn::Stmt::Expr(e, None) => e.clone(),
+            _ => return Err(bad()),
+        },
+        e => e,
+    };
+    match &lit_expr {
+        Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) => {
+            let d: u32 = i.base10_parse()?;
+            if d == 0 {
+                return Err(syn::Error::new(i.span(), "a variable must have dimension at least 1"));
+            }
+            if d > 1 << 16 {
+                return Err(syn::Error::new(i.span(), "dimension too large (at most 65536)"));
+            }
+            Ok((cat, d))
+        }
+        other => Err(syn::Error::new(
+            other.span(),
+            "the dimension must be an integer literal",
+        )),
+    }
+}
+
+fn to_ast(e: &Expr) -> syn::Result<Ast> {
+    let span = e.span();
+    Ok(match e {
+        Expr::Paren(p) => {
+            // `(x | y)` is the scalar product; other parentheses are grouping.
+            to_ast(&p.expr)?
+        }
+        Expr::Group(g) => to_ast(&g.expr)?,
+        Expr::Path(p) => {
+            if p.qself.is_some() || p.path.segments.len() != 1 {
+                return Err(syn::Error::new(span, "expected a variable name"));
+            }
+            let seg = &p.path.segments[0];
+            if !seg.arguments.is_empty() {
+                return Err(syn::Error::new(span, "expected a variable name"));
+            }
+            Ast::Name(unraw(&seg.ident), seg.ident.span())
+        }
+        Expr::Lit(l) => match &l.lit {
+            Lit::Int(i) => {
+                if !i.suffix().is_empty() && !matches!(i.suffix(), "i32" | "i64" | "u32" | "usize") {
+                    return Err(syn::Error::new(span, "unexpected literal suffix"));
+                }
+                let v: i64 = i.base10_parse()?;
+                Ast::Num { value: v as f64, int: true, span }
+            }
+            Lit::Float(f) => {
+                let v: f64 = f.base10_parse()?;
+                Ast::Num { value: v, int: false, span }
+            }
+            _ => return Err(syn::Error::new(span, "only numeric literals are allowed in formulas")),
+        },
+        Expr::Unary(u) => match u.op {
+            syn::UnOp::Neg(_) => Ast::Neg(Box::new(to_ast(&u.expr)?), span),
+            _ => {
+                return Err(syn::Error::new(
+                    span,
+                    "unsupported unary operator (only `-x` is allowed)",
+                ))
+            }
+        },
+        Expr::Binary(b) => {
+            let op = match b.op {
+                syn::BinOp::Add(_) => BinOp::Add,
+                syn::BinOp::Sub(_) => BinOp::Sub,
+                syn::BinOp::Mul(_) => BinOp::Mul,
+                syn::BinOp::Div(_) => BinOp::Div,
+                syn::BinOp::Rem(_) => BinOp::Rem,
+                syn::BinOp::BitOr(_) => BinOp::Dot,
+                syn::BinOp::Lt(_) => BinOp::Lt,
+                syn::BinOp::Le(_) => BinOp::Le,
+                syn::BinOp::Gt(_) => BinOp::Gt,
+                syn::BinOp::Ge(_) => BinOp::Ge,
+                syn::BinOp::Eq(_) => BinOp::Eq,
+                syn::BinOp::Ne(_) => BinOp::Ne,
+                other => {
+                    return Err(syn::Error::new(
+                        other.span(),
+                        "unsupported operator in a formula (use + - * / %, (x | y), comparisons)",
+                    ))
+                }
+            };
+            Ast::Binary {
+                op,
+                lhs: Box::new(to_ast(&b.left)?),
+                rhs: Box::new(to_ast(&b.right)?),
+                span,
+            }
+        }
+        Expr::Call(c) => {
+            let (func, func_span) = match &*c.func {
+                Expr::Path(p) if p.path.segments.len() == 1 && p.qself.is_none() => {
+                    (unraw(&p.path.segments[0].ident), p.path.segments[0].ident.span())
+                }
+                other => {
+                    return Err(syn::Error::new(other.span(), "expected a function name"));
+                }
+            };
+            let args = c.args.iter().map(to_arg).collect::<syn::Result<Vec<_>>>()?;
+            Ast::Call { func, func_span, args, span }
+        }
+        Expr::MethodCall(m) => {
+            if m.turbofish.is_some() {
+                return Err(syn::Error::new(span, "unexpected `::<...>` in a formula"));
+            }
+            let args = m.args.iter().map(to_arg).collect::<syn::Result<Vec<_>>>()?;
+            Ast::Method {
+                recv: Box::new(to_ast(&m.receiver)?),
+                method: unraw(&m.method),
+                method_span: m.method.span(),
+                args,
+                span,
+            }
+        }
+        Expr::Index(ix) => {
+            let index = match &*ix.index {
+                Expr::Range(r) => {
+                    let bound = |b: &Option<Box<Expr>>| -> syn::Result<Option<i64>> {
+                        match b {
+                            None => Ok(None),
+                            Some(e) => int_literal(e).map(Some),
+                        }
+                    };
+                    let start = bound(&r.start)?;
+                    let mut end = bound(&r.end)?;
+                    if let syn::RangeLimits::Closed(_) = r.limits {
+                        end = end.map(|e| e + 1);
+                    }
+                    IndexKind::Range(start, end)
+                }
+                other => IndexKind::Single(int_literal(other)?),
+            };
+            Ast::Index { base: Box::new(to_ast(&ix.expr)?), index, span }
+        }
+        Expr::Array(a) => {
+            Ast::List(a.elems.iter().map(to_ast).collect::<syn::Result<Vec<_>>>()?, span)
+        }
+        Expr::Tuple(t) => {
+            Ast::List(t.elems.iter().map(to_ast).collect::<syn::Result<Vec<_>>>()?, span)
+        }
+        Expr::Reference(r) => {
+            return Err(syn::Error::new(
+                r.span(),
+                "references are not formulas: write the variable name",
+            ))
+        }
+        _ => {
+            return Err(syn::Error::new(
+                span,
+                "unsupported expression in a formula (expected operators, function or method calls, indexing, numbers and variable names)",
+            ))
+        }
+    })
+}
+
+fn to_arg(e: &Expr) -> syn::Result<Arg> {
+    if let Expr::Assign(a) = e {
+        if let Expr::Path(p) = &*a.left {
+            if p.path.segments.len() == 1 {
+                let id = &p.path.segments[0].ident;
+                return Ok(Arg { keyword: Some((unraw(id), id.span())), value: to_ast(&a.right)? });
+            }
+        }
+        return Err(syn::Error::new(a.span(), "expected `keyword = value`"));
+    }
+    Ok(Arg { keyword: None, value: to_ast(e)? })
+}
+
+fn int_literal(e: &Expr) -> syn::Result<i64> {
+    match e {
+        Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse(),
+        Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr, .. }) => {
+            int_literal(expr).map(|v| -v)
+        }
+        Expr::Paren(p) => int_literal(&p.expr),
+        other => Err(syn::Error::new(
+            other.span(),
+            "indices and slice bounds must be integer literals",
+        )),
+    }
+}
+
+fn unraw(id: &syn::Ident) -> String {
+    let s = id.to_string();
+    s.strip_prefix("r#").map(str::to_string).unwrap_or(s)
+}

@@ -1,0 +1,398 @@
+//! Reduction states: per-lane updates in SIMD registers, folding of the lanes
+//! into an f64 per-row state, merging of row states computed on different
+//! ranges of the reduced index, and the final output.
+//!
+//! State layouts (identical for lanes and rows; see
+//! `keops_compiler::emit_cpu::acc_len`):
+//! - `Sum`: `[sum; D]`, `[Kahan compensation; D]`;
+//! - `LogSumExp`: `[max; D]`, `[sum of exp(f - max); D]`;
+//! - `LogSumExpWeight`: `[max; Dw]`, `[sum of exp(f - max) w; Dw]`;
+//! - `SumSoftmaxWeight`: `[max; Dw]`, `[sum of exp(f - max); Dw]`, `[sum of exp(f - max) w; Dw]`;
+//! - min/max family: `[value; D]`, `[index; D]`;
+//! - K-reductions: `[value; K*D]`, `[index; K*D]`, rank-major (`r*D + d`).
+//!
+//! Lane indices are floats relative to the start of the range being reduced
+//! (exact: ranges are at most 2^24 long); row indices are absolute, stored as
+//! f64 (exact below 2^53), `+inf` meaning "none".
+
+use crate::simd::{Pack, Real};
+use crate::stage::{Red, StageInfo};
+
+#[inline(always)]
+fn splat<P: Pack>(x: f64) -> P {
+    P::splat(<P::Elem as Real>::from_f64(x))
+}
+
+/// Initial lane state.
+#[inline(always)]
+pub(crate) fn init_lanes<P: Pack>(info: &StageInfo, acc: &mut [P]) {
+    let fdim = info.fdim;
+    match info.red {
+        Red::Sum => acc.iter_mut().for_each(|a| *a = splat(0.0)),
+        Red::LogSumExp | Red::LogSumExpWeight | Red::SumSoftmaxWeight => {
+            let d = if info.red == Red::LogSumExp { fdim } else { info.wdim };
+            for (k, a) in acc.iter_mut().enumerate() {
+                *a = if k < d { splat(f64::NEG_INFINITY) } else { splat(0.0) };
+            }
+        }
+        r => {
+            let n = r.k() * fdim;
+            let v = if r.is_max() { f64::NEG_INFINITY } else { f64::INFINITY };
+            for (k, a) in acc.iter_mut().enumerate() {
+                *a = if k < n { splat(v) } else { splat(f64::INFINITY) };
+            }
+        }
+    }
+}
+
+/// Initial row state.
+#[inline(always)]
+pub(crate) fn init_row(info: &StageInfo, row: &mut [f64]) {
+    let fdim = info.fdim;
+    match info.red {
+        Red::Sum => row.iter_mut().for_each(|a| *a = 0.0),
+        Red::LogSumExp | Red::LogSumExpWeight | Red::SumSoftmaxWeight => {
+            let d = if info.red == Red::LogSumExp { fdim } else { info.wdim };
+            for (k, a) in row.iter_mut().enumerate() {
+                *a = if k < d { f64::NEG_INFINITY } else { 0.0 };
+            }
+        }
+        r => {
+            let n = r.k() * fdim;
+            let v = if r.is_max() { f64::NEG_INFINITY } else { f64::INFINITY };
+            for (k, a) in row.iter_mut().enumerate() {
+                *a = if k < n { v } else { f64::INFINITY };
+            }
+        }
+    }
+}
+
+/// Replaces the pair outputs of invalid lanes (outside the range) by values
+/// that leave the state unchanged.
+#[inline(always)]
+pub(crate) fn mask_out<P: Pack>(info: &StageInfo, out: &mut [P], valid: P::Mask) {
+    let fdim = info.fdim;
+    let neutral: f64 = match info.red {
+        Red::Sum => 0.0,
+        Red::LogSumExp | Red::LogSumExpWeight | Red::SumSoftmaxWeight => f64::NEG_INFINITY,
+        r if r.is_max() => f64::NEG_INFINITY,
+        _ => f64::INFINITY,
+    };
+    for (k, o) in out.iter_mut().enumerate() {
+        let v = if k < fdim { neutral } else { 0.0 };
+        *o = P::select(valid, *o, splat(v));
+    }
+}
+
+/// One online log-sum-exp step on `(m, s)` with value `f` and weight `w`,
+/// using a single exponential: `e = exp(-|f - m|)`.
+#[inline(always)]
+fn lse_step<P: Pack>(m: &mut P, sums: &mut [(&mut P, P)], f: P) {
+    let gt = f.cmp_gt(*m);
+    let e = P::select(gt, *m - f, f - *m).exp();
+    // A -inf value (empty or masked lane) changes nothing: exp(-inf - m) = 0
+    // except when m = -inf too, where f - m is NaN; guard it.
+    let skip = f.cmp_eq(splat(f64::NEG_INFINITY));
+    for (s, w) in sums.iter_mut() {
+        let grown = P::select(gt, (**s).mul_add(e, *w), e.mul_add(*w, **s));
+        **s = P::select(skip, **s, grown);
+    }
+    *m = P::select(gt, f, *m);
+}
+
+/// Updates a lane state with the pair outputs `out` (formula then weight) at
+/// lane indices `jl`.
+#[inline(always)]
+pub(crate) fn update<P: Pack>(info: &StageInfo, kahan: bool, acc: &mut [P], out: &[P], jl: P) {
+    let fdim = info.fdim;
+    match info.red {
+        Red::Sum => {
+            for d in 0..fdim {
+                if kahan {
+                    let y = out[d] - acc[fdim + d];
+                    let t = acc[d] + y;
+                    acc[fdim + d] = (t - acc[d]) - y;
+                    acc[d] = t;
+                } else {
+                    acc[d] = acc[d] + out[d];
+                }
+            }
+        }
+        Red::LogSumExp => {
+            for d in 0..fdim {
+                let (m, rest) = acc.split_at_mut(fdim);
+                let one: P = splat(1.0);
+                lse_step(&mut m[d], &mut [(&mut rest[d], one)], out[d]);
+            }
+        }
+        Red::LogSumExpWeight => {
+            let wd = info.wdim;
+            for d in 0..wd {
+                let f = if fdim == 1 { out[0] } else { out[d] };
+                let w = out[fdim + d];
+                let (m, rest) = acc.split_at_mut(wd);
+                lse_step(&mut m[d], &mut [(&mut rest[d], w)], f);
+            }
+        }
+        Red::SumSoftmaxWeight => {
+            let wd = info.wdim;
+            for d in 0..wd {
+                let f = if fdim == 1 { out[0] } else { out[d] };
+                let w = out[fdim + d];
+                let (m, rest) = acc.split_at_mut(wd);
+                let (den, num) = rest.split_at_mut(wd);
+                let one: P = splat(1.0);
+                lse_step(&mut m[d], &mut [(&mut den[d], one), (&mut num[d], w)], f);
+            }
+        }
+        r if r.is_select() => {
+            let max = r.is_max();
+            for d in 0..fdim {
+                let v = out[d];
+                let better = if max { v.cmp_gt(acc[d]) } else { v.cmp_lt(acc[d]) };
+                acc[d] = P::select(better, v, acc[d]);
+                acc[fdim + d] = P::select(better, jl, acc[fdim + d]);
+            }
+        }
+        r => {
+            let k = r.k();
+            let kd = k * fdim;
+            for d in 0..fdim {
+                let v = out[d];
+                // Threshold test against the current K-th value of each lane.
+                if !P::mask_any(v.cmp_lt(acc[(k - 1) * fdim + d])) {
+                    continue;
+                }
+                let mut cv = v;
+                let mut ci = jl;
+                for rank in 0..k {
+                    let pos = rank * fdim + d;
+                    let cur_v = acc[pos];
+                    let cur_i = acc[kd + pos];
+                    let lt = cv.cmp_lt(cur_v);
+                    acc[pos] = P::select(lt, cv, cur_v);
+                    acc[kd + pos] = P::select(lt, ci, cur_i);
+                    cv = P::select(lt, cur_v, cv);
+                    ci = P::select(lt, cur_i, ci);
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn lanes<P: Pack>(p: P) -> ([P::Elem; 16], usize) {
+    let mut buf = [<P::Elem as Default>::default(); 16];
+    p.store(&mut buf[..P::LANES]);
+    (buf, P::LANES)
+}
+
+/// Combines `(m2, s2...)` into `(m1, s1...)` (log-sum-exp states in f64).
+#[inline(always)]
+fn lse_merge(m1: &mut f64, s1: &mut [&mut f64], m2: f64, s2: &[f64]) {
+    if m2 == f64::NEG_INFINITY {
+        return;
+    }
+    if *m1 == f64::NEG_INFINITY {
+        *m1 = m2;
+        for (a, &b) in s1.iter_mut().zip(s2) {
+            **a = b;
+        }
+        return;
+    }
+    let m = m1.max(m2);
+    let (e1, e2) = ((*m1 - m).exp(), (m2 - m).exp());
+    for (a, &b) in s1.iter_mut().zip(s2) {
+        **a = **a * e1 + b * e2;
+    }
+    *m1 = m;
+}
+
+/// Inserts `(v, i)` into a sorted K-list of a row state (value then index order).
+#[inline(always)]
+fn kmin_insert(row: &mut [f64], k: usize, fdim: usize, d: usize, v: f64, i: f64) {
+    let kd = k * fdim;
+    let last = (k - 1) * fdim + d;
+    let before = |av: f64, ai: f64, bv: f64, bi: f64| av < bv || (av == bv && ai < bi);
+    if !before(v, i, row[last], row[kd + last]) {
+        return;
+    }
+    let mut r = k - 1;
+    while r > 0 {
+        let p = (r - 1) * fdim + d;
+        if before(v, i, row[p], row[kd + p]) {
+            row[r * fdim + d] = row[p];
+            row[kd + r * fdim + d] = row[kd + p];
+            r -= 1;
+        } else {
+            break;
+        }
+    }
+    row[r * fdim + d] = v;
+    row[kd + r * fdim + d] = i;
+}
+
+/// Folds the lanes of `acc` into the f64 row state and resets the lanes.
+/// `base` is the absolute index that lane indices are relative to.
+#[inline(always)]
+pub(crate) fn flush<P: Pack>(info: &StageInfo, acc: &mut [P], row: &mut [f64], base: usize) {
+    let fdim = info.fdim;
+    let b = base as f64;
+    match info.red {
+        Red::Sum => {
+            for d in 0..fdim {
+                let s = acc[d].hsum().to_f64() - acc[fdim + d].hsum().to_f64();
+                row[d] += s;
+            }
+        }
+        Red::LogSumExp | Red::LogSumExpWeight | Red::SumSoftmaxWeight => {
+            let d_count = if info.red == Red::LogSumExp { fdim } else { info.wdim };
+            let nsum = if info.red == Red::SumSoftmaxWeight { 2 } else { 1 };
+            for d in 0..d_count {
+                let (mv, n) = lanes(acc[d]);
+                let s0 = lanes(acc[d_count + d]).0;
+                let s1 = if nsum == 2 { lanes(acc[2 * d_count + d]).0 } else { s0 };
+                for l in 0..n {
+                    let m2 = mv[l].to_f64();
+                    let (rm, rest) = row.split_at_mut(d_count);
+                    if nsum == 2 {
+                        let (den, num) = rest.split_at_mut(d_count);
+                        lse_merge(&mut rm[d], &mut [&mut den[d], &mut num[d]], m2, &[s0[l].to_f64(), s1[l].to_f64()]);
+                    } else {
+                        lse_merge(&mut rm[d], &mut [&mut rest[d]], m2, &[s0[l].to_f64()]);
+                    }
+                }
+            }
+        }
+        r if r.is_select() => {
+            let max = r.is_max();
+            for d in 0..fdim {
+                let (vals, n) = lanes(acc[d]);
+                let (idx, _) = lanes(acc[fdim + d]);
+                for l in 0..n {
+                    let v = vals[l].to_f64();
+                    let i = b + idx[l].to_f64();
+                    let better = if max {
+                        v > row[d] || (v == row[d] && v > f64::NEG_INFINITY && i < row[fdim + d])
+                    } else {
+                        v < row[d] || (v == row[d] && v < f64::INFINITY && i < row[fdim + d])
+                    };
+                    if better {
+                        row[d] = v;
+                        row[fdim + d] = i;
+                    }
+                }
+            }
+        }
+        r => {
+            let k = r.k();
+            let kd = k * fdim;
+            for d in 0..fdim {
+                for rank in 0..k {
+                    let pos = rank * fdim + d;
+                    let (vals, n) = lanes(acc[pos]);
+                    let (idx, _) = lanes(acc[kd + pos]);
+                    for l in 0..n {
+                        let v = vals[l].to_f64();
+                        if v < f64::INFINITY {
+                            kmin_insert(row, k, fdim, d, v, b + idx[l].to_f64());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    init_lanes(info, acc);
+}
+
+/// Merges the row state `from` (computed on a later range of the reduced
+/// index) into `into`.
+pub(crate) fn merge_rows(info: &StageInfo, into: &mut [f64], from: &[f64]) {
+    let fdim = info.fdim;
+    match info.red {
+        Red::Sum => {
+            for d in 0..fdim {
+                into[d] += from[d];
+            }
+        }
+        Red::LogSumExp | Red::LogSumExpWeight | Red::SumSoftmaxWeight => {
+            let dc = if info.red == Red::LogSumExp { fdim } else { info.wdim };
+            for d in 0..dc {
+                let (rm, rest) = into.split_at_mut(dc);
+                if info.red == Red::SumSoftmaxWeight {
+                    let (den, num) = rest.split_at_mut(dc);
+                    lse_merge(&mut rm[d], &mut [&mut den[d], &mut num[d]], from[d], &[from[dc + d], from[2 * dc + d]]);
+                } else {
+                    lse_merge(&mut rm[d], &mut [&mut rest[d]], from[d], &[from[dc + d]]);
+                }
+            }
+        }
+        r if r.is_select() => {
+            for d in 0..fdim {
+                let better = if r.is_max() { from[d] > into[d] } else { from[d] < into[d] };
+                if better {
+                    into[d] = from[d];
+                    into[fdim + d] = from[fdim + d];
+                }
+            }
+        }
+        r => {
+            let k = r.k();
+            let kd = k * fdim;
+            for d in 0..fdim {
+                for rank in 0..k {
+                    let pos = rank * fdim + d;
+                    if from[pos] < f64::INFINITY {
+                        kmin_insert(into, k, fdim, d, from[pos], from[kd + pos]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn to_index(x: f64) -> usize {
+    if x.is_finite() {
+        x as usize
+    } else {
+        usize::MAX
+    }
+}
+
+/// Writes the outputs of one row from its state.
+pub(crate) fn finalize<T: Real>(info: &StageInfo, row: &[f64], vals: &mut [T], idx: &mut [usize]) {
+    let fdim = info.fdim;
+    match info.red {
+        Red::Sum => {
+            for d in 0..fdim {
+                vals[d] = T::from_f64(row[d]);
+            }
+        }
+        Red::LogSumExp | Red::LogSumExpWeight => {
+            let dc = if info.red == Red::LogSumExp { fdim } else { info.wdim };
+            for d in 0..dc {
+                let m = row[d];
+                vals[d] = T::from_f64(if m == f64::INFINITY || m == f64::NEG_INFINITY { m } else { m + row[dc + d].ln() });
+            }
+        }
+        Red::SumSoftmaxWeight => {
+            let dc = info.wdim;
+            for d in 0..dc {
+                let den = row[dc + d];
+                vals[d] = T::from_f64(if den == 0.0 { 0.0 } else { row[2 * dc + d] / den });
+            }
+        }
+        r => {
+            let n = r.k() * fdim;
+            let (has_vals, has_idx) = r.outputs();
+            for c in 0..n {
+                if has_vals {
+                    vals[c] = T::from_f64(row[c]);
+                }
+                if has_idx {
+                    idx[c] = to_index(row[n + c]);
+                }
+            }
+        }
+    }
+}

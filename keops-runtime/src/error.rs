@@ -1,0 +1,74 @@
+//! Run-time errors.
+
+/// Everything that can go wrong when a kernel runs. Shape problems name the
+/// variable and the expected shape; nothing in the run-time path panics on
+/// bad input.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A `Vi`/`Vj` input has the wrong number of columns.
+    #[error("`{var}`: expected {expected} columns (the declared dimension of `{var}`), found {found}")]
+    Columns {
+        /// Variable name.
+        var: String,
+        /// Declared dimension.
+        expected: usize,
+        /// Columns of the array passed.
+        found: usize,
+    },
+    /// A `Pm` input has the wrong length.
+    #[error("`{var}`: expected a parameter of length {expected} (the declared dimension of `{var}`), found {found}")]
+    ParamLength {
+        /// Variable name.
+        var: String,
+        /// Declared dimension.
+        expected: usize,
+        /// Length of the slice passed.
+        found: usize,
+    },
+    /// Two inputs of the same category disagree on the number of rows.
+    #[error("`{var}` has {found} rows but `{other}` has {expected}: all {cat} inputs must have the same number of rows")]
+    Rows {
+        /// Variable name.
+        var: String,
+        /// Its rows.
+        found: usize,
+        /// The first variable of the category.
+        other: String,
+        /// That variable's rows.
+        expected: usize,
+        /// `"Vi"` or `"Vj"` (or a cotangent's category).
+        cat: &'static str,
+    },
+    /// The CUDA back end was requested but no usable GPU is present.
+    #[error("GPU unavailable: {0}")]
+    GpuUnavailable(String),
+    /// The CUDA back end was requested from a binary built without the `cuda` feature.
+    #[error("this binary was built without the `cuda` feature of keops: the GPU back end is not available")]
+    NotCompiledWithCuda,
+    /// A CUDA driver call failed.
+    #[error("CUDA error in {call}: {message}")]
+    Cuda {
+        /// The failing operation.
+        call: &'static str,
+        /// The driver's message.
+        message: String,
+    },
+    /// Device memory allocation failed.
+    #[error("out of GPU memory while allocating {bytes} bytes for {what}")]
+    OutOfMemory {
+        /// Requested size.
+        bytes: usize,
+        /// What the allocation was for.
+        what: String,
+    },
+    /// A size exceeds what the back end supports.
+    #[error("problem too large: {0}")]
+    TooLarge(String),
+    /// An invariant of the generated code did not hold (a bug in keops).
+    #[error("internal error (please report): {0}")]
+    Internal(String),
+}
+
+/// `Result` with [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,284 @@
+//! The interface between macro-generated code and the engines.
+//!
+//! The `keops!` macro emits, for every reduction stage of a kernel family, a
+//! unit struct implementing [`CpuStage`]: static metadata ([`StageInfo`])
+//! and four `#[inline(always)]` phase functions generic over the SIMD pack
+//! type. The engines are generic over the stage, so each stage is
+//! monomorphised into its own loops with no dynamic dispatch per pair.
+
+use crate::simd::Pack;
+
+/// Element types of the fixed-size buffers of a stage.
+pub trait Elem: Copy + Send + Sync + 'static {}
+impl<E: Copy + Send + Sync + 'static> Elem for E {}
+
+/// A fixed-size array used as a stage buffer (`[E; N]`).
+pub trait Buf<E: Elem>: Copy + Send + Sync + 'static {
+    /// Number of elements.
+    const LEN: usize;
+    /// All elements equal to `e`.
+    fn splat(e: E) -> Self;
+    /// The elements.
+    fn as_slice(&self) -> &[E];
+    /// The elements, mutably.
+    fn as_mut_slice(&mut self) -> &mut [E];
+}
+
+impl<E: Elem, const N: usize> Buf<E> for [E; N] {
+    const LEN: usize = N;
+    #[inline(always)]
+    fn splat(e: E) -> Self {
+        [e; N]
+    }
+    #[inline(always)]
+    fn as_slice(&self) -> &[E] {
+        self
+    }
+    #[inline(always)]
+    fn as_mut_slice(&mut self) -> &mut [E] {
+        self
+    }
+}
+
+/// Category of a variable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cat {
+    /// Indexed by i.
+    I,
+    /// Indexed by j.
+    J,
+    /// Parameter.
+    P,
+}
+
+impl Cat {
+    /// `"Vi"`, `"Vj"` or `"Pm"`.
+    pub fn spelling(self) -> &'static str {
+        match self {
+            Cat::I => "Vi",
+            Cat::J => "Vj",
+            Cat::P => "Pm",
+        }
+    }
+}
+
+/// Element kind of a variable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VarKind {
+    /// Floats.
+    Real,
+    /// Indices.
+    Index,
+}
+
+/// Role of a variable in a stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Indexed like the output rows.
+    Outer,
+    /// Indexed by the reduced index.
+    Inner,
+    /// Parameter.
+    Param,
+}
+
+/// A stage variable.
+#[derive(Clone, Copy, Debug)]
+pub struct VarSpec {
+    /// Name.
+    pub name: &'static str,
+    /// Category.
+    pub cat: Cat,
+    /// Dimension.
+    pub dim: usize,
+    /// Element kind.
+    pub kind: VarKind,
+    /// Role.
+    pub role: Role,
+    /// Offset of its first component in its role's raw buffer.
+    pub offset: usize,
+}
+
+/// Reduction of a stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Red {
+    /// Sum.
+    Sum,
+    /// Log-sum-exp.
+    LogSumExp,
+    /// Weighted log-sum-exp.
+    LogSumExpWeight,
+    /// Softmax-weighted sum.
+    SumSoftmaxWeight,
+    /// Minimum.
+    Min,
+    /// Position of the minimum.
+    ArgMin,
+    /// Minimum and position.
+    MinArgMin,
+    /// Maximum.
+    Max,
+    /// Position of the maximum.
+    ArgMax,
+    /// Maximum and position.
+    MaxArgMax,
+    /// K smallest values.
+    KMin(usize),
+    /// Positions of the K smallest values.
+    ArgKMin(usize),
+    /// K smallest values and positions.
+    KMinArgKMin(usize),
+}
+
+impl Red {
+    /// K of the K-reductions (1 otherwise).
+    pub const fn k(self) -> usize {
+        match self {
+            Red::KMin(k) | Red::ArgKMin(k) | Red::KMinArgKMin(k) => k,
+            _ => 1,
+        }
+    }
+    /// True for the min/max/argmin/argmax family (K = 1 selections).
+    pub const fn is_select(self) -> bool {
+        matches!(
+            self,
+            Red::Min | Red::ArgMin | Red::MinArgMin | Red::Max | Red::ArgMax | Red::MaxArgMax
+        )
+    }
+    /// True for the maximum family.
+    pub const fn is_max(self) -> bool {
+        matches!(self, Red::Max | Red::ArgMax | Red::MaxArgMax)
+    }
+    /// True for the K-reductions.
+    pub const fn is_kmin(self) -> bool {
+        matches!(self, Red::KMin(_) | Red::ArgKMin(_) | Red::KMinArgKMin(_))
+    }
+    /// What the stage returns: (real columns?, index columns?).
+    pub const fn outputs(self) -> (bool, bool) {
+        match self {
+            Red::ArgMin | Red::ArgMax | Red::ArgKMin(_) => (false, true),
+            Red::MinArgMin | Red::MaxArgMax | Red::KMinArgKMin(_) => (true, true),
+            _ => (true, false),
+        }
+    }
+}
+
+/// Static description of a stage (emitted by the macro).
+#[derive(Debug)]
+pub struct StageInfo {
+    /// Human-readable name.
+    pub name: &'static str,
+    /// Variables, in argument order.
+    pub vars: &'static [VarSpec],
+    /// Category of the output rows.
+    pub outer_cat: Cat,
+    /// Reduction.
+    pub red: Red,
+    /// Formula dimension.
+    pub fdim: usize,
+    /// Weight dimension (0 without weight).
+    pub wdim: usize,
+    /// Components of the concatenated parameter variables.
+    pub raw_param: usize,
+    /// Components of the concatenated real outer variables.
+    pub raw_outer: usize,
+    /// Components of the concatenated real inner variables.
+    pub raw_inner: usize,
+    /// Components of the concatenated index outer variables.
+    pub idx_outer: usize,
+    /// Components of the concatenated index inner variables.
+    pub idx_inner: usize,
+    /// Parameter features.
+    pub npf: usize,
+    /// Outer features.
+    pub nof: usize,
+    /// Inner features.
+    pub nnf: usize,
+    /// Length of the reduction state.
+    pub acc: usize,
+    /// Scalar operations per pair.
+    pub pair_ops: usize,
+    /// PTX module for f32 data (empty when not emitted).
+    pub ptx_f32: &'static str,
+    /// PTX module for f64 data.
+    pub ptx_f64: &'static str,
+}
+
+impl StageInfo {
+    /// Output columns (real part; index part has as many).
+    pub const fn out_dim(&self) -> usize {
+        match self.red {
+            Red::LogSumExpWeight | Red::SumSoftmaxWeight => self.wdim,
+            r => r.k() * self.fdim,
+        }
+    }
+    /// The reduced category.
+    pub fn inner_cat(&self) -> Cat {
+        match self.outer_cat {
+            Cat::I => Cat::J,
+            _ => Cat::I,
+        }
+    }
+}
+
+/// Per-row context of the pair function.
+#[derive(Clone, Copy, Debug)]
+pub struct PairCtx<'a, P: Pack> {
+    /// The outer row's index-variable components.
+    pub oi: &'a [usize],
+    /// Absolute inner index of lane 0 of the current pack.
+    pub j0: usize,
+    /// `floor(r / 65536)` of the outer row index `r`, splatted.
+    pub row_hi: P,
+    /// `r mod 65536`, splatted.
+    pub row_lo: P,
+}
+
+/// A stage, as emitted by the macro: metadata and the four phase programs.
+///
+/// - `param` runs once per call on the concatenated parameters;
+/// - `outer` once per output row;
+/// - `inner` once per reduced index (results stored as SIMD-friendly tiles);
+/// - `pair` once per pack of pairs, producing the formula components followed
+///   by the weight components.
+pub trait CpuStage: Send + Sync + 'static {
+    /// Metadata.
+    const INFO: &'static StageInfo;
+    /// Parameter features.
+    type Pf<E: Elem>: Buf<E>;
+    /// Outer features.
+    type Of<E: Elem>: Buf<E>;
+    /// Inner features.
+    type Nf<E: Elem>: Buf<E>;
+    /// Pair outputs (formula then weight).
+    type Out<E: Elem>: Buf<E>;
+    /// Reduction state.
+    type Acc<E: Elem>: Buf<E>;
+    /// Raw parameter components.
+    type RawP<E: Elem>: Buf<E>;
+    /// Raw outer-row components.
+    type RawO<E: Elem>: Buf<E>;
+    /// Raw inner-row components.
+    type RawN<E: Elem>: Buf<E>;
+    /// Outer index components.
+    type IdxO: Buf<usize>;
+    /// Inner index components.
+    type IdxN: Buf<usize>;
+    /// A group of outer rows processed together (register blocking): `[E; G]`.
+    type Group<E: Elem>: Buf<E>;
+
+    /// Parameter phase.
+    fn param<P: Pack>(raw: &Self::RawP<P>, pf: &mut Self::Pf<P>);
+    /// Outer phase.
+    fn outer<P: Pack>(raw: &Self::RawO<P>, pf: &Self::Pf<P>, of: &mut Self::Of<P>);
+    /// Inner phase.
+    fn inner<P: Pack>(raw: &Self::RawN<P>, idx: &Self::IdxN, pf: &Self::Pf<P>, nf: &mut Self::Nf<P>);
+    /// Pair phase.
+    fn pair<P: Pack>(
+        pf: &Self::Pf<P>,
+        of: &Self::Of<P>,
+        nf: &Self::Nf<P>,
+        ctx: &PairCtx<'_, P>,
+        out: &mut Self::Out<P>,
+    );
+}

@@ -1,0 +1,35 @@
+//! keops: ahead-of-time compiled kernel operations.
+//!
+//! Write a KeOps formula in [`keops!`]; the macro checks every dimension at
+//! compile time, derives the symbolic gradients, and emits a monomorphised
+//! multi-threaded SIMD CPU kernel and a CUDA kernel (PTX). Nothing is compiled
+//! at run time.
+//!
+//! ```
+//! use keops::prelude::*;
+//!
+//! let x = Array2::from_shape_fn((100, 3), |(i, k)| (i * 3 + k) as f32 * 0.01);
+//! let y = Array2::from_shape_fn((200, 3), |(j, k)| (j * 3 + k) as f32 * 0.005);
+//! let b = Array2::from_elem((200, 1), 1.0f32);
+//! let gauss = keops!(|x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>|
+//!     sum_j(exp(-g * sqdist(x, y)) * b));
+//! let out: Array2<f32> = gauss.call(&x, &y, &b, &[0.5f32])?;
+//! assert_eq!(out.dim(), (100, 1));
+//! # Ok::<(), keops::Error>(())
+//! ```
+#![doc(test(attr(deny(warnings))))]
+
+pub use keops_macros::keops;
+pub use keops_runtime::{Backend, Error, IntoIndexRows, IntoParam, IntoRows, Options, Real, Result, SimdLevel, SumScheme};
+/// The `ndarray` version keops uses (inputs and outputs are its arrays).
+pub use ndarray;
+
+/// The usual imports: the macro, arrays, options and errors.
+pub mod prelude {
+    pub use crate::keops;
+    pub use crate::{Backend, Error, Options, Result, SimdLevel, SumScheme};
+    pub use ndarray::{array, Array1, Array2, ArrayView1, ArrayView2};
+}
+
+#[doc(hidden)]
+pub use keops_runtime::__private;
