@@ -10,3 +10,6 @@ fn main() -> Result<()> {
     println!("{gx}");
     Ok(())
 }
+// t
+// t
+// t2

@@ -31,5 +31,10 @@ pub mod prelude {
     pub use ndarray::{array, Array1, Array2, ArrayView1, ArrayView2};
 }
 
+/// SIMD levels of the CPU engine: which are supported here, and the best one.
+pub mod simd {
+    pub use keops_runtime::simd::{best_level, supported_levels, SimdLevel};
+}
+
 #[doc(hidden)]
 pub use keops_runtime::__private;

@@ -727,3 +727,66 @@ fn sanitize(name: &str) -> String {
 pub fn ident(s: &str) -> Ident {
     Ident::new(s, Span::call_site())
 }
+
+/// The expansion after a failed compilation: the errors, and a stub kernel
+/// whose `call` has the declared inputs, so that the user's code around the
+/// macro still type-checks and only the formula's mistakes are reported.
+pub fn fallback(error: &syn::Error, def: Option<&crate::parse::KernelDef>) -> TokenStream {
+    let p = private();
+    let err = error.to_compile_error();
+    let Some(def) = def else {
+        return quote!({ #err; #p::Stub });
+    };
+    let params: Vec<TokenStream> = def
+        .params
+        .iter()
+        .map(|v| {
+            let arg = format_ident!("{}", sanitize(&v.name));
+            let dim = usize_lit(v.dim);
+            match v.cat {
+                Cat::P => quote!(#arg: impl #p::IntoParam<'a, T, #dim>),
+                _ => quote!(#arg: impl #p::IntoRows<'a, T, #dim>),
+            }
+        })
+        .collect();
+    let grads: Vec<TokenStream> = def
+        .params
+        .iter()
+        .map(|v| {
+            let m = grad_method(&v.name);
+            quote! {
+                /// Stub (the formula failed to compile).
+                pub fn #m(&self) -> #p::Stub { #p::Stub }
+            }
+        })
+        .collect();
+    quote! {
+        {
+            #err;
+            /// Stub kernel (the formula failed to compile).
+            #[derive(Clone, Copy, Debug)]
+            pub struct __KeopsStub;
+            #[allow(unused_variables, clippy::all)]
+            impl __KeopsStub {
+                /// Stub (the formula failed to compile).
+                pub fn call<'a, T: #p::Real>(&self, #(#params),*) -> #p::Result<#p::ndarray::Array2<T>> {
+                    ::core::unimplemented!("the formula failed to compile")
+                }
+                /// Stub.
+                pub fn backend(self, _: #p::Backend) -> Self { self }
+                /// Stub.
+                pub fn sum_scheme(self, _: #p::SumScheme) -> Self { self }
+                /// Stub.
+                pub fn f64_accumulation(self, _: bool) -> Self { self }
+                /// Stub.
+                pub fn threads(self, _: usize) -> Self { self }
+                /// Stub.
+                pub fn simd(self, _: #p::SimdLevel) -> Self { self }
+                /// Stub.
+                pub fn ptx(&self) -> &'static str { "" }
+                #(#grads)*
+            }
+            __KeopsStub
+        }
+    }
+}

@@ -228,6 +228,28 @@ fn rows_of(args: &[&RefValue], cats: &[Cat], cat: Cat) -> Result<usize, String> 
     n.ok_or_else(|| format!("no variable of category {cat:?}"))
 }
 
+/// The formula values `F(outer, inner)` of a stage for every pair, as
+/// `values[outer][inner]` (each of the formula's dimension). Used by tests to
+/// judge arg-type results and error bounds.
+pub fn pair_values(stage: &Stage, args: &[&RefValue]) -> Result<Vec<Vec<Vec<f64>>>, String> {
+    let cats: Vec<Cat> = stage.vars.iter().map(|v| v.cat).collect();
+    let outer = stage.outer();
+    let m = rows_of(args, &cats, outer)?;
+    let n = rows_of(args, &cats, stage.axis)?;
+    let mut pe = PairEval::new(&stage.graph, &[stage.f]);
+    let mut out = Vec::with_capacity(m);
+    for o in 0..m {
+        let mut row = Vec::with_capacity(n);
+        for inner in 0..n {
+            let (i, j) = if outer == Cat::I { (o, inner) } else { (inner, o) };
+            pe.run(args, &cats, i, j);
+            row.push(pe.get(stage.f).to_vec());
+        }
+        out.push(row);
+    }
+    Ok(out)
+}
+
 /// Evaluates one stage on the given arguments (one per stage variable).
 pub fn eval_stage(stage: &Stage, args: &[&RefValue]) -> Result<RefValue, String> {
     let cats: Vec<Cat> = stage.vars.iter().map(|v| v.cat).collect();

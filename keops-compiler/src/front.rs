@@ -1172,9 +1172,23 @@ fn render_ast(a: &Ast) -> String {
             }
         }
         Ast::Call { func, args: a, .. } => format!("{func}({})", args(a)),
-        Ast::Method { recv, method, args: a, .. } => format!("{}.{method}({})", render_ast(recv), args(a)),
+        Ast::Method { recv, method, args: a, .. } => {
+            let r = match &**recv {
+                Ast::Binary { op, .. } if *op != BinOp::Dot => format!("({})", render_ast(recv)),
+                Ast::Neg(..) => format!("({})", render_ast(recv)),
+                _ => render_ast(recv),
+            };
+            format!("{r}.{method}({})", args(a))
+        }
         Ast::Binary { op: BinOp::Dot, lhs, rhs, .. } => format!("({} | {})", render_ast(lhs), render_ast(rhs)),
-        Ast::Binary { op, lhs, rhs, .. } => format!("{} {} {}", render_ast(lhs), op.symbol(), render_ast(rhs)),
+        Ast::Binary { op, lhs, rhs, .. } => {
+            let side = |a: &Ast| match a {
+                Ast::Binary { op: o, .. } if *o != BinOp::Dot => format!("({})", render_ast(a)),
+                Ast::Neg(..) => format!("({})", render_ast(a)),
+                _ => render_ast(a),
+            };
+            format!("{} {} {}", side(lhs), op.symbol(), side(rhs))
+        }
         Ast::Neg(x, _) => format!("-{}", render_ast(x)),
         Ast::Index { base, index, .. } => match index {
             IndexKind::Single(k) => format!("{}[{k}]", render_ast(base)),

@@ -53,6 +53,17 @@ impl Reference {
         self.eval(&[], inputs)
     }
 
+    /// The forward formula's values for every pair (`[outer][inner][component]`).
+    pub fn pair_values(&self, inputs: &[RefValue]) -> Result<Vec<Vec<Vec<f64>>>, String> {
+        let refs: Vec<&RefValue> = inputs.iter().collect();
+        eval::pair_values(&self.family.stages[0], &refs)
+    }
+
+    /// The reduction of the forward kernel.
+    pub fn reduction(&self) -> stage::RedKind {
+        self.family.stages[0].red
+    }
+
     /// Evaluates the kernel at a derivation path (`&["x"]` is `k.grad_x()`).
     pub fn eval(&self, path: &[&str], inputs: &[RefValue]) -> Result<RefValue, String> {
         let prog = self
@@ -71,10 +82,23 @@ pub struct Compiled {
     pub family: Family,
 }
 
+/// A failed compilation: the errors, and the parsed definition when the
+/// syntax was fine (the macro then emits a stub kernel with the right `call`
+/// signature, so that users see the formula's errors and nothing else).
+pub struct Failure {
+    /// The errors (with spans).
+    pub error: syn::Error,
+    /// The definition, when it parsed.
+    pub def: Option<parse::KernelDef>,
+}
+
 /// Front half of the macro: parse, check and build the kernel family.
-pub fn compile(tokens: proc_macro2::TokenStream) -> syn::Result<Compiled> {
-    let def = parse::parse_kernel(tokens)?;
-    let stage = front::build_stage(&def, true)?;
+pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
+    let def = parse::parse_kernel(tokens).map_err(|error| Failure { error, def: None })?;
+    let stage = match front::build_stage(&def, true) {
+        Ok(s) => s,
+        Err(error) => return Err(Failure { error, def: Some(def) }),
+    };
     let family = Family::new(stage, def.options.grad_order);
     Ok(Compiled { def, family })
 }

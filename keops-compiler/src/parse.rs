@@ -312,7 +312,11 @@ fn closure_to_def(c: syn::ExprClosure, options: Options) -> syn::Result<KernelDe
             Err(e) => errors.push(e),
         }
     }
-    let (lets, body) = match *c.body {
+    let mut body_expr = *c.body;
+    while let Expr::Group(g) = body_expr {
+        body_expr = *g.expr;
+    }
+    let (lets, body) = match body_expr {
         Expr::Block(b) => {
             let mut lets = Vec::new();
             let mut tail = None;

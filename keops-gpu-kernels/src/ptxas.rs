@@ -161,10 +161,7 @@ pub fn assemble(ptxas: &Path, ptx: &str, arch: &str) -> Result<AssembleReport, P
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let stem = std::env::temp_dir().join(format!(
-        "keops-ptxas-{}-{n}-{nanos}",
-        std::process::id()
-    ));
+    let stem = std::env::temp_dir().join(format!("keops-ptxas-{}-{n}-{nanos}", std::process::id()));
     let src = stem.with_extension("ptx");
     let out = stem.with_extension("cubin");
     let _cleanup = TempFiles(vec![src.clone(), out.clone()]);
@@ -373,7 +370,10 @@ ptxas info    : Used 12 registers, used 0 barriers
         let bad = GOOD.replace("ret;", "frobnicate %r1;\n    ret;");
         match assemble(&p, &bad, "sm_80") {
             Err(PtxasError::Rejected { stderr, .. }) => {
-                assert!(stderr.contains("frobnicate") || stderr.contains("error"), "{stderr}")
+                assert!(
+                    stderr.contains("frobnicate") || stderr.contains("error"),
+                    "{stderr}"
+                )
             }
             other => panic!("expected a rejection, got {other:?}"),
         }

@@ -3,7 +3,7 @@
 //! Parsing, checking, differentiation and code generation all live in
 //! `keops-compiler` (and the PTX back end in `keops-gpu-kernels`), ordinary
 //! libraries tested without a compiler in the loop. On error, the macro emits
-//! the errors and a stub expression of a diverging type, so that users see
+//! the errors and a stub kernel with the declared `call` signature, so that users see
 //! the formula's mistakes and not a cascade of type errors.
 
 use proc_macro::TokenStream;
@@ -21,9 +21,6 @@ pub fn keops(input: TokenStream) -> TokenStream {
             }
             out.into()
         }
-        Err(e) => {
-            let err = e.to_compile_error();
-            quote::quote!({ #err; ::core::panic!("keops!: the formula failed to compile") }).into()
-        }
+        Err(f) => keops_compiler::emit_cpu::fallback(&f.error, f.def.as_ref()).into(),
     }
 }

@@ -66,22 +66,33 @@ pub(crate) fn decode_module(src: &str) -> Result<Vec<Kernel>, SimError> {
     let mut names = HashSet::new();
     for s in &m.shared {
         if !names.insert(s.name.clone()) {
-            return Err(perr(&lines, s.line, format!("duplicate symbol `{}`", s.name)));
+            return Err(perr(
+                &lines,
+                None,
+                s.line,
+                format!("duplicate symbol `{}`", s.name),
+            ));
         }
     }
     let mut kernels = Vec::new();
     let mut knames = HashSet::new();
     for e in &m.entries {
         if !knames.insert(e.name.clone()) {
-            return Err(perr(&lines, e.line, format!("duplicate kernel `{}`", e.name)));
+            return Err(perr(
+                &lines,
+                None,
+                e.line,
+                format!("duplicate kernel `{}`", e.name),
+            ));
         }
         kernels.push(decode_entry(e, &m.shared, &lines)?);
     }
     Ok(kernels)
 }
 
-fn perr(lines: &[&str], line: usize, message: String) -> SimError {
+fn perr(lines: &[&str], kernel: Option<&str>, line: usize, message: String) -> SimError {
     SimError::Parse {
+        kernel: kernel.map(str::to_string),
         line,
         text: lines
             .get(line.wrapping_sub(1))
@@ -135,7 +146,7 @@ fn is_special_name(name: &str) -> bool {
 }
 
 fn decode_entry(e: &PEntry, module_shared: &[PShared], lines: &[&str]) -> Result<Kernel, SimError> {
-    let err = |line: usize, msg: String| perr(lines, line, msg);
+    let err = |line: usize, msg: String| perr(lines, Some(&e.name), line, msg);
 
     // ---- parameters ----
     let mut params = Vec::new();
@@ -164,7 +175,10 @@ fn decode_entry(e: &PEntry, module_shared: &[PShared], lines: &[&str]) -> Result
             return Err(err(p.line, format!("invalid alignment {align}")));
         }
         off = align_up(off, align);
-        if param_map.insert(p.name.clone(), (off as u32, size as u32)).is_some() {
+        if param_map
+            .insert(p.name.clone(), (off as u32, size as u32))
+            .is_some()
+        {
             return Err(err(p.line, format!("duplicate parameter `{}`", p.name)));
         }
         params.push(ParamInfo {
@@ -222,9 +236,8 @@ fn decode_entry(e: &PEntry, module_shared: &[PShared], lines: &[&str]) -> Result
     for st in &e.body {
         match st {
             PStmt::Reg { ty, names, line } => {
-                let class = reg_class(ty).ok_or_else(|| {
-                    err(*line, format!("unsupported register type `{ty}`"))
-                })?;
+                let class = reg_class(ty)
+                    .ok_or_else(|| err(*line, format!("unsupported register type `{ty}`")))?;
                 let mut declare = |name: String| -> Result<(), SimError> {
                     if let Some((_, c)) = regs.get(&name) {
                         if *c != class {
@@ -294,11 +307,13 @@ fn decode_entry(e: &PEntry, module_shared: &[PShared], lines: &[&str]) -> Result
     let mut cur = 0u64;
     let mut dyn_align = 16u64;
     let mut externs: Vec<&PShared> = Vec::new();
-    let decls = body_shared.iter().copied().chain(
-        module_shared
+    let decls =
+        body_shared
             .iter()
-            .filter(|s| referenced.contains(&s.name) && !body_shared.iter().any(|b| b.name == s.name)),
-    );
+            .copied()
+            .chain(module_shared.iter().filter(|s| {
+                referenced.contains(&s.name) && !body_shared.iter().any(|b| b.name == s.name)
+            }));
     for s in decls {
         let ty = Ty::parse(s.ty.trim_start_matches('.'))
             .filter(|t| *t != Ty::Pred)
@@ -309,7 +324,10 @@ fn decode_entry(e: &PEntry, module_shared: &[PShared], lines: &[&str]) -> Result
             return Err(err(s.line, format!("invalid alignment {align}")));
         }
         if regs.contains_key(&s.name) || param_map.contains_key(&s.name) {
-            return Err(err(s.line, format!("`{}` conflicts with another declaration", s.name)));
+            return Err(err(
+                s.line,
+                format!("`{}` conflicts with another declaration", s.name),
+            ));
         }
         if s.is_extern {
             if s.count != Some(None) {
@@ -335,7 +353,10 @@ fn decode_entry(e: &PEntry, module_shared: &[PShared], lines: &[&str]) -> Result
         cur = align_up(cur, align);
         let size = count * esize;
         if shared_map.insert(s.name.clone(), cur as u32).is_some() {
-            return Err(err(s.line, format!("duplicate shared variable `{}`", s.name)));
+            return Err(err(
+                s.line,
+                format!("duplicate shared variable `{}`", s.name),
+            ));
         }
         shared_vars.push(SharedVar {
             name: s.name.clone(),
@@ -354,7 +375,10 @@ fn decode_entry(e: &PEntry, module_shared: &[PShared], lines: &[&str]) -> Result
     let dyn_offset = align_up(cur, dyn_align) as u32;
     for s in externs {
         if shared_map.insert(s.name.clone(), dyn_offset).is_some() {
-            return Err(err(s.line, format!("duplicate shared variable `{}`", s.name)));
+            return Err(err(
+                s.line,
+                format!("duplicate shared variable `{}`", s.name),
+            ));
         }
         shared_vars.push(SharedVar {
             name: s.name.clone(),
@@ -366,6 +390,7 @@ fn decode_entry(e: &PEntry, module_shared: &[PShared], lines: &[&str]) -> Result
     // ---- instructions ----
     let nregs_decl = reg_names.len();
     let mut d = Dec {
+        kernel: &e.name,
         lines,
         line: e.line,
         regs: &regs,
@@ -395,10 +420,7 @@ fn decode_entry(e: &PEntry, module_shared: &[PShared], lines: &[&str]) -> Result
     }
     let consts = d.consts;
     let mut all_names = reg_names;
-    for (i, v) in consts.iter().enumerate() {
-        let _ = i;
-        all_names.push(format!("<constant {v:#x}>"));
-    }
+    all_names.extend(consts.iter().map(|v| format!("<constant {v:#x}>")));
     Ok(Kernel {
         name: e.name.clone(),
         params,
@@ -519,6 +541,7 @@ const FRND: [&str; 4] = ["rn", "rz", "rm", "rp"];
 const IRND: [&str; 4] = ["rni", "rzi", "rmi", "rpi"];
 
 struct Dec<'a> {
+    kernel: &'a str,
     lines: &'a [&'a str],
     line: usize,
     regs: &'a HashMap<String, (R, RegClass)>,
@@ -534,7 +557,7 @@ type DResult<T> = Result<T, SimError>;
 
 impl Dec<'_> {
     fn err<T>(&self, msg: impl Into<String>) -> DResult<T> {
-        Err(perr(self.lines, self.line, msg.into()))
+        Err(perr(self.lines, Some(self.kernel), self.line, msg.into()))
     }
 
     fn m<T>(&self, r: Result<T, String>) -> DResult<T> {
@@ -555,9 +578,13 @@ impl Dec<'_> {
         match self.regs.get(name) {
             Some(&r) => Ok(r),
             None => {
-                if is_special_name(name) {
+                if is_special_name(name) && sreg(name).is_none() {
                     self.err(format!(
-                        "special register `{name}` is only supported as the source of `mov.u32` / `cvt`"
+                        "unsupported special register `{name}` (supported: %tid, %ntid, %ctaid, %nctaid .x/.y/.z)"
+                    ))
+                } else if is_special_name(name) {
+                    self.err(format!(
+                        "special register `{name}` is only supported as the source of `mov.u32` / `cvt.u64.u32`"
                     ))
                 } else if self.shared.contains_key(name) {
                     self.err(format!(
@@ -573,10 +600,16 @@ impl Dec<'_> {
     }
 
     fn check_class(&self, name: &str, class: RegClass, ty: Ty) -> DResult<()> {
+        self.check_class_w(name, class, ty, false)
+    }
+
+    /// `wide`: integer data may live in a wider register (ld/st/cvt).
+    fn check_class_w(&self, name: &str, class: RegClass, ty: Ty, wide: bool) -> DResult<()> {
         let ok = match ty {
             Ty::Pred => class == RegClass::Pred,
             _ if class == RegClass::Pred => false,
             _ if ty.bits() == 8 => class.bits() >= 16,
+            _ if wide && ty.is_int() => class.bits() >= ty.bits(),
             _ => class.bits() == ty.bits(),
         };
         if ok {
@@ -585,7 +618,11 @@ impl Dec<'_> {
             self.err(format!(
                 "register `{name}` ({}-bit{}) does not match operand type .{}",
                 class.bits(),
-                if class == RegClass::Pred { " predicate" } else { "" },
+                if class == RegClass::Pred {
+                    " predicate"
+                } else {
+                    ""
+                },
                 format!("{ty:?}").to_lowercase()
             ))
         }
@@ -605,14 +642,32 @@ impl Dec<'_> {
         }
     }
 
-    /// Destination register of width at least `ty` (8-bit types).
-    fn dst_bits(&self, op: &POp, ty: Ty) -> DResult<(R, u8)> {
-        let r = self.dst(op, ty)?;
-        let bits = match op {
-            POp::Name(n) => self.regs[n].1.bits(),
-            _ => unreachable!(),
-        };
-        Ok((r, bits as u8))
+    /// Destination register, possibly wider than an integer `ty` (loads);
+    /// returns its width.
+    fn dst_bits(&self, op: &POp, ty: Ty, wide: bool) -> DResult<(R, u8)> {
+        match op {
+            POp::Name(n) => {
+                let (r, c) = self.reg(n)?;
+                self.check_class_w(n, c, ty, wide)?;
+                Ok((r, c.bits() as u8))
+            }
+            other => self.err(format!(
+                "destination must be a register, found `{}`",
+                other.describe()
+            )),
+        }
+    }
+
+    /// Source that may be a register wider than an integer `ty` (stores).
+    fn src_wide(&mut self, op: &POp, ty: Ty) -> DResult<R> {
+        match op {
+            POp::Name(n) => {
+                let (r, c) = self.reg(n)?;
+                self.check_class_w(n, c, ty, true)?;
+                Ok(r)
+            }
+            other => self.src(other, ty),
+        }
     }
 
     fn pred_dst(&self, op: &POp) -> DResult<R> {
@@ -684,7 +739,11 @@ impl Dec<'_> {
             };
         }
         let bits = ty.bits();
-        Ok(if bits == 64 { v } else { v & ((1u64 << bits) - 1) })
+        Ok(if bits == 64 {
+            v
+        } else {
+            v & ((1u64 << bits) - 1)
+        })
     }
 
     fn nops(&self, pi: &PInst, n: usize) -> DResult<()> {
@@ -711,16 +770,17 @@ impl Dec<'_> {
     /// An address operand: (base register or NO_REG, offset).
     fn addr(&mut self, op: &POp, space: MemSpace) -> DResult<(R, i64)> {
         let POp::Addr { base, offset } = op else {
-            return self.err(format!("expected an address `[...]`, found `{}`", op.describe()));
+            return self.err(format!(
+                "expected an address `[...]`, found `{}`",
+                op.describe()
+            ));
         };
         match base {
             None => Ok((NO_REG, *offset)),
             Some(b) => {
                 if let Some(&sym) = self.shared.get(b) {
                     if space == MemSpace::Global {
-                        return self.err(format!(
-                            "shared symbol `{b}` used in a .global access"
-                        ));
+                        return self.err(format!("shared symbol `{b}` used in a .global access"));
                     }
                     if space == MemSpace::Generic {
                         return self.err(format!(
@@ -740,7 +800,11 @@ impl Dec<'_> {
                 if !ok {
                     return self.err(format!(
                         "address register `{b}` must be 64-bit{}",
-                        if space == MemSpace::Shared { " or 32-bit" } else { "" }
+                        if space == MemSpace::Shared {
+                            " or 32-bit"
+                        } else {
+                            ""
+                        }
                     ));
                 }
                 Ok((r, *offset))
@@ -752,7 +816,12 @@ impl Dec<'_> {
         let (name, neg) = match op {
             POp::Name(n) => (n, false),
             POp::Not(n) => (n, true),
-            other => return self.err(format!("expected a predicate, found `{}`", other.describe())),
+            other => {
+                return self.err(format!(
+                    "expected a predicate, found `{}`",
+                    other.describe()
+                ))
+            }
         };
         let (r, c) = self.reg(name)?;
         self.check_class(name, c, Ty::Pred)?;
@@ -789,7 +858,9 @@ impl Dec<'_> {
         let o = &pi.operands;
         let op = match head {
             "mov" => self.mov(pi, &mut m)?,
-            "add" | "sub" | "mul" | "div" | "rem" | "min" | "max" => self.arith2(pi, head, &mut m)?,
+            "add" | "sub" | "mul" | "div" | "rem" | "min" | "max" => {
+                self.arith2(pi, head, &mut m)?
+            }
             "fma" | "mad" => self.arith3(pi, head, &mut m)?,
             "neg" | "abs" | "sqrt" | "rcp" | "rsqrt" | "ex2" | "lg2" | "sin" | "cos" | "tanh"
             | "not" | "cnot" | "popc" | "clz" | "brev" => self.arith1(pi, head, &mut m)?,
@@ -834,7 +905,10 @@ impl Dec<'_> {
             "bfe" => {
                 self.nops(pi, 4)?;
                 let ty = self.m(m.one_type())?;
-                if !matches!(ty, Ty::U32 | Ty::S32 | Ty::U64 | Ty::S64 | Ty::B32 | Ty::B64) {
+                if !matches!(
+                    ty,
+                    Ty::U32 | Ty::S32 | Ty::U64 | Ty::S64 | Ty::B32 | Ty::B64
+                ) {
                     return self.err("`bfe` needs .u32/.s32/.u64/.s64");
                 }
                 Op::Bfe {
@@ -1075,8 +1149,13 @@ impl Dec<'_> {
                 })
             }
             (dst, POp::Name(n)) if self.shared.contains_key(n) => {
-                if !matches!(ty, Ty::U32 | Ty::U64 | Ty::B32 | Ty::B64 | Ty::S32 | Ty::S64) {
-                    return self.err(format!("the address of `{n}` needs a 32/64-bit integer mov"));
+                if !matches!(
+                    ty,
+                    Ty::U32 | Ty::U64 | Ty::B32 | Ty::B64 | Ty::S32 | Ty::S64
+                ) {
+                    return self.err(format!(
+                        "the address of `{n}` needs a 32/64-bit integer mov"
+                    ));
                 }
                 let v = self.shared[n] as u64;
                 let a = self.constant(v);
@@ -1085,12 +1164,9 @@ impl Dec<'_> {
                     a,
                 })
             }
-            (dst, POp::Name(n)) if self.params.contains_key(n) => {
-                let _ = dst;
-                self.err(format!(
-                    "taking the address of parameter `{n}` is not supported; use ld.param"
-                ))
-            }
+            (_, POp::Name(n)) if self.params.contains_key(n) => self.err(format!(
+                "taking the address of parameter `{n}` is not supported; use ld.param"
+            )),
             (dst, src) => {
                 let a = self.src(src, ty)?;
                 Ok(Op::Mov {
@@ -1125,7 +1201,11 @@ impl Dec<'_> {
                 if f64 && (ftz || nan) {
                     return self.err(".ftz/.NaN are only valid on .f32 min/max");
                 }
-                let (d, a, b) = (self.dst(&o[0], ty)?, self.src(&o[1], ty)?, self.src(&o[2], ty)?);
+                let (d, a, b) = (
+                    self.dst(&o[0], ty)?,
+                    self.src(&o[1], ty)?,
+                    self.src(&o[2], ty)?,
+                );
                 let max = head == "max";
                 return Ok(if f64 {
                     Op::MinMax64 { max, nan, d, a, b }
@@ -1175,7 +1255,11 @@ impl Dec<'_> {
                 }
             };
             let (ftz, sat) = self.float_mods(m, ty)?;
-            let (d, a, b) = (self.dst(&o[0], ty)?, self.src(&o[1], ty)?, self.src(&o[2], ty)?);
+            let (d, a, b) = (
+                self.dst(&o[0], ty)?,
+                self.src(&o[1], ty)?,
+                self.src(&o[2], ty)?,
+            );
             return Ok(if f64 {
                 Op::F64 {
                     op: fop,
@@ -1260,7 +1344,10 @@ impl Dec<'_> {
                 return self.err("f16 arithmetic is not supported by the simulator");
             }
             let Some(rnd) = self.m(m.one_of(&FRND))?.map(rnd_of) else {
-                return self.err(format!("`{}` needs a rounding modifier (.rn/.rz/.rm/.rp)", pi.opcode));
+                return self.err(format!(
+                    "`{}` needs a rounding modifier (.rn/.rz/.rm/.rp)",
+                    pi.opcode
+                ));
             };
             let (ftz, sat) = self.float_mods(m, ty)?;
             let (d, a, b, c) = (
@@ -1382,7 +1469,10 @@ impl Dec<'_> {
                 }
                 "rsqrt" | "ex2" | "lg2" | "sin" | "cos" | "tanh" => {
                     if !approx || rnd.is_some() || sat {
-                        return self.err(format!("`{}` needs .approx (and no rounding or .sat)", pi.opcode));
+                        return self.err(format!(
+                            "`{}` needs .approx (and no rounding or .sat)",
+                            pi.opcode
+                        ));
                     }
                     match head {
                         "rsqrt" => FOp1::Rsqrt,
@@ -1434,7 +1524,7 @@ impl Dec<'_> {
                 (if head == "neg" { IOp1::Neg } else { IOp1::Abs }, ty)
             }
             "not" | "cnot" => {
-                if !(ty.is_bits() && ty.bits() >= 16) && !(ty == Ty::Pred && head == "not") {
+                if !((ty.is_bits() && ty.bits() >= 16) || (ty == Ty::Pred && head == "not")) {
                     return self.err(format!("invalid type for `{}`", pi.opcode));
                 }
                 (if head == "not" { IOp1::Not } else { IOp1::Cnot }, ty)
@@ -1587,9 +1677,8 @@ impl Dec<'_> {
             }
             (true, false) => {
                 let Some(rnd) = frnd else {
-                    return self.err(
-                        "integer-to-float `cvt` needs a rounding modifier (.rn/.rz/.rm/.rp)",
-                    );
+                    return self
+                        .err("integer-to-float `cvt` needs a rounding modifier (.rn/.rz/.rm/.rp)");
                 };
                 CvtKind::IntToFloat {
                     from: st.int(),
@@ -1619,7 +1708,8 @@ impl Dec<'_> {
                 let narrowing = dt.bits() < st.bits();
                 let widening = dt.bits() > st.bits();
                 if narrowing && frnd.is_none() {
-                    return self.err("narrowing float `cvt` needs a rounding modifier (.rn/.rz/.rm/.rp)");
+                    return self
+                        .err("narrowing float `cvt` needs a rounding modifier (.rn/.rz/.rm/.rp)");
                 }
                 if !narrowing && frnd.is_some() {
                     return self.err("a float rounding modifier is only valid on narrowing `cvt`");
@@ -1637,7 +1727,7 @@ impl Dec<'_> {
                 }
             }
         };
-        let (d, dbits) = self.dst_bits(&o[0], dt)?;
+        let (d, dbits) = self.dst_bits(&o[0], dt, false)?;
         let a = match &o[1] {
             POp::Name(n) if sreg(n).is_some() => {
                 let zext = matches!(
@@ -1708,7 +1798,11 @@ impl Dec<'_> {
             bytes: (ty.bits() / 8) as u8,
             signed: ty.is_signed(),
         };
-        let (data, addr) = if is_ld { (&o[0], &o[1]) } else { (&o[1], &o[0]) };
+        let (data, addr) = if is_ld {
+            (&o[0], &o[1])
+        } else {
+            (&o[1], &o[0])
+        };
         let items: Vec<POp> = match data {
             POp::Vector(v) => {
                 if vec == 1 || v.len() != vec {
@@ -1744,7 +1838,7 @@ impl Dec<'_> {
             if *offset < 0 || *offset as u64 + mty.bytes as u64 > psize as u64 {
                 return self.err(format!("`ld.param` reads outside parameter `{name}`"));
             }
-            let (d, reg_bits) = self.dst_bits(&items[0], ty)?;
+            let (d, reg_bits) = self.dst_bits(&items[0], ty, true)?;
             if !ty.is_int() && reg_bits as u32 != ty.bits() {
                 return self.err("float `ld.param` needs a register of the same width");
             }
@@ -1763,7 +1857,7 @@ impl Dec<'_> {
                 if let POp::Sink = it {
                     continue;
                 }
-                let (r, b) = self.dst_bits(it, ty)?;
+                let (r, b) = self.dst_bits(it, ty, true)?;
                 if !ty.is_int() && b as u32 != ty.bits() {
                     return self.err("float loads need registers of the same width");
                 }
@@ -1788,7 +1882,7 @@ impl Dec<'_> {
         } else {
             let mut srcs = [NO_REG; 4];
             for (i, it) in items.iter().enumerate() {
-                srcs[i] = self.src(it, ty)?;
+                srcs[i] = self.src_wide(it, ty)?;
             }
             Ok(Op::St {
                 space,
@@ -1822,17 +1916,26 @@ impl Dec<'_> {
             Some("xor") => AtomOp::Xor,
             Some("inc") => AtomOp::Inc,
             Some("dec") => AtomOp::Dec,
-            _ => return self.err(format!("`{}` needs an operation (.add, .min, ...)", pi.opcode)),
+            _ => {
+                return self.err(format!(
+                    "`{}` needs an operation (.add, .min, ...)",
+                    pi.opcode
+                ))
+            }
         };
         if !is_atom && matches!(aop, AtomOp::Exch | AtomOp::Cas) {
             return self.err("`red` has no .exch/.cas form");
         }
         let ty = self.m(m.one_type())?;
         let ok = match aop {
-            AtomOp::Add => matches!(ty, Ty::U32 | Ty::S32 | Ty::U64 | Ty::S64 | Ty::F32 | Ty::F64),
+            AtomOp::Add => matches!(
+                ty,
+                Ty::U32 | Ty::S32 | Ty::U64 | Ty::S64 | Ty::F32 | Ty::F64
+            ),
             AtomOp::Min | AtomOp::Max => matches!(ty, Ty::U32 | Ty::S32 | Ty::U64 | Ty::S64),
             AtomOp::Exch | AtomOp::Cas | AtomOp::And | AtomOp::Or | AtomOp::Xor => {
-                matches!(ty, Ty::B32 | Ty::B64) || (aop == AtomOp::Exch && matches!(ty, Ty::U32 | Ty::U64))
+                matches!(ty, Ty::B32 | Ty::B64)
+                    || (aop == AtomOp::Exch && matches!(ty, Ty::U32 | Ty::U64))
             }
             AtomOp::Inc | AtomOp::Dec => ty == Ty::U32,
         };
@@ -1842,7 +1945,11 @@ impl Dec<'_> {
         let nsrc = if aop == AtomOp::Cas { 2 } else { 1 };
         let first = if is_atom { 1 } else { 0 };
         self.nops(pi, first + 1 + nsrc)?;
-        let d = if is_atom { self.dst(&o[0], ty)? } else { NO_REG };
+        let d = if is_atom {
+            self.dst(&o[0], ty)?
+        } else {
+            NO_REG
+        };
         let (base, off) = self.addr(&o[first], space)?;
         let b = self.src(&o[first + 1], ty)?;
         let c = if nsrc == 2 {

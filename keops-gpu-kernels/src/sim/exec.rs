@@ -272,7 +272,10 @@ fn minmax(a: u64, b: u64, max: bool, nan_mode: bool, f: Fmt) -> u64 {
         return if an { b } else { a };
     }
     let (x, y) = if f == F32 {
-        (f32::from_bits(a as u32) as f64, f32::from_bits(b as u32) as f64)
+        (
+            f32::from_bits(a as u32) as f64,
+            f32::from_bits(b as u32) as f64,
+        )
     } else {
         (f64::from_bits(a), f64::from_bits(b))
     };
@@ -1054,13 +1057,7 @@ fn run_thread(ctx: &mut Ctx, regs: &mut Regs, pc: &mut usize, count: &mut u64) -
                 };
                 regs.set(d, r);
             }
-            Op::Un32 {
-                op,
-                ftz,
-                sat,
-                d,
-                a,
-            } => {
+            Op::Un32 { op, ftz, sat, d, a } => {
                 let mut x = regs.f32(a)?;
                 if ftz {
                     x = ftz32(x);
@@ -1486,7 +1483,14 @@ impl Device {
                         ctx.ctaid = [bx, by, bz];
                         ctx.block_linear =
                             bx as u64 + grid[0] as u64 * (by as u64 + grid[1] as u64 * bz as u64);
-                        run_block(&mut ctx, &mut regv, &mut initv, &init_tpl, &mut threads, &mut stats)?;
+                        run_block(
+                            &mut ctx,
+                            &mut regv,
+                            &mut initv,
+                            &init_tpl,
+                            &mut threads,
+                            &mut stats,
+                        )?;
                     }
                 }
             }

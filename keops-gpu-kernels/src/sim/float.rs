@@ -435,6 +435,10 @@ fn isqrt(n: u128) -> u128 {
 
 /// Square root of an exact positive value, with at least 62 significant bits.
 fn sqrt_exact(x: Exact) -> Exact {
+    debug_assert!(
+        x.mant.leading_zeros() >= 3,
+        "mantissa too wide for sqrt_exact"
+    );
     let mut sh = x.mant.leading_zeros() as i32 - 2;
     if (x.exp - sh) % 2 != 0 {
         sh -= 1;
@@ -471,18 +475,17 @@ pub(crate) fn rsqrt(a: u64, f: Fmt) -> u64 {
         Class::Inf(true) => f.nan(),
         Class::Finite(x) if x.neg => f.nan(),
         Class::Finite(x) => {
-            // 1/x = (2^128 / m) * 2^(-128 - e)
-            let q = u128::MAX / x.mant;
-            let r = u128::MAX % x.mant;
-            let (q, r) = if r + 1 == x.mant {
-                (q + 1, 0)
-            } else {
-                (q, r + 1)
-            };
+            // normalise m to [2^63, 2^64) so that 2^128 / m lies in (2^64, 2^65]
+            let sh = x.mant.leading_zeros() - 64;
+            let (m, e) = (x.mant << sh, x.exp - sh as i32);
+            // 1/x = (2^128 / m) * 2^(-128 - e), with 2^128 = q * m + r
+            let q = u128::MAX / m;
+            let r = u128::MAX % m;
+            let (q, r) = if r + 1 == m { (q + 1, 0) } else { (q, r + 1) };
             let inv = Exact {
                 neg: false,
                 mant: q,
-                exp: -128 - x.exp,
+                exp: -128 - e,
                 sticky: r != 0,
             };
             round(sqrt_exact(inv), f, Rnd::Rn)
@@ -551,8 +554,8 @@ pub(crate) fn to_int(x: f64, rnd: Rnd, bits: u32, signed: bool) -> u64 {
         (1u64 << bits) - 1
     };
     if signed {
-        let lo = -(2f64.powi(bits as i32 - 1));
-        let hi_excl = 2f64.powi(bits as i32 - 1);
+        let hi_excl = (1u128 << (bits - 1)) as f64; // exact power of two
+        let lo = -hi_excl;
         let v: i64 = if r < lo {
             if bits == 64 {
                 i64::MIN
@@ -570,7 +573,7 @@ pub(crate) fn to_int(x: f64, rnd: Rnd, bits: u32, signed: bool) -> u64 {
         };
         (v as u64) & mask
     } else {
-        let hi_excl = 2f64.powi(bits as i32);
+        let hi_excl = (1u128 << bits) as f64; // exact power of two
         if r <= 0.0 {
             0
         } else if r >= hi_excl {
@@ -608,8 +611,20 @@ mod tests {
     fn soft_rn_matches_host_f32_and_f64() {
         let mut rng = fastrand::Rng::with_seed(7);
         let special32 = [
-            0u32, 0x8000_0000, 1, 0x8000_0001, 0x007F_FFFF, 0x0080_0000, 0x7F7F_FFFF, 0xFF7F_FFFF,
-            0x7F80_0000, 0xFF80_0000, 0x3F80_0000, 0xBF80_0000, 0x3400_0000, 0x0000_0003,
+            0u32,
+            0x8000_0000,
+            1,
+            0x8000_0001,
+            0x007F_FFFF,
+            0x0080_0000,
+            0x7F7F_FFFF,
+            0xFF7F_FFFF,
+            0x7F80_0000,
+            0xFF80_0000,
+            0x3F80_0000,
+            0xBF80_0000,
+            0x3400_0000,
+            0x0000_0003,
         ];
         let gen32 = |rng: &mut fastrand::Rng| -> u32 {
             match rng.u32(0..4) {
@@ -634,7 +649,11 @@ mod tests {
             chk(mul(f32r(a), f32r(b), F32, Rnd::Rn), x * y, "mul");
             chk(div(f32r(a), f32r(b), F32, Rnd::Rn), x / y, "div");
             chk(sqrt(f32r(a), F32, Rnd::Rn), x.sqrt(), "sqrt");
-            chk(fma(f32r(a), f32r(b), f32r(c), F32, Rnd::Rn), x.mul_add(y, z), "fma");
+            chk(
+                fma(f32r(a), f32r(b), f32r(c), F32, Rnd::Rn),
+                x.mul_add(y, z),
+                "fma",
+            );
         }
         for _ in 0..200_000 {
             let g = |rng: &mut fastrand::Rng| -> u64 {
@@ -676,9 +695,12 @@ mod tests {
             let x = f32::from_bits(rng.u32(0x3000_0000..0x5000_0000) | (rng.u32(0..2) << 31));
             let y = f32::from_bits(rng.u32(0x3000_0000..0x5000_0000) | (rng.u32(0..2) << 31));
             let exact = x as f64 * y as f64; // exact (48-bit product)
-            let rz = f32::from_bits(mul(x.to_bits() as u64, y.to_bits() as u64, F32, Rnd::Rz) as u32);
-            let rm = f32::from_bits(mul(x.to_bits() as u64, y.to_bits() as u64, F32, Rnd::Rm) as u32);
-            let rp = f32::from_bits(mul(x.to_bits() as u64, y.to_bits() as u64, F32, Rnd::Rp) as u32);
+            let rz =
+                f32::from_bits(mul(x.to_bits() as u64, y.to_bits() as u64, F32, Rnd::Rz) as u32);
+            let rm =
+                f32::from_bits(mul(x.to_bits() as u64, y.to_bits() as u64, F32, Rnd::Rm) as u32);
+            let rp =
+                f32::from_bits(mul(x.to_bits() as u64, y.to_bits() as u64, F32, Rnd::Rp) as u32);
             assert!((rm as f64) <= exact && exact <= rp as f64);
             assert!(rm == rp || next_f32(rm, true) == rp);
             assert!((rz as f64).abs() <= exact.abs());
@@ -704,7 +726,20 @@ mod tests {
             0.5f64.to_bits(),
             "rsqrt(4) = 0.5 exactly"
         );
-        assert_eq!(rsqrt(2f32.to_bits() as u64, F32) as u32, (0.5f32.sqrt()).to_bits());
+        // smallest subnormals (mantissa 1): 1/sqrt(2^-149) = 2^74.5
+        assert_eq!(
+            rsqrt(1, F32) as u32,
+            ((2f64.sqrt() * (1u128 << 74) as f64) as f32).to_bits()
+        );
+        assert_eq!(rsqrt(1, F64), (1023u64 + 537) << 52); // 1/sqrt(2^-1074) = 2^537
+        assert_eq!(
+            rsqrt(2, F64),
+            (2f64.sqrt() * f64::from_bits((1023u64 + 536) << 52)).to_bits()
+        );
+        assert_eq!(
+            rsqrt(2f32.to_bits() as u64, F32) as u32,
+            (0.5f32.sqrt()).to_bits()
+        );
         assert_eq!(
             convert(1.0f32.to_bits() as u64, F32, F16, Rnd::Rn),
             0x3C00,

@@ -341,9 +341,15 @@ pub(crate) struct Inst {
 #[derive(Clone, Debug)]
 pub(crate) enum Op {
     /// Bit copy (any type; immediates already converted).
-    Mov { d: R, a: R },
+    Mov {
+        d: R,
+        a: R,
+    },
     /// Read a special register (32-bit, zero-extended into `d`).
-    Sreg { d: R, s: Sreg },
+    Sreg {
+        d: R,
+        s: Sreg,
+    },
     /// `mov.b64 d, {a, b}`: concatenate `n` parts of `bits` bits, first lowest.
     Pack {
         d: R,
@@ -449,7 +455,12 @@ pub(crate) enum Op {
         b: R,
         comb: Option<Comb>,
     },
-    Selp { d: R, a: R, b: R, p: R },
+    Selp {
+        d: R,
+        a: R,
+        b: R,
+        p: R,
+    },
     Int2 {
         op: IOp2,
         ty: IntTy,
@@ -457,7 +468,12 @@ pub(crate) enum Op {
         a: R,
         b: R,
     },
-    Int1 { op: IOp1, ty: IntTy, d: R, a: R },
+    Int1 {
+        op: IOp1,
+        ty: IntTy,
+        d: R,
+        a: R,
+    },
     Mad {
         mode: MadMode,
         ty: IntTy,
@@ -481,9 +497,15 @@ pub(crate) enum Op {
         a: R,
     },
     /// `cvta.shared.u64`: shared-window offset → generic address.
-    CvtaFromShared { d: R, a: R },
+    CvtaFromShared {
+        d: R,
+        a: R,
+    },
     /// `cvta.to.shared.u64`: generic address → shared-window offset.
-    CvtaToShared { d: R, a: R },
+    CvtaToShared {
+        d: R,
+        a: R,
+    },
     Ld {
         space: MemSpace,
         ty: MemTy,
@@ -517,9 +539,13 @@ pub(crate) enum Op {
         b: R,
         c: R,
     },
-    Bra { target: u32 },
+    Bra {
+        target: u32,
+    },
     /// Block-wide barrier; `count` is the optional explicit thread count.
-    Bar { count: Option<u32> },
+    Bar {
+        count: Option<u32>,
+    },
     Exit,
     /// Memory fences: ordering is trivially satisfied by the sequential model.
     Nop,

@@ -41,6 +41,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, SimError> {
     let mut i = 0;
     let mut line = 1usize;
     let err = |line: usize, msg: String| SimError::Parse {
+        kernel: None,
         line,
         text: src.lines().nth(line - 1).unwrap_or("").trim().to_string(),
         message: msg,
@@ -103,16 +104,16 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, SimError> {
             let start = i;
             let prefixed = c == b'0'
                 && i + 1 < b.len()
-                && matches!(b[i + 1], b'x' | b'X' | b'f' | b'F' | b'd' | b'D' | b'b' | b'B');
+                && matches!(
+                    b[i + 1],
+                    b'x' | b'X' | b'f' | b'F' | b'd' | b'D' | b'b' | b'B'
+                );
             i += 1;
             while i < b.len() {
                 let d = b[i];
-                if d.is_ascii_alphanumeric() || d == b'.' || d == b'_' {
-                    i += 1;
-                } else if !prefixed
-                    && (d == b'+' || d == b'-')
-                    && matches!(b[i - 1], b'e' | b'E')
-                {
+                let exponent_sign =
+                    !prefixed && (d == b'+' || d == b'-') && matches!(b[i - 1], b'e' | b'E');
+                if d.is_ascii_alphanumeric() || d == b'.' || d == b'_' || exponent_sign {
                     i += 1;
                 } else {
                     break;

@@ -99,7 +99,11 @@ impl Global {
 
     fn describe(&self, addr: u64, len: u64) -> String {
         let i = self.allocs.partition_point(|a| a.base <= addr);
-        let below = if i > 0 { Some(&self.allocs[i - 1]) } else { None };
+        let below = if i > 0 {
+            Some(&self.allocs[i - 1])
+        } else {
+            None
+        };
         let above = self.allocs.get(i);
         let fmt_alloc = |a: &Alloc| {
             format!(

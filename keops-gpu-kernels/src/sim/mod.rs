@@ -75,7 +75,14 @@
 //!   launch, two threads writing the same bytes, or a thread reading bytes
 //!   another thread wrote, is a [`SimError::GlobalRace`] unless both
 //!   threads are in the same block and a barrier separates the accesses
-//!   (write-after-read across blocks is not tracked).
+//!   (write-after-read across blocks is not tracked). Atomics are exempt
+//!   from these checks but record their writes, so a plain access after
+//!   another thread's atomic is still reported. Global race detection can
+//!   be switched off ([`Device::set_global_race_detection`]).
+//! * Atomics (`atom`, `red`) execute in thread order; `atom.add.f32`
+//!   flushes subnormal inputs and results to zero, as PTX specifies.
+//! * Determinism: everything runs on the calling thread in a fixed order,
+//!   so results and reported errors are reproducible.
 //! * Generic addresses: `cvta.to.global` is the identity (device addresses
 //!   are generic addresses); `cvta.shared` maps shared offset `o` to the
 //!   generic address `0x1_0000_0000_0000 + o` and `cvta.to.shared` back
@@ -161,11 +168,12 @@ impl Module {
     /// `.pred .b16 .b32 .b64 .u16 .u32 .u64 .s16 .s32 .s64 .f16 .f32 .f64`;
     /// static and `.extern` `.shared` variables in bodies or at module
     /// level; `.loc`, `.file`, `.pragma`, comments, nested `{ }` scopes
-    /// (treated as one scope); guards `@%p` / `@!%p`; labels. The
-    /// instruction list is in the crate documentation of `sim` (README of
-    /// this module) and in [`supported_instructions`]. Device functions,
-    /// module-level `.global`/`.const` data, `.local` memory and warp-level
-    /// instructions are not supported (errors).
+    /// (treated as one scope); guards `@%p` / `@!%p`; labels (`$L__x:`,
+    /// `LBB0_1:`). The accepted instructions are listed by
+    /// [`supported_instructions`]. Device functions (`.func`/`call`),
+    /// module-level `.global`/`.const` data, `.local` memory, f16
+    /// arithmetic and warp-level instructions are not supported: they are
+    /// parse errors naming the line, as is every unknown opcode or modifier.
     pub fn parse(ptx: &str) -> Result<Module, SimError> {
         Ok(Module {
             kernels: decode::decode_module(ptx)?,
@@ -337,6 +345,8 @@ impl fmt::Display for Site {
 pub enum SimError {
     /// The PTX text is malformed or uses something unsupported.
     Parse {
+        /// The kernel being parsed, if the error is inside one.
+        kernel: Option<String>,
         /// 1-based line.
         line: usize,
         /// Source text of that line.
@@ -497,10 +507,17 @@ impl fmt::Display for SimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SimError::Parse {
+                kernel,
                 line,
                 text,
                 message,
-            } => write!(f, "PTX error at line {line} `{text}`: {message}"),
+            } => match kernel {
+                Some(k) => write!(
+                    f,
+                    "PTX error in kernel `{k}` at line {line} `{text}`: {message}"
+                ),
+                None => write!(f, "PTX error at line {line} `{text}`: {message}"),
+            },
             SimError::UnknownKernel { name, available } => write!(
                 f,
                 "no kernel `{name}` in the module (kernels: {})",

@@ -119,6 +119,8 @@ struct Parser<'a> {
     toks: Vec<Token>,
     pos: usize,
     src: &'a str,
+    /// The entry being parsed (for error messages).
+    kernel: Option<String>,
 }
 
 /// Parses a non-negative integer literal (decimal, hex, octal, binary; optional `U` suffix).
@@ -156,6 +158,7 @@ impl<'a> Parser<'a> {
 
     fn err<T>(&self, line: usize, msg: impl Into<String>) -> Result<T, SimError> {
         Err(SimError::Parse {
+            kernel: self.kernel.clone(),
             line,
             text: self.line_text(line),
             message: msg.into(),
@@ -273,9 +276,7 @@ impl<'a> Parser<'a> {
                         Tok::Num(v) => {
                             let ok = v
                                 .split_once('.')
-                                .map(|(a, b)| {
-                                    a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok()
-                                })
+                                .map(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
                                 .unwrap_or(false);
                             if !ok {
                                 return self.err(line, format!("invalid .version `{v}`"));
@@ -344,7 +345,10 @@ impl<'a> Parser<'a> {
                     }
                 }
                 other => {
-                    return self.err(line, format!("unsupported module-level directive `{other}`"))
+                    return self.err(
+                        line,
+                        format!("unsupported module-level directive `{other}`"),
+                    )
                 }
             }
         }
@@ -404,16 +408,15 @@ impl<'a> Parser<'a> {
 
     fn entry(&mut self, line: usize) -> Result<PEntry, SimError> {
         let (name, _) = self.ident()?;
+        self.kernel = Some(name.clone());
         let mut params = Vec::new();
-        if self.eat_punct('(') {
-            if !self.eat_punct(')') {
-                loop {
-                    params.push(self.param()?);
-                    if self.eat_punct(')') {
-                        break;
-                    }
-                    self.expect_punct(',')?;
+        if self.eat_punct('(') && !self.eat_punct(')') {
+            loop {
+                params.push(self.param()?);
+                if self.eat_punct(')') {
+                    break;
                 }
+                self.expect_punct(',')?;
             }
         }
         let mut perf = Vec::new();
@@ -464,6 +467,7 @@ impl<'a> Parser<'a> {
             }
             self.statement(&mut body)?;
         }
+        self.kernel = None;
         Ok(PEntry {
             name,
             line,
@@ -563,7 +567,8 @@ impl<'a> Parser<'a> {
                     ".extern" => {
                         let (k, l) = self.ident()?;
                         if k != ".shared" {
-                            return self.err(l, format!("unsupported `.extern {k}` in a kernel body"));
+                            return self
+                                .err(l, format!("unsupported `.extern {k}` in a kernel body"));
                         }
                         let s = self.shared_decl(line, true)?;
                         body.push(PStmt::Shared(s));
@@ -706,6 +711,11 @@ impl<'a> Parser<'a> {
 /// Parses PTX text into a syntax tree.
 pub(crate) fn parse(src: &str) -> Result<PModule, SimError> {
     let toks = lex(src)?;
-    let mut p = Parser { toks, pos: 0, src };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        src,
+        kernel: None,
+    };
     p.module()
 }

@@ -8,7 +8,9 @@
 use core::fmt;
 use std::sync::OnceLock;
 
-use super::{Pack, Real, WithPack};
+#[cfg(target_arch = "x86_64")]
+use super::Pack;
+use super::{Real, WithPack};
 
 /// An instruction-set level of the CPU engine, from the narrowest to the
 /// widest (the order of `Ord`).

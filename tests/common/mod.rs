@@ -1,0 +1,351 @@
+//! Test support: random inputs, the reference evaluator, and comparisons
+//! with error bounds that follow from the computation (a sum of N terms is
+//! judged against the sum of their absolute values, a min against the value
+//! at the index the kernel returned, and so on).
+#![allow(dead_code, missing_docs)]
+
+use keops::ndarray::{Array1, Array2};
+use keops_compiler::eval::RefValue;
+use keops_compiler::stage::RedKind;
+
+/// Deterministic generator for one test case.
+pub fn rng(name: &str, m: usize, n: usize) -> fastrand::Rng {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in name.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+    }
+    fastrand::Rng::with_seed(h ^ ((m as u64) << 32) ^ n as u64)
+}
+
+pub fn uniform(rng: &mut fastrand::Rng, lo: f64, hi: f64) -> f64 {
+    lo + (hi - lo) * rng.f64()
+}
+
+pub fn rows(rng: &mut fastrand::Rng, n: usize, d: usize, lo: f64, hi: f64) -> Array2<f64> {
+    Array2::from_shape_fn((n, d), |_| uniform(rng, lo, hi))
+}
+
+pub fn param(rng: &mut fastrand::Rng, d: usize, lo: f64, hi: f64) -> Vec<f64> {
+    (0..d).map(|_| uniform(rng, lo, hi)).collect()
+}
+
+pub trait ToRef {
+    fn to_ref(&self) -> RefValue;
+}
+
+impl ToRef for Array2<f64> {
+    fn to_ref(&self) -> RefValue {
+        RefValue::Rows { data: self.iter().copied().collect(), rows: self.nrows(), cols: self.ncols() }
+    }
+}
+
+impl ToRef for Vec<f64> {
+    fn to_ref(&self) -> RefValue {
+        RefValue::Vector(self.clone())
+    }
+}
+
+impl ToRef for Array2<usize> {
+    fn to_ref(&self) -> RefValue {
+        RefValue::IndexRows { data: self.iter().copied().collect(), rows: self.nrows(), cols: self.ncols() }
+    }
+}
+
+pub trait ToF32 {
+    type Out;
+    fn to_f32(&self) -> Self::Out;
+}
+
+impl ToF32 for Array2<f64> {
+    type Out = Array2<f32>;
+    fn to_f32(&self) -> Array2<f32> {
+        self.mapv(|x| x as f32)
+    }
+}
+
+impl ToF32 for Vec<f64> {
+    type Out = Vec<f32>;
+    fn to_f32(&self) -> Vec<f32> {
+        self.iter().map(|&x| x as f32).collect()
+    }
+}
+
+impl ToF32 for Array2<usize> {
+    type Out = Array2<usize>;
+    fn to_f32(&self) -> Array2<usize> {
+        self.clone()
+    }
+}
+
+/// Rounds f64 inputs to f32 and back, so that the f64 reference sees exactly
+/// the data the f32 kernel sees.
+pub trait RoundF32 {
+    fn round_f32(&self) -> Self;
+}
+
+impl RoundF32 for Array2<f64> {
+    fn round_f32(&self) -> Self {
+        self.mapv(|x| x as f32 as f64)
+    }
+}
+
+impl RoundF32 for Vec<f64> {
+    fn round_f32(&self) -> Self {
+        self.iter().map(|&x| x as f32 as f64).collect()
+    }
+}
+
+impl RoundF32 for Array2<usize> {
+    fn round_f32(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// A kernel output normalised to f64.
+#[derive(Debug, Clone)]
+pub enum Out {
+    Rows(Array2<f64>),
+    Idx(Array2<usize>),
+    Pair(Array2<f64>, Array2<usize>),
+    Vector(Array1<f64>),
+}
+
+pub trait IntoOut {
+    fn into_out(self) -> Out;
+}
+
+macro_rules! real_outs {
+    ($($t:ty),*) => {$(
+        impl IntoOut for Array2<$t> {
+            fn into_out(self) -> Out {
+                Out::Rows(self.mapv(|x| x as f64))
+            }
+        }
+        impl IntoOut for (Array2<$t>, Array2<usize>) {
+            fn into_out(self) -> Out {
+                Out::Pair(self.0.mapv(|x| x as f64), self.1)
+            }
+        }
+        impl IntoOut for Array1<$t> {
+            fn into_out(self) -> Out {
+                Out::Vector(self.mapv(|x| x as f64))
+            }
+        }
+    )*};
+}
+real_outs!(f32, f64);
+
+impl IntoOut for Array2<usize> {
+    fn into_out(self) -> Out {
+        Out::Idx(self)
+    }
+}
+
+
+fn close(a: f64, r: f64, bound: f64) -> bool {
+    if a == r {
+        return true;
+    }
+    if r.is_nan() {
+        return a.is_nan();
+    }
+    if r.is_infinite() || a.is_infinite() {
+        return false;
+    }
+    (a - r).abs() <= bound
+}
+
+/// Checks a forward kernel's output against the reference, with bounds
+/// derived from the pair values `pv[outer][inner][component]`.
+pub fn check_forward(out: Out, r: &RefValue, pv: &[Vec<Vec<f64>>], red: RedKind, tol: f64, what: &str) {
+    let (vals, idxs): (Option<Array2<f64>>, Option<Array2<usize>>) = match out {
+        Out::Rows(v) => (Some(v), None),
+        Out::Idx(i) => (None, Some(i)),
+        Out::Pair(v, i) => (Some(v), Some(i)),
+        Out::Vector(_) => panic!("{what}: a forward kernel returned a vector"),
+    };
+    let (rv, ri): (Option<&[f64]>, Option<&[usize]>) = match r {
+        RefValue::Rows { data, .. } => (Some(data), None),
+        RefValue::IndexRows { data, .. } => (None, Some(data)),
+        RefValue::Pair(a, b) => (Some(a.reals()), Some(b.indices())),
+        RefValue::Vector(_) => unreachable!(),
+    };
+    let m = pv.len();
+    let cols = vals.as_ref().map(|v| v.ncols()).or(idxs.as_ref().map(|i| i.ncols())).unwrap();
+    let fdim = if m > 0 && !pv[0].is_empty() { pv[0][0].len() } else { 1 };
+    if let Some(v) = &vals {
+        assert_eq!(v.nrows(), m, "{what}: rows");
+        let rv = rv.expect("reference values");
+        for o in 0..m {
+            for c in 0..cols {
+                let a = v[[o, c]];
+                let rr = rv[o * cols + c];
+                let d = c % fdim;
+                let scale: f64 = match red {
+                    RedKind::Sum => pv[o].iter().map(|f| f[d].abs()).sum::<f64>(),
+                    RedKind::LogSumExp | RedKind::LogSumExpWeight | RedKind::SumSoftmaxWeight => {
+                        let mf = pv[o].iter().map(|f| f[d.min(f.len() - 1)].abs()).fold(0.0, f64::max);
+                        (1.0 + mf) * (1.0 + rr.abs())
+                    }
+                    // Selections: the error of one F value, relative to the
+                    // magnitude of the values compared (cancellation inside F,
+                    // e.g. `sqdist - 1`, is relative to its operands).
+                    _ => {
+                        let n = pv[o].len().max(1) as f64;
+                        rr.abs().max(pv[o].iter().map(|f| f[d].abs()).filter(|v| v.is_finite()).sum::<f64>() / n)
+                    }
+                };
+                let bound = tol * scale.max(1e-300) + 1e-300;
+                assert!(
+                    close(a, rr, bound),
+                    "{what}: row {o}, column {c}: got {a:e}, reference {rr:e} (allowed error {bound:e})"
+                );
+            }
+        }
+    }
+    if let Some(ix) = &idxs {
+        assert_eq!(ix.nrows(), m, "{what}: rows");
+        let ri = ri.expect("reference indices");
+        for o in 0..m {
+            for c in 0..cols {
+                let j = ix[[o, c]];
+                let rj = ri[o * cols + c];
+                if j == rj {
+                    continue;
+                }
+                let d = c % fdim;
+                // Another index is fine when it selects an equally good value.
+                assert!(j != usize::MAX && rj != usize::MAX, "{what}: row {o}, column {c}: index {j} vs reference {rj}");
+                let (fj, fr) = (pv[o][j][d], pv[o][rj][d]);
+                let n = pv[o].len().max(1) as f64;
+                let mean = pv[o].iter().map(|f| f[d].abs()).filter(|v| v.is_finite()).sum::<f64>() / n;
+                let bound = tol * fr.abs().max(mean).max(1e-300);
+                assert!(
+                    (fj - fr).abs() <= bound,
+                    "{what}: row {o}, column {c}: index {j} (value {fj:e}) vs reference {rj} (value {fr:e})"
+                );
+                // K-reductions: indices of a row must be distinct.
+                if let RedKind::KMin(k) | RedKind::ArgKMin(k) | RedKind::KMinArgKMin(k) = red {
+                    let mut seen: Vec<usize> = (0..k as usize).map(|r| ix[[o, r * fdim + d]]).collect();
+                    seen.sort();
+                    seen.dedup();
+                    assert_eq!(seen.len(), k as usize, "{what}: row {o}: repeated indices");
+                }
+            }
+        }
+    }
+}
+
+/// Checks any output (gradients included) against the reference with a
+/// mixed bound: `tol * (|r| + max |r| over the output)`.
+pub fn check_any(out: Out, r: &RefValue, tol: f64, what: &str) {
+    let (a, shape): (Vec<f64>, (usize, usize)) = match out {
+        Out::Rows(v) => (v.iter().copied().collect(), v.dim()),
+        Out::Vector(v) => (v.to_vec(), (1, v.len())),
+        other => panic!("{what}: unexpected output {other:?}"),
+    };
+    let rv = r.reals();
+    assert_eq!(a.len(), rv.len(), "{what}: size (shape {shape:?})");
+    let scale = rv.iter().map(|x| x.abs()).fold(0.0, f64::max);
+    for (k, (&x, &y)) in a.iter().zip(rv).enumerate() {
+        let bound = tol * (y.abs() + scale) + 1e-300;
+        assert!(close(x, y, bound), "{what}: entry {k}: got {x:e}, reference {y:e} (allowed {bound:e})");
+    }
+}
+
+/// The SIMD levels this CPU supports (every kernel is tested on each).
+pub fn levels() -> Vec<keops::SimdLevel> {
+    keops::simd::supported_levels()
+}
+
+/// Generates the input of a variable (`Vi`: m rows, `Vj`: n rows, `Pm`: a vector).
+#[macro_export]
+macro_rules! gen_input {
+    (Vi, $d:literal, $m:expr, $n:expr, $rng:expr, $lo:expr, $hi:expr) => {
+        $crate::common::rows($rng, $m, $d, $lo, $hi)
+    };
+    (Vj, $d:literal, $m:expr, $n:expr, $rng:expr, $lo:expr, $hi:expr) => {
+        $crate::common::rows($rng, $n, $d, $lo, $hi)
+    };
+    (Pm, $d:literal, $m:expr, $n:expr, $rng:expr, $lo:expr, $hi:expr) => {
+        $crate::common::param($rng, $d, $lo, $hi)
+    };
+}
+
+/// The argument expression of a variable for `call`.
+#[macro_export]
+macro_rules! call_arg {
+    (Vi, $v:ident) => {
+        &$v
+    };
+    (Vj, $v:ident) => {
+        &$v
+    };
+    (Pm, $v:ident) => {
+        &$v[..]
+    };
+}
+
+/// Defines a test comparing a forward kernel with the reference evaluator on
+/// random data, in f64 and f32, on every SIMD level, for several shapes.
+///
+/// `tol64` / `tol32` are relative to the natural scale of the result (see
+/// `check_forward`): f64 kernels use polynomial transcendental functions
+/// accurate to a few ulp (about 1e-15), f32 ones to a few f32 ulp (about
+/// 3e-7 per operation), and sums of N terms add about sqrt(N) ulp of their
+/// absolute sum.
+#[macro_export]
+macro_rules! check {
+    (
+        $name:ident, |$($v:ident : $cat:ident < $dim:literal >),* $(,)?| $body:expr
+        $(; range = ($lo:expr, $hi:expr))?
+        $(; sizes = $sizes:expr)?
+        $(; tol64 = $t64:expr)?
+        $(; tol32 = $t32:expr)?
+    ) => {
+        #[test]
+        fn $name() {
+            let kernel = ::keops::keops!(grad_order = 0, |$($v: $cat<$dim>),*| $body);
+            let reference = ::keops_compiler::Reference::parse(concat!(
+                "grad_order = 0, ",
+                stringify!(|$($v: $cat<$dim>),*| $body)
+            ))
+            .unwrap();
+            #[allow(unused_mut, unused_assignments)]
+            let mut range: (f64, f64) = (-1.0, 1.0);
+            $( range = ($lo, $hi); )?
+            #[allow(unused_mut, unused_assignments)]
+            let mut sizes: Vec<(usize, usize)> = vec![(0, 5), (5, 0), (1, 1), (7, 13), (1033, 7), (7, 1033)];
+            $( sizes = $sizes; )?
+            #[allow(unused_mut, unused_assignments)]
+            let mut tol64: f64 = 1e-13;
+            $( tol64 = $t64; )?
+            #[allow(unused_mut, unused_assignments)]
+            let mut tol32: f64 = 2e-5;
+            $( tol32 = $t32; )?
+            for &(m, n) in &sizes {
+                let mut rng = $crate::common::rng(stringify!($name), m, n);
+                $( let $v = $crate::gen_input!($cat, $dim, m, n, &mut rng, range.0, range.1); )*
+                for level in $crate::common::levels() {
+                    let k = kernel.simd(level);
+                    // f64
+                    let inputs = vec![$( $crate::common::ToRef::to_ref(&$v) ),*];
+                    let r = reference.forward(&inputs).unwrap();
+                    let pv = reference.pair_values(&inputs).unwrap();
+                    let out = k.call($( $crate::call_arg!($cat, $v) ),*).unwrap();
+                    let what = format!("{} f64 (M = {m}, N = {n}, {level})", stringify!($name));
+                    $crate::common::check_forward($crate::common::IntoOut::into_out(out), &r, &pv, reference.reduction(), tol64, &what);
+                    // f32, against the reference on the same (rounded) data
+                    $( let $v = $crate::common::RoundF32::round_f32(&$v); )*
+                    let inputs = vec![$( $crate::common::ToRef::to_ref(&$v) ),*];
+                    let r = reference.forward(&inputs).unwrap();
+                    let pv = reference.pair_values(&inputs).unwrap();
+                    $( let $v = $crate::common::ToF32::to_f32(&$v); )*
+                    let out = k.call($( $crate::call_arg!($cat, $v) ),*).unwrap();
+                    let what = format!("{} f32 (M = {m}, N = {n}, {level})", stringify!($name));
+                    $crate::common::check_forward($crate::common::IntoOut::into_out(out), &r, &pv, reference.reduction(), tol32, &what);
+                }
+            }
+        }
+    };
+}
