@@ -3,6 +3,8 @@
 //! for tests.
 
 pub mod emit;
+pub mod math;
+pub mod ptx;
 pub mod ptxas;
 pub mod sim;
 
