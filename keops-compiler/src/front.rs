@@ -328,9 +328,14 @@ impl Front {
             }
             _ => {}
         }
-        // Not a reduction: lower it anyway to report inner mistakes.
+        // Not a reduction: lower it anyway to report inner mistakes; when
+        // those explain the problem (a misplaced reduction, a bad axis), do
+        // not add a second message.
+        let before = self.errors.len();
         let _ = self.expr(body);
-        missing(self, if matches!(body, Ast::Num { .. }) { whole } else { body.span() });
+        if self.errors.len() == before {
+            missing(self, if matches!(body, Ast::Num { .. }) { whole } else { body.span() });
+        }
         None
     }
 

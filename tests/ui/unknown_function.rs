@@ -1,0 +1,5 @@
+use keops::prelude::*;
+
+fn main() {
+    let _k = keops!(|x: Vi<3>, y: Vj<3>| sum_j(expp(x - y)));
+}
