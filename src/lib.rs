@@ -20,14 +20,14 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub use keops_macros::keops;
-pub use keops_runtime::{Backend, Error, IntoIndexRows, IntoParam, IntoRows, Options, Real, Result, SimdLevel, SumScheme};
+pub use keops_runtime::{Backend, Error, GpuScheme, IntoIndexRows, IntoParam, IntoRows, Options, Real, Result, SimdLevel, SumScheme};
 /// The `ndarray` version keops uses (inputs and outputs are its arrays).
 pub use ndarray;
 
 /// The usual imports: the macro, arrays, options and errors.
 pub mod prelude {
     pub use crate::keops;
-    pub use crate::{Backend, Error, Options, Result, SimdLevel, SumScheme};
+    pub use crate::{Backend, Error, GpuScheme, Options, Result, SimdLevel, SumScheme};
     pub use ndarray::{array, Array1, Array2, ArrayView1, ArrayView2};
 }
 

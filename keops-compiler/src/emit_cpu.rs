@@ -529,11 +529,11 @@ fn program_tokens(
         match v {
             Value::Input(k) => {
                 let a = format_ident!("__a{}", k);
-                quote!(&#a)
+                quote!(&#a.reborrow())
             }
             Value::Step(s) => {
                 let a = format_ident!("__s{}", s);
-                quote!(&#a)
+                quote!(&#a.reborrow())
             }
             Value::Part(s, part) => {
                 let a = format_ident!("__s{}", s);
@@ -756,7 +756,7 @@ pub fn fallback(error: &syn::Error, def: Option<&crate::parse::KernelDef>) -> To
             let m = grad_method(&v.name);
             quote! {
                 /// Stub (the formula failed to compile).
-                pub fn #m(&self) -> #p::Stub { #p::Stub }
+                pub fn #m(&self) -> Self { *self }
             }
         })
         .collect();

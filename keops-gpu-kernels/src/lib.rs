@@ -3,6 +3,7 @@
 //! for tests.
 
 pub mod emit;
+pub mod kernel;
 pub mod math;
 pub mod ptx;
 pub mod ptxas;

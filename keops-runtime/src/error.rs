@@ -62,6 +62,9 @@ pub enum Error {
         /// What the allocation was for.
         what: String,
     },
+    /// The PTX simulator rejected or failed a kernel (`Backend::Simulator`).
+    #[error("PTX simulator: {0}")]
+    Simulator(String),
     /// A size exceeds what the back end supports.
     #[error("problem too large: {0}")]
     TooLarge(String),

@@ -6,6 +6,7 @@
 
 pub mod cpu;
 pub mod error;
+pub mod gpu;
 pub mod ops;
 pub mod options;
 pub mod simd;
@@ -13,7 +14,7 @@ pub mod stage;
 pub mod value;
 
 pub use error::{Error, Result};
-pub use options::{Backend, Options, SumScheme};
+pub use options::{Backend, GpuScheme, Options, SumScheme};
 pub use simd::{Real, SimdLevel};
 pub use value::{IntoIndexRows, IntoParam, IntoRows};
 
@@ -25,19 +26,31 @@ pub fn run_stage<S: CpuStage, T: Real>(opts: &Options, args: &[&Val<'_, T>], row
     let info = S::INFO;
     let m = rows_for(info, args, stage::Role::Outer).or(rows.get(info.outer_cat)).unwrap_or(0);
     let n = rows_for(info, args, stage::Role::Inner).or(rows.get(info.inner_cat())).unwrap_or(0);
-    match opts.backend {
-        Backend::Cpu => {}
-        Backend::Gpu { .. } => return Err(Error::NotCompiledWithCuda),
-    }
     if opts.f64_accumulation && T::BYTES == 4 {
         // Evaluate in f64 on converted copies, round the results.
         let conv: Vec<Val<'static, f64>> = args.iter().map(|a| to_f64(a)).collect();
         let refs: Vec<&Val<'_, f64>> = conv.iter().collect();
         let o = Options { f64_accumulation: false, ..*opts };
-        let r = cpu::run_stage::<S, f64>(&o, &refs, m, n)?;
+        let r = run_backend::<S, f64>(&o, &refs, m, n)?;
         return Ok(from_f64(r));
     }
-    cpu::run_stage::<S, T>(opts, args, m, n)
+    run_backend::<S, T>(opts, args, m, n)
+}
+
+fn run_backend<S: CpuStage, T: Real>(opts: &Options, args: &[&Val<'_, T>], m: usize, n: usize) -> Result<Val<'static, T>> {
+    match opts.backend {
+        Backend::Cpu => cpu::run_stage::<S, T>(opts, args, m, n),
+        #[cfg(feature = "cuda")]
+        Backend::Gpu { device } => gpu::cuda::run_stage::<T>(device, opts, S::INFO, args, m, n),
+        #[cfg(not(feature = "cuda"))]
+        Backend::Gpu { .. } => Err(Error::NotCompiledWithCuda),
+        #[cfg(feature = "sim")]
+        Backend::Simulator => gpu::sim::run_stage::<T>(opts, S::INFO, args, m, n),
+        #[cfg(not(feature = "sim"))]
+        Backend::Simulator => Err(Error::Internal(
+            "Backend::Simulator needs the `sim` feature of keops-runtime (the PTX simulator is not compiled in)".into(),
+        )),
+    }
 }
 
 fn rows_for<T: Real>(info: &stage::StageInfo, args: &[&Val<'_, T>], role: stage::Role) -> Option<usize> {
@@ -67,7 +80,7 @@ fn from_f64<T: Real>(v: Val<'static, f64>) -> Val<'static, T> {
 pub mod __private {
     pub use crate::error::{Error, Result};
     pub use crate::ops;
-    pub use crate::options::{Backend, Options, SumScheme};
+    pub use crate::options::{Backend, GpuScheme, Options, SumScheme};
     pub use crate::run_stage;
     pub use crate::simd::{Pack, Real, SimdLevel};
     pub use crate::stage::{Buf, Cat, CpuStage, Elem, PairCtx, Red, Role, StageInfo, VarKind, VarSpec};

@@ -13,6 +13,29 @@ pub enum Backend {
         /// Device ordinal.
         device: usize,
     },
+    /// The CUDA kernels (the same PTX as [`Backend::Gpu`]) run through the
+    /// PTX simulator of `keops-gpu-kernels` on the CPU: slow, exact and
+    /// strict (races, uninitialised reads and out-of-bounds accesses are
+    /// errors). Requires the `sim` feature of `keops-runtime`; for tests.
+    Simulator,
+}
+
+/// How the GPU back end splits the work (see `keops_runtime::gpu`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum GpuScheme {
+    /// 1D when there are enough output rows to occupy the device, else 2D.
+    #[default]
+    Auto,
+    /// Always the 1D scheme (one thread per output row, the whole reduced
+    /// range per thread).
+    OneD,
+    /// Always the 2D scheme: the reduced range is cut in chunks of
+    /// `chunk_len` indices (0: chosen from the device size), reduced by
+    /// separate blocks and merged in order.
+    TwoD {
+        /// Reduced indices per chunk (0: automatic).
+        chunk_len: usize,
+    },
 }
 
 /// Summation scheme of the sum-type reductions (as in KeOps).
@@ -42,6 +65,11 @@ pub struct Options {
     pub threads: Option<usize>,
     /// Highest SIMD level the CPU engine may use (`None`: the best available).
     pub simd: Option<SimdLevel>,
+    /// GPU work decomposition (1D / 2D scheme).
+    pub gpu_scheme: GpuScheme,
+    /// GPU threads per block (`None`: the size advised by the kernel,
+    /// capped by what the device allows for it).
+    pub gpu_block: Option<u32>,
 }
 
 impl Options {
@@ -52,6 +80,8 @@ impl Options {
         f64_accumulation: false,
         threads: None,
         simd: None,
+        gpu_scheme: GpuScheme::Auto,
+        gpu_block: None,
     };
 }
 

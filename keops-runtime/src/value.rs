@@ -199,6 +199,17 @@ impl<'a, T: Real> Val<'a, T> {
         }
     }
 
+    /// A borrowed view of this value, with the lifetime of the borrow (the
+    /// stage arguments of one step all get the same lifetime this way).
+    pub fn reborrow(&self) -> Val<'_, T> {
+        match self {
+            Val::Rows { name, data } => Val::Rows { name, data: CowArray::from(data.view()) },
+            Val::Index { name, data } => Val::Index { name, data: CowArray::from(data.view()) },
+            Val::Pair(a, b) => Val::Pair(a.clone(), b.clone()),
+            Val::Vector { name, data } => Val::Vector { name, data: Cow::Borrowed(&data[..]) },
+        }
+    }
+
     /// Part `p` of a pair (0: values, 1: indices), borrowed.
     pub fn part(&self, p: usize) -> Result<Val<'_, T>> {
         match (self, p) {

@@ -4,6 +4,8 @@
 //! at the index the kernel returned, and so on).
 #![allow(dead_code, missing_docs)]
 
+pub mod grad;
+
 use keops::ndarray::{Array1, Array2};
 use keops_compiler::eval::RefValue;
 use keops_compiler::stage::RedKind;
@@ -108,6 +110,16 @@ pub enum Out {
     Idx(Array2<usize>),
     Pair(Array2<f64>, Array2<usize>),
     Vector(Array1<f64>),
+}
+
+impl Out {
+    /// The data of a vector output.
+    pub fn vector(self) -> Array1<f64> {
+        match self {
+            Out::Vector(v) => v,
+            o => panic!("not a vector: {o:?}"),
+        }
+    }
 }
 
 pub trait IntoOut {
@@ -347,5 +359,110 @@ macro_rules! check {
                 }
             }
         }
+    };
+}
+
+/// The GPU launch variants every `check_gpu!` case runs through the PTX
+/// simulator: the automatic choice, the 1D scheme with small blocks (so
+/// that tiles of inner features are loaded in several passes and rows span
+/// several blocks), and the 2D scheme with chunks that do not align with
+/// tiles.
+pub fn gpu_variants() -> Vec<(&'static str, keops::GpuScheme, Option<u32>)> {
+    vec![
+        ("auto", keops::GpuScheme::Auto, None),
+        ("1d/64", keops::GpuScheme::OneD, Some(64)),
+        ("2d/100/96", keops::GpuScheme::TwoD { chunk_len: 100 }, Some(96)),
+    ]
+}
+
+/// Options running a kernel on the simulator with one of [`gpu_variants`].
+pub fn gpu_options(base: keops::Options, scheme: keops::GpuScheme, block: Option<u32>) -> keops::Options {
+    keops::Options { backend: keops::Backend::Simulator, gpu_scheme: scheme, gpu_block: block, ..base }
+}
+
+/// Like `check!`, but the kernel runs on the GPU back end through the PTX
+/// simulator (`Backend::Simulator`), for each of [`gpu_variants`], in f64
+/// and f32, against the reference evaluator. Default sizes are smaller than
+/// `check!`'s (the simulator runs every thread of every block) but still
+/// exercise empty ranges, tails, several blocks and several tiles.
+#[macro_export]
+macro_rules! check_gpu {
+    (
+        $name:ident, |$($v:ident : $cat:ident < $dim:literal >),* $(,)?| $body:expr
+        $(; range = ($lo:expr, $hi:expr))?
+        $(; sizes = $sizes:expr)?
+        $(; tol64 = $t64:expr)?
+        $(; tol32 = $t32:expr)?
+        $(; scheme = $scheme:expr)?
+    ) => {
+        #[test]
+        fn $name() {
+            let kernel = ::keops::keops!(grad_order = 0, |$($v: $cat<$dim>),*| $body);
+            let reference = ::keops_compiler::Reference::parse(concat!(
+                "grad_order = 0, ",
+                stringify!(|$($v: $cat<$dim>),*| $body)
+            ))
+            .unwrap();
+            #[allow(unused_mut, unused_assignments)]
+            let mut range: (f64, f64) = (-1.0, 1.0);
+            $( range = ($lo, $hi); )?
+            #[allow(unused_mut, unused_assignments)]
+            let mut sizes: Vec<(usize, usize)> = vec![(0, 5), (5, 0), (1, 1), (7, 13), (300, 70), (13, 1033)];
+            $( sizes = $sizes; )?
+            #[allow(unused_mut, unused_assignments)]
+            let mut tol64: f64 = 1e-13;
+            $( tol64 = $t64; )?
+            #[allow(unused_mut, unused_assignments)]
+            let mut tol32: f64 = 2e-5;
+            $( tol32 = $t32; )?
+            #[allow(unused_mut, unused_assignments)]
+            let mut base = kernel.options();
+            $( base.sum_scheme = $scheme; )?
+            for &(m, n) in &sizes {
+                let mut rng = $crate::common::rng(stringify!($name), m, n);
+                $( let $v = $crate::gen_input!($cat, $dim, m, n, &mut rng, range.0, range.1); )*
+                let inputs64 = vec![$( $crate::common::ToRef::to_ref(&$v) ),*];
+                let r64 = reference.forward(&inputs64).unwrap();
+                let pv64 = reference.pair_values(&inputs64).unwrap();
+                let inputs32 = vec![$( $crate::common::ToRef::to_ref(&$crate::common::RoundF32::round_f32(&$v)) ),*];
+                let r32 = reference.forward(&inputs32).unwrap();
+                let pv32 = reference.pair_values(&inputs32).unwrap();
+                let f32_in = ($( $crate::common::ToF32::to_f32(&$crate::common::RoundF32::round_f32(&$v)), )*);
+                for (vname, scheme, block) in $crate::common::gpu_variants() {
+                    let k = kernel.with_options($crate::common::gpu_options(base, scheme, block));
+                    let what = format!("{} f64 (M = {m}, N = {n}, {vname})", stringify!($name));
+                    let out = $crate::gpu_call!(k, $( $cat $v ),*).unwrap_or_else(|e| panic!("{what}: {e}"));
+                    $crate::common::check_forward($crate::common::IntoOut::into_out(out), &r64, &pv64, reference.reduction(), tol64, &what);
+                    // f32, against the reference on the same (rounded) data
+                    #[allow(non_snake_case)]
+                    let ($($v,)*) = &f32_in;
+                    let what = format!("{} f32 (M = {m}, N = {n}, {vname})", stringify!($name));
+                    let out = $crate::gpu_call!(k, $( $cat (*$v) ),*).unwrap_or_else(|e| panic!("{what}: {e}"));
+                    $crate::common::check_forward($crate::common::IntoOut::into_out(out), &r32, &pv32, reference.reduction(), tol32, &what);
+                }
+            }
+        }
+    };
+}
+
+/// The call of a kernel on generated inputs (helper of `check_gpu!`).
+#[macro_export]
+macro_rules! gpu_call {
+    ($k:expr, $( $cat:ident $v:expr ),*) => {
+        $k.call($( $crate::gpu_arg!($cat, $v) ),*)
+    };
+}
+
+/// An argument of `gpu_call!`.
+#[macro_export]
+macro_rules! gpu_arg {
+    (Vi, $v:expr) => {
+        &$v
+    };
+    (Vj, $v:expr) => {
+        &$v
+    };
+    (Pm, $v:expr) => {
+        &$v[..]
     };
 }

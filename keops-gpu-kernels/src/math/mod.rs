@@ -15,6 +15,13 @@
 
 use crate::ptx::{Builder, Prec, Reg};
 
+mod exp;
+mod ops;
+#[cfg(test)]
+mod tests;
+
+use ops::E;
+
 /// Options of the math routines.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct MathOpts {
@@ -62,16 +69,17 @@ fn approx_unary(b: &mut Builder, p: Prec, x: Reg, f: &str) -> Reg {
 }
 
 /// `e^x`.
-pub fn exp(b: &mut Builder, p: Prec, x: Reg, _o: MathOpts) -> Reg {
-    approx_unary(b, p, x, "exp")
+pub fn exp(b: &mut Builder, p: Prec, x: Reg, o: MathOpts) -> Reg {
+    let mut e = E::new(b, p);
+    if o.fast && p == Prec::F32 {
+        exp::exp_fast_f32(&mut e, x)
+    } else {
+        exp::exp_accurate(&mut e, x)
+    }
 }
 /// `e^x - 1`, accurate near 0.
-pub fn expm1(b: &mut Builder, p: Prec, x: Reg, o: MathOpts) -> Reg {
-    let e = exp(b, p, x, o);
-    let one = b.fconst(p, 1.0);
-    let r = b.freg(p);
-    b.emit(format!("sub.rn.{} {r}, {e}, {one}", p.suffix()));
-    r
+pub fn expm1(b: &mut Builder, p: Prec, x: Reg, _o: MathOpts) -> Reg {
+    exp::expm1(&mut E::new(b, p), x)
 }
 /// Natural logarithm.
 pub fn log(b: &mut Builder, p: Prec, x: Reg, _o: MathOpts) -> Reg {
@@ -91,6 +99,14 @@ pub fn sin(b: &mut Builder, p: Prec, x: Reg, _o: MathOpts) -> Reg {
 /// Cosine.
 pub fn cos(b: &mut Builder, p: Prec, x: Reg, _o: MathOpts) -> Reg {
     approx_unary(b, p, x, "cos")
+}
+/// Tangent (temporary).
+pub fn tan(b: &mut Builder, p: Prec, x: Reg, o: MathOpts) -> Reg {
+    let s = sin(b, p, x, o);
+    let c = cos(b, p, x, o);
+    let r = b.freg(p);
+    b.emit(format!("div.rn.{} {r}, {s}, {c}", p.suffix()));
+    r
 }
 /// Arcsine.
 pub fn asin(b: &mut Builder, p: Prec, x: Reg, o: MathOpts) -> Reg {
@@ -126,40 +142,16 @@ pub fn atan2(b: &mut Builder, p: Prec, y: Reg, x: Reg, _o: MathOpts) -> Reg {
     r
 }
 /// Hyperbolic sine.
-pub fn sinh(b: &mut Builder, p: Prec, x: Reg, o: MathOpts) -> Reg {
-    let e = exp(b, p, x, o);
-    let n = b.freg(p);
-    let s = p.suffix();
-    b.emit(format!("neg.{s} {n}, {x}"));
-    let f = exp(b, p, n, o);
-    let d = b.freg(p);
-    b.emit(format!("sub.rn.{s} {d}, {e}, {f}"));
-    let h = b.fconst(p, 0.5);
-    let r = b.freg(p);
-    b.emit(format!("mul.rn.{s} {r}, {d}, {h}"));
-    r
+pub fn sinh(b: &mut Builder, p: Prec, x: Reg, _o: MathOpts) -> Reg {
+    exp::sinh(&mut E::new(b, p), x)
 }
 /// Hyperbolic cosine.
-pub fn cosh(b: &mut Builder, p: Prec, x: Reg, o: MathOpts) -> Reg {
-    let e = exp(b, p, x, o);
-    let n = b.freg(p);
-    let s = p.suffix();
-    b.emit(format!("neg.{s} {n}, {x}"));
-    let f = exp(b, p, n, o);
-    let d = b.freg(p);
-    b.emit(format!("add.rn.{s} {d}, {e}, {f}"));
-    let h = b.fconst(p, 0.5);
-    let r = b.freg(p);
-    b.emit(format!("mul.rn.{s} {r}, {d}, {h}"));
-    r
+pub fn cosh(b: &mut Builder, p: Prec, x: Reg, _o: MathOpts) -> Reg {
+    exp::cosh(&mut E::new(b, p), x)
 }
 /// Hyperbolic tangent.
-pub fn tanh(b: &mut Builder, p: Prec, x: Reg, o: MathOpts) -> Reg {
-    let sh = sinh(b, p, x, o);
-    let ch = cosh(b, p, x, o);
-    let r = b.freg(p);
-    b.emit(format!("div.rn.{} {r}, {sh}, {ch}", p.suffix()));
-    r
+pub fn tanh(b: &mut Builder, p: Prec, x: Reg, _o: MathOpts) -> Reg {
+    exp::tanh(&mut E::new(b, p), x)
 }
 /// Error function.
 pub fn erf(b: &mut Builder, p: Prec, x: Reg, o: MathOpts) -> Reg {

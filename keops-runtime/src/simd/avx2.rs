@@ -192,7 +192,10 @@ impl Pack for F32x8 {
         // SAFETY: AVX2+FMA were detected by `dispatch` (module docs).
         unsafe {
             let s = _mm256_set1_ps(-0.0);
-            Self(_mm256_or_ps(_mm256_andnot_ps(s, self.0), _mm256_and_ps(s, sign.0)))
+            Self(_mm256_or_ps(
+                _mm256_andnot_ps(s, self.0),
+                _mm256_and_ps(s, sign.0),
+            ))
         }
     }
 
@@ -262,7 +265,10 @@ impl Pack for F32x8 {
         // SAFETY: AVX2+FMA were detected by `dispatch` (module docs).
         // Tree order: lanes i + (i+4), then i + (i+2), then 0 + 1.
         unsafe {
-            let s = _mm_add_ps(_mm256_castps256_ps128(self.0), _mm256_extractf128_ps::<1>(self.0));
+            let s = _mm_add_ps(
+                _mm256_castps256_ps128(self.0),
+                _mm256_extractf128_ps::<1>(self.0),
+            );
             let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
             _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps::<0b01>(s, s)))
         }
@@ -377,7 +383,10 @@ impl Pack for F64x4 {
             // 2^52 and subtract 2^52 (AVX2 has no i64 -> f64 conversion).
             let two52 = _mm256_set1_epi64x(0x4330_0000_0000_0000);
             let eb = _mm256_or_si256(_mm256_srli_epi64::<52>(bits), two52);
-            let e = Self(_mm256_sub_pd(_mm256_castsi256_pd(eb), _mm256_castsi256_pd(two52))) - bias;
+            let e = Self(_mm256_sub_pd(
+                _mm256_castsi256_pd(eb),
+                _mm256_castsi256_pd(two52),
+            )) - bias;
             let m = _mm256_or_si256(
                 _mm256_and_si256(bits, _mm256_set1_epi64x(0x000f_ffff_ffff_ffff)),
                 _mm256_set1_epi64x(0x3ff0_0000_0000_0000),
@@ -390,7 +399,10 @@ impl Pack for F64x4 {
         // SAFETY: AVX2+FMA were detected by `dispatch` (module docs).
         unsafe {
             let s = _mm256_set1_pd(-0.0);
-            Self(_mm256_or_pd(_mm256_andnot_pd(s, self.0), _mm256_and_pd(s, sign.0)))
+            Self(_mm256_or_pd(
+                _mm256_andnot_pd(s, self.0),
+                _mm256_and_pd(s, sign.0),
+            ))
         }
     }
 
@@ -460,7 +472,10 @@ impl Pack for F64x4 {
         // SAFETY: AVX2+FMA were detected by `dispatch` (module docs).
         // Tree order: lanes i + (i+2), then 0 + 1.
         unsafe {
-            let s = _mm_add_pd(_mm256_castpd256_pd128(self.0), _mm256_extractf128_pd::<1>(self.0));
+            let s = _mm_add_pd(
+                _mm256_castpd256_pd128(self.0),
+                _mm256_extractf128_pd::<1>(self.0),
+            );
             _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)))
         }
     }

@@ -198,7 +198,10 @@ impl Pack for F32x16 {
         // SAFETY: AVX-512 F/DQ/VL/BW were detected by `dispatch` (module docs).
         unsafe {
             let s = _mm512_set1_ps(-0.0);
-            Self(_mm512_or_ps(_mm512_andnot_ps(s, self.0), _mm512_and_ps(s, sign.0)))
+            Self(_mm512_or_ps(
+                _mm512_andnot_ps(s, self.0),
+                _mm512_and_ps(s, sign.0),
+            ))
         }
     }
 
@@ -386,7 +389,10 @@ impl Pack for F64x8 {
         // SAFETY: AVX-512 F/DQ/VL/BW were detected by `dispatch` (module docs).
         unsafe {
             let s = _mm512_set1_pd(-0.0);
-            Self(_mm512_or_pd(_mm512_andnot_pd(s, self.0), _mm512_and_pd(s, sign.0)))
+            Self(_mm512_or_pd(
+                _mm512_andnot_pd(s, self.0),
+                _mm512_and_pd(s, sign.0),
+            ))
         }
     }
 

@@ -127,7 +127,10 @@ pub fn best_level() -> SimdLevel {
 /// Every level this CPU supports, narrowest first (always starts with
 /// [`SimdLevel::Scalar`]; `KEOPS_SIMD` is not applied).
 pub fn supported_levels() -> Vec<SimdLevel> {
-    SimdLevel::ALL.into_iter().filter(|l| l.is_supported()).collect()
+    SimdLevel::ALL
+        .into_iter()
+        .filter(|l| l.is_supported())
+        .collect()
 }
 
 /// Runs `w` with the widest pack type of `T` at [`best_level`].

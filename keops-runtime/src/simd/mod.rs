@@ -9,6 +9,10 @@
 //! with the matching `#[target_feature]`s, so that every `#[inline(always)]`
 //! pack operation inlines into straight SIMD code.
 //!
+//! The environment variable `KEOPS_SIMD=scalar|avx2|avx512` caps the level
+//! that [`dispatch`] uses (see [`best_level`]); [`dispatch_at`] runs a body
+//! at a chosen level, which is how the levels are compared in tests.
+//!
 //! The concrete SIMD types are private to this module: code outside can only
 //! reach them through [`dispatch`], after the CPU features were checked, which
 //! is what makes their safe methods sound.
@@ -17,17 +21,23 @@
 //! polynomial approximations written once over the primitive operations, so
 //! the scalar fallback computes bit-for-bit what one SIMD lane computes. Their
 //! accuracy is documented in [`math`].
+//!
+//! On a *concrete* `f32`/`f64` value, method syntax finds the inherent std
+//! methods first (`x.exp()`, `x.min(y)`, `x.mul_add(a, b)` are std's): in
+//! scalar tails write `Pack::exp(x)` or [`math::exp`]`(x)` to get the same
+//! polynomial (and the same `min`/`max` NaN rule) as the SIMD lanes. Code
+//! generic over `T: Real` or `P: Pack` always gets the `Pack` methods.
 
 use core::fmt::{Debug, Display};
 use core::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
 
-pub mod math;
-mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod dispatch;
+pub mod math;
+mod scalar;
 
 pub use dispatch::{best_level, dispatch, dispatch_at, supported_levels, SimdLevel};
 
@@ -218,63 +228,78 @@ pub trait Pack:
 
     // ---- transcendental functions (see `math` for accuracy) ----
     /// `e^x`.
+    #[inline(always)]
     fn exp(self) -> Self {
         math::exp(self)
     }
     /// `e^x - 1`, accurate near 0.
+    #[inline(always)]
     fn exp_m1(self) -> Self {
         math::exp_m1(self)
     }
     /// Natural logarithm (NaN below 0, -inf at 0).
+    #[inline(always)]
     fn ln(self) -> Self {
         math::ln(self)
     }
     /// `ln(1 + x)`, accurate near 0.
+    #[inline(always)]
     fn ln_1p(self) -> Self {
         math::ln_1p(self)
     }
     /// Sine.
+    #[inline(always)]
     fn sin(self) -> Self {
         math::sin(self)
     }
     /// Cosine.
+    #[inline(always)]
     fn cos(self) -> Self {
         math::cos(self)
     }
     /// Arcsine (NaN outside [-1, 1]).
+    #[inline(always)]
     fn asin(self) -> Self {
         math::asin(self)
     }
     /// Arccosine (NaN outside [-1, 1]).
+    #[inline(always)]
     fn acos(self) -> Self {
         math::acos(self)
     }
     /// Arctangent.
+    #[inline(always)]
     fn atan(self) -> Self {
         math::atan(self)
     }
     /// Four-quadrant arctangent of `self / x` (`self` is y), as `f64::atan2`.
+    #[inline(always)]
     fn atan2(self, x: Self) -> Self {
         math::atan2(self, x)
     }
     /// Hyperbolic sine.
+    #[inline(always)]
     fn sinh(self) -> Self {
         math::sinh(self)
     }
     /// Hyperbolic cosine.
+    #[inline(always)]
     fn cosh(self) -> Self {
         math::cosh(self)
     }
     /// Hyperbolic tangent.
+    #[inline(always)]
     fn tanh(self) -> Self {
         math::tanh(self)
     }
     /// Error function.
+    #[inline(always)]
     fn erf(self) -> Self {
         math::erf(self)
     }
     /// `self^y` for real `y` (`exp(y ln self)` with the C `pow` special
     /// cases for negative bases with integral `y`, zero and infinities).
+    #[inline(always)]
     fn powf(self, y: Self) -> Self {
         math::powf(self, y)
     }

@@ -261,14 +261,24 @@ macro_rules! impl_scalar {
 }
 
 impl_scalar!(
-    f32, u32, "f32",
-    mant_bits = 23, bias = 127,
-    sub_scale = 4294967296.0, sub_log2 = 32,
-    avx2 = F32x8, avx512 = F32x16,
+    f32,
+    u32,
+    "f32",
+    mant_bits = 23,
+    bias = 127,
+    sub_scale = 4294967296.0,
+    sub_log2 = 32,
+    avx2 = F32x8,
+    avx512 = F32x16,
 );
 impl_scalar!(
-    f64, u64, "f64",
-    mant_bits = 52, bias = 1023,
-    sub_scale = 18446744073709551616.0, sub_log2 = 64,
-    avx2 = F64x4, avx512 = F64x8,
+    f64,
+    u64,
+    "f64",
+    mant_bits = 52,
+    bias = 1023,
+    sub_scale = 18446744073709551616.0,
+    sub_log2 = 64,
+    avx2 = F64x4,
+    avx512 = F64x8,
 );

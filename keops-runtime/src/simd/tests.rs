@@ -13,6 +13,9 @@
 //! function in release (`cargo test --release`); the exhaustive `f32`
 //! sweeps and the throughput check are `#[ignore]`d.
 
+// Test data holds rounded and perturbed values of pi, ln 2, ... on purpose.
+#![allow(clippy::approx_constant)]
+
 use core::marker::PhantomData;
 
 use super::scalar::{max_ignore_nan, min_ignore_nan};
@@ -244,7 +247,11 @@ fn assert_levels_agree<T: Real, F: Ternary>(name: &str, a: &[T], b: &[T], c: &[T
 
 #[inline(always)]
 fn m2f<P: Pack>(m: P::Mask) -> P {
-    P::select(m, P::splat(P::Elem::from_f64(1.0)), P::splat(P::Elem::from_f64(0.0)))
+    P::select(
+        m,
+        P::splat(P::Elem::from_f64(1.0)),
+        P::splat(P::Elem::from_f64(0.0)),
+    )
 }
 
 // ========================================================== primitives
@@ -409,13 +416,15 @@ fn primitives_agree_with_scalar_f64() {
     primitives_agree::<f64>();
 }
 
+/// `map3_at` for one op.
+type MapFn<T> = fn(SimdLevel, &[T], &[T], &[T]) -> Vec<T>;
+
 /// The documented semantics, checked at every level.
 fn primitive_semantics<T: Real>() {
     let t = T::from_f64;
     for level in supported_levels() {
-        let one = |x: f64, y: f64, z: f64, which: fn(SimdLevel, &[T], &[T], &[T]) -> Vec<T>| {
-            which(level, &[t(x)], &[t(y)], &[t(z)])[0]
-        };
+        let one =
+            |x: f64, y: f64, z: f64, which: MapFn<T>| which(level, &[t(x)], &[t(y)], &[t(z)])[0];
         let min = |x, y| one(x, y, 0.0, map3_at::<T, op_min>);
         let max = |x, y| one(x, y, 0.0, map3_at::<T, op_max>);
         let round = |x| one(x, 0.0, 0.0, map3_at::<T, op_round>);
@@ -473,7 +482,10 @@ fn primitive_semantics<T: Real>() {
         // mul_add is fused: (1 + 2^-m)(1 - 2^-m) - 1 = -2^-2m exactly.
         let m = if T::BYTES == 4 { 13 } else { 27 };
         let e = pow2(-m);
-        assert!(same(fma(1.0 + e, 1.0 - e, -1.0), t(-e * e)), "{level}: fma not fused");
+        assert!(
+            same(fma(1.0 + e, 1.0 - e, -1.0), t(-e * e)),
+            "{level}: fma not fused"
+        );
     }
     // frexp of subnormals and normals: m * 2^e == x, m in [1, 2).
     let (min_sub, emin) = if T::BYTES == 4 {
@@ -481,7 +493,15 @@ fn primitive_semantics<T: Real>() {
     } else {
         (pow2(-1074), -1074)
     };
-    let mut xs = vec![min_sub, min_sub * 3.0, min_sub * 1025.0, 1.0, 0.75, 3.0e-3, 1e20];
+    let mut xs = vec![
+        min_sub,
+        min_sub * 3.0,
+        min_sub * 1025.0,
+        1.0,
+        0.75,
+        3.0e-3,
+        1e20,
+    ];
     for k in 0..60 {
         xs.push(min_sub * pow2(k) * 1.375);
     }
@@ -491,10 +511,19 @@ fn primitive_semantics<T: Real>() {
         let e = map1_at::<T, OpFrexpE>(level, &xs);
         for i in 0..xs.len() {
             let (m, e) = (m[i].to_f64(), e[i].to_f64());
-            assert!((1.0..2.0).contains(&m), "{level}: frexp({:?}) m = {m}", xs[i]);
+            assert!(
+                (1.0..2.0).contains(&m),
+                "{level}: frexp({:?}) m = {m}",
+                xs[i]
+            );
             assert_eq!(e, e.round());
             assert!(e >= emin as f64);
-            assert_eq!(m * pow2(e as i32), xs[i].to_f64(), "{level}: frexp({:?})", xs[i]);
+            assert_eq!(
+                m * pow2(e as i32),
+                xs[i].to_f64(),
+                "{level}: frexp({:?})",
+                xs[i]
+            );
         }
     }
     // pow2i is exact over the whole normal range, ends included.
@@ -623,7 +652,10 @@ fn lane_ops<T: Real>() {
                 assert!(same(next(), T::from_f64(want)), "{level}: first_n({d})");
             }
             let any = if d > 0 { 1.0 } else { 0.0 };
-            assert!(same(next(), T::from_f64(any)), "{level}: mask_any(first_n({d}))");
+            assert!(
+                same(next(), T::from_f64(any)),
+                "{level}: mask_any(first_n({d}))"
+            );
         }
         for off in 0..l {
             for i in 0..2 * l + 1 {
@@ -640,7 +672,11 @@ fn lane_ops<T: Real>() {
             assert!(same(next(), s), "{level}: hsum({ch:?})");
             let (hmin, hmax) = (next(), next());
             // Value semantics: NaN lanes ignored unless all are NaN.
-            let finite: Vec<f64> = ch.iter().map(|v| v.to_f64()).filter(|v| !v.is_nan()).collect();
+            let finite: Vec<f64> = ch
+                .iter()
+                .map(|v| v.to_f64())
+                .filter(|v| !v.is_nan())
+                .collect();
             if finite.is_empty() {
                 assert!(is_nan(hmin) && is_nan(hmax), "{level}: all-NaN chunk");
             } else {
@@ -687,8 +723,7 @@ fn short_load_panics_at_every_level() {
 fn levels_and_dispatch() {
     let levels = supported_levels();
     assert_eq!(levels[0], SimdLevel::Scalar);
-    assert!(levels.contains(&best_level()) || best_level() < *levels.last().unwrap());
-    assert!(best_level() <= *levels.last().unwrap());
+    assert!(levels.contains(&best_level()));
     for l in SimdLevel::ALL {
         assert_eq!(SimdLevel::from_name(&l.to_string()), Some(l));
         assert_eq!(dispatch_at(l, LanesOf).is_some(), l.is_supported());
@@ -867,7 +902,7 @@ fn dd_div_f(x: Dd, d: f64) -> Dd {
 /// double-double; above: `1 - erfc` with `erfc` from its continued fraction,
 /// whose `f64` error is negligible next to 1).
 fn erf_dd(x: f64) -> Dd {
-    const TWO_OVER_SQRT_PI: Dd = Dd(1.1283791670955126, 1.533545961316588e-17);
+    const TWO_OVER_SQRT_PI: Dd = Dd(core::f64::consts::FRAC_2_SQRT_PI, 1.533545961316588e-17);
     const INV_SQRT_PI: f64 = 0.5641895835477563;
     if x.is_nan() {
         return Dd(f64::NAN, 0.0);
@@ -933,8 +968,8 @@ fn oracle(name: &str, x: f64, y: f64) -> (f64, f64) {
 }
 
 /// Reach of the sin/cos accuracy claims: |x| up to this.
-const TRIG_RANGE_F32: f64 = 1e5;
-const TRIG_RANGE_F64: f64 = 1e9;
+const TRIG_RANGE_F32: f64 = 1e6;
+const TRIG_RANGE_F64: f64 = 1e14;
 
 /// Sweep inputs of `name` for `f32` (`single`) or `f64`.
 fn inputs(name: &str, single: bool, n: usize, g: &mut Gen) -> (Vec<f64>, Vec<f64>) {
@@ -1051,7 +1086,7 @@ fn accuracy<T: Real>(n_release: usize) {
             n_release
         });
         let (e, x, y) = sweep::<T>(name, n, level);
-        if !(e <= bound) {
+        if e.is_nan() || e > bound {
             failures.push(format!(
                 "{name} ({}): {e:.3} ulp > {bound} at x = {x:e}, y = {y:e}",
                 T::NAME
@@ -1081,8 +1116,10 @@ fn accuracy_f64_against_mpmath() {
         for level in supported_levels() {
             let r = run_named::<f64>(level, name, &[x], &[y])[0];
             let e = ulp_err(r, hi, lo);
-            if !(e <= bound) {
-                failures.push(format!("{name}({x:e}, {y:e}) at {level}: {r:e}, {e:.3} ulp"));
+            if e.is_nan() || e > bound {
+                failures.push(format!(
+                    "{name}({x:e}, {y:e}) at {level}: {r:e}, {e:.3} ulp"
+                ));
             }
         }
     }
@@ -1250,7 +1287,11 @@ fn direct_scalar_matches<T: Real>() {
                 same(got, want[i]),
                 "{name}({:?}{}): direct {got:?}, dispatched {:?}",
                 x[i],
-                if binary { format!(", {:?}", y[i]) } else { String::new() },
+                if binary {
+                    format!(", {:?}", y[i])
+                } else {
+                    String::new()
+                },
                 want[i]
             );
         }
@@ -1315,7 +1356,7 @@ fn exhaustive_f32(name: &'static str, lo: f32, hi: f32) -> (f64, f32) {
                             for j in 0..x.len() {
                                 let (rh, rl) = oracle(name, x[j] as f64, 0.0);
                                 let err = ulp_err(r[j], rh, rl);
-                                if !(err <= w.0) {
+                                if err.is_nan() || err > w.0 {
                                     w = (err, x[j]);
                                 }
                             }
@@ -1328,7 +1369,7 @@ fn exhaustive_f32(name: &'static str, lo: f32, hi: f32) -> (f64, f32) {
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
         for r in results {
-            if !(r.0 <= worst.0) {
+            if r.0.is_nan() || r.0 > worst.0 {
                 worst = r;
             }
         }
@@ -1365,6 +1406,8 @@ fn exhaustive_more_f32() {
     ] {
         let (e, x) = exhaustive_f32(name, lo, hi);
         println!("{name} f32, every float in [{lo:e}, {hi:e}]: max {e:.3} ulp at {x:e}");
+        let bound = FUNCS.iter().find(|f| f.0 == name).unwrap().2;
+        assert!(e <= bound, "{name}: {e} ulp > {bound}");
     }
 }
 
@@ -1426,7 +1469,10 @@ fn throughput_exp_f32() {
         let t = Instant::now();
         let s = dispatch_at(level, SumExp(black_box(&x), reps)).unwrap();
         let dt = t.elapsed().as_secs_f64();
-        println!("keops exp f32 at {level}: {:.3} G/s (sum {s})", evals / dt / 1e9);
+        println!(
+            "keops exp f32 at {level}: {:.3} G/s (sum {s})",
+            evals / dt / 1e9
+        );
     }
     let t = Instant::now();
     let mut s = 0.0f32;

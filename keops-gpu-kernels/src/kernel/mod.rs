@@ -1,0 +1,700 @@
+//! Map-reduce kernels: the PTX module of one stage in one precision.
+//!
+//! # Schemes
+//!
+//! * **1D** (KeOps' GpuConv1D): one thread per output row. Each thread runs
+//!   the parameter phase, then (if it has a row) the outer phase into
+//!   registers and initialises its reduction state. The reduced index is
+//!   walked in tiles of `tile` indices: the threads of the block compute the
+//!   *inner features* of the tile's indices (inner phase) into shared memory
+//!   (feature-major, `[feature][tile]`), `bar.sync`, then every thread with a
+//!   row evaluates the pair program against each index of the tile and
+//!   updates its state in registers, `bar.sync`. Threads without a row (the
+//!   tail of the last block) still load tiles and reach every barrier.
+//!   At the end each thread finalises its state and writes its output row.
+//! * **2D** (small M, large N): block `(bx, by)` runs the same loop for rows
+//!   `bx * ntid .. (bx + 1) * ntid` over chunk `by` of the reduced index,
+//!   `[by * chunk_len, min((by + 1) * chunk_len, N))`, and stores its rows'
+//!   states in the partial-state buffer; the merge kernel (one thread per
+//!   row) then combines the chunks of each row in increasing order (so the
+//!   tie rules of the 1D scheme hold) and writes the outputs.
+//!
+//! Large inner dimensions: inner features live in shared memory and are
+//! read at their first use in the pair program; the tile shrinks so that
+//! the shared tile stays within [`SHARED_BUDGET`] bytes. Outer features
+//! that would take more than [`OUTER_REGISTER_BUDGET`] 32-bit registers are
+//! computed once by the `keops_outer` kernel into a scratch buffer
+//! (feature-major, so loads are coalesced) and loaded at their use.
+//!
+//! # Kernel ABI (version [`ABI_VERSION`])
+//!
+//! Every kernel of a module takes the same parameters, in this order (all
+//! `.u64`; pointers are device addresses, 0 where unused):
+//!
+//! 1. one pointer per stage variable, in `StageInfo::vars` order: real
+//!    `Vi`/`Vj` variables as row-major contiguous `(rows, dim)` arrays of
+//!    the data type (f32 or f64), index variables as row-major `(rows,
+//!    dim)` arrays of `u64`, parameters as contiguous vectors of the data type;
+//! 2. `m`: number of output rows; `n`: number of reduced indices;
+//! 3. `row_base`: row of thread 0 of block 0 (launches may be split along
+//!    rows to respect grid limits); the row of a thread is
+//!    `row_base + ctaid.x * ntid.x + tid.x`;
+//! 4. `chunk_len`: reduced indices per chunk (2D scheme; `ctaid.y` is the chunk);
+//! 5. `nchunks`: number of chunks (merge kernel);
+//! 6. `out_vals`: `(m, out_dim)` row-major array of the data type (real
+//!    outputs; column `r * D + d` for rank `r` of a K-reduction);
+//! 7. `out_idx`: `(m, out_dim)` row-major array of `u64` (index outputs;
+//!    `u64::MAX` for "none");
+//! 8. `partial`: partial states of the 2D scheme, 8-byte slots, slot `k` of
+//!    chunk `c` of row `r` at `((c * S + k) * m + r) * 8`, with
+//!    `S = partial_slots` (see [`partial_slots`] for the slot layouts);
+//! 9. `oscr`: outer-feature scratch, `(nof, m)` feature-major array of the
+//!    data type (`outer_scratch` features; only when that is non-zero).
+//!
+//! Kernels: `keops_1d` and `keops_2d` (sum stages: `keops_1d_direct`,
+//! `keops_1d_block`, `keops_1d_kahan` and the same for `keops_2d`, one per
+//! summation scheme), `keops_merge`, and `keops_outer` when
+//! `outer_scratch > 0` (launched first, one thread per row). Launch with a
+//! 1D block of any size up to the device limit (`block` is the advised
+//! size) and grid `(ceil(rows / block), chunks)`; no dynamic shared memory.
+//!
+//! The first line of a module after the `.address_size` directive is a
+//! comment carrying the launch metadata, `key=value` pairs:
+//!
+//! ```text
+//! // keops-kernel abi=1 prec=f32 block=256 tile=256 outer_scratch=0 partial_slots=1 red=sum
+//! ```
+
+mod prog;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+use keops_compiler::lower::{Inst, Lowered, Role};
+use keops_compiler::stage::{RedKind, VarKind};
+
+use crate::math::MathOpts;
+use crate::ptx::{Builder, Prec, Reg, Ty};
+use prog::{emit_prog, Ops};
+pub use state::partial_slots;
+
+/// Version of the kernel ABI described in this module's documentation.
+pub const ABI_VERSION: u32 = 1;
+
+/// Bytes of shared memory a tile of inner features may take.
+pub const SHARED_BUDGET: u32 = 40 * 1024;
+
+/// 32-bit registers the outer features may take before they move to the
+/// scratch buffer.
+pub const OUTER_REGISTER_BUDGET: u32 = 64;
+
+/// Summation scheme of the sum kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SumScheme {
+    /// One running sum per thread.
+    Direct,
+    /// Partial sums per tile, added to an f64 accumulator after each tile.
+    Block,
+    /// Kahan-compensated running sums.
+    Kahan,
+}
+
+impl SumScheme {
+    /// Suffix of the kernel names: `direct`, `block`, `kahan`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SumScheme::Direct => "direct",
+            SumScheme::Block => "block",
+            SumScheme::Kahan => "kahan",
+        }
+    }
+}
+
+/// Layout decisions for one stage and precision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Advised threads per block.
+    pub block: u32,
+    /// Reduced indices per shared-memory tile.
+    pub tile: u32,
+    /// Whether the outer features go through the scratch buffer.
+    pub outer_in_memory: bool,
+    /// Bytes of the static shared tile.
+    pub shared_bytes: u32,
+    /// 8-byte slots of a partial state (2D scheme).
+    pub partial_slots: u32,
+}
+
+/// Decides the tile, the block size and where outer features live.
+pub fn plan(l: &Lowered, p: Prec) -> Plan {
+    let bytes = p.bytes();
+    let words = bytes / 4;
+    let nnf = l.inner.outputs.len() as u32;
+    let nof = l.outer.outputs.len() as u32;
+    let block = match p {
+        Prec::F32 => 256,
+        Prec::F64 => 192,
+    };
+    let mut tile = block;
+    if nnf > 0 {
+        let fit = SHARED_BUDGET / (nnf * bytes);
+        if fit < tile {
+            // Multiples of 8 when possible.
+            tile = if fit >= 8 { fit / 8 * 8 } else { fit.max(1) };
+        }
+    }
+    let outer_in_memory = nof * words > OUTER_REGISTER_BUDGET;
+    Plan {
+        block,
+        tile,
+        outer_in_memory,
+        shared_bytes: nnf * tile * bytes,
+        partial_slots: partial_slots(l.red, l.fdim, l.wdim),
+    }
+}
+
+/// Kernel names of a stage's module.
+pub fn kernel_names(l: &Lowered, p: Prec) -> Vec<String> {
+    let mut v = Vec::new();
+    if plan(l, p).outer_in_memory {
+        v.push("keops_outer".to_string());
+    }
+    for mode in ["1d", "2d"] {
+        if l.red == RedKind::Sum {
+            for s in [SumScheme::Direct, SumScheme::Block, SumScheme::Kahan] {
+                v.push(format!("keops_{mode}_{}", s.name()));
+            }
+        } else {
+            v.push(format!("keops_{mode}"));
+        }
+    }
+    v.push("keops_merge".to_string());
+    v
+}
+
+/// The PTX module of a lowered stage in precision `p`.
+pub fn emit_stage(l: &Lowered, p: Prec, mo: MathOpts) -> String {
+    let plan = plan(l, p);
+    let mut s = String::new();
+    s.push_str(".version 7.8\n.target sm_80\n.address_size 64\n");
+    s.push_str(&format!(
+        "// keops-kernel abi={ABI_VERSION} prec={} block={} tile={} outer_scratch={} partial_slots={} red={}\n\n",
+        p.suffix(),
+        plan.block,
+        plan.tile,
+        if plan.outer_in_memory { l.outer.outputs.len() } else { 0 },
+        plan.partial_slots,
+        l.red.name(),
+    ));
+    if plan.outer_in_memory {
+        s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Outer));
+    }
+    for two_d in [false, true] {
+        if l.red == RedKind::Sum {
+            for sc in [SumScheme::Direct, SumScheme::Block, SumScheme::Kahan] {
+                s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Reduce { two_d, scheme: sc }));
+            }
+        } else {
+            s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Reduce { two_d, scheme: SumScheme::Direct }));
+        }
+    }
+    s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Merge));
+    s
+}
+
+/// Which kernel of the module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Outer features into the scratch buffer.
+    Outer,
+    /// The tiled reduction (1D: final outputs; 2D: partial states).
+    Reduce { two_d: bool, scheme: SumScheme },
+    /// Merge of the partial states.
+    Merge,
+}
+
+impl Kind {
+    fn name(self, red: RedKind) -> String {
+        match self {
+            Kind::Outer => "keops_outer".into(),
+            Kind::Merge => "keops_merge".into(),
+            Kind::Reduce { two_d, scheme } => {
+                let mode = if two_d { "2d" } else { "1d" };
+                if red == RedKind::Sum {
+                    format!("keops_{mode}_{}", scheme.name())
+                } else {
+                    format!("keops_{mode}")
+                }
+            }
+        }
+    }
+}
+
+/// Registers holding the kernel parameters (and a few derived values).
+#[derive(Clone, Debug)]
+pub(crate) struct Prm {
+    vars: Vec<Reg>,
+    m: Reg,
+    n: Reg,
+    row_base: Reg,
+    chunk_len: Reg,
+    nchunks: Reg,
+    out_vals: Reg,
+    out_idx: Reg,
+    partial: Reg,
+    oscr: Reg,
+    /// `m * 8`: stride between partial-state slots.
+    m8: Reg,
+    /// `m * sizeof(T)`: stride between outer features in the scratch.
+    mstride: Reg,
+}
+
+/// The emission context of one kernel.
+pub(crate) struct Ctx<'a> {
+    b: Builder,
+    ops: Ops,
+    l: &'a Lowered,
+    prm: Prm,
+}
+
+impl Ctx<'_> {
+    fn ops_copy(&self) -> Ops {
+        self.ops
+    }
+
+    fn p(&self) -> Prec {
+        self.ops.p
+    }
+
+    /// The variable holding component `k` of the concatenated buffer of
+    /// `role` and `kind`, and the component inside it.
+    fn locate(&self, role: Role, kind: VarKind, k: u32) -> (usize, u32) {
+        for (v, (decl, slot)) in self.l.vars.iter().zip(&self.l.slots).enumerate() {
+            let kind_ok = role == Role::Param || decl.kind == kind;
+            if slot.role == role && kind_ok && k >= slot.offset && k < slot.offset + decl.dim {
+                return (v, k - slot.offset);
+            }
+        }
+        panic!("internal error: no {role:?} {kind:?} variable holds component {k}");
+    }
+
+    /// Address of the first component of row `row` of variable `v`
+    /// (`elem` bytes per component), cached in `cache`.
+    fn row_ptr(&mut self, cache: &mut HashMap<usize, Reg>, v: usize, row: Reg, elem: u32) -> Reg {
+        if let Some(&r) = cache.get(&v) {
+            return r;
+        }
+        let dim = self.l.vars[v].dim as u64;
+        let r = self.b.reg(Ty::B64);
+        self.b.emit(format!("mad.lo.u64 {r}, {row}, {}, {}", dim * elem as u64, self.prm.vars[v]));
+        cache.insert(v, r);
+        r
+    }
+
+    /// Loads a real component of row `row` of a variable.
+    fn load_real(&mut self, cache: &mut HashMap<usize, Reg>, role: Role, k: u32, row: Reg) -> Reg {
+        let (v, c) = self.locate(role, VarKind::Real, k);
+        let by = self.p().bytes();
+        let base = self.row_ptr(cache, v, row, by);
+        let r = self.b.freg(self.p());
+        self.b.emit(format!("ld.global.nc.{} {r}, [{base}+{}]", self.p().suffix(), c as u64 * by as u64));
+        r
+    }
+
+    /// Loads an index component (u64) of row `row` of a variable.
+    fn load_index(&mut self, cache: &mut HashMap<usize, Reg>, role: Role, k: u32, row: Reg) -> Reg {
+        let (v, c) = self.locate(role, VarKind::Index, k);
+        let base = self.row_ptr(cache, v, row, 8);
+        let r = self.b.reg(Ty::B64);
+        self.b.emit(format!("ld.global.nc.u64 {r}, [{base}+{}]", c as u64 * 8));
+        r
+    }
+
+    /// `v >> 16` (or `v & 0xffff`) of a u64 as a float.
+    fn index_half(&mut self, v: Reg, hi: bool) -> Reg {
+        let t = self.b.reg(Ty::B64);
+        if hi {
+            self.b.emit(format!("shr.u64 {t}, {v}, 16"));
+        } else {
+            self.b.emit(format!("and.b64 {t}, {v}, 65535"));
+        }
+        let r = self.b.freg(self.p());
+        self.b.emit(format!("cvt.rn.{}.u64 {r}, {t}", self.p().suffix()));
+        r
+    }
+
+    /// Runs the parameter phase (every thread).
+    fn param_phase(&mut self) -> Vec<Reg> {
+        let l = self.l;
+        let ops = self.ops;
+        let mut cache = HashMap::new();
+        let zero = self.b.reg(Ty::B64);
+        self.b.emit(format!("mov.u64 {zero}, 0"));
+        let mut loads: HashMap<u32, Reg> = HashMap::new();
+        for inst in &l.param.insts {
+            if let Inst::RawParam(k) = *inst {
+                if let std::collections::hash_map::Entry::Vacant(e) = loads.entry(k) {
+                    let r = self.load_real(&mut cache, Role::Param, k, zero);
+                    e.insert(r);
+                }
+            }
+        }
+        emit_prog(&mut self.b, &ops, &l.param, &mut |_, i| match *i {
+            Inst::RawParam(k) => loads[&k],
+            ref other => panic!("unexpected {other:?} in the param phase"),
+        })
+    }
+}
+
+fn param_decls(l: &Lowered) -> Vec<String> {
+    let mut v: Vec<String> = (0..l.vars.len()).map(|k| format!("p_v{k}")).collect();
+    for n in ["p_m", "p_n", "p_row_base", "p_chunk_len", "p_nchunks", "p_out_vals", "p_out_idx", "p_partial", "p_oscr"] {
+        v.push(n.to_string());
+    }
+    v
+}
+
+/// Loads every parameter into registers.
+fn load_params(b: &mut Builder, l: &Lowered, p: Prec) -> Prm {
+    let names = param_decls(l);
+    let mut regs = Vec::new();
+    for (k, n) in names.iter().enumerate() {
+        let r = b.reg(Ty::B64);
+        b.emit(format!("ld.param.u64 {r}, [{n}]"));
+        let is_ptr = k < l.vars.len() || k >= l.vars.len() + 5;
+        if is_ptr {
+            let g = b.reg(Ty::B64);
+            b.emit(format!("cvta.to.global.u64 {g}, {r}"));
+            regs.push(g);
+        } else {
+            regs.push(r);
+        }
+    }
+    let nv = l.vars.len();
+    let m = regs[nv];
+    let m8 = b.reg(Ty::B64);
+    b.emit(format!("shl.b64 {m8}, {m}, 3"));
+    let mstride = b.reg(Ty::B64);
+    b.emit(format!("mul.lo.u64 {mstride}, {m}, {}", p.bytes()));
+    Prm {
+        vars: regs[..nv].to_vec(),
+        m,
+        n: regs[nv + 1],
+        row_base: regs[nv + 2],
+        chunk_len: regs[nv + 3],
+        nchunks: regs[nv + 4],
+        out_vals: regs[nv + 5],
+        out_idx: regs[nv + 6],
+        partial: regs[nv + 7],
+        oscr: regs[nv + 8],
+        m8,
+        mstride,
+    }
+}
+
+/// Emits one kernel.
+fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> String {
+    let mut b = Builder::new();
+    let prm = load_params(&mut b, l, p);
+    let mut cx = Ctx { b, ops: Ops { p, mo }, l, prm };
+    let name = kind.name(l.red);
+    let mut shared_decl = String::new();
+
+    // Thread and row.
+    let tid = cx.b.reg(Ty::B32);
+    cx.b.emit(format!("mov.u32 {tid}, %tid.x"));
+    let ntid = cx.b.reg(Ty::B32);
+    cx.b.emit(format!("mov.u32 {ntid}, %ntid.x"));
+    let ctx_x = cx.b.reg(Ty::B32);
+    cx.b.emit(format!("mov.u32 {ctx_x}, %ctaid.x"));
+    let row = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("mul.wide.u32 {row}, {ctx_x}, {ntid}"));
+    let tid64 = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("cvt.u64.u32 {tid64}, {tid}"));
+    cx.b.emit(format!("add.u64 {row}, {row}, {tid64}"));
+    cx.b.emit(format!("add.u64 {row}, {row}, {}", cx.prm.row_base));
+    let has_row = cx.b.reg(Ty::Pred);
+    cx.b.emit(format!("setp.lt.u64 {has_row}, {row}, {}", cx.prm.m));
+    let done = cx.b.label();
+
+    match kind {
+        Kind::Outer => {
+            cx.b.emit(format!("@!{has_row} bra {done}"));
+            let pf = cx.param_phase();
+            let of = outer_phase(&mut cx, &pf, row);
+            let orow = cx.b.reg(Ty::B64);
+            cx.b.emit(format!("mad.lo.u64 {orow}, {row}, {}, {}", p.bytes(), cx.prm.oscr));
+            for (k, r) in of.iter().enumerate() {
+                let a = cx.b.reg(Ty::B64);
+                cx.b.emit(format!("mad.lo.u64 {a}, {}, {k}, {orow}", cx.prm.mstride));
+                cx.b.emit(format!("st.global.{} [{a}], {r}", p.suffix()));
+            }
+        }
+        Kind::Merge => {
+            cx.b.emit(format!("@!{has_row} bra {done}"));
+            let st = cx.state_init(SumScheme::Block, true);
+            let c = cx.b.reg(Ty::B64);
+            cx.b.emit(format!("mov.u64 {c}, 0"));
+            let top = cx.b.label();
+            let end = cx.b.label();
+            cx.b.place(top);
+            let pr = cx.b.reg(Ty::Pred);
+            cx.b.emit(format!("setp.ge.u64 {pr}, {c}, {}", cx.prm.nchunks));
+            cx.b.emit(format!("@{pr} bra {end}"));
+            cx.state_merge_chunk(&st, row, c);
+            cx.b.emit(format!("add.u64 {c}, {c}, 1"));
+            cx.b.emit(format!("bra {top}"));
+            cx.b.place(end);
+            cx.state_finalize(&st, row);
+        }
+        Kind::Reduce { two_d, scheme } => {
+            let nnf = l.inner.outputs.len() as u32;
+            let tile = plan.tile;
+            let by = p.bytes();
+            let s = p.suffix();
+            if nnf > 0 {
+                shared_decl = format!("\t.shared .align 8 .b8 keops_tile[{}];\n", plan.shared_bytes);
+            }
+            // Range of the reduced index.
+            let (start, end) = if two_d {
+                let cy = cx.b.reg(Ty::B32);
+                cx.b.emit(format!("mov.u32 {cy}, %ctaid.y"));
+                let chunk = cx.b.reg(Ty::B64);
+                cx.b.emit(format!("cvt.u64.u32 {chunk}, {cy}"));
+                let start = cx.b.reg(Ty::B64);
+                cx.b.emit(format!("mul.lo.u64 {start}, {chunk}, {}", cx.prm.chunk_len));
+                let end = cx.b.reg(Ty::B64);
+                cx.b.emit(format!("add.u64 {end}, {start}, {}", cx.prm.chunk_len));
+                cx.b.emit(format!("min.u64 {end}, {end}, {}", cx.prm.n));
+                (start, end)
+            } else {
+                let start = cx.b.reg(Ty::B64);
+                cx.b.emit(format!("mov.u64 {start}, 0"));
+                (start, cx.prm.n)
+            };
+            let pf = cx.param_phase();
+            // Outer phase and state (threads with a row).
+            let no_row = cx.b.label();
+            cx.b.emit(format!("@!{has_row} bra {no_row}"));
+            let of = if plan.outer_in_memory { Vec::new() } else { outer_phase(&mut cx, &pf, row) };
+            let orow = if plan.outer_in_memory {
+                let r = cx.b.reg(Ty::B64);
+                cx.b.emit(format!("mad.lo.u64 {r}, {row}, {by}, {}", cx.prm.oscr));
+                Some(r)
+            } else {
+                None
+            };
+            // Outer indices and row halves used by the pair program.
+            let mut ocache = HashMap::new();
+            let mut oidx: HashMap<u32, Reg> = HashMap::new();
+            let (mut row_hi, mut row_lo) = (None, None);
+            for inst in &l.pair.insts {
+                match *inst {
+                    Inst::MatchOuterIndex(k) if !oidx.contains_key(&k) => {
+                        let r = cx.load_index(&mut ocache, Role::Outer, k, row);
+                        oidx.insert(k, r);
+                    }
+                    Inst::OuterRowHi if row_hi.is_none() => row_hi = Some(cx.index_half(row, true)),
+                    Inst::OuterRowLo if row_lo.is_none() => row_lo = Some(cx.index_half(row, false)),
+                    _ => {}
+                }
+            }
+            let st = cx.state_init(scheme, false);
+            cx.b.place(no_row);
+
+            let tbase = cx.b.reg(Ty::B32);
+            if nnf > 0 {
+                cx.b.emit(format!("mov.u32 {tbase}, keops_tile"));
+            }
+            // Tile loop.
+            let ts = cx.b.reg(Ty::B64);
+            cx.b.emit(format!("mov.u64 {ts}, {start}"));
+            let tile_top = cx.b.label();
+            let tiles_done = cx.b.label();
+            cx.b.place(tile_top);
+            let pr = cx.b.reg(Ty::Pred);
+            cx.b.emit(format!("setp.ge.u64 {pr}, {ts}, {end}"));
+            cx.b.emit(format!("@{pr} bra {tiles_done}"));
+            if nnf > 0 {
+                // Inner phase: thread t computes indices t, t + ntid, ... of the tile.
+                let t = cx.b.reg(Ty::B32);
+                cx.b.emit(format!("mov.u32 {t}, {tid}"));
+                let load_top = cx.b.label();
+                let loaded = cx.b.label();
+                cx.b.place(load_top);
+                let q = cx.b.reg(Ty::Pred);
+                cx.b.emit(format!("setp.ge.u32 {q}, {t}, {tile}"));
+                cx.b.emit(format!("@{q} bra {loaded}"));
+                let t64 = cx.b.reg(Ty::B64);
+                cx.b.emit(format!("cvt.u64.u32 {t64}, {t}"));
+                let j = cx.b.reg(Ty::B64);
+                cx.b.emit(format!("add.u64 {j}, {ts}, {t64}"));
+                let q2 = cx.b.reg(Ty::Pred);
+                cx.b.emit(format!("setp.ge.u64 {q2}, {j}, {end}"));
+                cx.b.emit(format!("@{q2} bra {loaded}"));
+                let nf = inner_phase(&mut cx, &pf, j);
+                let a = cx.b.reg(Ty::B32);
+                cx.b.emit(format!("mad.lo.u32 {a}, {t}, {by}, {tbase}"));
+                for (k, r) in nf.iter().enumerate() {
+                    cx.b.emit(format!("st.shared.{s} [{a}+{}], {r}", k as u32 * tile * by));
+                }
+                cx.b.emit(format!("add.u32 {t}, {t}, {ntid}"));
+                cx.b.emit(format!("bra {load_top}"));
+                cx.b.place(loaded);
+                cx.b.emit("bar.sync 0");
+            }
+            // Pairs (threads with a row).
+            let pairs_done = cx.b.label();
+            cx.b.emit(format!("@!{has_row} bra {pairs_done}"));
+            let rem = cx.b.reg(Ty::B64);
+            cx.b.emit(format!("sub.u64 {rem}, {end}, {ts}"));
+            cx.b.emit(format!("min.u64 {rem}, {rem}, {tile}"));
+            let tlen = cx.b.reg(Ty::B32);
+            cx.b.emit(format!("cvt.u32.u64 {tlen}, {rem}"));
+            let jj = cx.b.reg(Ty::B32);
+            cx.b.emit(format!("mov.u32 {jj}, 0"));
+            let pair_top = cx.b.label();
+            let pair_end = cx.b.label();
+            cx.b.place(pair_top);
+            let q = cx.b.reg(Ty::Pred);
+            cx.b.emit(format!("setp.ge.u32 {q}, {jj}, {tlen}"));
+            cx.b.emit(format!("@{q} bra {pair_end}"));
+            let jj64 = cx.b.reg(Ty::B64);
+            cx.b.emit(format!("cvt.u64.u32 {jj64}, {jj}"));
+            let j = cx.b.reg(Ty::B64);
+            cx.b.emit(format!("add.u64 {j}, {ts}, {jj64}"));
+            let jaddr = cx.b.reg(Ty::B32);
+            if nnf > 0 {
+                cx.b.emit(format!("mad.lo.u32 {jaddr}, {jj}, {by}, {tbase}"));
+            }
+            let ops = cx.ops;
+            let prm = cx.prm.clone();
+            let mut input = |b: &mut Builder, i: &Inst| -> Reg {
+                match *i {
+                    Inst::Pf(k) => pf[k as usize],
+                    Inst::Of(k) => match orow {
+                        None => of[k as usize],
+                        Some(orow) => {
+                            let a = b.reg(Ty::B64);
+                            b.emit(format!("mad.lo.u64 {a}, {}, {k}, {orow}", prm.mstride));
+                            let r = b.freg(p);
+                            b.emit(format!("ld.global.nc.{s} {r}, [{a}]"));
+                            r
+                        }
+                    },
+                    Inst::Nf(k) => {
+                        let r = b.freg(p);
+                        b.emit(format!("ld.shared.{s} {r}, [{jaddr}+{}]", k * tile * by));
+                        r
+                    }
+                    Inst::OuterRowHi => row_hi.expect("computed"),
+                    Inst::OuterRowLo => row_lo.expect("computed"),
+                    Inst::MatchOuterIndex(k) => {
+                        let q = b.reg(Ty::Pred);
+                        b.emit(format!("setp.eq.u64 {q}, {j}, {}", oidx[&k]));
+                        ops.indicator(b, q)
+                    }
+                    ref other => panic!("unexpected {other:?} in the pair phase"),
+                }
+            };
+            let out = emit_prog(&mut cx.b, &ops, &l.pair, &mut input);
+            cx.state_update(&st, &out, j);
+            cx.b.emit(format!("add.u32 {jj}, {jj}, 1"));
+            cx.b.emit(format!("bra {pair_top}"));
+            cx.b.place(pair_end);
+            cx.state_tile_flush(&st);
+            cx.b.place(pairs_done);
+            if nnf > 0 {
+                cx.b.emit("bar.sync 0");
+            }
+            cx.b.emit(format!("add.u64 {ts}, {ts}, {tile}"));
+            cx.b.emit(format!("bra {tile_top}"));
+            cx.b.place(tiles_done);
+            // Results.
+            cx.b.emit(format!("@!{has_row} bra {done}"));
+            if two_d {
+                let cy = cx.b.reg(Ty::B32);
+                cx.b.emit(format!("mov.u32 {cy}, %ctaid.y"));
+                let chunk = cx.b.reg(Ty::B64);
+                cx.b.emit(format!("cvt.u64.u32 {chunk}, {cy}"));
+                cx.state_store_partial(&st, row, chunk);
+            } else {
+                cx.state_finalize(&st, row);
+            }
+        }
+    }
+    cx.b.place(done);
+    cx.b.emit("ret");
+
+    let params: Vec<String> = param_decls(l).iter().map(|n| format!("\t.param .u64 {n}")).collect();
+    format!(
+        ".visible .entry {name}(\n{}\n)\n{{\n{}{shared_decl}{}}}\n\n",
+        params.join(",\n"),
+        cx.b.declarations(),
+        cx.b.body()
+    )
+}
+
+/// Outer phase of row `row`: raw loads and the outer program.
+fn outer_phase(cx: &mut Ctx<'_>, pf: &[Reg], row: Reg) -> Vec<Reg> {
+    let l = cx.l;
+    let ops = cx.ops;
+    let mut cache = HashMap::new();
+    let mut loads: HashMap<u32, Reg> = HashMap::new();
+    for inst in &l.outer.insts {
+        if let Inst::RawOuter(k) = *inst {
+            if let std::collections::hash_map::Entry::Vacant(e) = loads.entry(k) {
+                let r = cx.load_real(&mut cache, Role::Outer, k, row);
+                e.insert(r);
+            }
+        }
+    }
+    emit_prog(&mut cx.b, &ops, &l.outer, &mut |_, i| match *i {
+        Inst::RawOuter(k) => loads[&k],
+        Inst::Pf(k) => pf[k as usize],
+        ref other => panic!("unexpected {other:?} in the outer phase"),
+    })
+}
+
+/// Inner phase of reduced index `j`: raw loads and the inner program.
+fn inner_phase(cx: &mut Ctx<'_>, pf: &[Reg], j: Reg) -> Vec<Reg> {
+    let l = cx.l;
+    let ops = cx.ops;
+    let mut cache = HashMap::new();
+    let mut loads: HashMap<u32, Reg> = HashMap::new();
+    let mut halves: HashMap<(u32, bool), Reg> = HashMap::new();
+    let mut idx: HashMap<u32, Reg> = HashMap::new();
+    for inst in &l.inner.insts {
+        match *inst {
+            Inst::RawInner(k) => {
+                if let std::collections::hash_map::Entry::Vacant(e) = loads.entry(k) {
+                    let r = cx.load_real(&mut cache, Role::Inner, k, j);
+                    e.insert(r);
+                }
+            }
+            Inst::InnerIndexHi(k) | Inst::InnerIndexLo(k) => {
+                let hi = matches!(inst, Inst::InnerIndexHi(_));
+                let v = match idx.get(&k) {
+                    Some(&v) => v,
+                    None => {
+                        let v = cx.load_index(&mut cache, Role::Inner, k, j);
+                        idx.insert(k, v);
+                        v
+                    }
+                };
+                let h = cx.index_half(v, hi);
+                halves.insert((k, hi), h);
+            }
+            _ => {}
+        }
+    }
+    emit_prog(&mut cx.b, &ops, &l.inner, &mut |_, i| match *i {
+        Inst::RawInner(k) => loads[&k],
+        Inst::Pf(k) => pf[k as usize],
+        Inst::InnerIndexHi(k) => halves[&(k, true)],
+        Inst::InnerIndexLo(k) => halves[&(k, false)],
+        ref other => panic!("unexpected {other:?} in the inner phase"),
+    })
+}

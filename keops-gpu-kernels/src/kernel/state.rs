@@ -1,0 +1,527 @@
+//! Reduction states in registers: initialisation, the per-pair update, the
+//! end-of-tile flush of the block sum scheme, the final outputs, and the
+//! partial states of the 2D scheme (store, and in-order merge).
+//!
+//! The update rules reproduce `keops-runtime`'s CPU reductions exactly:
+//! strict comparisons (the first index wins ties; NaN is never selected),
+//! K-lists sorted by (value, index) with insertion by strict `<`, and the
+//! online log-sum-exp with one exponential per pair
+//! (`e = exp(-|f - m|)`, a `-inf` value changing nothing).
+
+use keops_compiler::stage::RedKind;
+
+use super::{Ctx, SumScheme};
+use crate::math;
+use crate::ptx::{Prec, Reg, Ty};
+
+/// The registers of a reduction state.
+pub(crate) enum St {
+    /// Sums: `acc` (T; the running sum, or the tile's partial sum for the
+    /// block scheme), `comp` (Kahan compensation, T), `acc64` (f64
+    /// accumulator of the block scheme and of the merge).
+    Sum {
+        /// Running (or tile) sums.
+        acc: Vec<Reg>,
+        /// Kahan compensations.
+        comp: Vec<Reg>,
+        /// f64 accumulators.
+        acc64: Vec<Reg>,
+    },
+    /// Log-sum-exp family: maxima `m` (one per output column; the same
+    /// register repeated when a scalar formula is shared by every weight
+    /// column) and one or two scaled sums per column.
+    Lse {
+        /// Running maxima.
+        m: Vec<Reg>,
+        /// `s[0]`: sum of `exp(f - m) w` (or of `exp(f - m)` for the
+        /// softmax denominator); `s[1]`: the softmax numerator.
+        s: Vec<Vec<Reg>>,
+    },
+    /// Min/max family and K-lists: values (T) and indices (u64), rank-major.
+    Sel {
+        /// Values.
+        v: Vec<Reg>,
+        /// Indices (`u64::MAX`: none).
+        i: Vec<Reg>,
+    },
+}
+
+/// Number of 8-byte slots of a row's partial state in the 2D scheme.
+///
+/// - `Sum`: `[f64 sum; D]` (compensated, block-accumulated, whatever the scheme);
+/// - log-sum-exp family: the state as f64 (exact widening of T),
+///   `[max; D]`, `[sum; D]` (`[den; D]`, `[num; D]` for the softmax);
+/// - min/max family and K-lists: `[value as f64; K*D]`, `[index as u64; K*D]`.
+pub fn partial_slots(red: RedKind, fdim: u32, wdim: u32) -> u32 {
+    match red {
+        RedKind::Sum => fdim,
+        r => keops_compiler::emit_cpu::acc_len(r, fdim, wdim),
+    }
+}
+
+fn is_max(r: RedKind) -> bool {
+    matches!(r, RedKind::Max | RedKind::ArgMax | RedKind::MaxArgMax)
+}
+
+/// (real outputs?, index outputs?)
+pub(crate) fn outputs(r: RedKind) -> (bool, bool) {
+    match r {
+        RedKind::ArgMin | RedKind::ArgMax | RedKind::ArgKMin(_) => (false, true),
+        RedKind::MinArgMin | RedKind::MaxArgMax | RedKind::KMinArgKMin(_) => (true, true),
+        _ => (true, false),
+    }
+}
+
+/// Output columns of a stage.
+pub(crate) fn out_dim(r: RedKind, fdim: u32, wdim: u32) -> u32 {
+    match r {
+        RedKind::LogSumExpWeight | RedKind::SumSoftmaxWeight => wdim,
+        r => r.k() * fdim,
+    }
+}
+
+impl Ctx<'_> {
+    fn mov_imm(&mut self, r: Reg, x: f64) {
+        let p = self.ops.p;
+        self.b.emit(format!("mov.{} {r}, {}", p.suffix(), p.imm(x)));
+    }
+
+    fn fresh_const(&mut self, x: f64) -> Reg {
+        let r = self.b.freg(self.ops.p);
+        self.mov_imm(r, x);
+        r
+    }
+
+    fn fresh_idx_none(&mut self) -> Reg {
+        let r = self.b.reg(Ty::B64);
+        self.b.emit(format!("mov.u64 {r}, {}", u64::MAX));
+        r
+    }
+
+    /// The initial (empty) state. `scheme` matters for sums only; `merge`
+    /// gives the f64 accumulators of the merge kernel.
+    pub(crate) fn state_init(&mut self, scheme: SumScheme, merge: bool) -> St {
+        let l = self.l;
+        let (fdim, wdim) = (l.fdim as usize, l.wdim as usize);
+        match l.red {
+            RedKind::Sum => {
+                let mut acc = Vec::new();
+                let mut comp = Vec::new();
+                let mut acc64 = Vec::new();
+                if merge || scheme == SumScheme::Block {
+                    for _ in 0..fdim {
+                        let r = self.b.reg(Ty::F64);
+                        self.b.emit(format!("mov.f64 {r}, {}", Prec::F64.imm(0.0)));
+                        acc64.push(r);
+                    }
+                }
+                if !merge {
+                    acc = (0..fdim).map(|_| self.fresh_const(0.0)).collect();
+                    if scheme == SumScheme::Kahan {
+                        comp = (0..fdim).map(|_| self.fresh_const(0.0)).collect();
+                    }
+                }
+                St::Sum { acc, comp, acc64 }
+            }
+            RedKind::LogSumExp | RedKind::LogSumExpWeight | RedKind::SumSoftmaxWeight => {
+                let cols = if l.red == RedKind::LogSumExp { fdim } else { wdim };
+                let nsum = if l.red == RedKind::SumSoftmaxWeight { 2 } else { 1 };
+                // A scalar formula shared by all weight columns keeps one
+                // maximum (all columns' maxima are equal), except in the
+                // merge kernel where each column is merged on its own.
+                let shared = !merge && l.red != RedKind::LogSumExp && fdim == 1;
+                let m: Vec<Reg> = if shared {
+                    let r = self.fresh_const(f64::NEG_INFINITY);
+                    vec![r; cols]
+                } else {
+                    (0..cols).map(|_| self.fresh_const(f64::NEG_INFINITY)).collect()
+                };
+                let s = (0..nsum).map(|_| (0..cols).map(|_| self.fresh_const(0.0)).collect()).collect();
+                St::Lse { m, s }
+            }
+            r => {
+                let n = (r.k() * l.fdim) as usize;
+                let init = if is_max(r) { f64::NEG_INFINITY } else { f64::INFINITY };
+                let v = (0..n).map(|_| self.fresh_const(init)).collect();
+                let i = (0..n).map(|_| self.fresh_idx_none()).collect();
+                St::Sel { v, i }
+            }
+        }
+    }
+
+    /// One online log-sum-exp step: `m` and the sums `s` (with weights
+    /// `w`, `None` meaning 1) absorb the value `f`.
+    fn lse_step(&mut self, m: Reg, s: &[(Reg, Option<Reg>)], f: Reg) {
+        let ops = self.ops_copy();
+        let b = &mut self.b;
+        let gt = ops.setp(b, "gt", f, m);
+        let a = ops.bin(b, "sub.rn", m, f);
+        let c = ops.bin(b, "sub.rn", f, m);
+        let t = ops.sel(b, a, c, gt);
+        let e = math::exp(b, ops.p, t, ops.mo);
+        let skip = ops.setp_imm(b, "eq", f, f64::NEG_INFINITY);
+        for &(sr, w) in s {
+            let w = match w {
+                Some(w) => w,
+                None => ops.c(b, 1.0),
+            };
+            // gt: s * e + w; else: e * w + s (one rounding each).
+            let g1 = ops.fma(b, sr, e, w);
+            let g2 = ops.fma(b, e, w, sr);
+            let g = ops.sel(b, g1, g2, gt);
+            b.emit(format!("selp.{} {sr}, {sr}, {g}, {skip}", ops.p.suffix()));
+        }
+        b.emit(format!("selp.{} {m}, {f}, {m}, {gt}", ops.p.suffix()));
+    }
+
+    /// Inserts `(v, j)` into the sorted K-list `vals[r*D + d]`, `idx[..]`
+    /// (strict `<`: equal values keep the earlier entry first; NaN and
+    /// `+inf` are never inserted).
+    fn kmin_insert(&mut self, v: &[Reg], ix: &[Reg], k: usize, fdim: usize, d: usize, x: Reg, j: Reg) {
+        let ops = self.ops_copy();
+        let s = ops.p.suffix();
+        let skip = self.b.label();
+        let last = (k - 1) * fdim + d;
+        let pr = ops.setp(&mut self.b, "lt", x, v[last]);
+        self.b.emit(format!("@!{pr} bra {skip}"));
+        let mut cv = x;
+        let mut ci = j;
+        for r in 0..k {
+            let pos = r * fdim + d;
+            let q = ops.setp(&mut self.b, "lt", cv, v[pos]);
+            if r + 1 < k {
+                let ncv = self.b.freg(ops.p);
+                let nci = self.b.reg(Ty::B64);
+                self.b.emit(format!("selp.{s} {ncv}, {}, {cv}, {q}", v[pos]));
+                self.b.emit(format!("selp.b64 {nci}, {}, {ci}, {q}", ix[pos]));
+                self.b.emit(format!("selp.{s} {}, {cv}, {}, {q}", v[pos], v[pos]));
+                self.b.emit(format!("selp.b64 {}, {ci}, {}, {q}", ix[pos], ix[pos]));
+                cv = ncv;
+                ci = nci;
+            } else {
+                self.b.emit(format!("selp.{s} {}, {cv}, {}, {q}", v[pos], v[pos]));
+                self.b.emit(format!("selp.b64 {}, {ci}, {}, {q}", ix[pos], ix[pos]));
+            }
+        }
+        self.b.place(skip);
+    }
+
+    /// Updates the state with the pair outputs `out` (formula, then weight)
+    /// at the absolute reduced index `j` (u64).
+    pub(crate) fn state_update(&mut self, st: &St, out: &[Reg], j: Reg) {
+        let l = self.l;
+        let ops = self.ops_copy();
+        let fdim = l.fdim as usize;
+        match st {
+            St::Sum { acc, comp, .. } => {
+                for d in 0..fdim {
+                    if comp.is_empty() {
+                        self.b.emit(format!("add.rn.{} {}, {}, {}", ops.p.suffix(), acc[d], acc[d], out[d]));
+                    } else {
+                        let b = &mut self.b;
+                        let y = ops.bin(b, "sub.rn", out[d], comp[d]);
+                        let t = ops.bin(b, "add.rn", acc[d], y);
+                        let u = ops.bin(b, "sub.rn", t, acc[d]);
+                        b.emit(format!("sub.rn.{} {}, {u}, {y}", ops.p.suffix(), comp[d]));
+                        b.emit(format!("mov.{} {}, {t}", ops.p.suffix(), acc[d]));
+                    }
+                }
+            }
+            St::Lse { m, s } => {
+                let cols = m.len();
+                match l.red {
+                    RedKind::LogSumExp => {
+                        for d in 0..cols {
+                            self.lse_step(m[d], &[(s[0][d], None)], out[d]);
+                        }
+                    }
+                    _ => {
+                        let softmax = l.red == RedKind::SumSoftmaxWeight;
+                        let sums_of = |d: usize| -> Vec<(Reg, Option<Reg>)> {
+                            let w = Some(out[fdim + d]);
+                            if softmax {
+                                vec![(s[0][d], None), (s[1][d], w)]
+                            } else {
+                                vec![(s[0][d], w)]
+                            }
+                        };
+                        if fdim == 1 {
+                            // One maximum shared by every column.
+                            let all: Vec<(Reg, Option<Reg>)> = (0..cols).flat_map(sums_of).collect();
+                            self.lse_step(m[0], &all, out[0]);
+                        } else {
+                            for d in 0..cols {
+                                let sd = sums_of(d);
+                                self.lse_step(m[d], &sd, out[d]);
+                            }
+                        }
+                    }
+                }
+            }
+            St::Sel { v, i } => match l.red {
+                RedKind::KMin(k) | RedKind::ArgKMin(k) | RedKind::KMinArgKMin(k) => {
+                    for d in 0..fdim {
+                        self.kmin_insert(v, i, k as usize, fdim, d, out[d], j);
+                    }
+                }
+                r => {
+                    let cmp = if is_max(r) { "gt" } else { "lt" };
+                    for d in 0..fdim {
+                        let pr = ops.setp(&mut self.b, cmp, out[d], v[d]);
+                        self.b.emit(format!("selp.{} {}, {}, {}, {pr}", ops.p.suffix(), v[d], out[d], v[d]));
+                        self.b.emit(format!("selp.b64 {}, {j}, {}, {pr}", i[d], i[d]));
+                    }
+                }
+            },
+        }
+    }
+
+    /// End of a tile, block sum scheme: the tile's partial sums are added
+    /// to the f64 accumulators and reset.
+    pub(crate) fn state_tile_flush(&mut self, st: &St) {
+        if let St::Sum { acc, acc64, .. } = st {
+            if acc64.is_empty() {
+                return;
+            }
+            let p = self.ops.p;
+            for (a, a64) in acc.iter().zip(acc64) {
+                let w = self.widen(*a);
+                self.b.emit(format!("add.rn.f64 {a64}, {a64}, {w}"));
+                self.mov_imm(*a, 0.0);
+            }
+            let _ = p;
+        }
+    }
+
+    /// `x` as an f64 register (exact).
+    pub(crate) fn widen(&mut self, x: Reg) -> Reg {
+        if self.ops.p == Prec::F64 {
+            return x;
+        }
+        let r = self.b.reg(Ty::F64);
+        self.b.emit(format!("cvt.f64.f32 {r}, {x}"));
+        r
+    }
+
+    /// An f64 register rounded to T.
+    pub(crate) fn narrow(&mut self, x: Reg) -> Reg {
+        if self.ops.p == Prec::F64 {
+            return x;
+        }
+        let r = self.b.reg(Ty::F32);
+        self.b.emit(format!("cvt.rn.f32.f64 {r}, {x}"));
+        r
+    }
+
+    /// The f64 total of sum column `d` (compensated for Kahan).
+    fn sum_total64(&mut self, st: &St, d: usize) -> Reg {
+        let St::Sum { acc, comp, acc64 } = st else { unreachable!() };
+        if !acc64.is_empty() {
+            return acc64[d];
+        }
+        let a = self.widen(acc[d]);
+        if comp.is_empty() {
+            return a;
+        }
+        let c = self.widen(comp[d]);
+        let r = self.b.reg(Ty::F64);
+        self.b.emit(format!("sub.rn.f64 {r}, {a}, {c}"));
+        r
+    }
+
+    /// Writes the final outputs of row `row` (u64) from the state.
+    pub(crate) fn state_finalize(&mut self, st: &St, row: Reg) {
+        let l = self.l;
+        let ops = self.ops_copy();
+        let p = ops.p;
+        let s = p.suffix();
+        let by = p.bytes() as u64;
+        let od = out_dim(l.red, l.fdim, l.wdim) as u64;
+        let (has_vals, has_idx) = outputs(l.red);
+        let vrow = if has_vals {
+            let r = self.b.reg(Ty::B64);
+            self.b.emit(format!("mad.lo.u64 {r}, {row}, {}, {}", od * by, self.prm.out_vals));
+            Some(r)
+        } else {
+            None
+        };
+        let irow = if has_idx {
+            let r = self.b.reg(Ty::B64);
+            self.b.emit(format!("mad.lo.u64 {r}, {row}, {}, {}", od * 8, self.prm.out_idx));
+            Some(r)
+        } else {
+            None
+        };
+        let mut vals: Vec<Reg> = Vec::new();
+        match st {
+            St::Sum { .. } => {
+                for d in 0..l.fdim as usize {
+                    let t = self.sum_total64(st, d);
+                    vals.push(self.narrow(t));
+                }
+            }
+            St::Lse { m, s: sums } => {
+                for d in 0..m.len() {
+                    if l.red == RedKind::SumSoftmaxWeight {
+                        let b = &mut self.b;
+                        let q = ops.bin(b, "div.rn", sums[1][d], sums[0][d]);
+                        let z = ops.setp_imm(b, "eq", sums[0][d], 0.0);
+                        let zero = ops.c(b, 0.0);
+                        vals.push(ops.sel(b, zero, q, z));
+                    } else {
+                        let b = &mut self.b;
+                        let lg = math::log(b, p, sums[0][d], ops.mo);
+                        let t = ops.bin(b, "add.rn", m[d], lg);
+                        let inf = ops.un(b, "abs", m[d]);
+                        let isinf = ops.setp_imm(b, "eq", inf, f64::INFINITY);
+                        vals.push(ops.sel(b, m[d], t, isinf));
+                    }
+                }
+            }
+            St::Sel { v, i } => {
+                if let Some(irow) = irow {
+                    for (c, r) in i.iter().enumerate() {
+                        self.b.emit(format!("st.global.u64 [{irow}+{}], {r}", c * 8));
+                    }
+                }
+                if has_vals {
+                    vals = v.clone();
+                }
+            }
+        }
+        if let Some(vrow) = vrow {
+            for (c, r) in vals.iter().enumerate() {
+                self.b.emit(format!("st.global.{s} [{vrow}+{}], {r}", c as u64 * by));
+            }
+        }
+    }
+
+    /// Address of slot 0 of chunk `chunk` (u64) for row `row` in the
+    /// partial-state buffer; slot `k` is `k * M * 8` bytes further.
+    fn partial_base(&mut self, row: Reg, chunk: Reg) -> Reg {
+        let slots = partial_slots(self.l.red, self.l.fdim, self.l.wdim) as u64;
+        // ((chunk * S) * M + row) * 8 + partial
+        let t = self.b.reg(Ty::B64);
+        self.b.emit(format!("mul.lo.u64 {t}, {chunk}, {slots}"));
+        let u = self.b.reg(Ty::B64);
+        self.b.emit(format!("mad.lo.u64 {u}, {t}, {}, {row}", self.prm.m));
+        let a = self.b.reg(Ty::B64);
+        self.b.emit(format!("mad.lo.u64 {a}, {u}, 8, {}", self.prm.partial));
+        a
+    }
+
+    fn slot_addr(&mut self, base: Reg, k: usize) -> Reg {
+        if k == 0 {
+            return base;
+        }
+        let a = self.b.reg(Ty::B64);
+        self.b.emit(format!("mad.lo.u64 {a}, {}, {}, {base}", self.prm.m8, k));
+        a
+    }
+
+    /// Stores the state of row `row` as chunk `chunk`'s partial state.
+    pub(crate) fn state_store_partial(&mut self, st: &St, row: Reg, chunk: Reg) {
+        let base = self.partial_base(row, chunk);
+        let mut slots: Vec<(Reg, bool)> = Vec::new(); // (register, is index)
+        match st {
+            St::Sum { .. } => {
+                for d in 0..self.l.fdim as usize {
+                    let t = self.sum_total64(st, d);
+                    slots.push((t, false));
+                }
+            }
+            St::Lse { m, s } => {
+                for &r in m.iter().chain(s.iter().flatten()) {
+                    let w = self.widen(r);
+                    slots.push((w, false));
+                }
+            }
+            St::Sel { v, i } => {
+                for &r in v {
+                    let w = self.widen(r);
+                    slots.push((w, false));
+                }
+                for &r in i {
+                    slots.push((r, true));
+                }
+            }
+        }
+        for (k, (r, is_idx)) in slots.into_iter().enumerate() {
+            let a = self.slot_addr(base, k);
+            let ty = if is_idx { "u64" } else { "f64" };
+            self.b.emit(format!("st.global.{ty} [{a}], {r}"));
+        }
+    }
+
+    /// Merges chunk `chunk`'s partial state of row `row` into `st` (the
+    /// chunks are merged in increasing order).
+    pub(crate) fn state_merge_chunk(&mut self, st: &St, row: Reg, chunk: Reg) {
+        let base = self.partial_base(row, chunk);
+        let ops = self.ops_copy();
+        let p = ops.p;
+        let load64 = |c: &mut Self, k: usize| -> Reg {
+            let a = c.slot_addr(base, k);
+            let r = c.b.reg(Ty::F64);
+            c.b.emit(format!("ld.global.f64 {r}, [{a}]"));
+            r
+        };
+        match st {
+            St::Sum { acc64, .. } => {
+                for (d, a64) in acc64.iter().enumerate() {
+                    let x = load64(self, d);
+                    self.b.emit(format!("add.rn.f64 {a64}, {a64}, {x}"));
+                }
+            }
+            St::Lse { m, s } => {
+                let cols = m.len();
+                for d in 0..cols {
+                    let m2w = load64(self, d);
+                    let m2 = self.narrow(m2w);
+                    let mut s2 = Vec::new();
+                    for q in 0..s.len() {
+                        let x = load64(self, cols * (q + 1) + d);
+                        s2.push(self.narrow(x));
+                    }
+                    // (m, s) <- merge((m, s), (m2, s2)) with one exponential.
+                    let b = &mut self.b;
+                    let gt = ops.setp(b, "gt", m2, m[d]);
+                    let a = ops.bin(b, "sub.rn", m[d], m2);
+                    let c = ops.bin(b, "sub.rn", m2, m[d]);
+                    let t = ops.sel(b, a, c, gt);
+                    let e = math::exp(b, p, t, ops.mo);
+                    let skip = ops.setp_imm(b, "eq", m2, f64::NEG_INFINITY);
+                    for q in 0..s.len() {
+                        let sr = s[q][d];
+                        let g1 = ops.fma(b, sr, e, s2[q]);
+                        let g2 = ops.fma(b, s2[q], e, sr);
+                        let g = ops.sel(b, g1, g2, gt);
+                        b.emit(format!("selp.{} {sr}, {sr}, {g}, {skip}", p.suffix()));
+                    }
+                    b.emit(format!("selp.{} {}, {m2}, {}, {gt}", p.suffix(), m[d], m[d]));
+                }
+            }
+            St::Sel { v, i } => {
+                let n = v.len();
+                let fdim = self.l.fdim as usize;
+                for c in 0..n {
+                    let xw = load64(self, c);
+                    let x = self.narrow(xw);
+                    let ia = self.slot_addr(base, n + c);
+                    let j = self.b.reg(Ty::B64);
+                    self.b.emit(format!("ld.global.u64 {j}, [{ia}]"));
+                    match self.l.red {
+                        RedKind::KMin(k) | RedKind::ArgKMin(k) | RedKind::KMinArgKMin(k) => {
+                            self.kmin_insert(v, i, k as usize, fdim, c % fdim, x, j);
+                        }
+                        r => {
+                            let cmp = if is_max(r) { "gt" } else { "lt" };
+                            let pr = ops.setp(&mut self.b, cmp, x, v[c]);
+                            self.b.emit(format!("selp.{} {}, {x}, {}, {pr}", p.suffix(), v[c], v[c]));
+                            self.b.emit(format!("selp.b64 {}, {j}, {}, {pr}", i[c], i[c]));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

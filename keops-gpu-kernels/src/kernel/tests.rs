@@ -1,0 +1,1 @@
+//! Unit tests of the kernel emitter (through the simulator and ptxas).

@@ -1,0 +1,214 @@
+//! [`GpuDevice`] on CUDA through cudarc (feature `cuda`).
+//!
+//! cudarc is built without NVRTC: modules are loaded from the embedded PTX
+//! with `cuModuleLoadData` (`driver::result::module::load_data`), kernels
+//! fetched with `get_function` and launched with `launch_kernel`. This file
+//! is the only place where those raw driver calls are made. Memory goes
+//! through cudarc's safe API. The driver library is opened at first use; a
+//! missing driver or device is [`Error::GpuUnavailable`], never a panic.
+
+use std::collections::HashMap;
+use std::ffi::{c_void, CString};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use cudarc::driver::{result, sys, CudaContext, CudaSlice, CudaStream, DevicePtr, DriverError};
+
+use super::GpuDevice;
+use crate::error::{Error, Result};
+use crate::options::Options;
+use crate::simd::Real;
+use crate::stage::StageInfo;
+use crate::value::Val;
+
+fn cuda_err(call: &'static str) -> impl Fn(DriverError) -> Error {
+    move |e| Error::Cuda { call, message: describe(&e) }
+}
+
+fn describe(e: &DriverError) -> String {
+    match e.error_string() {
+        Ok(s) => format!("{:?}: {}", e.0, s.to_string_lossy()),
+        Err(_) => format!("{:?}", e.0),
+    }
+}
+
+/// The primary context of a device, created once and kept for the life of
+/// the process (so that the modules loaded in it stay valid).
+pub fn context(ordinal: usize) -> Result<Arc<CudaContext>> {
+    static CONTEXTS: OnceLock<Mutex<HashMap<usize, Arc<CudaContext>>>> = OnceLock::new();
+    let contexts = CONTEXTS.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut g = contexts.lock().map_err(|_| Error::Internal("CUDA context cache poisoned".into()))?;
+    if let Some(c) = g.get(&ordinal) {
+        return Ok(c.clone());
+    }
+    // SAFETY: `is_culib_present` only tries to open the driver library with
+    // `dlopen` (and closes it); it has no other precondition. cudarc would
+    // panic on first use without the library, hence this check.
+    if !unsafe { sys::is_culib_present() } {
+        return Err(Error::GpuUnavailable("the CUDA driver library (libcuda) was not found".into()));
+    }
+    let count = CudaContext::device_count()
+        .map_err(|e| Error::GpuUnavailable(format!("cannot initialise the CUDA driver: {}", describe(&e))))?;
+    if ordinal >= count.max(0) as usize {
+        return Err(Error::GpuUnavailable(format!("no CUDA device {ordinal} ({count} device(s) found)")));
+    }
+    let ctx = CudaContext::new(ordinal)
+        .map_err(|e| Error::GpuUnavailable(format!("cannot create a context on device {ordinal}: {}", describe(&e))))?;
+    g.insert(ordinal, ctx.clone());
+    Ok(ctx)
+}
+
+/// A loaded module and the kernels fetched from it.
+struct LoadedModule {
+    module: sys::CUmodule,
+    functions: HashMap<String, sys::CUfunction>,
+}
+
+// SAFETY: module and function handles are opaque driver handles, valid in
+// any host thread that binds their context (every use below binds it first);
+// they are only touched under the cache's mutex.
+unsafe impl Send for LoadedModule {}
+
+/// A kernel handle.
+#[derive(Clone, Copy, Debug)]
+pub struct Function {
+    f: sys::CUfunction,
+}
+
+/// Loaded modules, by device and address of their (static) PTX text.
+fn function(ctx: &CudaContext, ordinal: usize, ptx: &'static str, name: &str) -> Result<Function> {
+    static MODULES: OnceLock<Mutex<HashMap<(usize, usize, usize), LoadedModule>>> = OnceLock::new();
+    let modules = MODULES.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut g = modules.lock().map_err(|_| Error::Internal("CUDA module cache poisoned".into()))?;
+    ctx.bind_to_thread().map_err(cuda_err("cuCtxSetCurrent"))?;
+    let key = (ordinal, ptx.as_ptr() as usize, ptx.len());
+    if let std::collections::hash_map::Entry::Vacant(e) = g.entry(key) {
+        let image = CString::new(ptx).map_err(|_| Error::Internal("PTX text contains a NUL byte".into()))?;
+        // SAFETY: `image` is a NUL-terminated PTX text that outlives the
+        // call (the driver copies it), and the device's context is current.
+        let module = unsafe { result::module::load_data(image.as_ptr() as *const c_void) }.map_err(cuda_err("cuModuleLoadData"))?;
+        e.insert(LoadedModule { module, functions: HashMap::new() });
+    }
+    let entry = g.get_mut(&key).expect("inserted above");
+    if let Some(&f) = entry.functions.get(name) {
+        return Ok(Function { f });
+    }
+    let cname = CString::new(name).map_err(|_| Error::Internal("kernel name contains a NUL byte".into()))?;
+    // SAFETY: `entry.module` was loaded in this device's context, which is
+    // current and never destroyed (contexts are cached for the process).
+    let f = unsafe { result::module::get_function(entry.module, cname) }.map_err(cuda_err("cuModuleGetFunction"))?;
+    entry.functions.insert(name.to_string(), f);
+    Ok(Function { f })
+}
+
+/// A CUDA device (its primary context and default stream).
+pub struct CudaGpu {
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    ordinal: usize,
+}
+
+impl CudaGpu {
+    /// The device `ordinal` (created on first use, then shared).
+    pub fn new(ordinal: usize) -> Result<CudaGpu> {
+        let ctx = context(ordinal)?;
+        let stream = ctx.default_stream();
+        Ok(CudaGpu { ctx, stream, ordinal })
+    }
+}
+
+impl GpuDevice for CudaGpu {
+    type Buffer = CudaSlice<u8>;
+    type Function = Function;
+
+    fn sm_count(&mut self) -> Result<u32> {
+        let n = self
+            .ctx
+            .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
+            .map_err(cuda_err("cuDeviceGetAttribute"))?;
+        Ok(n.max(1) as u32)
+    }
+
+    fn alloc(&mut self, bytes: usize, what: &str) -> Result<CudaSlice<u8>> {
+        self.stream.alloc_zeros::<u8>(bytes.max(1)).map_err(|e| {
+            if e.0 == sys::CUresult::CUDA_ERROR_OUT_OF_MEMORY {
+                Error::OutOfMemory { bytes, what: what.to_string() }
+            } else {
+                Error::Cuda { call: "cuMemAlloc", message: describe(&e) }
+            }
+        })
+    }
+
+    fn addr(&mut self, buf: &CudaSlice<u8>) -> u64 {
+        let (p, _sync) = buf.device_ptr(&self.stream);
+        p
+    }
+
+    fn upload(&mut self, buf: &mut CudaSlice<u8>, data: &[u8]) -> Result<()> {
+        if data.len() > buf.len() {
+            return Err(Error::Internal("upload larger than its buffer".into()));
+        }
+        self.stream.memcpy_htod(data, buf).map_err(cuda_err("cuMemcpyHtoD"))
+    }
+
+    fn download(&mut self, buf: &CudaSlice<u8>, out: &mut [u8]) -> Result<()> {
+        if out.len() > buf.len() {
+            return Err(Error::Internal("download larger than its buffer".into()));
+        }
+        let view = buf.slice(0..out.len());
+        self.stream.memcpy_dtoh(&view, out).map_err(cuda_err("cuMemcpyDtoH"))?;
+        self.stream.synchronize().map_err(cuda_err("cuStreamSynchronize"))
+    }
+
+    fn function(&mut self, ptx: &'static str, name: &str) -> Result<Function> {
+        function(&self.ctx, self.ordinal, ptx, name)
+    }
+
+    fn max_block(&mut self, f: &Function) -> Result<u32> {
+        self.ctx.bind_to_thread().map_err(cuda_err("cuCtxSetCurrent"))?;
+        // SAFETY: `f.f` comes from a module loaded in this (current)
+        // context, which is never unloaded.
+        let n = unsafe {
+            result::function::get_function_attribute(
+                f.f,
+                sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK,
+            )
+        }
+        .map_err(cuda_err("cuFuncGetAttribute"))?;
+        Ok(n.max(1) as u32)
+    }
+
+    fn launch(&mut self, f: &Function, grid: [u32; 2], block: u32, params: &[u64]) -> Result<()> {
+        self.ctx.bind_to_thread().map_err(cuda_err("cuCtxSetCurrent"))?;
+        let mut values: Vec<u64> = params.to_vec();
+        let mut ptrs: Vec<*mut c_void> = values.iter_mut().map(|v| v as *mut u64 as *mut c_void).collect();
+        // SAFETY: `f.f` is a kernel of a module loaded in this context; every
+        // kernel of our modules takes exactly `params.len()` `.u64`
+        // parameters (the ABI of `keops_gpu_kernels::kernel`), and each entry
+        // of `ptrs` points to one `u64` in `values`, alive for the call (the
+        // driver copies parameter values at launch). The pointers passed as
+        // parameters are allocations of this context that outlive the
+        // kernels (the caller synchronises before dropping them), sized as
+        // the kernels expect.
+        unsafe {
+            result::launch_kernel(
+                f.f,
+                (grid[0], grid[1], 1),
+                (block, 1, 1),
+                0,
+                self.stream.cu_stream(),
+                &mut ptrs,
+            )
+        }
+        .map_err(cuda_err("cuLaunchKernel"))
+    }
+
+    fn synchronize(&mut self) -> Result<()> {
+        self.stream.synchronize().map_err(cuda_err("cuStreamSynchronize"))
+    }
+}
+
+/// Runs a stage on CUDA device `device`.
+pub fn run_stage<T: Real>(device: usize, opts: &Options, info: &StageInfo, args: &[&Val<'_, T>], m: usize, n: usize) -> Result<Val<'static, T>> {
+    let mut dev = CudaGpu::new(device)?;
+    super::run_on(&mut dev, opts, info, args, m, n)
+}

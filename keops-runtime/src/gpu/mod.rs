@@ -1,0 +1,372 @@
+//! The GPU launcher: runs a stage's PTX module (emitted by the `keops!`
+//! macro, see `keops_gpu_kernels::kernel` for the kernels and their ABI) on
+//! a device.
+//!
+//! One generic implementation ([`run_on`]) over a small device trait
+//! ([`GpuDevice`]: allocate, upload, download, load a module's function,
+//! launch) with two implementations: CUDA through cudarc (feature `cuda`,
+//! [`Backend::Gpu`](crate::Backend::Gpu)) and the PTX simulator (feature
+//! `sim`, [`Backend::Simulator`](crate::Backend::Simulator)).
+//!
+//! # Work decomposition
+//!
+//! With `B` threads per block, `T` indices per tile and `S` streaming
+//! multiprocessors (the simulator pretends to have [`SIM_SMS`]):
+//!
+//! - **1D** when `ceil(M / B) >= 2 S` (enough blocks to fill the device), or
+//!   when the reduced range is short;
+//! - otherwise **2D**: the reduced range is cut in `C` chunks so that
+//!   `ceil(M / B) * C` is about `4 S` blocks, each chunk at least `4 T`
+//!   long (a multiple of `T`) and `C <= 65535`; 1D if that leaves a single
+//!   chunk.
+//!
+//! [`Options::gpu_scheme`] forces either scheme (tests).
+//! Launches are split along rows when `ceil(M / B)` exceeds the grid
+//! limit (2^31 - 1 blocks); the reduced index is walked inside the kernels
+//! with 64-bit counters, so N has no limit.
+
+#[cfg(feature = "cuda")]
+pub mod cuda;
+#[cfg(feature = "sim")]
+pub mod sim;
+
+use ndarray::Array2;
+
+use crate::error::{Error, Result};
+use crate::options::{GpuScheme, Options, SumScheme};
+use crate::simd::Real;
+use crate::stage::{Red, Role, StageInfo, VarKind};
+use crate::value::Val;
+
+/// Number of SMs the simulator pretends to have (for the 1D/2D choice).
+pub const SIM_SMS: u32 = 4;
+
+/// Largest grid x dimension.
+const MAX_GRID_X: u64 = (1 << 31) - 1;
+/// Largest grid y dimension (number of chunks).
+const MAX_GRID_Y: u64 = 65535;
+
+/// A device the launcher can drive.
+pub trait GpuDevice {
+    /// A device allocation.
+    type Buffer;
+    /// A loaded kernel.
+    type Function;
+
+    /// Number of streaming multiprocessors.
+    fn sm_count(&mut self) -> Result<u32>;
+    /// Allocates `bytes` bytes (at least 1) of device memory.
+    fn alloc(&mut self, bytes: usize, what: &str) -> Result<Self::Buffer>;
+    /// The device address of a buffer.
+    fn addr(&mut self, buf: &Self::Buffer) -> u64;
+    /// Copies host bytes to the start of a buffer.
+    fn upload(&mut self, buf: &mut Self::Buffer, data: &[u8]) -> Result<()>;
+    /// Copies the first `out.len()` bytes of a buffer to the host.
+    fn download(&mut self, buf: &Self::Buffer, out: &mut [u8]) -> Result<()>;
+    /// The kernel `name` of the module `ptx` (loaded once per device and
+    /// module, then cached).
+    fn function(&mut self, ptx: &'static str, name: &str) -> Result<Self::Function>;
+    /// The largest block size the device accepts for this kernel.
+    fn max_block(&mut self, f: &Self::Function) -> Result<u32>;
+    /// Launches a kernel with a 1D block, no dynamic shared memory, and the
+    /// given `.u64` parameters.
+    fn launch(&mut self, f: &Self::Function, grid: [u32; 2], block: u32, params: &[u64]) -> Result<()>;
+    /// Waits for every launched kernel.
+    fn synchronize(&mut self) -> Result<()>;
+}
+
+/// Launch metadata of a module (its `// keops-kernel` line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Meta {
+    /// Advised threads per block.
+    pub block: u32,
+    /// Reduced indices per shared tile.
+    pub tile: u32,
+    /// Outer features kept in the scratch buffer (0: none, no `keops_outer`).
+    pub outer_scratch: u32,
+    /// 8-byte slots of a partial state.
+    pub partial_slots: u32,
+}
+
+impl Meta {
+    /// Parses the metadata line of a module.
+    pub fn parse(ptx: &str) -> Result<Meta> {
+        let line = ptx
+            .lines()
+            .find(|l| l.starts_with("// keops-kernel "))
+            .ok_or_else(|| Error::Internal("PTX module without a `// keops-kernel` line".into()))?;
+        let mut meta = Meta { block: 0, tile: 0, outer_scratch: 0, partial_slots: 0 };
+        let mut abi = 0;
+        for kv in line.split_whitespace().skip(2) {
+            let Some((k, v)) = kv.split_once('=') else { continue };
+            let num = || v.parse::<u32>().map_err(|_| Error::Internal(format!("bad PTX metadata `{kv}`")));
+            match k {
+                "abi" => abi = num()?,
+                "block" => meta.block = num()?,
+                "tile" => meta.tile = num()?,
+                "outer_scratch" => meta.outer_scratch = num()?,
+                "partial_slots" => meta.partial_slots = num()?,
+                _ => {}
+            }
+        }
+        if abi != 1 || meta.block == 0 || meta.tile == 0 {
+            return Err(Error::Internal(format!("unsupported PTX metadata `{line}` (expected abi=1)")));
+        }
+        Ok(meta)
+    }
+}
+
+/// The 1D/2D decision: `None` for 1D, `Some(chunk_len)` for 2D.
+pub fn choose_scheme(m: usize, n: usize, block: u32, tile: u32, sms: u32, forced: GpuScheme) -> Option<u64> {
+    let (m, n, block, tile, sms) = (m as u64, n as u64, block.max(1) as u64, tile.max(1) as u64, sms.max(1) as u64);
+    let min_len = n.div_ceil(MAX_GRID_Y).max(1);
+    let auto = |force: bool| -> Option<u64> {
+        let blocks = m.div_ceil(block).max(1);
+        if !force && (n == 0 || blocks >= 2 * sms) {
+            return None;
+        }
+        let want = (4 * sms).div_ceil(blocks).max(2);
+        let mut len = n.div_ceil(want).max(if force { 1 } else { 4 * tile });
+        len = len.div_ceil(tile) * tile;
+        len = len.max(min_len);
+        if !force && n.div_ceil(len) < 2 {
+            return None;
+        }
+        Some(len)
+    };
+    match forced {
+        GpuScheme::OneD => None,
+        GpuScheme::TwoD { chunk_len: 0 } => auto(true),
+        GpuScheme::TwoD { chunk_len } => Some((chunk_len as u64).max(min_len)),
+        GpuScheme::Auto => auto(false),
+    }
+}
+
+fn real_bytes<T: Real>(it: impl Iterator<Item = T>, len: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(len * T::BYTES);
+    for x in it {
+        if T::BYTES == 4 {
+            v.extend_from_slice(&(x.to_f64() as f32).to_le_bytes());
+        } else {
+            v.extend_from_slice(&x.to_f64().to_le_bytes());
+        }
+    }
+    v
+}
+
+fn reals_from_bytes<T: Real>(b: &[u8]) -> Vec<T> {
+    if T::BYTES == 4 {
+        b.chunks_exact(4).map(|c| T::from_f64(f32::from_le_bytes(c.try_into().expect("4 bytes")) as f64)).collect()
+    } else {
+        b.chunks_exact(8).map(|c| T::from_f64(f64::from_le_bytes(c.try_into().expect("8 bytes")))).collect()
+    }
+}
+
+fn index_bytes(it: impl Iterator<Item = usize>, len: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(len * 8);
+    for x in it {
+        v.extend_from_slice(&(x as u64).to_le_bytes());
+    }
+    v
+}
+
+/// Launches `f` over `m` rows, in pieces that respect the grid limit
+/// (`params[row_base_pos]` is set to each piece's first row).
+fn launch_rows<D: GpuDevice>(
+    dev: &mut D,
+    f: &D::Function,
+    m: usize,
+    block: u32,
+    gy: u32,
+    params: &mut [u64],
+    row_base_pos: usize,
+) -> Result<()> {
+    let blocks = (m as u64).div_ceil(block as u64);
+    let mut b0 = 0u64;
+    while b0 < blocks {
+        let nb = (blocks - b0).min(MAX_GRID_X);
+        params[row_base_pos] = b0 * block as u64;
+        dev.launch(f, [nb as u32, gy], block, params)?;
+        b0 += nb;
+    }
+    Ok(())
+}
+
+/// Runs one stage on a device: copies the inputs in (contiguous copies of
+/// strided views), launches the kernels, copies the outputs out.
+pub fn run_on<D: GpuDevice, T: Real>(
+    dev: &mut D,
+    opts: &Options,
+    info: &StageInfo,
+    args: &[&Val<'_, T>],
+    m: usize,
+    n: usize,
+) -> Result<Val<'static, T>> {
+    let ptx = if T::BYTES == 4 { info.ptx_f32 } else { info.ptx_f64 };
+    if ptx.is_empty() {
+        return Err(Error::Internal(format!("{}: no PTX was emitted for this stage", info.name)));
+    }
+    let meta = Meta::parse(ptx)?;
+    let out_dim = info.out_dim();
+    let (has_vals, has_idx) = info.red.outputs();
+    if args.len() != info.vars.len() {
+        return Err(Error::Internal(format!("{}: {} arguments for {} variables", info.name, args.len(), info.vars.len())));
+    }
+    if m == 0 {
+        return assemble(info, Array2::from_elem((0, out_dim), T::default()), Array2::from_elem((0, out_dim), 0usize), has_vals, has_idx);
+    }
+    // Inputs.
+    let mut inputs = Vec::with_capacity(args.len());
+    for (spec, arg) in info.vars.iter().zip(args) {
+        let bad = || Error::Internal(format!("{}: argument `{}` has the wrong kind", info.name, spec.name));
+        let bytes = match (spec.role, spec.kind, arg) {
+            (Role::Param, _, Val::Vector { data, .. }) => real_bytes(data.iter().copied(), data.len()),
+            (Role::Outer | Role::Inner, VarKind::Real, Val::Rows { data, .. }) => real_bytes(data.iter().copied(), data.len()),
+            (Role::Outer | Role::Inner, VarKind::Index, Val::Index { data, .. }) => index_bytes(data.iter().copied(), data.len()),
+            _ => return Err(bad()),
+        };
+        let mut buf = dev.alloc(bytes.len().max(1), spec.name)?;
+        if !bytes.is_empty() {
+            dev.upload(&mut buf, &bytes)?;
+        }
+        inputs.push(buf);
+    }
+    let vals_bytes = if has_vals { m * out_dim * T::BYTES } else { 0 };
+    let idx_bytes = if has_idx { m * out_dim * 8 } else { 0 };
+    let vals_buf = if has_vals { Some(dev.alloc(vals_bytes.max(1), "outputs")?) } else { None };
+    let idx_buf = if has_idx { Some(dev.alloc(idx_bytes.max(1), "output indices")?) } else { None };
+    let oscr = if meta.outer_scratch > 0 {
+        Some(dev.alloc(meta.outer_scratch as usize * m * T::BYTES, "outer-feature scratch")?)
+    } else {
+        None
+    };
+
+    let kname = |mode: &str| -> String {
+        if info.red == Red::Sum {
+            let s = match opts.sum_scheme {
+                SumScheme::Direct => "direct",
+                SumScheme::Block => "block",
+                SumScheme::Kahan => "kahan",
+            };
+            format!("keops_{mode}_{s}")
+        } else {
+            format!("keops_{mode}")
+        }
+    };
+    let f1 = dev.function(ptx, &kname("1d"))?;
+    let max_block = dev.max_block(&f1)?;
+    let block = opts.gpu_block.unwrap_or(meta.block).clamp(1, max_block.max(1));
+    let sms = dev.sm_count()?;
+    let two_d = choose_scheme(m, n, block, meta.tile, sms, opts.gpu_scheme);
+
+    // Parameters: vars..., m, n, row_base, chunk_len, nchunks, out_vals, out_idx, partial, oscr.
+    let nv = inputs.len();
+    let mut params: Vec<u64> = Vec::with_capacity(nv + 9);
+    for b in &inputs {
+        params.push(dev.addr(b));
+    }
+    params.extend([m as u64, n as u64, 0, 0, 0]);
+    params.push(vals_buf.as_ref().map_or(0, |b| dev.addr(b)));
+    params.push(idx_buf.as_ref().map_or(0, |b| dev.addr(b)));
+    params.push(0);
+    params.push(oscr.as_ref().map_or(0, |b| dev.addr(b)));
+    let row_base = nv + 2;
+
+    if oscr.is_some() {
+        let fo = dev.function(ptx, "keops_outer")?;
+        let bo = block.min(dev.max_block(&fo)?.max(1));
+        launch_rows(dev, &fo, m, bo, 1, &mut params, row_base)?;
+    }
+    let mut _partial = None;
+    match two_d {
+        None => launch_rows(dev, &f1, m, block, 1, &mut params, row_base)?,
+        Some(chunk_len) => {
+            let nchunks = (n as u64).div_ceil(chunk_len).max(1);
+            if nchunks > MAX_GRID_Y {
+                return Err(Error::Internal(format!("{nchunks} chunks exceed the grid limit")));
+            }
+            let bytes = (nchunks as usize)
+                .checked_mul(meta.partial_slots as usize * m * 8)
+                .ok_or_else(|| Error::TooLarge("partial states of the 2D scheme".into()))?;
+            let partial = dev.alloc(bytes.max(1), "partial states")?;
+            params[nv + 3] = chunk_len;
+            params[nv + 4] = nchunks;
+            params[nv + 7] = dev.addr(&partial);
+            let f2 = dev.function(ptx, &kname("2d"))?;
+            let b2 = block.min(dev.max_block(&f2)?.max(1));
+            launch_rows(dev, &f2, m, b2, nchunks as u32, &mut params, row_base)?;
+            let fm = dev.function(ptx, "keops_merge")?;
+            let bm = block.min(dev.max_block(&fm)?.max(1));
+            launch_rows(dev, &fm, m, bm, 1, &mut params, row_base)?;
+            _partial = Some(partial);
+        }
+    }
+    dev.synchronize()?;
+    let vals = match &vals_buf {
+        Some(b) => {
+            let mut bytes = vec![0u8; vals_bytes];
+            dev.download(b, &mut bytes)?;
+            Array2::from_shape_vec((m, out_dim), reals_from_bytes::<T>(&bytes)).map_err(|e| Error::Internal(e.to_string()))?
+        }
+        None => Array2::from_elem((0, 0), T::default()),
+    };
+    let idxs = match &idx_buf {
+        Some(b) => {
+            let mut bytes = vec![0u8; idx_bytes];
+            dev.download(b, &mut bytes)?;
+            let v: Vec<usize> = bytes
+                .chunks_exact(8)
+                .map(|c| {
+                    let x = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+                    usize::try_from(x).unwrap_or(usize::MAX)
+                })
+                .collect();
+            Array2::from_shape_vec((m, out_dim), v).map_err(|e| Error::Internal(e.to_string()))?
+        }
+        None => Array2::zeros((0, 0)),
+    };
+    assemble(info, vals, idxs, has_vals, has_idx)
+}
+
+fn assemble<T: Real>(info: &StageInfo, vals: Array2<T>, idxs: Array2<usize>, has_vals: bool, has_idx: bool) -> Result<Val<'static, T>> {
+    Ok(match (has_vals, has_idx) {
+        (true, false) => Val::Rows { name: info.name, data: vals.into() },
+        (false, true) => Val::Index { name: info.name, data: idxs.into() },
+        (true, true) => Val::Pair(vals, idxs),
+        (false, false) => return Err(Error::Internal("stage without output".into())),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheme_choice() {
+        // Many rows: 1D.
+        assert_eq!(choose_scheme(100_000, 100_000, 256, 256, 100, GpuScheme::Auto), None);
+        // Few rows, long range: 2D with chunks of at least 4 tiles.
+        let c = choose_scheme(100, 1_000_000, 256, 256, 100, GpuScheme::Auto).unwrap();
+        assert_eq!(c % 256, 0);
+        assert!(c >= 1024);
+        assert!(1_000_000u64.div_ceil(c) >= 2);
+        // Short range: 1D.
+        assert_eq!(choose_scheme(100, 1000, 256, 256, 100, GpuScheme::Auto), None);
+        assert_eq!(choose_scheme(100, 0, 256, 256, 100, GpuScheme::Auto), None);
+        // Forced.
+        assert_eq!(choose_scheme(100, 1000, 256, 256, 100, GpuScheme::TwoD { chunk_len: 300 }), Some(300));
+        assert!(choose_scheme(100, 1000, 256, 256, 100, GpuScheme::TwoD { chunk_len: 0 }).is_some());
+        assert_eq!(choose_scheme(10, 1 << 40, 256, 256, 4, GpuScheme::OneD), None);
+        // Chunk count within the grid limit.
+        let c = choose_scheme(10, 1 << 40, 256, 256, 4, GpuScheme::TwoD { chunk_len: 1 }).unwrap();
+        assert!((1u64 << 40).div_ceil(c) <= MAX_GRID_Y);
+    }
+
+    #[test]
+    fn metadata() {
+        let m = Meta::parse(".version 7.8\n// keops-kernel abi=1 prec=f32 block=256 tile=64 outer_scratch=3 partial_slots=2 red=sum\n").unwrap();
+        assert_eq!(m, Meta { block: 256, tile: 64, outer_scratch: 3, partial_slots: 2 });
+        assert!(Meta::parse("// keops-kernel abi=2 block=1 tile=1").is_err());
+        assert!(Meta::parse("").is_err());
+    }
+}
