@@ -1045,6 +1045,22 @@ impl Graph {
                         return Some(self.bin(Bin::Mul, k, bn.args[0]));
                     }
                 }
+                // splat(s1) * (splat(s2) * t) = splat(s1 * s2) * t: one scalar
+                // product instead of a vector one.
+                for (p, q) in [(a, b), (b, a)] {
+                    if let Some(s1) = self.broadcast_source(p) {
+                        let qn = self.node(q).clone();
+                        if let Op::Bin(Bin::Mul) = qn.op {
+                            for (u, t) in [(qn.args[0], qn.args[1]), (qn.args[1], qn.args[0])] {
+                                if let Some(s2) = self.broadcast_source(u) {
+                                    let s = self.bin(Bin::Mul, s1, s2);
+                                    let sb = self.broadcast(s, dim);
+                                    return Some(self.bin(Bin::Mul, sb, t));
+                                }
+                            }
+                        }
+                    }
+                }
                 // (-x) * y = -(x * y): pull negations out so they cancel.
                 if let Op::Un(Un::Neg) = self.node(a).op {
                     let na = self.node(a).args[0];

@@ -85,11 +85,12 @@ pub struct Compiled {
 /// A failed compilation: the errors, and the parsed definition when the
 /// syntax was fine (the macro then emits a stub kernel with the right `call`
 /// signature, so that users see the formula's errors and nothing else).
+#[derive(Debug)]
 pub struct Failure {
     /// The errors (with spans).
     pub error: syn::Error,
     /// The definition, when it parsed.
-    pub def: Option<parse::KernelDef>,
+    pub def: Option<Box<parse::KernelDef>>,
 }
 
 /// Front half of the macro: parse, check and build the kernel family.
@@ -97,7 +98,7 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
     let def = parse::parse_kernel(tokens).map_err(|error| Failure { error, def: None })?;
     let stage = match front::build_stage(&def, true) {
         Ok(s) => s,
-        Err(error) => return Err(Failure { error, def: Some(def) }),
+        Err(error) => return Err(Failure { error, def: Some(Box::new(def)) }),
     };
     let family = Family::new(stage, def.options.grad_order);
     Ok(Compiled { def, family })

@@ -1,55 +1,264 @@
-//! Every stage PTX emitted for a set of formulas (forward and gradient
-//! stages) is assembled by `ptxas` for sm_80 and sm_90; registers and
-//! spills are printed. Skipped (with a message) when ptxas is absent.
+//! `ptxas` checks of the emitted kernels:
+//!
+//! - every stage module (f32 and f64) that the `keops!` invocations of the
+//!   workspace's test files emit (forward and gradient stages, as the macro
+//!   would) assembles for sm_80 and sm_90 without warnings; registers and
+//!   spills are printed;
+//! - the small Gaussian kernel, and k-NN and Gaussian kernels in D = 64 and
+//!   D = 256, do not spill (sm_80).
+//!
+//! Skipped, with a message, when ptxas is absent (see
+//! `keops_gpu_kernels::ptxas` for how to install it).
+
+use std::collections::BTreeMap;
+use std::path::Path;
 
 use keops_compiler::lower::lower;
 use keops_compiler::stage::Family;
 use keops_gpu_kernels::kernel::emit_stage;
 use keops_gpu_kernels::math::MathOpts;
 use keops_gpu_kernels::ptx::Prec;
-use keops_gpu_kernels::ptxas;
+use keops_gpu_kernels::ptxas::{self, AssembleReport};
 
-fn family(src: &str) -> Family {
-    let def = keops_compiler::parse::parse_kernel_str(src).unwrap_or_else(|e| panic!("{src}: {e}"));
-    let stage = keops_compiler::front::build_stage(&def, true).unwrap_or_else(|e| panic!("{src}: {e}"));
-    Family::new(stage, def.options.grad_order)
+fn family(src: &str) -> Result<Family, String> {
+    let def = keops_compiler::parse::parse_kernel_str(src).map_err(|e| format!("{src}: {e}"))?;
+    let stage = keops_compiler::front::build_stage(&def, true).map_err(|e| format!("{src}: {e}"))?;
+    Ok(Family::new(stage, def.options.grad_order))
 }
 
-/// Assembles every stage of `src` for both archs; returns the reports of
-/// the forward stage (sm_80, f32 then f64).
-fn assemble_all(src: &str) -> Option<Vec<ptxas::AssembleReport>> {
-    let Some(bin) = ptxas::find() else {
-        println!("skipping ptxas checks: ptxas not found (see keops_gpu_kernels::ptxas)");
-        return None;
-    };
-    let fam = family(src);
-    let mut first = Vec::new();
+/// The stage modules of a formula: (description, PTX).
+fn modules(src: &str) -> Vec<(String, String)> {
+    let fam = family(src).unwrap_or_else(|e| panic!("{e}"));
+    let mut v = Vec::new();
     for (k, st) in fam.stages.iter().enumerate() {
         let l = lower(st);
         for p in [Prec::F32, Prec::F64] {
-            let ptx = emit_stage(&l, p, MathOpts::default());
-            for arch in ["sm_80", "sm_90"] {
-                let r = ptxas::assemble(&bin, &ptx, arch).unwrap_or_else(|e| panic!("{src} stage {k} {p:?} {arch}: {e}"));
-                assert!(!r.has_warnings(), "{src} stage {k} {p:?} {arch}: warnings\n{}", r.log);
-                if arch == "sm_80" {
-                    println!("{src} | stage {k} ({}) {p:?}:\n{r}", st.red.name());
-                    if k == 0 {
-                        first.push(r);
+            let what = format!("`{src}` stage {k} ({}) {}", st.red.name(), p.suffix());
+            v.push((what, emit_stage(&l, p, MathOpts::default())));
+        }
+    }
+    v
+}
+
+/// The text inside the parentheses that open at byte `open` (which must be `(`).
+fn group(s: &str, open: usize) -> Option<&str> {
+    let b = s.as_bytes();
+    let mut depth = 0i32;
+    for (i, &c) in b.iter().enumerate().skip(open) {
+        match c {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(&s[open + 1..i]);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Splits at top-level `sep` characters.
+fn split_top(s: &str, seps: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut cur = String::new();
+    for c in s.chars() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 && c.is_ascii() && seps.contains(&(c as u8)) {
+            out.push(std::mem::take(&mut cur));
+        } else {
+            cur.push(c);
+        }
+    }
+    out.push(cur);
+    out
+}
+
+/// The macro inputs of every `keops!` invocation and `check*!` test of the
+/// workspace's integration tests, as `keops!` would receive them.
+fn test_formulas() -> Vec<String> {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests"));
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "rs")).collect())
+        .unwrap_or_default();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        for (pat, kind) in [("keops!(", 0), ("check!(", 1), ("check_gpu!(", 1), ("check_grad!(", 2), ("check_gpu_grad!(", 2)] {
+            let mut from = 0;
+            while let Some(pos) = text[from..].find(pat) {
+                let at = from + pos;
+                from = at + pat.len();
+                // Whole identifiers only (`check!(` inside `gpu_check!(` is not one).
+                let prev = text[..at].chars().next_back();
+                if prev.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') && !(kind == 0 && text[..at].ends_with("::")) {
+                    continue;
+                }
+                let Some(inner) = group(&text, at + pat.len() - 1) else { continue };
+                if inner.contains('$') {
+                    continue; // inside a macro definition
+                }
+                let src = match kind {
+                    0 => inner.trim().to_string(),
+                    _ => {
+                        let parts = split_top(inner, b";");
+                        let head = split_top(&parts[0], b",");
+                        let rest = head[1..].join(",");
+                        let formula = rest.trim();
+                        let formula = if kind == 2 && formula.starts_with('(') && formula.ends_with(')') {
+                            formula[1..formula.len() - 1].to_string()
+                        } else {
+                            formula.to_string()
+                        };
+                        format!("grad_order = {}, {formula}", if kind == 2 { 1 } else { 0 })
                     }
+                };
+                if src.starts_with('|') || src.starts_with("grad_order") {
+                    out.push(src);
                 }
             }
         }
     }
-    Some(first)
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Assembles modules in parallel for both architectures; returns the sm_80
+/// reports in input order.
+fn assemble_many(bin: &Path, mods: &[(String, String)]) -> Vec<AssembleReport> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(16);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<BTreeMap<usize, AssembleReport>> = Default::default();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= mods.len() {
+                    break;
+                }
+                let (what, ptx) = &mods[i];
+                for arch in ["sm_90", "sm_80"] {
+                    let r = ptxas::assemble(bin, ptx, arch).unwrap_or_else(|e| panic!("{what} {arch}: {e}"));
+                    assert!(!r.has_warnings(), "{what} {arch}: warnings\n{}", r.log);
+                    if arch == "sm_80" {
+                        results.lock().unwrap().insert(i, r);
+                    }
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap().into_values().collect()
+}
+
+fn ptxas_or_skip() -> Option<std::path::PathBuf> {
+    let p = ptxas::find();
+    if p.is_none() {
+        println!("skipping ptxas checks: ptxas not found (see keops_gpu_kernels::ptxas)");
+    }
+    p
+}
+
+#[test]
+fn every_test_formula_assembles() {
+    let Some(bin) = ptxas_or_skip() else { return };
+    let formulas = test_formulas();
+    assert!(formulas.len() > 100, "found only {} formulas in tests/", formulas.len());
+    let mut seen = std::collections::HashSet::new();
+    let mut mods = Vec::new();
+    for f in &formulas {
+        for (what, ptx) in modules(f) {
+            if seen.insert(ptx.clone()) {
+                mods.push((what, ptx));
+            }
+        }
+    }
+    let t = std::time::Instant::now();
+    let reports = assemble_many(&bin, &mods);
+    let (mut kernels, mut spilling) = (0, 0);
+    for ((what, _), r) in mods.iter().zip(&reports) {
+        let worst = r.kernels.iter().map(|k| k.registers).max().unwrap_or(0);
+        let spills: u32 = r.kernels.iter().map(|k| k.spill_stores + k.spill_loads).sum();
+        kernels += r.kernels.len();
+        if spills > 0 {
+            spilling += 1;
+            println!("SPILLS {what}:\n{r}");
+        } else {
+            println!("{what}: up to {worst} registers, no spills");
+        }
+    }
+    println!(
+        "{} formulas, {} distinct stage modules, {kernels} kernels assembled for sm_80 and sm_90 in {:?}; {spilling} modules spill",
+        formulas.len(),
+        mods.len(),
+        t.elapsed()
+    );
+}
+
+/// Resources of the forward stage of `src` (f32 then f64, sm_80).
+fn forward_reports(bin: &Path, src: &str) -> Vec<AssembleReport> {
+    let mods: Vec<(String, String)> = modules(src).into_iter().take(2).collect();
+    let r = assemble_many(bin, &mods);
+    for ((what, _), rep) in mods.iter().zip(&r) {
+        println!("{what}:\n{rep}");
+    }
+    r
+}
+
+fn assert_no_spills(reps: &[AssembleReport]) {
+    for r in reps {
+        for k in &r.kernels {
+            assert_eq!((k.spill_stores, k.spill_loads, k.stack_frame), (0, 0, 0), "{r}");
+        }
+    }
 }
 
 #[test]
 fn gaussian_small_does_not_spill() {
-    let Some(reps) = assemble_all("|x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)") else { return };
-    for r in reps {
-        for k in &r.kernels {
-            assert_eq!(k.spill_stores, 0, "{r}");
-            assert_eq!(k.stack_frame, 0, "{r}");
-        }
+    let Some(bin) = ptxas_or_skip() else { return };
+    let reps = forward_reports(&bin, "grad_order = 0, |x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)");
+    assert_no_spills(&reps);
+    for k in &reps[0].kernels {
+        assert!(k.registers <= 64, "{}", reps[0]);
     }
+}
+
+#[test]
+fn large_dimensions_do_not_spill() {
+    let Some(bin) = ptxas_or_skip() else { return };
+    for src in [
+        "grad_order = 0, |x: Vi<64>, y: Vj<64>| argkmin_j(sqdist(x, y), 10)",
+        "grad_order = 0, |x: Vi<256>, y: Vj<256>| argkmin_j(sqdist(x, y), 10)",
+        "grad_order = 0, |x: Vi<64>, y: Vj<64>, b: Vj<1>| sum_j(exp(-sqdist(x, y)) * b)",
+        "grad_order = 0, |x: Vi<256>, y: Vj<256>, b: Vj<1>| sum_j(exp(-sqdist(x, y)) * b)",
+        "grad_order = 0, |x: Vi<3>, y: Vj<3>| logsumexp_j(-sqdist(x, y))",
+    ] {
+        assert_no_spills(&forward_reports(&bin, src));
+    }
+}
+
+#[test]
+fn gradient_stages_do_not_spill() {
+    let Some(bin) = ptxas_or_skip() else { return };
+    let src = "grad_order = 1, |x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| min_j(g * sqdist(x, y) + b)";
+    let mods = modules(src);
+    let reps = assemble_many(&bin, &mods);
+    for ((what, _), r) in mods.iter().zip(&reps) {
+        println!("{what}:\n{r}");
+    }
+    assert_no_spills(&reps);
+}
+
+#[test]
+fn formula_extraction_finds_the_test_formulas() {
+    let f = test_formulas();
+    assert!(f.iter().any(|s| s.contains("sum_j(exp(-g * sqdist(x, y)) * b)")), "{f:?}");
+    assert!(f.iter().all(|s| family(s).is_ok()), "{:?}", f.iter().filter(|s| family(s).is_err()).collect::<Vec<_>>());
 }

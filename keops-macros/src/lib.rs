@@ -21,6 +21,6 @@ pub fn keops(input: TokenStream) -> TokenStream {
             }
             out.into()
         }
-        Err(f) => keops_compiler::emit_cpu::fallback(&f.error, f.def.as_ref()).into(),
+        Err(f) => keops_compiler::emit_cpu::fallback(&f.error, f.def.as_deref()).into(),
     }
 }

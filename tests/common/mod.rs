@@ -394,6 +394,7 @@ macro_rules! check_gpu {
         $(; tol64 = $t64:expr)?
         $(; tol32 = $t32:expr)?
         $(; scheme = $scheme:expr)?
+        $(; math = [$($f:literal),* $(,)?])?
     ) => {
         #[test]
         fn $name() {
@@ -418,6 +419,13 @@ macro_rules! check_gpu {
             #[allow(unused_mut, unused_assignments)]
             let mut base = kernel.options();
             $( base.sum_scheme = $scheme; )?
+            $(
+                let funcs: &[&str] = &[$($f),*];
+                let Some(t) = $crate::common::device_math_tolerance(funcs, true, tol64) else { return };
+                tol64 = t;
+                let Some(t) = $crate::common::device_math_tolerance(funcs, false, tol32) else { return };
+                tol32 = t;
+            )?
             for &(m, n) in &sizes {
                 let mut rng = $crate::common::rng(stringify!($name), m, n);
                 $( let $v = $crate::gen_input!($cat, $dim, m, n, &mut rng, range.0, range.1); )*
@@ -465,4 +473,130 @@ macro_rules! gpu_arg {
     (Pm, $v:expr) => {
         &$v[..]
     };
+}
+
+/// Sample points and the exact (f64 std) function of a device-math
+/// routine, by formula-language name.
+fn math_samples(f: &str) -> (Vec<(f64, f64)>, fn(f64, f64) -> f64) {
+    let grid = |lo: f64, hi: f64| -> Vec<(f64, f64)> { (0..97).map(|k| (lo + (hi - lo) * (k as f64 + 0.31) / 97.0, 0.0)).collect() };
+    match f {
+        "exp" => (grid(-20.0, 20.0), |x, _| x.exp()),
+        "expm1" => (grid(-2.0, 2.0), |x, _| x.exp_m1()),
+        "log" => (grid(0.01, 50.0), |x, _| x.ln()),
+        "log1p" => (grid(-0.5, 10.0), |x, _| x.ln_1p()),
+        "sin" => (grid(-12.0, 12.0), |x, _| x.sin()),
+        "cos" => (grid(-12.0, 12.0), |x, _| x.cos()),
+        "asin" => (grid(-0.99, 0.99), |x, _| x.asin()),
+        "acos" => (grid(-0.99, 0.99), |x, _| x.acos()),
+        "atan" => (grid(-10.0, 10.0), |x, _| x.atan()),
+        "atan2" => ((0..97).map(|k| { let t = k as f64 * 0.37; (3.0 * t.sin(), 2.0 * (1.3 * t).cos()) }).collect(), |y, x| y.atan2(x)),
+        "tanh" => (grid(-4.0, 4.0), |x, _| x.tanh()),
+        "sinh" => (grid(-4.0, 4.0), |x, _| x.sinh()),
+        "cosh" => (grid(-4.0, 4.0), |x, _| x.cosh()),
+        "erf" => (grid(-3.0, 3.0), |x, _| libm_erf(x)),
+        "powf" => ((0..97).map(|k| (0.1 + k as f64 * 0.04, -2.0 + k as f64 * 0.041)).collect(), |x, y| x.powf(y)),
+        other => panic!("no samples for `{other}`"),
+    }
+}
+
+/// erf through the reference evaluator (`Un::Erf`).
+fn libm_erf(x: f64) -> f64 {
+    keops_compiler::ir::Un::Erf.eval(x)
+}
+
+/// Largest error of the device-math routine `f` (as the kernels emit it,
+/// run through the simulator) on sample points, relative to
+/// `max(|f(x)|, 1)` (so that zeros of `f` do not dominate).
+pub fn device_math_error(f: &str, f64_data: bool) -> f64 {
+    use keops_gpu_kernels::math::{self, MathOpts};
+    use keops_gpu_kernels::ptx::{Builder, Prec, Ty};
+    use keops_gpu_kernels::sim::{Device, Module, Param};
+    let p = if f64_data { Prec::F64 } else { Prec::F32 };
+    let (pts, exact) = math_samples(f);
+    let mut b = Builder::new();
+    let s = p.suffix();
+    let by = p.bytes();
+    let (px, py, po) = (b.reg(Ty::B64), b.reg(Ty::B64), b.reg(Ty::B64));
+    b.emit(format!("ld.param.u64 {px}, [xs]"));
+    b.emit(format!("ld.param.u64 {py}, [ys]"));
+    b.emit(format!("ld.param.u64 {po}, [out]"));
+    let t = b.reg(Ty::B32);
+    b.emit(format!("mov.u32 {t}, %tid.x"));
+    let off = b.reg(Ty::B64);
+    b.emit(format!("mul.wide.u32 {off}, {t}, {by}"));
+    let (ax, ay, ao) = (b.reg(Ty::B64), b.reg(Ty::B64), b.reg(Ty::B64));
+    b.emit(format!("add.u64 {ax}, {px}, {off}"));
+    b.emit(format!("add.u64 {ay}, {py}, {off}"));
+    b.emit(format!("add.u64 {ao}, {po}, {off}"));
+    let (x, y) = (b.freg(p), b.freg(p));
+    b.emit(format!("ld.global.{s} {x}, [{ax}]"));
+    b.emit(format!("ld.global.{s} {y}, [{ay}]"));
+    let o = MathOpts::default();
+    let r = match f {
+        "exp" => math::exp(&mut b, p, x, o),
+        "expm1" => math::expm1(&mut b, p, x, o),
+        "log" => math::log(&mut b, p, x, o),
+        "log1p" => math::log1p(&mut b, p, x, o),
+        "sin" => math::sin(&mut b, p, x, o),
+        "cos" => math::cos(&mut b, p, x, o),
+        "asin" => math::asin(&mut b, p, x, o),
+        "acos" => math::acos(&mut b, p, x, o),
+        "atan" => math::atan(&mut b, p, x, o),
+        "atan2" => math::atan2(&mut b, p, x, y, o),
+        "tanh" => math::tanh(&mut b, p, x, o),
+        "sinh" => math::sinh(&mut b, p, x, o),
+        "cosh" => math::cosh(&mut b, p, x, o),
+        "erf" => math::erf(&mut b, p, x, o),
+        "powf" => math::powf(&mut b, p, x, y, o),
+        other => panic!("no device routine `{other}`"),
+    };
+    b.emit(format!("st.global.{s} [{ao}], {r}"));
+    b.emit("ret");
+    let ptx = format!(
+        ".version 7.8\n.target sm_80\n.address_size 64\n.visible .entry probe(.param .u64 xs, .param .u64 ys, .param .u64 out)\n{{\n{}{}}}\n",
+        b.declarations(),
+        b.body()
+    );
+    let module = Module::parse(&ptx).unwrap_or_else(|e| panic!("device math `{f}`: {e}"));
+    let mut dev = Device::new();
+    let n = pts.len();
+    let round = |v: f64| if f64_data { v } else { v as f32 as f64 };
+    let (xs, ys): (Vec<f64>, Vec<f64>) = pts.iter().map(|&(a, c)| (round(a), round(c))).unzip();
+    let (dx, dy, dout) = if f64_data {
+        (dev.alloc_from_f64(&xs), dev.alloc_from_f64(&ys), dev.alloc(n * 8))
+    } else {
+        let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
+        (dev.alloc_from_f32(&f(&xs)), dev.alloc_from_f32(&f(&ys)), dev.alloc(n * 4))
+    };
+    dev.launch(&module, "probe", [1, 1, 1], [n as u32, 1, 1], 0, &[Param::U64(dx), Param::U64(dy), Param::U64(dout)])
+        .unwrap_or_else(|e| panic!("device math `{f}`: {e}"));
+    let got: Vec<f64> = if f64_data {
+        dev.read_f64(dout, n).unwrap()
+    } else {
+        dev.read_f32(dout, n).unwrap().into_iter().map(|v| v as f64).collect()
+    };
+    let mut worst: f64 = 0.0;
+    for k in 0..n {
+        let e = exact(xs[k], ys[k]);
+        let err = (got[k] - e).abs() / e.abs().max(1.0);
+        worst = worst.max(if err.is_nan() { f64::INFINITY } else { err });
+    }
+    worst
+}
+
+/// The tolerance of a test whose formula uses the device-math routines
+/// `funcs`: `base`, or 16 times their measured error if larger; `None`
+/// (with a message) when a routine is grossly inaccurate, i.e. still a
+/// placeholder of the device-math library, in which case the test is skipped.
+pub fn device_math_tolerance(funcs: &[&str], f64_data: bool, base: f64) -> Option<f64> {
+    let mut worst: f64 = 0.0;
+    for f in funcs {
+        let e = device_math_error(f, f64_data);
+        if e > 1e-3 {
+            println!("skipped: device math `{f}` ({}) is not accurate yet (max relative error {e:e})", if f64_data { "f64" } else { "f32" });
+            return None;
+        }
+        worst = worst.max(e);
+    }
+    Some(base.max(16.0 * worst))
 }

@@ -24,7 +24,10 @@
 //! the shared tile stays within [`SHARED_BUDGET`] bytes. Outer features
 //! that would take more than [`OUTER_REGISTER_BUDGET`] 32-bit registers are
 //! computed once by the `keops_outer` kernel into a scratch buffer
-//! (feature-major, so loads are coalesced) and loaded at their use.
+//! (interleaved by warps, so loads are coalesced) and loaded at their use;
+//! the loads' base address goes through a `ld.volatile.shared` of a zero
+//! each pair, so that `ptxas` cannot hoist the (loop-invariant) loads out of
+//! the pair loop and spill them.
 //!
 //! # Kernel ABI (version [`ABI_VERSION`])
 //!
@@ -48,8 +51,11 @@
 //! 8. `partial`: partial states of the 2D scheme, 8-byte slots, slot `k` of
 //!    chunk `c` of row `r` at `((c * S + k) * m + r) * 8`, with
 //!    `S = partial_slots` (see [`partial_slots`] for the slot layouts);
-//! 9. `oscr`: outer-feature scratch, `(nof, m)` feature-major array of the
-//!    data type (`outer_scratch` features; only when that is non-zero).
+//! 9. `oscr`: outer-feature scratch of the data type (only when
+//!    `outer_scratch` is non-zero), interleaved by groups of 32 rows (one
+//!    warp) so that both the loads of a warp and the addressing are cheap:
+//!    feature `k` of row `r` at element `((r / 32) * F + k) * 32 + r % 32`,
+//!    `F = outer_scratch`; its size is `ceil(m / 32) * 32 * F` elements.
 //!
 //! Kernels: `keops_1d` and `keops_2d` (sum stages: `keops_1d_direct`,
 //! `keops_1d_block`, `keops_1d_kahan` and the same for `keops_2d`, one per
@@ -247,8 +253,6 @@ pub(crate) struct Prm {
     oscr: Reg,
     /// `m * 8`: stride between partial-state slots.
     m8: Reg,
-    /// `m * sizeof(T)`: stride between outer features in the scratch.
-    mstride: Reg,
 }
 
 /// The emission context of one kernel.
@@ -357,7 +361,7 @@ fn param_decls(l: &Lowered) -> Vec<String> {
 }
 
 /// Loads every parameter into registers.
-fn load_params(b: &mut Builder, l: &Lowered, p: Prec) -> Prm {
+fn load_params(b: &mut Builder, l: &Lowered) -> Prm {
     let names = param_decls(l);
     let mut regs = Vec::new();
     for (k, n) in names.iter().enumerate() {
@@ -376,8 +380,6 @@ fn load_params(b: &mut Builder, l: &Lowered, p: Prec) -> Prm {
     let m = regs[nv];
     let m8 = b.reg(Ty::B64);
     b.emit(format!("shl.b64 {m8}, {m}, 3"));
-    let mstride = b.reg(Ty::B64);
-    b.emit(format!("mul.lo.u64 {mstride}, {m}, {}", p.bytes()));
     Prm {
         vars: regs[..nv].to_vec(),
         m,
@@ -390,14 +392,13 @@ fn load_params(b: &mut Builder, l: &Lowered, p: Prec) -> Prm {
         partial: regs[nv + 7],
         oscr: regs[nv + 8],
         m8,
-        mstride,
     }
 }
 
 /// Emits one kernel.
 fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> String {
     let mut b = Builder::new();
-    let prm = load_params(&mut b, l, p);
+    let prm = load_params(&mut b, l);
     let mut cx = Ctx { b, ops: Ops { p, mo }, l, prm };
     let name = kind.name(l.red);
     let mut shared_decl = String::new();
@@ -424,12 +425,9 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             cx.b.emit(format!("@!{has_row} bra {done}"));
             let pf = cx.param_phase();
             let of = outer_phase(&mut cx, &pf, row);
-            let orow = cx.b.reg(Ty::B64);
-            cx.b.emit(format!("mad.lo.u64 {orow}, {row}, {}, {}", p.bytes(), cx.prm.oscr));
+            let orow = scratch_base(&mut cx, row, of.len() as u32);
             for (k, r) in of.iter().enumerate() {
-                let a = cx.b.reg(Ty::B64);
-                cx.b.emit(format!("mad.lo.u64 {a}, {}, {k}, {orow}", cx.prm.mstride));
-                cx.b.emit(format!("st.global.{} [{a}], {r}", p.suffix()));
+                cx.b.emit(format!("st.global.{} [{orow}+{}], {r}", p.suffix(), k as u32 * 32 * p.bytes()));
             }
         }
         Kind::Merge => {
@@ -457,6 +455,20 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             if nnf > 0 {
                 shared_decl = format!("\t.shared .align 8 .b8 keops_tile[{}];\n", plan.shared_bytes);
             }
+            if plan.outer_in_memory {
+                // The zero of the scratch loads: written by thread 0, read
+                // by all after the barrier.
+                shared_decl.push_str("\t.shared .align 4 .b32 keops_zero[1];\n");
+                let q = cx.b.reg(Ty::Pred);
+                let skip = cx.b.label();
+                cx.b.emit(format!("setp.ne.u32 {q}, {tid}, 0"));
+                cx.b.emit(format!("@{q} bra {skip}"));
+                let z = cx.b.reg(Ty::B32);
+                cx.b.emit(format!("mov.u32 {z}, 0"));
+                cx.b.emit(format!("st.shared.u32 [keops_zero], {z}"));
+                cx.b.place(skip);
+                cx.b.emit("bar.sync 0");
+            }
             // Range of the reduced index.
             let (start, end) = if two_d {
                 let cy = cx.b.reg(Ty::B32);
@@ -479,13 +491,7 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             let no_row = cx.b.label();
             cx.b.emit(format!("@!{has_row} bra {no_row}"));
             let of = if plan.outer_in_memory { Vec::new() } else { outer_phase(&mut cx, &pf, row) };
-            let orow = if plan.outer_in_memory {
-                let r = cx.b.reg(Ty::B64);
-                cx.b.emit(format!("mad.lo.u64 {r}, {row}, {by}, {}", cx.prm.oscr));
-                Some(r)
-            } else {
-                None
-            };
+            let orow = if plan.outer_in_memory { Some(scratch_base(&mut cx, row, l.outer.outputs.len() as u32)) } else { None };
             // Outer indices and row halves used by the pair program.
             let mut ocache = HashMap::new();
             let mut oidx: HashMap<u32, Reg> = HashMap::new();
@@ -569,18 +575,26 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             if nnf > 0 {
                 cx.b.emit(format!("mad.lo.u32 {jaddr}, {jj}, {by}, {tbase}"));
             }
+            // Scratch base for this pair: + a volatile zero, so that the
+            // outer-feature loads stay inside the loop.
+            let obase = orow.map(|orow| {
+                let z = cx.b.reg(Ty::B32);
+                cx.b.emit(format!("ld.volatile.shared.u32 {z}, [keops_zero]"));
+                let z64 = cx.b.reg(Ty::B64);
+                cx.b.emit(format!("cvt.u64.u32 {z64}, {z}"));
+                let ob = cx.b.reg(Ty::B64);
+                cx.b.emit(format!("add.u64 {ob}, {orow}, {z64}"));
+                ob
+            });
             let ops = cx.ops;
-            let prm = cx.prm.clone();
-            let mut input = |b: &mut Builder, i: &Inst| -> Reg {
+                    let mut input = |b: &mut Builder, i: &Inst| -> Reg {
                 match *i {
                     Inst::Pf(k) => pf[k as usize],
-                    Inst::Of(k) => match orow {
+                    Inst::Of(k) => match obase {
                         None => of[k as usize],
-                        Some(orow) => {
-                            let a = b.reg(Ty::B64);
-                            b.emit(format!("mad.lo.u64 {a}, {}, {k}, {orow}", prm.mstride));
+                        Some(ob) => {
                             let r = b.freg(p);
-                            b.emit(format!("ld.global.nc.{s} {r}, [{a}]"));
+                            b.emit(format!("ld.global.nc.{s} {r}, [{ob}+{}]", k * 32 * by));
                             r
                         }
                     },
@@ -635,6 +649,22 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
         cx.b.declarations(),
         cx.b.body()
     )
+}
+
+/// Address of feature 0 of row `row` in the outer-feature scratch
+/// (`nof` features; feature `k` is `k * 32` elements further).
+fn scratch_base(cx: &mut Ctx<'_>, row: Reg, nof: u32) -> Reg {
+    let by = cx.p().bytes() as u64;
+    let g = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("shr.u64 {g}, {row}, 5"));
+    let lane = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("and.b64 {lane}, {row}, 31"));
+    // (g * nof * 32 + lane) * bytes + oscr
+    let e = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("mad.lo.u64 {e}, {g}, {}, {lane}", nof as u64 * 32));
+    let a = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("mad.lo.u64 {a}, {e}, {by}, {}", cx.prm.oscr));
+    a
 }
 
 /// Outer phase of row `row`: raw loads and the outer program.

@@ -12,7 +12,7 @@ use crate::ptx::{Prec, Reg, Ty};
 /// `e^r = 1 + r + r^2 Q(r)` on |r| <= ln2/2: f32, max relative error 2^-28.2.
 const EXP_Q_F32: [u64; 5] = [0x3EFFFFFE, 0x3E2AAA46, 0x3D2AAC2C, 0x3C091EF0, 0x3AB563A7];
 /// Same, f64 (degree 11), max relative error 2^-57.3.
-const EXP_Q_F64: [u64; 10] = [
+pub(crate) const EXP_Q_F64: [u64; 10] = [
     0x3FE000000000000A,
     0x3FC5555555555503,
     0x3FA5555555550605,
@@ -26,7 +26,9 @@ const EXP_Q_F64: [u64; 10] = [
 ];
 
 /// `expm1(r) = r + r^2 Q(r)` on |r| <= ln2/2: f32 (relative error 2^-31.0).
-const EXPM1_Q_F32: [u64; 6] = [0x3F000000, 0x3E2AAAAA, 0x3D2AAA75, 0x3C0889D6, 0x3AB6A657, 0x394E2F88];
+const EXPM1_Q_F32: [u64; 6] = [
+    0x3F000000, 0x3E2AAAAA, 0x3D2AAA75, 0x3C0889D6, 0x3AB6A657, 0x394E2F88,
+];
 /// Same, f64 (relative error 2^-57.4).
 const EXPM1_Q_F64: [u64; 11] = [
     0x3FE0000000000001,
@@ -56,7 +58,9 @@ const SINH_S_F64: [u64; 7] = [
 ];
 
 /// `tanh(x) = x + x^3 T(x^2)` on |x| <= 0.55: f32 (relative error 2^-33.0).
-const TANH_T_F32: [u64; 6] = [0xBEAAAAAA, 0x3E088841, 0xBD5CF9C9, 0x3CB1DC21, 0xBC0641FE, 0x3B0C9E95];
+const TANH_T_F32: [u64; 6] = [
+    0xBEAAAAAA, 0x3E088841, 0xBD5CF9C9, 0x3CB1DC21, 0xBC0641FE, 0x3B0C9E95,
+];
 /// Same, f64 (relative error 2^-60.6).
 const TANH_T_F64: [u64; 11] = [
     0xBFD555555555554F,
@@ -137,7 +141,7 @@ pub(crate) fn exp_accurate(e: &mut E, x: Reg) -> Reg {
     let xc = clamp(e, x, lo, hi);
     let (j, r) = reduce(e, xc);
     let p = exp_poly(e, r);
-    let ji = e.to_s32(j);
+    let ji = e.cvt_s32(j);
     e.ldexp(p, ji)
 }
 
@@ -174,7 +178,7 @@ pub(crate) fn expm1(e: &mut E, x: Reg) -> Reg {
     let u = e.add(r, tt);
     // expm1(x) = 2^j u + (2^j - 1), with 2^j capped at the largest power
     // of two and a final doubling for j = maxe + 1.
-    let ji = e.to_s32(j);
+    let ji = e.cvt_s32(j);
     let big = e.isetp("gt", "s32", ji, int(maxe));
     let jc = e.i32op("min.s32", &[ji.into(), int(maxe)]);
     let s = e.pow2i(jc);
@@ -199,7 +203,7 @@ fn half_exps(e: &mut E, a: Reg) -> (Reg, Reg) {
     let pp = exp_poly(e, r);
     let nr = e.neg(r);
     let pm = exp_poly(e, nr);
-    let ji = e.to_s32(j);
+    let ji = e.cvt_s32(j);
     let k1 = e.i32op("sub.s32", &[ji.into(), int(1)]);
     let k2 = e.i32op("sub.s32", &[int(-1), ji.into()]);
     let h = e.ldexp(pp, k1);

@@ -14,9 +14,22 @@ use super::ops::{int, E};
 use crate::ptx::{Prec, Reg};
 
 /// `log1p(f) = f + f^2 Q(f)` on `[sqrt(1/2) - 1, sqrt(2) - 1]`, f32.
-const LOG_Q_F32: [u64; 9] = LOG_Q_F32_V;
+/// Relative error 2^-27.5.
+const LOG_Q_F32: [u64; 9] = [
+    0xBEFFFFFC, 0x3EAAAAAC, 0xBE800226, 0x3E4CCFF6, 0xBE2A0D71, 0x3E115E73, 0xBE07FF31, 0x3E035306,
+    0xBD97FE2C,
+];
 /// `R(z) = z P(z)`, `2 atanh(s) = 2s + s R(s^2)`: P's coefficients, f64.
-const LOG_R_F64: [u64; 7] = LOG_R_F64_V;
+/// Absolute error of R 2^-58.2.
+const LOG_R_F64: [u64; 7] = [
+    0x3FE555555555559E,
+    0x3FD999999997BB08,
+    0x3FD24924945DDDB5,
+    0x3FCC71C4EABF7A44,
+    0x3FC7466F814FBAB6,
+    0x3FC398E48006B75B,
+    0x3FC2FD0A7CD9D483,
+];
 
 /// `ln 2` split: (high part with trailing zeros, low part).
 fn ln2(p: Prec) -> (u64, u64) {
@@ -63,9 +76,9 @@ pub(crate) fn split(e: &mut E, x: Reg) -> Split {
         }
     };
     let ei = e.i32op("add.s32", &[ei.into(), eadj.into()]);
-    let m = e.from_bits(mbits);
+    let m = e.fbits(mbits);
     let f = e.sub(m, e.k(1.0));
-    let ef = e.from_s32(ei);
+    let ef = e.cvt_f_s32(ei);
     Split { ef, ei, f }
 }
 
@@ -106,6 +119,12 @@ fn core(e: &mut E, sp: &Split, corr: Option<Reg>) -> Reg {
             e.sub(ehi, t4)
         }
     }
+}
+
+/// Plain f64 logarithm of a positive finite `ax` (no special cases).
+pub(crate) fn log_core_f64(e: &mut E, ax: Reg) -> Reg {
+    let sp = split(e, ax);
+    core(e, &sp, None)
 }
 
 /// Natural logarithm.
@@ -177,4 +196,10 @@ pub(crate) fn log1p(e: &mut E, x: Reg) -> Reg {
     let ok = e.pand(gt, fin);
     let r = e.sel(r, s2, ok);
     e.copysign(r, x)
+}
+
+/// Fast f32 logarithm: `lg2.approx.ftz(x) * ln 2`.
+pub(crate) fn log_fast_f32(e: &mut E, x: Reg) -> Reg {
+    let t = e.op(crate::ptx::Ty::F32, "lg2.approx.ftz.f32", &[x.into()]);
+    e.mul(t, e.kb(0x3F317218))
 }

@@ -29,6 +29,13 @@ impl From<&Reg> for O {
     }
 }
 
+impl O {
+    /// Any operand text, verbatim.
+    pub fn raw(s: String) -> O {
+        O(s)
+    }
+}
+
 /// An integer immediate.
 pub(crate) fn int(v: i64) -> O {
     O(v.to_string())
@@ -55,11 +62,6 @@ impl<'a> E<'a> {
         self.p.suffix()
     }
 
-    /// Whether the precision is f64.
-    pub fn f64(&self) -> bool {
-        self.p == Prec::F64
-    }
-
     /// Float immediate of the routine's precision (rounded to it).
     pub fn k(&self, v: f64) -> O {
         O(self.p.imm(v))
@@ -72,16 +74,6 @@ impl<'a> E<'a> {
             Prec::F32 => O(format!("0f{:08X}", bits as u32)),
             Prec::F64 => O(format!("0d{bits:016X}")),
         }
-    }
-
-    /// A fresh float register.
-    pub fn f(&mut self) -> Reg {
-        self.b.freg(self.p)
-    }
-
-    /// A fresh integer register of the float width (`b32` / `b64`).
-    pub fn i(&mut self) -> Reg {
-        self.b.reg(self.ity())
     }
 
     /// Integer register type of the float width.
@@ -100,11 +92,6 @@ impl<'a> E<'a> {
         }
     }
 
-    /// A fresh predicate.
-    pub fn pred(&mut self) -> Reg {
-        self.b.reg(Ty::Pred)
-    }
-
     /// Emits `op.TYPE d, args...` into a fresh register of type `ty`.
     pub fn op(&mut self, ty: Ty, inst: &str, args: &[O]) -> Reg {
         let d = self.b.reg(ty);
@@ -115,6 +102,18 @@ impl<'a> E<'a> {
             self.b.emit(format!("{inst} {d}, {}", list.join(", ")));
         }
         d
+    }
+
+    /// `mov` into an existing register (`ty` suffix from the register).
+    pub fn mov(&mut self, d: Reg, a: impl Into<O>) {
+        let t = match d.ty {
+            Ty::Pred => "pred",
+            Ty::B32 => "b32",
+            Ty::B64 => "b64",
+            Ty::F32 => "f32",
+            Ty::F64 => "f64",
+        };
+        self.b.emit(format!("mov.{t} {d}, {}", a.into()));
     }
 
     // ---- float arithmetic (precision of the context) ----
@@ -178,11 +177,6 @@ impl<'a> E<'a> {
         let s = format!("cvt.rzi.{0}.{0}", self.s());
         self.op(self.p.ty(), &s, &[a.into()])
     }
-    /// Round toward -inf, as a float.
-    pub fn floor(&mut self, a: impl Into<O>) -> Reg {
-        let s = format!("cvt.rmi.{0}.{0}", self.s());
-        self.op(self.p.ty(), &s, &[a.into()])
-    }
     /// Horner evaluation `c[0] + x*(c[1] + x*(...))` from exact bit patterns.
     pub fn horner(&mut self, x: Reg, c: &[u64]) -> Reg {
         let n = c.len();
@@ -225,11 +219,6 @@ impl<'a> E<'a> {
         };
         self.op(ty, s, &[a.into(), b.into(), p.into()])
     }
-    /// `testp.KIND` of a float.
-    pub fn testp(&mut self, kind: &str, a: impl Into<O>) -> Reg {
-        let s = format!("testp.{kind}.{}", self.s());
-        self.op(Ty::Pred, &s, &[a.into()])
-    }
     /// Predicate or/and/not.
     pub fn por(&mut self, a: Reg, b: Reg) -> Reg {
         self.op(Ty::Pred, "or.pred", &[a.into(), b.into()])
@@ -251,7 +240,7 @@ impl<'a> E<'a> {
         self.op(self.ity(), &s, &[a.into()])
     }
     /// Integer bits reinterpreted as a float of the context's precision.
-    pub fn from_bits(&mut self, a: impl Into<O>) -> Reg {
+    pub fn fbits(&mut self, a: impl Into<O>) -> Reg {
         let s = format!("mov.{}", self.p.bits());
         self.op(self.p.ty(), &s, &[a.into()])
     }
@@ -265,12 +254,12 @@ impl<'a> E<'a> {
         self.op(Ty::B32, inst, args)
     }
     /// Float (integral value, |v| < 2^31) to s32, round to nearest.
-    pub fn to_s32(&mut self, a: impl Into<O>) -> Reg {
+    pub fn cvt_s32(&mut self, a: impl Into<O>) -> Reg {
         let s = format!("cvt.rni.s32.{}", self.s());
         self.op(Ty::B32, &s, &[a.into()])
     }
     /// s32 to float (exact for our ranges).
-    pub fn from_s32(&mut self, a: impl Into<O>) -> Reg {
+    pub fn cvt_f_s32(&mut self, a: impl Into<O>) -> Reg {
         let s = format!("cvt.rn.{}.s32", self.s());
         self.op(self.p.ty(), &s, &[a.into()])
     }
@@ -281,13 +270,13 @@ impl<'a> E<'a> {
             Prec::F32 => {
                 let e = self.i32op("add.s32", &[k.into(), int(127)]);
                 let sh = self.i32op("shl.b32", &[e.into(), int(23)]);
-                self.from_bits(sh)
+                self.fbits(sh)
             }
             Prec::F64 => {
                 let e = self.i32op("add.s32", &[k.into(), int(1023)]);
                 let w = self.op(Ty::B64, "cvt.u64.u32", &[e.into()]);
                 let sh = self.op(Ty::B64, "shl.b64", &[w.into(), int(52)]);
-                self.from_bits(sh)
+                self.fbits(sh)
             }
         }
     }

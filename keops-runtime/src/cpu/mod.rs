@@ -47,9 +47,11 @@ fn tile_len(info: &StageInfo) -> usize {
 /// stored as f32 stay exact.
 const MAX_SEGMENT: usize = 1 << 24;
 
+type PoolCache = Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>;
+
 /// Thread pools for explicit thread counts, built once per count.
 fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>> {
-    static POOLS: OnceLock<Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>> = OnceLock::new();
+    static POOLS: OnceLock<PoolCache> = OnceLock::new();
     let pools = POOLS.get_or_init(|| Mutex::new(Vec::new()));
     let mut g = pools.lock().map_err(|_| Error::Internal("thread pool cache poisoned".into()))?;
     if let Some((_, p)) = g.iter().find(|(k, _)| *k == n) {

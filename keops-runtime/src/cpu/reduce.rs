@@ -372,7 +372,7 @@ pub(crate) fn finalize<T: Real>(info: &StageInfo, row: &[f64], vals: &mut [T], i
             let dc = if info.red == Red::LogSumExp { fdim } else { info.wdim };
             for d in 0..dc {
                 let m = row[d];
-                vals[d] = T::from_f64(if m == f64::INFINITY || m == f64::NEG_INFINITY { m } else { m + row[dc + d].ln() });
+                vals[d] = T::from_f64(if m.is_infinite() { m } else { m + row[dc + d].ln() });
             }
         }
         Red::SumSoftmaxWeight => {

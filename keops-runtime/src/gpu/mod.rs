@@ -236,7 +236,7 @@ pub fn run_on<D: GpuDevice, T: Real>(
     let vals_buf = if has_vals { Some(dev.alloc(vals_bytes.max(1), "outputs")?) } else { None };
     let idx_buf = if has_idx { Some(dev.alloc(idx_bytes.max(1), "output indices")?) } else { None };
     let oscr = if meta.outer_scratch > 0 {
-        Some(dev.alloc(meta.outer_scratch as usize * m * T::BYTES, "outer-feature scratch")?)
+        Some(dev.alloc(meta.outer_scratch as usize * m.div_ceil(32) * 32 * T::BYTES, "outer-feature scratch")?)
     } else {
         None
     };

@@ -15,11 +15,9 @@
 //! `#[target_feature(enable = "avx512f,...")]` function and becomes a few
 //! inline instructions.
 //!
-//! The AVX-512 intrinsics are stable since Rust 1.89; the workspace's
-//! `rust-version` must be at least that (the `allow` below silences
-//! clippy's `incompatible_msrv` until it is raised).
+//! The AVX-512 intrinsics are stable since Rust 1.89 (the workspace's
+//! `rust-version`).
 
-#![allow(clippy::incompatible_msrv)]
 
 use core::arch::x86_64::*;
 use core::fmt;

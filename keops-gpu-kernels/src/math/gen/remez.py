@@ -6,6 +6,14 @@ coefficients it prints are pasted into the Rust sources as exact hex.
 fit(g, w, powers, a, b): find c minimising max_x |w(x) (g(x) - sum c_k x^k)|
 over [a, b], k in `powers`. `rounded=True` then rounds the coefficients to
 the target format one at a time (lowest power first), refitting the others.
+
+Scripts (each prints the hex coefficients pasted into the Rust sources):
+fits_exp.py (exp), fits_em1.py (expm1, short f64 exp for f32 pow),
+fits_hyp.py (sinh, tanh), fits_log.py (log), fits_trig.py (sin, cos, pi/2
+parts), fits_inv.py (asin/acos), fits_atan.py (atan/atan2), fits_erf.py
+(erf, f32 erfc), fit_erfc64.py (f64 erfc, Chebyshev), fits_pow.py (the
+double-double log of pow); ref_points.py writes ../testdata/ref_f64.txt.
+Run with python3 and mpmath (1.3).
 """
 import sys
 from mpmath import mp, mpf, matrix, lu_solve, cos, pi, sqrt, exp, log, sin, atan, asin, erf, erfc, tanh, sinh, fabs, ldexp, frexp
