@@ -38,3 +38,8 @@ pub mod simd {
 
 #[doc(hidden)]
 pub use keops_runtime::__private;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -157,7 +157,7 @@ check_gpu!(knn_d64, |x: Vi<64>, y: Vj<64>| argkmin_j(sqdist(x, y), 10); sizes = 
 check_gpu!(kmin_d100, |x: Vi<100>, y: Vj<100>| kmin_argkmin_j(sqdist(x, y) + (x | y), 4); sizes = vec![(1, 1), (37, 70), (70, 37)]);
 check_gpu!(knn_d256, |x: Vi<256>, y: Vj<256>| argkmin_j(sqdist(x, y), 10); sizes = vec![(1, 1), (33, 45)]);
 check_gpu!(gauss_d256, |x: Vi<256>, y: Vj<256>, b: Vj<2>| sum_j(exp(-sqdist(x, y) / 256.0) * b); sizes = vec![(1, 1), (33, 45)]; math = ["exp"]);
-check_gpu!(outer_features_computed, |x: Vi<80>, y: Vj<2>| sum_j(exp(-x * 0.1) * y[0] + sin(x) * y[1]); sizes = vec![(3, 5), (40, 33)]; math = ["exp", "sin"]);
+check_gpu!(outer_features_computed, |x: Vi<80>, y: Vj<2>| sum_j((exp(-x * 0.1) * y[0] + sin(x) * y[1]).sum()); sizes = vec![(3, 5), (40, 33)]; math = ["exp", "sin"]);
 
 // ---- Empty reductions and empty outputs ----
 #[test]
@@ -258,5 +258,5 @@ fn unavailable_backends_are_errors() {
     }
     // The module is embedded and carries its metadata line.
     assert!(k.ptx().contains("// keops-kernel abi=1 prec=f32"));
-    assert!(k.ptx_f64().contains(".entry keops_1d_block"));
+    assert!(k.ptx_f64().contains(".entry keops_reduce_block"));
 }

@@ -124,7 +124,7 @@ fn prog_body(prog: &ScalarProg, input: &dyn Fn(&Inst) -> TokenStream) -> Vec<Tok
                 match u {
                     Un::Neg => quote!(-#a),
                     Un::Abs => quote!(#p::Pack::abs(#a)),
-                    Un::Exp => quote!(#p::Pack::exp(#a)),
+                    Un::Exp => quote!(#ops::exp(#a)),
                     Un::Log => quote!(#p::Pack::ln(#a)),
                     Un::Sin => quote!(#p::Pack::sin(#a)),
                     Un::Cos => quote!(#p::Pack::cos(#a)),

@@ -12,12 +12,13 @@
 //!   updates its state in registers, `bar.sync`. Threads without a row (the
 //!   tail of the last block) still load tiles and reach every barrier.
 //!   At the end each thread finalises its state and writes its output row.
-//! * **2D** (small M, large N): block `(bx, by)` runs the same loop for rows
-//!   `bx * ntid .. (bx + 1) * ntid` over chunk `by` of the reduced index,
-//!   `[by * chunk_len, min((by + 1) * chunk_len, N))`, and stores its rows'
-//!   states in the partial-state buffer; the merge kernel (one thread per
-//!   row) then combines the chunks of each row in increasing order (so the
-//!   tie rules of the 1D scheme hold) and writes the outputs.
+//! * **2D** (small M, large N): the same kernel, launched with a grid of
+//!   `nchunks > 1` rows of blocks: block `(bx, by)` runs the same loop for
+//!   rows `bx * ntid .. (bx + 1) * ntid` over chunk `by` of the reduced
+//!   index, `[by * chunk_len, min((by + 1) * chunk_len, N))`, and stores its
+//!   rows' states in the partial-state buffer; the merge kernel (one thread
+//!   per row) then combines the chunks of each row in increasing order (so
+//!   the tie rules of the 1D scheme hold) and writes the outputs.
 //!
 //! Large inner dimensions: inner features live in shared memory and are
 //! read at their first use in the pair program; the tile shrinks so that
@@ -42,8 +43,11 @@
 //! 3. `row_base`: row of thread 0 of block 0 (launches may be split along
 //!    rows to respect grid limits); the row of a thread is
 //!    `row_base + ctaid.x * ntid.x + tid.x`;
-//! 4. `chunk_len`: reduced indices per chunk (2D scheme; `ctaid.y` is the chunk);
-//! 5. `nchunks`: number of chunks (merge kernel);
+//! 4. `chunk_len`: reduced indices per chunk (`ctaid.y` is the chunk; the
+//!    1D scheme is one chunk with `chunk_len >= n`);
+//! 5. `nchunks`: number of chunks: 1 makes the reduce kernel write the
+//!    final outputs, more makes it write partial states (and the merge
+//!    kernel reads that many);
 //! 6. `out_vals`: `(m, out_dim)` row-major array of the data type (real
 //!    outputs; column `r * D + d` for rank `r` of a K-reduction);
 //! 7. `out_idx`: `(m, out_dim)` row-major array of `u64` (index outputs;
@@ -57,12 +61,13 @@
 //!    feature `k` of row `r` at element `((r / 32) * F + k) * 32 + r % 32`,
 //!    `F = outer_scratch`; its size is `ceil(m / 32) * 32 * F` elements.
 //!
-//! Kernels: `keops_1d` and `keops_2d` (sum stages: `keops_1d_direct`,
-//! `keops_1d_block`, `keops_1d_kahan` and the same for `keops_2d`, one per
-//! summation scheme), `keops_merge`, and `keops_outer` when
-//! `outer_scratch > 0` (launched first, one thread per row). Launch with a
-//! 1D block of any size up to the device limit (`block` is the advised
-//! size) and grid `(ceil(rows / block), chunks)`; no dynamic shared memory.
+//! Kernels: `keops_reduce` (sum stages: `keops_reduce_direct`,
+//! `keops_reduce_block`, `keops_reduce_kahan`, one per summation scheme),
+//! `keops_merge`, and `keops_outer` when `outer_scratch > 0` (launched
+//! first, one thread per row). Launch with a 1D block of any size up to the
+//! device limit (`block` is the advised size) and grid
+//! `(ceil(rows / block), nchunks)` (the merge kernel: `(ceil(rows / block), 1)`);
+//! no dynamic shared memory.
 //!
 //! The first line of a module after the `.address_size` directive is a
 //! comment carrying the launch metadata, `key=value` pairs:
@@ -83,7 +88,7 @@ use keops_compiler::stage::{RedKind, VarKind};
 
 use crate::math::MathOpts;
 use crate::ptx::{Builder, Prec, Reg, Ty};
-use prog::{emit_prog, Ops};
+use prog::{emit_prog, emit_prog_with, Ops};
 pub use state::partial_slots;
 
 /// Version of the kernel ABI described in this module's documentation.
@@ -167,14 +172,12 @@ pub fn kernel_names(l: &Lowered, p: Prec) -> Vec<String> {
     if plan(l, p).outer_in_memory {
         v.push("keops_outer".to_string());
     }
-    for mode in ["1d", "2d"] {
-        if l.red == RedKind::Sum {
-            for s in [SumScheme::Direct, SumScheme::Block, SumScheme::Kahan] {
-                v.push(format!("keops_{mode}_{}", s.name()));
-            }
-        } else {
-            v.push(format!("keops_{mode}"));
+    if l.red == RedKind::Sum {
+        for s in [SumScheme::Direct, SumScheme::Block, SumScheme::Kahan] {
+            v.push(format!("keops_reduce_{}", s.name()));
         }
+    } else {
+        v.push("keops_reduce".to_string());
     }
     v.push("keops_merge".to_string());
     v
@@ -197,14 +200,12 @@ pub fn emit_stage(l: &Lowered, p: Prec, mo: MathOpts) -> String {
     if plan.outer_in_memory {
         s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Outer));
     }
-    for two_d in [false, true] {
-        if l.red == RedKind::Sum {
-            for sc in [SumScheme::Direct, SumScheme::Block, SumScheme::Kahan] {
-                s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Reduce { two_d, scheme: sc }));
-            }
-        } else {
-            s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Reduce { two_d, scheme: SumScheme::Direct }));
+    if l.red == RedKind::Sum {
+        for sc in [SumScheme::Direct, SumScheme::Block, SumScheme::Kahan] {
+            s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Reduce { scheme: sc }));
         }
+    } else {
+        s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Reduce { scheme: SumScheme::Direct }));
     }
     s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Merge));
     s
@@ -215,8 +216,8 @@ pub fn emit_stage(l: &Lowered, p: Prec, mo: MathOpts) -> String {
 enum Kind {
     /// Outer features into the scratch buffer.
     Outer,
-    /// The tiled reduction (1D: final outputs; 2D: partial states).
-    Reduce { two_d: bool, scheme: SumScheme },
+    /// The tiled reduction (one chunk: final outputs; several: partial states).
+    Reduce { scheme: SumScheme },
     /// Merge of the partial states.
     Merge,
 }
@@ -226,12 +227,11 @@ impl Kind {
         match self {
             Kind::Outer => "keops_outer".into(),
             Kind::Merge => "keops_merge".into(),
-            Kind::Reduce { two_d, scheme } => {
-                let mode = if two_d { "2d" } else { "1d" };
+            Kind::Reduce { scheme } => {
                 if red == RedKind::Sum {
-                    format!("keops_{mode}_{}", scheme.name())
+                    format!("keops_reduce_{}", scheme.name())
                 } else {
-                    format!("keops_{mode}")
+                    "keops_reduce".into()
                 }
             }
         }
@@ -297,16 +297,6 @@ impl Ctx<'_> {
         r
     }
 
-    /// Loads a real component of row `row` of a variable.
-    fn load_real(&mut self, cache: &mut HashMap<usize, Reg>, role: Role, k: u32, row: Reg) -> Reg {
-        let (v, c) = self.locate(role, VarKind::Real, k);
-        let by = self.p().bytes();
-        let base = self.row_ptr(cache, v, row, by);
-        let r = self.b.freg(self.p());
-        self.b.emit(format!("ld.global.nc.{} {r}, [{base}+{}]", self.p().suffix(), c as u64 * by as u64));
-        r
-    }
-
     /// Loads an index component (u64) of row `row` of a variable.
     fn load_index(&mut self, cache: &mut HashMap<usize, Reg>, role: Role, k: u32, row: Reg) -> Reg {
         let (v, c) = self.locate(role, VarKind::Index, k);
@@ -316,39 +306,12 @@ impl Ctx<'_> {
         r
     }
 
-    /// `v >> 16` (or `v & 0xffff`) of a u64 as a float.
-    fn index_half(&mut self, v: Reg, hi: bool) -> Reg {
-        let t = self.b.reg(Ty::B64);
-        if hi {
-            self.b.emit(format!("shr.u64 {t}, {v}, 16"));
-        } else {
-            self.b.emit(format!("and.b64 {t}, {v}, 65535"));
-        }
-        let r = self.b.freg(self.p());
-        self.b.emit(format!("cvt.rn.{}.u64 {r}, {t}", self.p().suffix()));
-        r
-    }
-
     /// Runs the parameter phase (every thread).
     fn param_phase(&mut self) -> Vec<Reg> {
-        let l = self.l;
-        let ops = self.ops;
-        let mut cache = HashMap::new();
         let zero = self.b.reg(Ty::B64);
         self.b.emit(format!("mov.u64 {zero}, 0"));
-        let mut loads: HashMap<u32, Reg> = HashMap::new();
-        for inst in &l.param.insts {
-            if let Inst::RawParam(k) = *inst {
-                if let std::collections::hash_map::Entry::Vacant(e) = loads.entry(k) {
-                    let r = self.load_real(&mut cache, Role::Param, k, zero);
-                    e.insert(r);
-                }
-            }
-        }
-        emit_prog(&mut self.b, &ops, &l.param, &mut |_, i| match *i {
-            Inst::RawParam(k) => loads[&k],
-            ref other => panic!("unexpected {other:?} in the param phase"),
-        })
+        let prog = &self.l.param;
+        phase_prog(self, prog, Role::Param, zero, &[], &mut |_, _, _| {})
     }
 }
 
@@ -424,11 +387,11 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
         Kind::Outer => {
             cx.b.emit(format!("@!{has_row} bra {done}"));
             let pf = cx.param_phase();
-            let of = outer_phase(&mut cx, &pf, row);
-            let orow = scratch_base(&mut cx, row, of.len() as u32);
-            for (k, r) in of.iter().enumerate() {
-                cx.b.emit(format!("st.global.{} [{orow}+{}], {r}", p.suffix(), k as u32 * 32 * p.bytes()));
-            }
+            let orow = scratch_base(&mut cx, row, l.outer.outputs.len() as u32);
+            let (s, by) = (p.suffix(), p.bytes());
+            outer_phase_with(&mut cx, &pf, row, &mut |b, k, r| {
+                b.emit(format!("st.global.{s} [{orow}+{}], {r}", k as u32 * 32 * by));
+            });
         }
         Kind::Merge => {
             cx.b.emit(format!("@!{has_row} bra {done}"));
@@ -447,7 +410,7 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             cx.b.place(end);
             cx.state_finalize(&st, row);
         }
-        Kind::Reduce { two_d, scheme } => {
+        Kind::Reduce { scheme } => {
             let nnf = l.inner.outputs.len() as u32;
             let tile = plan.tile;
             let by = p.bytes();
@@ -469,23 +432,16 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
                 cx.b.place(skip);
                 cx.b.emit("bar.sync 0");
             }
-            // Range of the reduced index.
-            let (start, end) = if two_d {
-                let cy = cx.b.reg(Ty::B32);
-                cx.b.emit(format!("mov.u32 {cy}, %ctaid.y"));
-                let chunk = cx.b.reg(Ty::B64);
-                cx.b.emit(format!("cvt.u64.u32 {chunk}, {cy}"));
-                let start = cx.b.reg(Ty::B64);
-                cx.b.emit(format!("mul.lo.u64 {start}, {chunk}, {}", cx.prm.chunk_len));
-                let end = cx.b.reg(Ty::B64);
-                cx.b.emit(format!("add.u64 {end}, {start}, {}", cx.prm.chunk_len));
-                cx.b.emit(format!("min.u64 {end}, {end}, {}", cx.prm.n));
-                (start, end)
-            } else {
-                let start = cx.b.reg(Ty::B64);
-                cx.b.emit(format!("mov.u64 {start}, 0"));
-                (start, cx.prm.n)
-            };
+            // Range of the reduced index: chunk `ctaid.y`.
+            let cy = cx.b.reg(Ty::B32);
+            cx.b.emit(format!("mov.u32 {cy}, %ctaid.y"));
+            let chunk = cx.b.reg(Ty::B64);
+            cx.b.emit(format!("cvt.u64.u32 {chunk}, {cy}"));
+            let start = cx.b.reg(Ty::B64);
+            cx.b.emit(format!("mul.lo.u64 {start}, {chunk}, {}", cx.prm.chunk_len));
+            let end = cx.b.reg(Ty::B64);
+            cx.b.emit(format!("add.u64 {end}, {start}, {}", cx.prm.chunk_len));
+            cx.b.emit(format!("min.u64 {end}, {end}, {}", cx.prm.n));
             let pf = cx.param_phase();
             // Outer phase and state (threads with a row).
             let no_row = cx.b.label();
@@ -502,8 +458,8 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
                         let r = cx.load_index(&mut ocache, Role::Outer, k, row);
                         oidx.insert(k, r);
                     }
-                    Inst::OuterRowHi if row_hi.is_none() => row_hi = Some(cx.index_half(row, true)),
-                    Inst::OuterRowLo if row_lo.is_none() => row_lo = Some(cx.index_half(row, false)),
+                    Inst::OuterRowHi if row_hi.is_none() => row_hi = Some(index_half(&mut cx.b, p, row, true)),
+                    Inst::OuterRowLo if row_lo.is_none() => row_lo = Some(index_half(&mut cx.b, p, row, false)),
                     _ => {}
                 }
             }
@@ -628,15 +584,15 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             cx.b.place(tiles_done);
             // Results.
             cx.b.emit(format!("@!{has_row} bra {done}"));
-            if two_d {
-                let cy = cx.b.reg(Ty::B32);
-                cx.b.emit(format!("mov.u32 {cy}, %ctaid.y"));
-                let chunk = cx.b.reg(Ty::B64);
-                cx.b.emit(format!("cvt.u64.u32 {chunk}, {cy}"));
-                cx.state_store_partial(&st, row, chunk);
-            } else {
-                cx.state_finalize(&st, row);
-            }
+            // One chunk (1D scheme): final outputs; several: partial states.
+            let several = cx.b.reg(Ty::Pred);
+            cx.b.emit(format!("setp.gt.u64 {several}, {}, 1", cx.prm.nchunks));
+            let partial = cx.b.label();
+            cx.b.emit(format!("@{several} bra {partial}"));
+            cx.state_finalize(&st, row);
+            cx.b.emit(format!("bra {done}"));
+            cx.b.place(partial);
+            cx.state_store_partial(&st, row, chunk);
         }
     }
     cx.b.place(done);
@@ -669,62 +625,92 @@ fn scratch_base(cx: &mut Ctx<'_>, row: Reg, nof: u32) -> Reg {
 
 /// Outer phase of row `row`: raw loads and the outer program.
 fn outer_phase(cx: &mut Ctx<'_>, pf: &[Reg], row: Reg) -> Vec<Reg> {
-    let l = cx.l;
-    let ops = cx.ops;
-    let mut cache = HashMap::new();
-    let mut loads: HashMap<u32, Reg> = HashMap::new();
-    for inst in &l.outer.insts {
-        if let Inst::RawOuter(k) = *inst {
-            if let std::collections::hash_map::Entry::Vacant(e) = loads.entry(k) {
-                let r = cx.load_real(&mut cache, Role::Outer, k, row);
-                e.insert(r);
-            }
-        }
-    }
-    emit_prog(&mut cx.b, &ops, &l.outer, &mut |_, i| match *i {
-        Inst::RawOuter(k) => loads[&k],
-        Inst::Pf(k) => pf[k as usize],
-        ref other => panic!("unexpected {other:?} in the outer phase"),
-    })
+    outer_phase_with(cx, pf, row, &mut |_, _, _| {})
+}
+
+/// [`outer_phase`] with a sink called as each feature is computed.
+fn outer_phase_with(cx: &mut Ctx<'_>, pf: &[Reg], row: Reg, sink: &mut dyn FnMut(&mut Builder, usize, Reg)) -> Vec<Reg> {
+    let prog = &cx.l.outer;
+    phase_prog(cx, prog, Role::Outer, row, pf, sink)
 }
 
 /// Inner phase of reduced index `j`: raw loads and the inner program.
 fn inner_phase(cx: &mut Ctx<'_>, pf: &[Reg], j: Reg) -> Vec<Reg> {
-    let l = cx.l;
-    let ops = cx.ops;
+    let prog = &cx.l.inner;
+    phase_prog(cx, prog, Role::Inner, j, pf, &mut |_, _, _| {})
+}
+
+/// `v >> 16` (or `v & 0xffff`) of a u64 as a float.
+fn index_half(b: &mut Builder, p: Prec, v: Reg, hi: bool) -> Reg {
+    let t = b.reg(Ty::B64);
+    if hi {
+        b.emit(format!("shr.u64 {t}, {v}, 16"));
+    } else {
+        b.emit(format!("and.b64 {t}, {v}, 65535"));
+    }
+    let r = b.freg(p);
+    b.emit(format!("cvt.rn.{}.u64 {r}, {t}", p.suffix()));
+    r
+}
+
+/// Emits the param, outer or inner program for row `row` of the variables
+/// of `role`: the row pointer of each variable is computed first, and each
+/// raw component is loaded where the program first uses it (so that long
+/// programs do not keep every input alive).
+fn phase_prog(
+    cx: &mut Ctx<'_>,
+    prog: &keops_compiler::lower::ScalarProg,
+    role: Role,
+    row: Reg,
+    pf: &[Reg],
+    sink: &mut dyn FnMut(&mut Builder, usize, Reg),
+) -> Vec<Reg> {
+    let p = cx.p();
+    let by = p.bytes() as u64;
     let mut cache = HashMap::new();
-    let mut loads: HashMap<u32, Reg> = HashMap::new();
-    let mut halves: HashMap<(u32, bool), Reg> = HashMap::new();
-    let mut idx: HashMap<u32, Reg> = HashMap::new();
-    for inst in &l.inner.insts {
+    let mut reals: HashMap<u32, (Reg, u64)> = HashMap::new();
+    let mut idx: HashMap<u32, (Reg, u64)> = HashMap::new();
+    for inst in &prog.insts {
         match *inst {
-            Inst::RawInner(k) => {
-                if let std::collections::hash_map::Entry::Vacant(e) = loads.entry(k) {
-                    let r = cx.load_real(&mut cache, Role::Inner, k, j);
-                    e.insert(r);
-                }
+            Inst::RawParam(k) | Inst::RawOuter(k) | Inst::RawInner(k) => {
+                let (v, c) = cx.locate(role, VarKind::Real, k);
+                let base = cx.row_ptr(&mut cache, v, row, by as u32);
+                reals.insert(k, (base, c as u64 * by));
             }
             Inst::InnerIndexHi(k) | Inst::InnerIndexLo(k) => {
-                let hi = matches!(inst, Inst::InnerIndexHi(_));
-                let v = match idx.get(&k) {
-                    Some(&v) => v,
-                    None => {
-                        let v = cx.load_index(&mut cache, Role::Inner, k, j);
-                        idx.insert(k, v);
-                        v
-                    }
-                };
-                let h = cx.index_half(v, hi);
-                halves.insert((k, hi), h);
+                let (v, c) = cx.locate(role, VarKind::Index, k);
+                let base = cx.row_ptr(&mut cache, v, row, 8);
+                idx.insert(k, (base, c as u64 * 8));
             }
             _ => {}
         }
     }
-    emit_prog(&mut cx.b, &ops, &l.inner, &mut |_, i| match *i {
-        Inst::RawInner(k) => loads[&k],
-        Inst::Pf(k) => pf[k as usize],
-        Inst::InnerIndexHi(k) => halves[&(k, true)],
-        Inst::InnerIndexLo(k) => halves[&(k, false)],
-        ref other => panic!("unexpected {other:?} in the inner phase"),
-    })
+    let mut loaded_idx: HashMap<u32, Reg> = HashMap::new();
+    let ops = cx.ops;
+    let s = p.suffix();
+    emit_prog_with(
+        &mut cx.b,
+        &ops,
+        prog,
+        &mut |b, i| match *i {
+            Inst::RawParam(k) | Inst::RawOuter(k) | Inst::RawInner(k) => {
+                let (base, off) = reals[&k];
+                let r = b.freg(p);
+                b.emit(format!("ld.global.nc.{s} {r}, [{base}+{off}]"));
+                r
+            }
+            Inst::InnerIndexHi(k) | Inst::InnerIndexLo(k) => {
+                let v = *loaded_idx.entry(k).or_insert_with(|| {
+                    let (base, off) = idx[&k];
+                    let r = b.reg(Ty::B64);
+                    b.emit(format!("ld.global.nc.u64 {r}, [{base}+{off}]"));
+                    r
+                });
+                index_half(b, p, v, matches!(i, Inst::InnerIndexHi(_)))
+            }
+            Inst::Pf(k) => pf[k as usize],
+            ref other => panic!("unexpected {other:?} in a {role:?} phase"),
+        },
+        sink,
+    )
 }

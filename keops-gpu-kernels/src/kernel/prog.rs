@@ -281,8 +281,25 @@ pub(crate) fn emit_prog(
     prog: &ScalarProg,
     input: &mut dyn FnMut(&mut Builder, &Inst) -> Reg,
 ) -> Vec<Reg> {
+    emit_prog_with(b, ops, prog, input, &mut |_, _, _| {})
+}
+
+/// [`emit_prog`], calling `sink(b, k, reg)` for output `k` right after the
+/// instruction that computes it (so that e.g. stores do not keep every
+/// output alive until the end of the program).
+pub(crate) fn emit_prog_with(
+    b: &mut Builder,
+    ops: &Ops,
+    prog: &ScalarProg,
+    input: &mut dyn FnMut(&mut Builder, &Inst) -> Reg,
+    sink: &mut dyn FnMut(&mut Builder, usize, Reg),
+) -> Vec<Reg> {
+    let mut outs_of: Vec<Vec<usize>> = vec![Vec::new(); prog.insts.len()];
+    for (k, &o) in prog.outputs.iter().enumerate() {
+        outs_of[o as usize].push(k);
+    }
     let mut vals: Vec<Reg> = Vec::with_capacity(prog.insts.len());
-    for inst in &prog.insts {
+    for (idx, inst) in prog.insts.iter().enumerate() {
         let v = |k: u32| vals[k as usize];
         let r = match *inst {
             Inst::Const(bits) => ops.c(b, f64::from_bits(bits)),
@@ -298,6 +315,9 @@ pub(crate) fn emit_prog(
             ref other => input(b, other),
         };
         vals.push(r);
+        for &k in &outs_of[idx] {
+            sink(b, k, r);
+        }
     }
     prog.outputs.iter().map(|&o| vals[o as usize]).collect()
 }

@@ -89,7 +89,7 @@ pub(crate) fn mask_out<P: Pack>(info: &StageInfo, out: &mut [P], valid: P::Mask)
 #[inline(always)]
 fn lse_step<P: Pack>(m: &mut P, sums: &mut [(&mut P, P)], f: P) {
     let gt = f.cmp_gt(*m);
-    let e = P::select(gt, *m - f, f - *m).exp();
+    let e = crate::ops::exp(P::select(gt, *m - f, f - *m));
     // A -inf value (empty or masked lane) changes nothing: exp(-inf - m) = 0
     // except when m = -inf too, where f - m is NaN; guard it.
     let skip = f.cmp_eq(splat(f64::NEG_INFINITY));

@@ -241,19 +241,16 @@ pub fn run_on<D: GpuDevice, T: Real>(
         None
     };
 
-    let kname = |mode: &str| -> String {
-        if info.red == Red::Sum {
-            let s = match opts.sum_scheme {
-                SumScheme::Direct => "direct",
-                SumScheme::Block => "block",
-                SumScheme::Kahan => "kahan",
-            };
-            format!("keops_{mode}_{s}")
-        } else {
-            format!("keops_{mode}")
+    let kname = if info.red == Red::Sum {
+        match opts.sum_scheme {
+            SumScheme::Direct => "keops_reduce_direct",
+            SumScheme::Block => "keops_reduce_block",
+            SumScheme::Kahan => "keops_reduce_kahan",
         }
+    } else {
+        "keops_reduce"
     };
-    let f1 = dev.function(ptx, &kname("1d"))?;
+    let f1 = dev.function(ptx, kname)?;
     let max_block = dev.max_block(&f1)?;
     let block = opts.gpu_block.unwrap_or(meta.block).clamp(1, max_block.max(1));
     let sms = dev.sm_count()?;
@@ -277,29 +274,30 @@ pub fn run_on<D: GpuDevice, T: Real>(
         let bo = block.min(dev.max_block(&fo)?.max(1));
         launch_rows(dev, &fo, m, bo, 1, &mut params, row_base)?;
     }
+    // Chunks of the reduced range: one for the 1D scheme.
+    let (chunk_len, nchunks) = match two_d {
+        Some(len) => (len, (n as u64).div_ceil(len).max(1)),
+        None => ((n as u64).max(1), 1),
+    };
+    if nchunks > MAX_GRID_Y {
+        return Err(Error::Internal(format!("{nchunks} chunks exceed the grid limit")));
+    }
+    params[nv + 3] = chunk_len;
+    params[nv + 4] = nchunks;
     let mut _partial = None;
-    match two_d {
-        None => launch_rows(dev, &f1, m, block, 1, &mut params, row_base)?,
-        Some(chunk_len) => {
-            let nchunks = (n as u64).div_ceil(chunk_len).max(1);
-            if nchunks > MAX_GRID_Y {
-                return Err(Error::Internal(format!("{nchunks} chunks exceed the grid limit")));
-            }
-            let bytes = (nchunks as usize)
-                .checked_mul(meta.partial_slots as usize * m * 8)
-                .ok_or_else(|| Error::TooLarge("partial states of the 2D scheme".into()))?;
-            let partial = dev.alloc(bytes.max(1), "partial states")?;
-            params[nv + 3] = chunk_len;
-            params[nv + 4] = nchunks;
-            params[nv + 7] = dev.addr(&partial);
-            let f2 = dev.function(ptx, &kname("2d"))?;
-            let b2 = block.min(dev.max_block(&f2)?.max(1));
-            launch_rows(dev, &f2, m, b2, nchunks as u32, &mut params, row_base)?;
-            let fm = dev.function(ptx, "keops_merge")?;
-            let bm = block.min(dev.max_block(&fm)?.max(1));
-            launch_rows(dev, &fm, m, bm, 1, &mut params, row_base)?;
-            _partial = Some(partial);
-        }
+    if nchunks == 1 {
+        launch_rows(dev, &f1, m, block, 1, &mut params, row_base)?;
+    } else {
+        let bytes = (nchunks as usize)
+            .checked_mul(meta.partial_slots as usize * m * 8)
+            .ok_or_else(|| Error::TooLarge("partial states of the 2D scheme".into()))?;
+        let partial = dev.alloc(bytes.max(1), "partial states")?;
+        params[nv + 7] = dev.addr(&partial);
+        launch_rows(dev, &f1, m, block, nchunks as u32, &mut params, row_base)?;
+        let fm = dev.function(ptx, "keops_merge")?;
+        let bm = block.min(dev.max_block(&fm)?.max(1));
+        launch_rows(dev, &fm, m, bm, 1, &mut params, row_base)?;
+        _partial = Some(partial);
     }
     dev.synchronize()?;
     let vals = match &vals_buf {
