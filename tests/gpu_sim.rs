@@ -6,9 +6,9 @@
 //! unaligned chunks and the automatic choice (see `common::gpu_variants`).
 mod common;
 
-use keops::prelude::*;
 #[allow(unused_imports)]
 use common::*;
+use keops::prelude::*;
 
 // ---- Reductions, over j and over i ----
 check_gpu!(sum_over_j, |x: Vi<3>, y: Vj<3>| sum_j(x * y));
@@ -167,12 +167,18 @@ fn empty_reductions() {
         let x = Array2::from_elem((m, 1), 1.0f32);
         let y = Array2::<f32>::zeros((0, 1));
         let k = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| sum_j(x * y));
-        assert_eq!(k.with_options(opts(k.options())).call(&x, &y).unwrap(), Array2::zeros((m, 1)));
+        assert_eq!(
+            k.with_options(opts(k.options())).call(&x, &y).unwrap(),
+            Array2::zeros((m, 1))
+        );
         let k = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| logsumexp_j(x * y));
         let l = k.with_options(opts(k.options())).call(&x, &y).unwrap();
         assert!(l.iter().all(|&v| v == f32::NEG_INFINITY));
         let k = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| sumsoftmaxweight_j(x * y, y));
-        assert_eq!(k.with_options(opts(k.options())).call(&x, &y).unwrap(), Array2::zeros((m, 1)));
+        assert_eq!(
+            k.with_options(opts(k.options())).call(&x, &y).unwrap(),
+            Array2::zeros((m, 1))
+        );
         let k = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| min_argmin_j(x * y));
         let (v, i) = k.with_options(opts(k.options())).call(&x, &y).unwrap();
         assert!(v.iter().all(|&a| a == f32::INFINITY));
@@ -182,7 +188,10 @@ fn empty_reductions() {
         assert!(v.iter().all(|&a| a == f32::NEG_INFINITY));
         let k = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| argkmin_j(x * y, 3));
         for scheme in [GpuScheme::OneD, GpuScheme::TwoD { chunk_len: 0 }] {
-            let i = k.with_options(gpu_options(k.options(), scheme, None)).call(&x, &y).unwrap();
+            let i = k
+                .with_options(gpu_options(k.options(), scheme, None))
+                .call(&x, &y)
+                .unwrap();
             assert_eq!(i.dim(), (m, 3));
             assert!(i.iter().all(|&a| a == usize::MAX));
         }
@@ -191,7 +200,13 @@ fn empty_reductions() {
     let x0 = Array2::<f32>::zeros((0, 1));
     let y1 = Array2::from_elem((4, 1), 1.0f32);
     let k = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| kmin_j(x * y, 2));
-    assert_eq!(k.with_options(opts(k.options())).call(&x0, &y1).unwrap().dim(), (0, 2));
+    assert_eq!(
+        k.with_options(opts(k.options()))
+            .call(&x0, &y1)
+            .unwrap()
+            .dim(),
+        (0, 2)
+    );
 }
 
 /// Long f32 sums: the block scheme (per-tile partial sums folded into an
@@ -203,26 +218,46 @@ fn long_sums_are_accurate() {
     let mut rng = common::rng("long_sum_gpu", 3, n);
     let y = Array2::from_shape_fn((n, 1), |_| rng.f32());
     let x = Array2::from_shape_fn((3, 1), |(i, _)| 0.1 + i as f32);
-    let exact: Vec<f64> = (0..3).map(|i| y.iter().map(|&v| (x[[i, 0]] as f64 * v as f64 * 0.5).sin() + 1.0).sum()).collect();
+    let exact: Vec<f64> = (0..3)
+        .map(|i| {
+            y.iter()
+                .map(|&v| (x[[i, 0]] as f64 * v as f64 * 0.5).sin() + 1.0)
+                .sum()
+        })
+        .collect();
     let k = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| sum_j(sin(x * y * 0.5) + 1.0));
     if device_math_tolerance(&["sin"], false, 0.0).is_none() {
         return;
     }
     for (scheme, tol) in [(SumScheme::Block, 1e-5), (SumScheme::Kahan, 1e-5)] {
-        for (g, _) in [(GpuScheme::OneD, 0), (GpuScheme::TwoD { chunk_len: 7000 }, 1)] {
-            let kk = k.with_options(Options { sum_scheme: scheme, ..gpu_options(k.options(), g, None) });
+        for (g, _) in [
+            (GpuScheme::OneD, 0),
+            (GpuScheme::TwoD { chunk_len: 7000 }, 1),
+        ] {
+            let kk = k.with_options(Options {
+                sum_scheme: scheme,
+                ..gpu_options(k.options(), g, None)
+            });
             let out = kk.call(&x, &y).unwrap();
             for i in 0..3 {
                 let rel = ((out[[i, 0]] as f64 - exact[i]) / exact[i]).abs();
-                assert!(rel < tol, "{scheme:?} {g:?} row {i}: relative error {rel:e}");
+                assert!(
+                    rel < tol,
+                    "{scheme:?} {g:?} row {i}: relative error {rel:e}"
+                );
             }
         }
     }
-    let kk = k.with_options(gpu_options(k.options(), GpuScheme::Auto, None)).f64_accumulation(true);
+    let kk = k
+        .with_options(gpu_options(k.options(), GpuScheme::Auto, None))
+        .f64_accumulation(true);
     let out = kk.call(&x, &y).unwrap();
     for i in 0..3 {
         let rel = ((out[[i, 0]] as f64 - exact[i]) / exact[i]).abs();
-        assert!(rel < 1e-6, "f64 accumulation row {i}: relative error {rel:e}");
+        assert!(
+            rel < 1e-6,
+            "f64 accumulation row {i}: relative error {rel:e}"
+        );
     }
 }
 
@@ -237,7 +272,10 @@ fn strided_inputs() {
     let y = yt.t();
     let k = keops!(grad_order = 0, |x: Vi<3>, y: Vj<3>| min_argmin_j(sqdist(x, y)));
     let cpu = k.call(x, y).unwrap();
-    let gpu = k.with_options(gpu_options(k.options(), GpuScheme::Auto, None)).call(x, y).unwrap();
+    let gpu = k
+        .with_options(gpu_options(k.options(), GpuScheme::Auto, None))
+        .call(x, y)
+        .unwrap();
     assert_eq!(cpu.1, gpu.1);
     for (a, b) in cpu.0.iter().zip(gpu.0.iter()) {
         assert!((a - b).abs() <= 1e-15 * a.abs().max(1.0));

@@ -249,11 +249,11 @@ pub fn stage_tokens(ident: &Ident, name: &str, l: &Lowered, ptx: &StagePtx) -> T
             }
             Inst::Of(k) => {
                 let id = format_ident!("of{}", k);
-                quote!(#id)
+                quote!(#p::Pack::splat(#id))
             }
             Inst::Nf(k) => {
-                let id = format_ident!("nf{}", k);
-                quote!(#id)
+                let k = lit(*k);
+                quote!(nf.get::<P>(#k))
             }
             Inst::RawOuter(k) | Inst::RawInner(k) => {
                 let id = format_ident!("raw{}", k);
@@ -304,10 +304,8 @@ pub fn stage_tokens(ident: &Ident, name: &str, l: &Lowered, ptx: &StagePtx) -> T
     let pair_body = prog_body(&l.pair, &feature_input);
     let p_pf = used_in(&l.pair, "pf");
     let p_of = used_in(&l.pair, "of");
-    let p_nf = used_in(&l.pair, "nf");
     let pair_destr_pf = destructure("pf", npf as usize, &|k| p_pf.contains(&k));
     let pair_destr_of = destructure("of", nof as usize, &|k| p_of.contains(&k));
-    let pair_destr_nf = destructure("nf", nnf as usize, &|k| p_nf.contains(&k));
     let pair_out = outputs_array(&l.pair);
 
     let vars: Vec<TokenStream> = l
@@ -406,14 +404,13 @@ pub fn stage_tokens(ident: &Ident, name: &str, l: &Lowered, ptx: &StagePtx) -> T
             #[inline(always)]
             fn pair<P: #p::Pack>(
                 pf: &[P; #npf_l],
-                of: &[P; #nof_l],
-                nf: &[P; #nnf_l],
+                of: &[P::Elem; #nof_l],
+                nf: #p::Features<'_, P::Elem>,
                 ctx: &#p::PairCtx<'_, P>,
                 out: &mut [P; #nout_l],
             ) {
                 #pair_destr_pf
                 #pair_destr_of
-                #pair_destr_nf
                 #(#pair_body)*
                 *out = #pair_out;
             }
@@ -425,10 +422,18 @@ pub fn stage_tokens(ident: &Ident, name: &str, l: &Lowered, ptx: &StagePtx) -> T
 /// reuse each loaded pack of inner features more, but need more registers
 /// for their states and outer features.
 pub fn group_rows(l: &Lowered) -> u32 {
+    // K-lists live in memory (the chunk loop only reads each row's K-th
+    // value for the threshold test), so they do not count against registers.
     if matches!(l.red, RedKind::KMin(_) | RedKind::ArgKMin(_) | RedKind::KMinArgKMin(_)) {
-        return 1;
+        return if l.outer.outputs.len() > 24 { 1 } else { 2 };
     }
-    let live = acc_len(l.red, l.fdim, l.wdim) + l.outer.outputs.len() as u32;
+    // Registers per row: the state the chunk loop updates (a sum's Kahan
+    // half is untouched outside the Kahan scheme) and the outer features.
+    let state = match l.red {
+        RedKind::Sum => l.fdim,
+        r => acc_len(r, l.fdim, l.wdim),
+    };
+    let live = state + l.outer.outputs.len() as u32;
     if live <= 8 {
         4
     } else if live <= 16 {

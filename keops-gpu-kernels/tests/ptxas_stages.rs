@@ -22,7 +22,8 @@ use keops_gpu_kernels::ptxas::{self, AssembleReport};
 
 fn family(src: &str) -> Result<Family, String> {
     let def = keops_compiler::parse::parse_kernel_str(src).map_err(|e| format!("{src}: {e}"))?;
-    let stage = keops_compiler::front::build_stage(&def, true).map_err(|e| format!("{src}: {e}"))?;
+    let stage =
+        keops_compiler::front::build_stage(&def, true).map_err(|e| format!("{src}: {e}"))?;
     Ok(Family::new(stage, def.options.grad_order))
 }
 
@@ -85,23 +86,38 @@ fn split_top(s: &str, seps: &[u8]) -> Vec<String> {
 fn test_formulas() -> Vec<String> {
     let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests"));
     let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "rs")).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     let mut out = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap_or_default();
-        for (pat, kind) in [("keops!(", 0), ("check!(", 1), ("check_gpu!(", 1), ("check_grad!(", 2), ("check_gpu_grad!(", 2)] {
+        for (pat, kind) in [
+            ("keops!(", 0),
+            ("check!(", 1),
+            ("check_gpu!(", 1),
+            ("check_grad!(", 2),
+            ("check_gpu_grad!(", 2),
+        ] {
             let mut from = 0;
             while let Some(pos) = text[from..].find(pat) {
                 let at = from + pos;
                 from = at + pat.len();
                 // Whole identifiers only (`check!(` inside `gpu_check!(` is not one).
                 let prev = text[..at].chars().next_back();
-                if prev.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') && !(kind == 0 && text[..at].ends_with("::")) {
+                if prev.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+                    && !(kind == 0 && text[..at].ends_with("::"))
+                {
                     continue;
                 }
-                let Some(inner) = group(&text, at + pat.len() - 1) else { continue };
+                let Some(inner) = group(&text, at + pat.len() - 1) else {
+                    continue;
+                };
                 if inner.contains('$') {
                     continue; // inside a macro definition
                 }
@@ -112,11 +128,12 @@ fn test_formulas() -> Vec<String> {
                         let head = split_top(&parts[0], b",");
                         let rest = head[1..].join(",");
                         let formula = rest.trim();
-                        let formula = if kind == 2 && formula.starts_with('(') && formula.ends_with(')') {
-                            formula[1..formula.len() - 1].to_string()
-                        } else {
-                            formula.to_string()
-                        };
+                        let formula =
+                            if kind == 2 && formula.starts_with('(') && formula.ends_with(')') {
+                                formula[1..formula.len() - 1].to_string()
+                            } else {
+                                formula.to_string()
+                            };
                         format!("grad_order = {}, {formula}", if kind == 2 { 1 } else { 0 })
                     }
                 };
@@ -134,7 +151,9 @@ fn test_formulas() -> Vec<String> {
 /// Assembles modules in parallel for both architectures; returns the sm_80
 /// reports in input order.
 fn assemble_many(bin: &Path, mods: &[(String, String)]) -> Vec<AssembleReport> {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(16);
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(16);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: std::sync::Mutex<BTreeMap<usize, AssembleReport>> = Default::default();
     std::thread::scope(|s| {
@@ -146,7 +165,8 @@ fn assemble_many(bin: &Path, mods: &[(String, String)]) -> Vec<AssembleReport> {
                 }
                 let (what, ptx) = &mods[i];
                 for arch in ["sm_90", "sm_80"] {
-                    let r = ptxas::assemble(bin, ptx, arch).unwrap_or_else(|e| panic!("{what} {arch}: {e}"));
+                    let r = ptxas::assemble(bin, ptx, arch)
+                        .unwrap_or_else(|e| panic!("{what} {arch}: {e}"));
                     assert!(!r.has_warnings(), "{what} {arch}: warnings\n{}", r.log);
                     if arch == "sm_80" {
                         results.lock().unwrap().insert(i, r);
@@ -170,7 +190,11 @@ fn ptxas_or_skip() -> Option<std::path::PathBuf> {
 fn every_test_formula_assembles() {
     let Some(bin) = ptxas_or_skip() else { return };
     let formulas = test_formulas();
-    assert!(formulas.len() > 100, "found only {} formulas in tests/", formulas.len());
+    assert!(
+        formulas.len() > 100,
+        "found only {} formulas in tests/",
+        formulas.len()
+    );
     let mut seen = std::collections::HashSet::new();
     let mut mods = Vec::new();
     for f in &formulas {
@@ -185,7 +209,11 @@ fn every_test_formula_assembles() {
     let (mut kernels, mut spilling) = (0, 0);
     for ((what, _), r) in mods.iter().zip(&reports) {
         let worst = r.kernels.iter().map(|k| k.registers).max().unwrap_or(0);
-        let spills: u32 = r.kernels.iter().map(|k| k.spill_stores + k.spill_loads).sum();
+        let spills: u32 = r
+            .kernels
+            .iter()
+            .map(|k| k.spill_stores + k.spill_loads)
+            .sum();
         kernels += r.kernels.len();
         if spills > 0 {
             spilling += 1;
@@ -215,7 +243,11 @@ fn forward_reports(bin: &Path, src: &str) -> Vec<AssembleReport> {
 fn assert_no_spills(reps: &[AssembleReport]) {
     for r in reps {
         for k in &r.kernels {
-            assert_eq!((k.spill_stores, k.spill_loads, k.stack_frame), (0, 0, 0), "{r}");
+            assert_eq!(
+                (k.spill_stores, k.spill_loads, k.stack_frame),
+                (0, 0, 0),
+                "{r}"
+            );
         }
     }
 }
@@ -247,7 +279,8 @@ fn large_dimensions_do_not_spill() {
 #[test]
 fn gradient_stages_do_not_spill() {
     let Some(bin) = ptxas_or_skip() else { return };
-    let src = "grad_order = 1, |x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| min_j(g * sqdist(x, y) + b)";
+    let src =
+        "grad_order = 1, |x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| min_j(g * sqdist(x, y) + b)";
     let mods = modules(src);
     let reps = assemble_many(&bin, &mods);
     for ((what, _), r) in mods.iter().zip(&reps) {
@@ -259,6 +292,14 @@ fn gradient_stages_do_not_spill() {
 #[test]
 fn formula_extraction_finds_the_test_formulas() {
     let f = test_formulas();
-    assert!(f.iter().any(|s| s.contains("sum_j(exp(-g * sqdist(x, y)) * b)")), "{f:?}");
-    assert!(f.iter().all(|s| family(s).is_ok()), "{:?}", f.iter().filter(|s| family(s).is_err()).collect::<Vec<_>>());
+    assert!(
+        f.iter()
+            .any(|s| s.contains("sum_j(exp(-g * sqdist(x, y)) * b)")),
+        "{f:?}"
+    );
+    assert!(
+        f.iter().all(|s| family(s).is_ok()),
+        "{:?}",
+        f.iter().filter(|s| family(s).is_err()).collect::<Vec<_>>()
+    );
 }

@@ -83,7 +83,7 @@ pub mod __private {
     pub use crate::options::{Backend, GpuScheme, Options, SumScheme};
     pub use crate::run_stage;
     pub use crate::simd::{Pack, Real, SimdLevel};
-    pub use crate::stage::{Buf, Cat, CpuStage, Elem, PairCtx, Red, Role, StageInfo, VarKind, VarSpec};
+    pub use crate::stage::{Buf, Cat, CpuStage, Elem, Features, PairCtx, Red, Role, StageInfo, VarKind, VarSpec};
     pub use crate::value::{IntoIndexRows, IntoParam, IntoRows, RowCounts, Val};
     pub use ndarray;
 

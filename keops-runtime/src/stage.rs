@@ -18,6 +18,8 @@ pub trait Buf<E: Elem>: Copy + Send + Sync + 'static {
     const LEN: usize;
     /// All elements equal to `e`.
     fn splat(e: E) -> Self;
+    /// Element `k` is `f(k)`.
+    fn from_fn(f: impl FnMut(usize) -> E) -> Self;
     /// The elements.
     fn as_slice(&self) -> &[E];
     /// The elements, mutably.
@@ -29,6 +31,10 @@ impl<E: Elem, const N: usize> Buf<E> for [E; N] {
     #[inline(always)]
     fn splat(e: E) -> Self {
         [e; N]
+    }
+    #[inline(always)]
+    fn from_fn(f: impl FnMut(usize) -> E) -> Self {
+        core::array::from_fn(f)
     }
     #[inline(always)]
     fn as_slice(&self) -> &[E] {
@@ -221,6 +227,29 @@ impl StageInfo {
     }
 }
 
+/// The inner features of one pack of reduced indices, read in place from a
+/// tile (feature `k` of lane `l` at `data[k * stride + l]`): the pair
+/// function loads each feature where it uses it, so a load folds into the
+/// arithmetic instruction and no copy of the features is made.
+#[derive(Clone, Copy, Debug)]
+pub struct Features<'a, T> {
+    data: &'a [T],
+    stride: usize,
+}
+
+impl<'a, T: crate::simd::Real> Features<'a, T> {
+    /// Features starting at `data[0]`, `stride` elements apart.
+    #[inline(always)]
+    pub fn new(data: &'a [T], stride: usize) -> Self {
+        Features { data, stride }
+    }
+    /// Feature `k` of every lane.
+    #[inline(always)]
+    pub fn get<P: Pack<Elem = T>>(&self, k: usize) -> P {
+        P::load(&self.data[k * self.stride..])
+    }
+}
+
 /// Per-row context of the pair function.
 #[derive(Clone, Copy, Debug)]
 pub struct PairCtx<'a, P: Pack> {
@@ -240,7 +269,10 @@ pub struct PairCtx<'a, P: Pack> {
 /// - `outer` once per output row;
 /// - `inner` once per reduced index (results stored as SIMD-friendly tiles);
 /// - `pair` once per pack of pairs, producing the formula components followed
-///   by the weight components.
+///   by the weight components. It reads the outer features as scalars and
+///   splats them where used: a broadcast is free as an operand of an FMA,
+///   and a row with many features (k-NN in D = 64) does not need a
+///   register per feature.
 pub trait CpuStage: Send + Sync + 'static {
     /// Metadata.
     const INFO: &'static StageInfo;
@@ -276,8 +308,8 @@ pub trait CpuStage: Send + Sync + 'static {
     /// Pair phase.
     fn pair<P: Pack>(
         pf: &Self::Pf<P>,
-        of: &Self::Of<P>,
-        nf: &Self::Nf<P>,
+        of: &Self::Of<P::Elem>,
+        nf: Features<'_, P::Elem>,
         ctx: &PairCtx<'_, P>,
         out: &mut Self::Out<P>,
     );

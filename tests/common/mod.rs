@@ -475,9 +475,12 @@ macro_rules! gpu_arg {
     };
 }
 
+/// Arguments `(x, y)` of a device-math probe, and the exact function.
+type MathSamples = (Vec<(f64, f64)>, fn(f64, f64) -> f64);
+
 /// Sample points and the exact (f64 std) function of a device-math
 /// routine, by formula-language name.
-fn math_samples(f: &str) -> (Vec<(f64, f64)>, fn(f64, f64) -> f64) {
+fn math_samples(f: &str) -> MathSamples {
     let grid = |lo: f64, hi: f64| -> Vec<(f64, f64)> { (0..97).map(|k| (lo + (hi - lo) * (k as f64 + 0.31) / 97.0, 0.0)).collect() };
     match f {
         "exp" => (grid(-20.0, 20.0), |x, _| x.exp()),

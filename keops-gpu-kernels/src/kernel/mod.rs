@@ -205,7 +205,15 @@ pub fn emit_stage(l: &Lowered, p: Prec, mo: MathOpts) -> String {
             s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Reduce { scheme: sc }));
         }
     } else {
-        s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Reduce { scheme: SumScheme::Direct }));
+        s.push_str(&emit_kernel(
+            l,
+            p,
+            mo,
+            &plan,
+            Kind::Reduce {
+                scheme: SumScheme::Direct,
+            },
+        ));
     }
     s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Merge));
     s
@@ -292,7 +300,11 @@ impl Ctx<'_> {
         }
         let dim = self.l.vars[v].dim as u64;
         let r = self.b.reg(Ty::B64);
-        self.b.emit(format!("mad.lo.u64 {r}, {row}, {}, {}", dim * elem as u64, self.prm.vars[v]));
+        self.b.emit(format!(
+            "mad.lo.u64 {r}, {row}, {}, {}",
+            dim * elem as u64,
+            self.prm.vars[v]
+        ));
         cache.insert(v, r);
         r
     }
@@ -302,7 +314,8 @@ impl Ctx<'_> {
         let (v, c) = self.locate(role, VarKind::Index, k);
         let base = self.row_ptr(cache, v, row, 8);
         let r = self.b.reg(Ty::B64);
-        self.b.emit(format!("ld.global.nc.u64 {r}, [{base}+{}]", c as u64 * 8));
+        self.b
+            .emit(format!("ld.global.nc.u64 {r}, [{base}+{}]", c as u64 * 8));
         r
     }
 
@@ -317,7 +330,17 @@ impl Ctx<'_> {
 
 fn param_decls(l: &Lowered) -> Vec<String> {
     let mut v: Vec<String> = (0..l.vars.len()).map(|k| format!("p_v{k}")).collect();
-    for n in ["p_m", "p_n", "p_row_base", "p_chunk_len", "p_nchunks", "p_out_vals", "p_out_idx", "p_partial", "p_oscr"] {
+    for n in [
+        "p_m",
+        "p_n",
+        "p_row_base",
+        "p_chunk_len",
+        "p_nchunks",
+        "p_out_vals",
+        "p_out_idx",
+        "p_partial",
+        "p_oscr",
+    ] {
         v.push(n.to_string());
     }
     v
@@ -362,7 +385,12 @@ fn load_params(b: &mut Builder, l: &Lowered) -> Prm {
 fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> String {
     let mut b = Builder::new();
     let prm = load_params(&mut b, l);
-    let mut cx = Ctx { b, ops: Ops { p, mo }, l, prm };
+    let mut cx = Ctx {
+        b,
+        ops: Ops { p, mo },
+        l,
+        prm,
+    };
     let name = kind.name(l.red);
     let mut shared_decl = String::new();
 
@@ -390,7 +418,10 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             let orow = scratch_base(&mut cx, row, l.outer.outputs.len() as u32);
             let (s, by) = (p.suffix(), p.bytes());
             outer_phase_with(&mut cx, &pf, row, &mut |b, k, r| {
-                b.emit(format!("st.global.{s} [{orow}+{}], {r}", k as u32 * 32 * by));
+                b.emit(format!(
+                    "st.global.{s} [{orow}+{}], {r}",
+                    k as u32 * 32 * by
+                ));
             });
         }
         Kind::Merge => {
@@ -416,7 +447,10 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             let by = p.bytes();
             let s = p.suffix();
             if nnf > 0 {
-                shared_decl = format!("\t.shared .align 8 .b8 keops_tile[{}];\n", plan.shared_bytes);
+                shared_decl = format!(
+                    "\t.shared .align 8 .b8 keops_tile[{}];\n",
+                    plan.shared_bytes
+                );
             }
             if plan.outer_in_memory {
                 // The zero of the scratch loads: written by thread 0, read
@@ -446,8 +480,16 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             // Outer phase and state (threads with a row).
             let no_row = cx.b.label();
             cx.b.emit(format!("@!{has_row} bra {no_row}"));
-            let of = if plan.outer_in_memory { Vec::new() } else { outer_phase(&mut cx, &pf, row) };
-            let orow = if plan.outer_in_memory { Some(scratch_base(&mut cx, row, l.outer.outputs.len() as u32)) } else { None };
+            let of = if plan.outer_in_memory {
+                Vec::new()
+            } else {
+                outer_phase(&mut cx, &pf, row)
+            };
+            let orow = if plan.outer_in_memory {
+                Some(scratch_base(&mut cx, row, l.outer.outputs.len() as u32))
+            } else {
+                None
+            };
             // Outer indices and row halves used by the pair program.
             let mut ocache = HashMap::new();
             let mut oidx: HashMap<u32, Reg> = HashMap::new();
@@ -458,8 +500,12 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
                         let r = cx.load_index(&mut ocache, Role::Outer, k, row);
                         oidx.insert(k, r);
                     }
-                    Inst::OuterRowHi if row_hi.is_none() => row_hi = Some(index_half(&mut cx.b, p, row, true)),
-                    Inst::OuterRowLo if row_lo.is_none() => row_lo = Some(index_half(&mut cx.b, p, row, false)),
+                    Inst::OuterRowHi if row_hi.is_none() => {
+                        row_hi = Some(index_half(&mut cx.b, p, row, true))
+                    }
+                    Inst::OuterRowLo if row_lo.is_none() => {
+                        row_lo = Some(index_half(&mut cx.b, p, row, false))
+                    }
                     _ => {}
                 }
             }
@@ -543,7 +589,7 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
                 ob
             });
             let ops = cx.ops;
-                    let mut input = |b: &mut Builder, i: &Inst| -> Reg {
+            let mut input = |b: &mut Builder, i: &Inst| -> Reg {
                 match *i {
                     Inst::Pf(k) => pf[k as usize],
                     Inst::Of(k) => match obase {
@@ -598,7 +644,10 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
     cx.b.place(done);
     cx.b.emit("ret");
 
-    let params: Vec<String> = param_decls(l).iter().map(|n| format!("\t.param .u64 {n}")).collect();
+    let params: Vec<String> = param_decls(l)
+        .iter()
+        .map(|n| format!("\t.param .u64 {n}"))
+        .collect();
     format!(
         ".visible .entry {name}(\n{}\n)\n{{\n{}{shared_decl}{}}}\n\n",
         params.join(",\n"),
@@ -629,7 +678,12 @@ fn outer_phase(cx: &mut Ctx<'_>, pf: &[Reg], row: Reg) -> Vec<Reg> {
 }
 
 /// [`outer_phase`] with a sink called as each feature is computed.
-fn outer_phase_with(cx: &mut Ctx<'_>, pf: &[Reg], row: Reg, sink: &mut dyn FnMut(&mut Builder, usize, Reg)) -> Vec<Reg> {
+fn outer_phase_with(
+    cx: &mut Ctx<'_>,
+    pf: &[Reg],
+    row: Reg,
+    sink: &mut dyn FnMut(&mut Builder, usize, Reg),
+) -> Vec<Reg> {
     let prog = &cx.l.outer;
     phase_prog(cx, prog, Role::Outer, row, pf, sink)
 }

@@ -58,7 +58,11 @@ impl Ops {
     /// `setp.cmp.T p, a, imm`.
     pub fn setp_imm(&self, b: &mut Builder, cmp: &str, x: Reg, y: f64) -> Reg {
         let r = b.reg(Ty::Pred);
-        b.emit(format!("setp.{cmp}.{} {r}, {x}, {}", self.p.suffix(), self.p.imm(y)));
+        b.emit(format!(
+            "setp.{cmp}.{} {r}, {x}, {}",
+            self.p.suffix(),
+            self.p.imm(y)
+        ));
         r
     }
 
@@ -72,7 +76,12 @@ impl Ops {
     /// `selp.T d, imm_a, imm_b, p`.
     pub fn sel_imm(&self, b: &mut Builder, x: f64, y: f64, pr: Reg) -> Reg {
         let r = b.freg(self.p);
-        b.emit(format!("selp.{} {r}, {}, {}, {pr}", self.p.suffix(), self.p.imm(x), self.p.imm(y)));
+        b.emit(format!(
+            "selp.{} {r}, {}, {}, {pr}",
+            self.p.suffix(),
+            self.p.imm(x),
+            self.p.imm(y)
+        ));
         r
     }
 

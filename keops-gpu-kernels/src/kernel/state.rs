@@ -124,8 +124,16 @@ impl Ctx<'_> {
                 St::Sum { acc, comp, acc64 }
             }
             RedKind::LogSumExp | RedKind::LogSumExpWeight | RedKind::SumSoftmaxWeight => {
-                let cols = if l.red == RedKind::LogSumExp { fdim } else { wdim };
-                let nsum = if l.red == RedKind::SumSoftmaxWeight { 2 } else { 1 };
+                let cols = if l.red == RedKind::LogSumExp {
+                    fdim
+                } else {
+                    wdim
+                };
+                let nsum = if l.red == RedKind::SumSoftmaxWeight {
+                    2
+                } else {
+                    1
+                };
                 // A scalar formula shared by all weight columns keeps one
                 // maximum (all columns' maxima are equal), except in the
                 // merge kernel where each column is merged on its own.
@@ -134,14 +142,22 @@ impl Ctx<'_> {
                     let r = self.fresh_const(f64::NEG_INFINITY);
                     vec![r; cols]
                 } else {
-                    (0..cols).map(|_| self.fresh_const(f64::NEG_INFINITY)).collect()
+                    (0..cols)
+                        .map(|_| self.fresh_const(f64::NEG_INFINITY))
+                        .collect()
                 };
-                let s = (0..nsum).map(|_| (0..cols).map(|_| self.fresh_const(0.0)).collect()).collect();
+                let s = (0..nsum)
+                    .map(|_| (0..cols).map(|_| self.fresh_const(0.0)).collect())
+                    .collect();
                 St::Lse { m, s }
             }
             r => {
                 let n = (r.k() * l.fdim) as usize;
-                let init = if is_max(r) { f64::NEG_INFINITY } else { f64::INFINITY };
+                let init = if is_max(r) {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::INFINITY
+                };
                 let v = (0..n).map(|_| self.fresh_const(init)).collect();
                 let i = (0..n).map(|_| self.fresh_idx_none()).collect();
                 St::Sel { v, i }
@@ -177,7 +193,16 @@ impl Ctx<'_> {
     /// Inserts `(v, j)` into the sorted K-list `vals[r*D + d]`, `idx[..]`
     /// (strict `<`: equal values keep the earlier entry first; NaN and
     /// `+inf` are never inserted).
-    fn kmin_insert(&mut self, v: &[Reg], ix: &[Reg], k: usize, fdim: usize, d: usize, x: Reg, j: Reg) {
+    fn kmin_insert(
+        &mut self,
+        v: &[Reg],
+        ix: &[Reg],
+        k: usize,
+        fdim: usize,
+        d: usize,
+        x: Reg,
+        j: Reg,
+    ) {
         let ops = self.ops_copy();
         let s = ops.p.suffix();
         let skip = self.b.label();
@@ -192,15 +217,21 @@ impl Ctx<'_> {
             if r + 1 < k {
                 let ncv = self.b.freg(ops.p);
                 let nci = self.b.reg(Ty::B64);
-                self.b.emit(format!("selp.{s} {ncv}, {}, {cv}, {q}", v[pos]));
-                self.b.emit(format!("selp.b64 {nci}, {}, {ci}, {q}", ix[pos]));
-                self.b.emit(format!("selp.{s} {}, {cv}, {}, {q}", v[pos], v[pos]));
-                self.b.emit(format!("selp.b64 {}, {ci}, {}, {q}", ix[pos], ix[pos]));
+                self.b
+                    .emit(format!("selp.{s} {ncv}, {}, {cv}, {q}", v[pos]));
+                self.b
+                    .emit(format!("selp.b64 {nci}, {}, {ci}, {q}", ix[pos]));
+                self.b
+                    .emit(format!("selp.{s} {}, {cv}, {}, {q}", v[pos], v[pos]));
+                self.b
+                    .emit(format!("selp.b64 {}, {ci}, {}, {q}", ix[pos], ix[pos]));
                 cv = ncv;
                 ci = nci;
             } else {
-                self.b.emit(format!("selp.{s} {}, {cv}, {}, {q}", v[pos], v[pos]));
-                self.b.emit(format!("selp.b64 {}, {ci}, {}, {q}", ix[pos], ix[pos]));
+                self.b
+                    .emit(format!("selp.{s} {}, {cv}, {}, {q}", v[pos], v[pos]));
+                self.b
+                    .emit(format!("selp.b64 {}, {ci}, {}, {q}", ix[pos], ix[pos]));
             }
         }
         self.b.place(skip);
@@ -216,7 +247,13 @@ impl Ctx<'_> {
             St::Sum { acc, comp, .. } => {
                 for d in 0..fdim {
                     if comp.is_empty() {
-                        self.b.emit(format!("add.rn.{} {}, {}, {}", ops.p.suffix(), acc[d], acc[d], out[d]));
+                        self.b.emit(format!(
+                            "add.rn.{} {}, {}, {}",
+                            ops.p.suffix(),
+                            acc[d],
+                            acc[d],
+                            out[d]
+                        ));
                     } else {
                         let b = &mut self.b;
                         let y = ops.bin(b, "sub.rn", out[d], comp[d]);
@@ -247,7 +284,8 @@ impl Ctx<'_> {
                         };
                         if fdim == 1 {
                             // One maximum shared by every column.
-                            let all: Vec<(Reg, Option<Reg>)> = (0..cols).flat_map(sums_of).collect();
+                            let all: Vec<(Reg, Option<Reg>)> =
+                                (0..cols).flat_map(sums_of).collect();
                             self.lse_step(m[0], &all, out[0]);
                         } else {
                             for d in 0..cols {
@@ -268,8 +306,15 @@ impl Ctx<'_> {
                     let cmp = if is_max(r) { "gt" } else { "lt" };
                     for d in 0..fdim {
                         let pr = ops.setp(&mut self.b, cmp, out[d], v[d]);
-                        self.b.emit(format!("selp.{} {}, {}, {}, {pr}", ops.p.suffix(), v[d], out[d], v[d]));
-                        self.b.emit(format!("selp.b64 {}, {j}, {}, {pr}", i[d], i[d]));
+                        self.b.emit(format!(
+                            "selp.{} {}, {}, {}, {pr}",
+                            ops.p.suffix(),
+                            v[d],
+                            out[d],
+                            v[d]
+                        ));
+                        self.b
+                            .emit(format!("selp.b64 {}, {j}, {}, {pr}", i[d], i[d]));
                     }
                 }
             },
@@ -315,7 +360,9 @@ impl Ctx<'_> {
 
     /// The f64 total of sum column `d` (compensated for Kahan).
     fn sum_total64(&mut self, st: &St, d: usize) -> Reg {
-        let St::Sum { acc, comp, acc64 } = st else { unreachable!() };
+        let St::Sum { acc, comp, acc64 } = st else {
+            unreachable!()
+        };
         if !acc64.is_empty() {
             return acc64[d];
         }
@@ -340,14 +387,22 @@ impl Ctx<'_> {
         let (has_vals, has_idx) = outputs(l.red);
         let vrow = if has_vals {
             let r = self.b.reg(Ty::B64);
-            self.b.emit(format!("mad.lo.u64 {r}, {row}, {}, {}", od * by, self.prm.out_vals));
+            self.b.emit(format!(
+                "mad.lo.u64 {r}, {row}, {}, {}",
+                od * by,
+                self.prm.out_vals
+            ));
             Some(r)
         } else {
             None
         };
         let irow = if has_idx {
             let r = self.b.reg(Ty::B64);
-            self.b.emit(format!("mad.lo.u64 {r}, {row}, {}, {}", od * 8, self.prm.out_idx));
+            self.b.emit(format!(
+                "mad.lo.u64 {r}, {row}, {}, {}",
+                od * 8,
+                self.prm.out_idx
+            ));
             Some(r)
         } else {
             None
@@ -381,7 +436,8 @@ impl Ctx<'_> {
             St::Sel { v, i } => {
                 if let Some(irow) = irow {
                     for (c, r) in i.iter().enumerate() {
-                        self.b.emit(format!("st.global.u64 [{irow}+{}], {r}", c * 8));
+                        self.b
+                            .emit(format!("st.global.u64 [{irow}+{}], {r}", c * 8));
                     }
                 }
                 if has_vals {
@@ -391,7 +447,8 @@ impl Ctx<'_> {
         }
         if let Some(vrow) = vrow {
             for (c, r) in vals.iter().enumerate() {
-                self.b.emit(format!("st.global.{s} [{vrow}+{}], {r}", c as u64 * by));
+                self.b
+                    .emit(format!("st.global.{s} [{vrow}+{}], {r}", c as u64 * by));
             }
         }
     }
@@ -404,9 +461,11 @@ impl Ctx<'_> {
         let t = self.b.reg(Ty::B64);
         self.b.emit(format!("mul.lo.u64 {t}, {chunk}, {slots}"));
         let u = self.b.reg(Ty::B64);
-        self.b.emit(format!("mad.lo.u64 {u}, {t}, {}, {row}", self.prm.m));
+        self.b
+            .emit(format!("mad.lo.u64 {u}, {t}, {}, {row}", self.prm.m));
         let a = self.b.reg(Ty::B64);
-        self.b.emit(format!("mad.lo.u64 {a}, {u}, 8, {}", self.prm.partial));
+        self.b
+            .emit(format!("mad.lo.u64 {a}, {u}, 8, {}", self.prm.partial));
         a
     }
 
@@ -415,7 +474,8 @@ impl Ctx<'_> {
             return base;
         }
         let a = self.b.reg(Ty::B64);
-        self.b.emit(format!("mad.lo.u64 {a}, {}, {}, {base}", self.prm.m8, k));
+        self.b
+            .emit(format!("mad.lo.u64 {a}, {}, {}, {base}", self.prm.m8, k));
         a
     }
 
@@ -497,7 +557,12 @@ impl Ctx<'_> {
                         let g = ops.sel(b, g1, g2, gt);
                         b.emit(format!("selp.{} {sr}, {sr}, {g}, {skip}", p.suffix()));
                     }
-                    b.emit(format!("selp.{} {}, {m2}, {}, {gt}", p.suffix(), m[d], m[d]));
+                    b.emit(format!(
+                        "selp.{} {}, {m2}, {}, {gt}",
+                        p.suffix(),
+                        m[d],
+                        m[d]
+                    ));
                 }
             }
             St::Sel { v, i } => {
@@ -516,8 +581,14 @@ impl Ctx<'_> {
                         r => {
                             let cmp = if is_max(r) { "gt" } else { "lt" };
                             let pr = ops.setp(&mut self.b, cmp, x, v[c]);
-                            self.b.emit(format!("selp.{} {}, {x}, {}, {pr}", p.suffix(), v[c], v[c]));
-                            self.b.emit(format!("selp.b64 {}, {j}, {}, {pr}", i[c], i[c]));
+                            self.b.emit(format!(
+                                "selp.{} {}, {x}, {}, {pr}",
+                                p.suffix(),
+                                v[c],
+                                v[c]
+                            ));
+                            self.b
+                                .emit(format!("selp.b64 {}, {j}, {}, {pr}", i[c], i[c]));
                         }
                     }
                 }

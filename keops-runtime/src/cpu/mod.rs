@@ -32,16 +32,23 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::options::{Options, SumScheme};
 use crate::simd::{self, Pack, Real, SimdLevel, WithPack};
-use crate::stage::{Buf, CpuStage, PairCtx, Red, Role, StageInfo, VarKind};
+use crate::stage::{Buf, CpuStage, Features, PairCtx, Red, Role, StageInfo, VarKind};
 use crate::value::Val;
 
 /// Reduced indices per tile (a multiple of every pack width).
 fn tile_len(info: &StageInfo) -> usize {
-    // Keep a tile's features around 16 KiB (f32) so that it stays in L1.
+    // Keep a tile's features around 16 KiB (f32) so that it stays in L1,
+    // but never below 256 indices: the per-tile work (loading and storing
+    // the rows' lane states) must stay small against the tile's pairs.
     let per = info.nnf.max(1);
-    let t = (4096 / per).clamp(64, 2048);
+    let t = (4096 / per).clamp(256, 2048);
     t / 16 * 16
 }
+
+/// Reduced indices between two folds of the lane sums into the f64 row
+/// state (block sum scheme): at most 2048 / 16 = 128 terms per lane are
+/// summed in the data type before an f64 addition.
+const BLOCK_FLUSH: usize = 2048;
 
 /// Maximum length of a segment of the reduced index, so that lane indices
 /// stored as f32 stay exact.
@@ -311,20 +318,17 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
     for (o, &x) in pf.as_mut_slice().iter_mut().zip(ctx.pf.as_slice()) {
         *o = P::splat(x);
     }
-    // Outer features and indices of every row of the block.
-    let mut of: Vec<S::Of<P>> = Vec::with_capacity(nrows);
+    // Outer features (scalars: the pair function splats them where used)
+    // and indices of every row of the block.
+    let mut of: Vec<S::Of<T>> = Vec::with_capacity(nrows);
     let mut oi: Vec<S::IdxO> = Vec::with_capacity(nrows);
     {
         let mut raw = S::RawO::<T>::splat(T::default());
-        let mut oft = S::Of::<T>::splat(T::default());
         for r in rows.clone() {
             gather_row(raw.as_mut_slice(), &ctx.a.outer_real, r);
+            let mut oft = S::Of::<T>::splat(T::default());
             S::outer::<T>(&raw, ctx.pf, &mut oft);
-            let mut o = S::Of::<P>::splat(zero);
-            for (d, &x) in o.as_mut_slice().iter_mut().zip(oft.as_slice()) {
-                *d = P::splat(x);
-            }
-            of.push(o);
+            of.push(oft);
             let mut ix = S::IdxO::splat(0);
             gather_row(ix.as_mut_slice(), &ctx.a.outer_idx, r);
             oi.push(ix);
@@ -339,48 +343,39 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
         reduce::init_row(info, &mut states[k * acc_len..(k + 1) * acc_len]);
     }
     let seg_start = tiles.start * ctx.tile;
-    let tile_flush = ctx.block_flush && info.red == Red::Sum;
+    let flush_every = if ctx.block_flush && info.red == Red::Sum { (BLOCK_FLUSH / ctx.tile).max(1) } else { usize::MAX };
     let nnf = info.nnf;
 
-    for t in tiles.clone() {
+    for (count, t) in tiles.clone().enumerate() {
         let t0 = t * ctx.tile;
         let t1 = (t0 + ctx.tile).min(ctx.n);
         let base = t * ctx.tile * nnf;
         let tile_data = &ctx.soa[base..base + ctx.tile * nnf];
+        let tile_flush = (count + 1) % flush_every == 0 || t + 1 == tiles.end;
         let mut g0 = 0;
         while g0 < nrows {
             let gn = group.min(nrows - g0);
-            // Load the group's states (rows past the end repeat the last row
-            // and are discarded).
-            let mut acc: S::Group<S::Acc<P>> = S::Group::<S::Acc<P>>::splat(lane_states[g0]);
-            let mut gof: S::Group<S::Of<P>> = S::Group::<S::Of<P>>::splat(of[g0]);
-            let mut ctxs: S::Group<(usize, P, P)> = S::Group::<(usize, P, P)>::splat((g0, zero, zero));
-            for r in 0..group {
-                let k = g0 + r.min(gn - 1);
-                acc.as_mut_slice()[r] = lane_states[k];
-                gof.as_mut_slice()[r] = of[k];
-                let row = rows.start + k;
-                ctxs.as_mut_slice()[r] = (
-                    k,
-                    P::splat(T::from_usize(row >> 16)),
-                    P::splat(T::from_usize(row & 0xffff)),
-                );
-            }
+            // The group's rows (rows past the end repeat the last row and
+            // are discarded).
+            let rk: S::Group<usize> = S::Group::<usize>::from_fn(|r| g0 + r.min(gn - 1));
+            let mut acc: S::Group<S::Acc<P>> = S::Group::<S::Acc<P>>::from_fn(|r| lane_states[rk.as_slice()[r]]);
+            let halves: S::Group<(P, P)> = S::Group::<(P, P)>::from_fn(|r| {
+                let row = rows.start + rk.as_slice()[r];
+                (P::splat(T::from_usize(row >> 16)), P::splat(T::from_usize(row & 0xffff)))
+            });
             let mut j0 = t0;
             while j0 < t1 {
                 let l = j0 - t0;
-                let mut nf = S::Nf::<P>::splat(zero);
-                for (k, f) in nf.as_mut_slice().iter_mut().enumerate() {
-                    *f = P::load(&tile_data[k * ctx.tile + l..]);
-                }
+                let nf = Features::new(tile_data.get(l..).unwrap_or(&[]), ctx.tile);
                 let jl = P::splat(T::from_usize(j0 - seg_start)) + P::iota();
                 let full = j0 + lanes <= t1;
                 let mask = P::first_n(t1 - j0);
                 for r in 0..group {
-                    let (k, hi, lo) = ctxs.as_slice()[r];
+                    let k = rk.as_slice()[r];
+                    let (hi, lo) = halves.as_slice()[r];
                     let pctx = PairCtx { oi: oi[k].as_slice(), j0, row_hi: hi, row_lo: lo };
                     let mut out = S::Out::<P>::splat(zero);
-                    S::pair::<P>(&pf, &gof.as_slice()[r], &nf, &pctx, &mut out);
+                    S::pair::<P>(&pf, &of[k], nf, &pctx, &mut out);
                     if !full {
                         reduce::mask_out(info, out.as_mut_slice(), mask);
                     }
@@ -390,7 +385,7 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
             }
             for r in 0..gn {
                 let k = g0 + r;
-                if tile_flush {
+                if tile_flush && flush_every != usize::MAX {
                     reduce::flush(info, acc.as_mut_slice()[r].as_mut_slice(), &mut states[k * acc_len..(k + 1) * acc_len], seg_start);
                 }
                 lane_states[k] = acc.as_slice()[r];

@@ -21,7 +21,10 @@ use crate::stage::StageInfo;
 use crate::value::Val;
 
 fn cuda_err(call: &'static str) -> impl Fn(DriverError) -> Error {
-    move |e| Error::Cuda { call, message: describe(&e) }
+    move |e| Error::Cuda {
+        call,
+        message: describe(&e),
+    }
 }
 
 fn describe(e: &DriverError) -> String {
@@ -36,7 +39,9 @@ fn describe(e: &DriverError) -> String {
 pub fn context(ordinal: usize) -> Result<Arc<CudaContext>> {
     static CONTEXTS: OnceLock<Mutex<HashMap<usize, Arc<CudaContext>>>> = OnceLock::new();
     let contexts = CONTEXTS.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut g = contexts.lock().map_err(|_| Error::Internal("CUDA context cache poisoned".into()))?;
+    let mut g = contexts
+        .lock()
+        .map_err(|_| Error::Internal("CUDA context cache poisoned".into()))?;
     if let Some(c) = g.get(&ordinal) {
         return Ok(c.clone());
     }
@@ -44,15 +49,27 @@ pub fn context(ordinal: usize) -> Result<Arc<CudaContext>> {
     // `dlopen` (and closes it); it has no other precondition. cudarc would
     // panic on first use without the library, hence this check.
     if !unsafe { sys::is_culib_present() } {
-        return Err(Error::GpuUnavailable("the CUDA driver library (libcuda) was not found".into()));
+        return Err(Error::GpuUnavailable(
+            "the CUDA driver library (libcuda) was not found".into(),
+        ));
     }
-    let count = CudaContext::device_count()
-        .map_err(|e| Error::GpuUnavailable(format!("cannot initialise the CUDA driver: {}", describe(&e))))?;
+    let count = CudaContext::device_count().map_err(|e| {
+        Error::GpuUnavailable(format!(
+            "cannot initialise the CUDA driver: {}",
+            describe(&e)
+        ))
+    })?;
     if ordinal >= count.max(0) as usize {
-        return Err(Error::GpuUnavailable(format!("no CUDA device {ordinal} ({count} device(s) found)")));
+        return Err(Error::GpuUnavailable(format!(
+            "no CUDA device {ordinal} ({count} device(s) found)"
+        )));
     }
-    let ctx = CudaContext::new(ordinal)
-        .map_err(|e| Error::GpuUnavailable(format!("cannot create a context on device {ordinal}: {}", describe(&e))))?;
+    let ctx = CudaContext::new(ordinal).map_err(|e| {
+        Error::GpuUnavailable(format!(
+            "cannot create a context on device {ordinal}: {}",
+            describe(&e)
+        ))
+    })?;
     g.insert(ordinal, ctx.clone());
     Ok(ctx)
 }
@@ -74,28 +91,40 @@ pub struct Function {
     f: sys::CUfunction,
 }
 
-/// Loaded modules, by device and address of their (static) PTX text.
+/// Loaded modules, by (device, address and length of their static PTX text).
+type ModuleCache = Mutex<HashMap<(usize, usize, usize), LoadedModule>>;
+
+/// The kernel `name` of module `ptx` on a device, loading the module on first use.
 fn function(ctx: &CudaContext, ordinal: usize, ptx: &'static str, name: &str) -> Result<Function> {
-    static MODULES: OnceLock<Mutex<HashMap<(usize, usize, usize), LoadedModule>>> = OnceLock::new();
+    static MODULES: OnceLock<ModuleCache> = OnceLock::new();
     let modules = MODULES.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut g = modules.lock().map_err(|_| Error::Internal("CUDA module cache poisoned".into()))?;
+    let mut g = modules
+        .lock()
+        .map_err(|_| Error::Internal("CUDA module cache poisoned".into()))?;
     ctx.bind_to_thread().map_err(cuda_err("cuCtxSetCurrent"))?;
     let key = (ordinal, ptx.as_ptr() as usize, ptx.len());
     if let std::collections::hash_map::Entry::Vacant(e) = g.entry(key) {
-        let image = CString::new(ptx).map_err(|_| Error::Internal("PTX text contains a NUL byte".into()))?;
+        let image = CString::new(ptx)
+            .map_err(|_| Error::Internal("PTX text contains a NUL byte".into()))?;
         // SAFETY: `image` is a NUL-terminated PTX text that outlives the
         // call (the driver copies it), and the device's context is current.
-        let module = unsafe { result::module::load_data(image.as_ptr() as *const c_void) }.map_err(cuda_err("cuModuleLoadData"))?;
-        e.insert(LoadedModule { module, functions: HashMap::new() });
+        let module = unsafe { result::module::load_data(image.as_ptr() as *const c_void) }
+            .map_err(cuda_err("cuModuleLoadData"))?;
+        e.insert(LoadedModule {
+            module,
+            functions: HashMap::new(),
+        });
     }
     let entry = g.get_mut(&key).expect("inserted above");
     if let Some(&f) = entry.functions.get(name) {
         return Ok(Function { f });
     }
-    let cname = CString::new(name).map_err(|_| Error::Internal("kernel name contains a NUL byte".into()))?;
+    let cname = CString::new(name)
+        .map_err(|_| Error::Internal("kernel name contains a NUL byte".into()))?;
     // SAFETY: `entry.module` was loaded in this device's context, which is
     // current and never destroyed (contexts are cached for the process).
-    let f = unsafe { result::module::get_function(entry.module, cname) }.map_err(cuda_err("cuModuleGetFunction"))?;
+    let f = unsafe { result::module::get_function(entry.module, cname) }
+        .map_err(cuda_err("cuModuleGetFunction"))?;
     entry.functions.insert(name.to_string(), f);
     Ok(Function { f })
 }
@@ -112,7 +141,11 @@ impl CudaGpu {
     pub fn new(ordinal: usize) -> Result<CudaGpu> {
         let ctx = context(ordinal)?;
         let stream = ctx.default_stream();
-        Ok(CudaGpu { ctx, stream, ordinal })
+        Ok(CudaGpu {
+            ctx,
+            stream,
+            ordinal,
+        })
     }
 }
 
@@ -131,9 +164,15 @@ impl GpuDevice for CudaGpu {
     fn alloc(&mut self, bytes: usize, what: &str) -> Result<CudaSlice<u8>> {
         self.stream.alloc_zeros::<u8>(bytes.max(1)).map_err(|e| {
             if e.0 == sys::CUresult::CUDA_ERROR_OUT_OF_MEMORY {
-                Error::OutOfMemory { bytes, what: what.to_string() }
+                Error::OutOfMemory {
+                    bytes,
+                    what: what.to_string(),
+                }
             } else {
-                Error::Cuda { call: "cuMemAlloc", message: describe(&e) }
+                Error::Cuda {
+                    call: "cuMemAlloc",
+                    message: describe(&e),
+                }
             }
         })
     }
@@ -147,7 +186,9 @@ impl GpuDevice for CudaGpu {
         if data.len() > buf.len() {
             return Err(Error::Internal("upload larger than its buffer".into()));
         }
-        self.stream.memcpy_htod(data, buf).map_err(cuda_err("cuMemcpyHtoD"))
+        self.stream
+            .memcpy_htod(data, buf)
+            .map_err(cuda_err("cuMemcpyHtoD"))
     }
 
     fn download(&mut self, buf: &CudaSlice<u8>, out: &mut [u8]) -> Result<()> {
@@ -155,8 +196,12 @@ impl GpuDevice for CudaGpu {
             return Err(Error::Internal("download larger than its buffer".into()));
         }
         let view = buf.slice(0..out.len());
-        self.stream.memcpy_dtoh(&view, out).map_err(cuda_err("cuMemcpyDtoH"))?;
-        self.stream.synchronize().map_err(cuda_err("cuStreamSynchronize"))
+        self.stream
+            .memcpy_dtoh(&view, out)
+            .map_err(cuda_err("cuMemcpyDtoH"))?;
+        self.stream
+            .synchronize()
+            .map_err(cuda_err("cuStreamSynchronize"))
     }
 
     fn function(&mut self, ptx: &'static str, name: &str) -> Result<Function> {
@@ -164,7 +209,9 @@ impl GpuDevice for CudaGpu {
     }
 
     fn max_block(&mut self, f: &Function) -> Result<u32> {
-        self.ctx.bind_to_thread().map_err(cuda_err("cuCtxSetCurrent"))?;
+        self.ctx
+            .bind_to_thread()
+            .map_err(cuda_err("cuCtxSetCurrent"))?;
         // SAFETY: `f.f` comes from a module loaded in this (current)
         // context, which is never unloaded.
         let n = unsafe {
@@ -178,9 +225,14 @@ impl GpuDevice for CudaGpu {
     }
 
     fn launch(&mut self, f: &Function, grid: [u32; 2], block: u32, params: &[u64]) -> Result<()> {
-        self.ctx.bind_to_thread().map_err(cuda_err("cuCtxSetCurrent"))?;
+        self.ctx
+            .bind_to_thread()
+            .map_err(cuda_err("cuCtxSetCurrent"))?;
         let mut values: Vec<u64> = params.to_vec();
-        let mut ptrs: Vec<*mut c_void> = values.iter_mut().map(|v| v as *mut u64 as *mut c_void).collect();
+        let mut ptrs: Vec<*mut c_void> = values
+            .iter_mut()
+            .map(|v| v as *mut u64 as *mut c_void)
+            .collect();
         // SAFETY: `f.f` is a kernel of a module loaded in this context; every
         // kernel of our modules takes exactly `params.len()` `.u64`
         // parameters (the ABI of `keops_gpu_kernels::kernel`), and each entry
@@ -203,12 +255,21 @@ impl GpuDevice for CudaGpu {
     }
 
     fn synchronize(&mut self) -> Result<()> {
-        self.stream.synchronize().map_err(cuda_err("cuStreamSynchronize"))
+        self.stream
+            .synchronize()
+            .map_err(cuda_err("cuStreamSynchronize"))
     }
 }
 
 /// Runs a stage on CUDA device `device`.
-pub fn run_stage<T: Real>(device: usize, opts: &Options, info: &StageInfo, args: &[&Val<'_, T>], m: usize, n: usize) -> Result<Val<'static, T>> {
+pub fn run_stage<T: Real>(
+    device: usize,
+    opts: &Options,
+    info: &StageInfo,
+    args: &[&Val<'_, T>],
+    m: usize,
+    n: usize,
+) -> Result<Val<'static, T>> {
     let mut dev = CudaGpu::new(device)?;
     super::run_on(&mut dev, opts, info, args, m, n)
 }

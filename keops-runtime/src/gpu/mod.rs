@@ -70,7 +70,13 @@ pub trait GpuDevice {
     fn max_block(&mut self, f: &Self::Function) -> Result<u32>;
     /// Launches a kernel with a 1D block, no dynamic shared memory, and the
     /// given `.u64` parameters.
-    fn launch(&mut self, f: &Self::Function, grid: [u32; 2], block: u32, params: &[u64]) -> Result<()>;
+    fn launch(
+        &mut self,
+        f: &Self::Function,
+        grid: [u32; 2],
+        block: u32,
+        params: &[u64],
+    ) -> Result<()>;
     /// Waits for every launched kernel.
     fn synchronize(&mut self) -> Result<()>;
 }
@@ -95,11 +101,21 @@ impl Meta {
             .lines()
             .find(|l| l.starts_with("// keops-kernel "))
             .ok_or_else(|| Error::Internal("PTX module without a `// keops-kernel` line".into()))?;
-        let mut meta = Meta { block: 0, tile: 0, outer_scratch: 0, partial_slots: 0 };
+        let mut meta = Meta {
+            block: 0,
+            tile: 0,
+            outer_scratch: 0,
+            partial_slots: 0,
+        };
         let mut abi = 0;
         for kv in line.split_whitespace().skip(2) {
-            let Some((k, v)) = kv.split_once('=') else { continue };
-            let num = || v.parse::<u32>().map_err(|_| Error::Internal(format!("bad PTX metadata `{kv}`")));
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
+            let num = || {
+                v.parse::<u32>()
+                    .map_err(|_| Error::Internal(format!("bad PTX metadata `{kv}`")))
+            };
             match k {
                 "abi" => abi = num()?,
                 "block" => meta.block = num()?,
@@ -110,15 +126,30 @@ impl Meta {
             }
         }
         if abi != 1 || meta.block == 0 || meta.tile == 0 {
-            return Err(Error::Internal(format!("unsupported PTX metadata `{line}` (expected abi=1)")));
+            return Err(Error::Internal(format!(
+                "unsupported PTX metadata `{line}` (expected abi=1)"
+            )));
         }
         Ok(meta)
     }
 }
 
 /// The 1D/2D decision: `None` for 1D, `Some(chunk_len)` for 2D.
-pub fn choose_scheme(m: usize, n: usize, block: u32, tile: u32, sms: u32, forced: GpuScheme) -> Option<u64> {
-    let (m, n, block, tile, sms) = (m as u64, n as u64, block.max(1) as u64, tile.max(1) as u64, sms.max(1) as u64);
+pub fn choose_scheme(
+    m: usize,
+    n: usize,
+    block: u32,
+    tile: u32,
+    sms: u32,
+    forced: GpuScheme,
+) -> Option<u64> {
+    let (m, n, block, tile, sms) = (
+        m as u64,
+        n as u64,
+        block.max(1) as u64,
+        tile.max(1) as u64,
+        sms.max(1) as u64,
+    );
     let min_len = n.div_ceil(MAX_GRID_Y).max(1);
     let auto = |force: bool| -> Option<u64> {
         let blocks = m.div_ceil(block).max(1);
@@ -156,9 +187,13 @@ fn real_bytes<T: Real>(it: impl Iterator<Item = T>, len: usize) -> Vec<u8> {
 
 fn reals_from_bytes<T: Real>(b: &[u8]) -> Vec<T> {
     if T::BYTES == 4 {
-        b.chunks_exact(4).map(|c| T::from_f64(f32::from_le_bytes(c.try_into().expect("4 bytes")) as f64)).collect()
+        b.chunks_exact(4)
+            .map(|c| T::from_f64(f32::from_le_bytes(c.try_into().expect("4 bytes")) as f64))
+            .collect()
     } else {
-        b.chunks_exact(8).map(|c| T::from_f64(f64::from_le_bytes(c.try_into().expect("8 bytes")))).collect()
+        b.chunks_exact(8)
+            .map(|c| T::from_f64(f64::from_le_bytes(c.try_into().expect("8 bytes"))))
+            .collect()
     }
 }
 
@@ -202,27 +237,56 @@ pub fn run_on<D: GpuDevice, T: Real>(
     m: usize,
     n: usize,
 ) -> Result<Val<'static, T>> {
-    let ptx = if T::BYTES == 4 { info.ptx_f32 } else { info.ptx_f64 };
+    let ptx = if T::BYTES == 4 {
+        info.ptx_f32
+    } else {
+        info.ptx_f64
+    };
     if ptx.is_empty() {
-        return Err(Error::Internal(format!("{}: no PTX was emitted for this stage", info.name)));
+        return Err(Error::Internal(format!(
+            "{}: no PTX was emitted for this stage",
+            info.name
+        )));
     }
     let meta = Meta::parse(ptx)?;
     let out_dim = info.out_dim();
     let (has_vals, has_idx) = info.red.outputs();
     if args.len() != info.vars.len() {
-        return Err(Error::Internal(format!("{}: {} arguments for {} variables", info.name, args.len(), info.vars.len())));
+        return Err(Error::Internal(format!(
+            "{}: {} arguments for {} variables",
+            info.name,
+            args.len(),
+            info.vars.len()
+        )));
     }
     if m == 0 {
-        return assemble(info, Array2::from_elem((0, out_dim), T::default()), Array2::from_elem((0, out_dim), 0usize), has_vals, has_idx);
+        return assemble(
+            info,
+            Array2::from_elem((0, out_dim), T::default()),
+            Array2::from_elem((0, out_dim), 0usize),
+            has_vals,
+            has_idx,
+        );
     }
     // Inputs.
     let mut inputs = Vec::with_capacity(args.len());
     for (spec, arg) in info.vars.iter().zip(args) {
-        let bad = || Error::Internal(format!("{}: argument `{}` has the wrong kind", info.name, spec.name));
+        let bad = || {
+            Error::Internal(format!(
+                "{}: argument `{}` has the wrong kind",
+                info.name, spec.name
+            ))
+        };
         let bytes = match (spec.role, spec.kind, arg) {
-            (Role::Param, _, Val::Vector { data, .. }) => real_bytes(data.iter().copied(), data.len()),
-            (Role::Outer | Role::Inner, VarKind::Real, Val::Rows { data, .. }) => real_bytes(data.iter().copied(), data.len()),
-            (Role::Outer | Role::Inner, VarKind::Index, Val::Index { data, .. }) => index_bytes(data.iter().copied(), data.len()),
+            (Role::Param, _, Val::Vector { data, .. }) => {
+                real_bytes(data.iter().copied(), data.len())
+            }
+            (Role::Outer | Role::Inner, VarKind::Real, Val::Rows { data, .. }) => {
+                real_bytes(data.iter().copied(), data.len())
+            }
+            (Role::Outer | Role::Inner, VarKind::Index, Val::Index { data, .. }) => {
+                index_bytes(data.iter().copied(), data.len())
+            }
             _ => return Err(bad()),
         };
         let mut buf = dev.alloc(bytes.len().max(1), spec.name)?;
@@ -233,10 +297,21 @@ pub fn run_on<D: GpuDevice, T: Real>(
     }
     let vals_bytes = if has_vals { m * out_dim * T::BYTES } else { 0 };
     let idx_bytes = if has_idx { m * out_dim * 8 } else { 0 };
-    let vals_buf = if has_vals { Some(dev.alloc(vals_bytes.max(1), "outputs")?) } else { None };
-    let idx_buf = if has_idx { Some(dev.alloc(idx_bytes.max(1), "output indices")?) } else { None };
+    let vals_buf = if has_vals {
+        Some(dev.alloc(vals_bytes.max(1), "outputs")?)
+    } else {
+        None
+    };
+    let idx_buf = if has_idx {
+        Some(dev.alloc(idx_bytes.max(1), "output indices")?)
+    } else {
+        None
+    };
     let oscr = if meta.outer_scratch > 0 {
-        Some(dev.alloc(meta.outer_scratch as usize * m.div_ceil(32) * 32 * T::BYTES, "outer-feature scratch")?)
+        Some(dev.alloc(
+            meta.outer_scratch as usize * m.div_ceil(32) * 32 * T::BYTES,
+            "outer-feature scratch",
+        )?)
     } else {
         None
     };
@@ -252,7 +327,10 @@ pub fn run_on<D: GpuDevice, T: Real>(
     };
     let f1 = dev.function(ptx, kname)?;
     let max_block = dev.max_block(&f1)?;
-    let block = opts.gpu_block.unwrap_or(meta.block).clamp(1, max_block.max(1));
+    let block = opts
+        .gpu_block
+        .unwrap_or(meta.block)
+        .clamp(1, max_block.max(1));
     let sms = dev.sm_count()?;
     let two_d = choose_scheme(m, n, block, meta.tile, sms, opts.gpu_scheme);
 
@@ -280,7 +358,9 @@ pub fn run_on<D: GpuDevice, T: Real>(
         None => ((n as u64).max(1), 1),
     };
     if nchunks > MAX_GRID_Y {
-        return Err(Error::Internal(format!("{nchunks} chunks exceed the grid limit")));
+        return Err(Error::Internal(format!(
+            "{nchunks} chunks exceed the grid limit"
+        )));
     }
     params[nv + 3] = chunk_len;
     params[nv + 4] = nchunks;
@@ -304,7 +384,8 @@ pub fn run_on<D: GpuDevice, T: Real>(
         Some(b) => {
             let mut bytes = vec![0u8; vals_bytes];
             dev.download(b, &mut bytes)?;
-            Array2::from_shape_vec((m, out_dim), reals_from_bytes::<T>(&bytes)).map_err(|e| Error::Internal(e.to_string()))?
+            Array2::from_shape_vec((m, out_dim), reals_from_bytes::<T>(&bytes))
+                .map_err(|e| Error::Internal(e.to_string()))?
         }
         None => Array2::from_elem((0, 0), T::default()),
     };
@@ -326,10 +407,22 @@ pub fn run_on<D: GpuDevice, T: Real>(
     assemble(info, vals, idxs, has_vals, has_idx)
 }
 
-fn assemble<T: Real>(info: &StageInfo, vals: Array2<T>, idxs: Array2<usize>, has_vals: bool, has_idx: bool) -> Result<Val<'static, T>> {
+fn assemble<T: Real>(
+    info: &StageInfo,
+    vals: Array2<T>,
+    idxs: Array2<usize>,
+    has_vals: bool,
+    has_idx: bool,
+) -> Result<Val<'static, T>> {
     Ok(match (has_vals, has_idx) {
-        (true, false) => Val::Rows { name: info.name, data: vals.into() },
-        (false, true) => Val::Index { name: info.name, data: idxs.into() },
+        (true, false) => Val::Rows {
+            name: info.name,
+            data: vals.into(),
+        },
+        (false, true) => Val::Index {
+            name: info.name,
+            data: idxs.into(),
+        },
         (true, true) => Val::Pair(vals, idxs),
         (false, false) => return Err(Error::Internal("stage without output".into())),
     })
@@ -342,19 +435,33 @@ mod tests {
     #[test]
     fn scheme_choice() {
         // Many rows: 1D.
-        assert_eq!(choose_scheme(100_000, 100_000, 256, 256, 100, GpuScheme::Auto), None);
+        assert_eq!(
+            choose_scheme(100_000, 100_000, 256, 256, 100, GpuScheme::Auto),
+            None
+        );
         // Few rows, long range: 2D with chunks of at least 4 tiles.
         let c = choose_scheme(100, 1_000_000, 256, 256, 100, GpuScheme::Auto).unwrap();
         assert_eq!(c % 256, 0);
         assert!(c >= 1024);
         assert!(1_000_000u64.div_ceil(c) >= 2);
         // Short range: 1D.
-        assert_eq!(choose_scheme(100, 1000, 256, 256, 100, GpuScheme::Auto), None);
+        assert_eq!(
+            choose_scheme(100, 1000, 256, 256, 100, GpuScheme::Auto),
+            None
+        );
         assert_eq!(choose_scheme(100, 0, 256, 256, 100, GpuScheme::Auto), None);
         // Forced.
-        assert_eq!(choose_scheme(100, 1000, 256, 256, 100, GpuScheme::TwoD { chunk_len: 300 }), Some(300));
-        assert!(choose_scheme(100, 1000, 256, 256, 100, GpuScheme::TwoD { chunk_len: 0 }).is_some());
-        assert_eq!(choose_scheme(10, 1 << 40, 256, 256, 4, GpuScheme::OneD), None);
+        assert_eq!(
+            choose_scheme(100, 1000, 256, 256, 100, GpuScheme::TwoD { chunk_len: 300 }),
+            Some(300)
+        );
+        assert!(
+            choose_scheme(100, 1000, 256, 256, 100, GpuScheme::TwoD { chunk_len: 0 }).is_some()
+        );
+        assert_eq!(
+            choose_scheme(10, 1 << 40, 256, 256, 4, GpuScheme::OneD),
+            None
+        );
         // Chunk count within the grid limit.
         let c = choose_scheme(10, 1 << 40, 256, 256, 4, GpuScheme::TwoD { chunk_len: 1 }).unwrap();
         assert!((1u64 << 40).div_ceil(c) <= MAX_GRID_Y);
@@ -363,7 +470,15 @@ mod tests {
     #[test]
     fn metadata() {
         let m = Meta::parse(".version 7.8\n// keops-kernel abi=1 prec=f32 block=256 tile=64 outer_scratch=3 partial_slots=2 red=sum\n").unwrap();
-        assert_eq!(m, Meta { block: 256, tile: 64, outer_scratch: 3, partial_slots: 2 });
+        assert_eq!(
+            m,
+            Meta {
+                block: 256,
+                tile: 64,
+                outer_scratch: 3,
+                partial_slots: 2
+            }
+        );
         assert!(Meta::parse("// keops-kernel abi=2 block=1 tile=1").is_err());
         assert!(Meta::parse("").is_err());
     }

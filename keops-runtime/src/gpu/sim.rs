@@ -35,16 +35,26 @@ impl SimGpu {
     }
 }
 
-/// Parsed modules, by address of their (static) text.
+/// Parsed modules, by address and length of their (static) text.
+type ModuleCache = Mutex<HashMap<(usize, usize), Arc<Module>>>;
+
+/// The parsed module of a PTX text (parsed once).
 fn module(ptx: &'static str) -> Result<Arc<Module>> {
-    static CACHE: OnceLock<Mutex<HashMap<(usize, usize), Arc<Module>>>> = OnceLock::new();
+    static CACHE: OnceLock<ModuleCache> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     let key = (ptx.as_ptr() as usize, ptx.len());
-    if let Some(m) = cache.lock().map_err(|_| Error::Internal("module cache poisoned".into()))?.get(&key) {
+    if let Some(m) = cache
+        .lock()
+        .map_err(|_| Error::Internal("module cache poisoned".into()))?
+        .get(&key)
+    {
         return Ok(m.clone());
     }
     let m = Arc::new(Module::parse(ptx).map_err(|e| Error::Simulator(e.to_string()))?);
-    cache.lock().map_err(|_| Error::Internal("module cache poisoned".into()))?.insert(key, m.clone());
+    cache
+        .lock()
+        .map_err(|_| Error::Internal("module cache poisoned".into()))?
+        .insert(key, m.clone());
     Ok(m)
 }
 
@@ -65,11 +75,16 @@ impl GpuDevice for SimGpu {
     }
 
     fn upload(&mut self, buf: &mut u64, data: &[u8]) -> Result<()> {
-        self.dev.write(*buf, data).map_err(|e| Error::Simulator(e.to_string()))
+        self.dev
+            .write(*buf, data)
+            .map_err(|e| Error::Simulator(e.to_string()))
     }
 
     fn download(&mut self, buf: &u64, out: &mut [u8]) -> Result<()> {
-        let v = self.dev.read(*buf, out.len()).map_err(|e| Error::Simulator(e.to_string()))?;
+        let v = self
+            .dev
+            .read(*buf, out.len())
+            .map_err(|e| Error::Simulator(e.to_string()))?;
         out.copy_from_slice(&v);
         Ok(())
     }
@@ -77,7 +92,9 @@ impl GpuDevice for SimGpu {
     fn function(&mut self, ptx: &'static str, name: &str) -> Result<Self::Function> {
         let m = module(ptx)?;
         if !m.kernel_names().contains(&name) {
-            return Err(Error::Internal(format!("no kernel `{name}` in the stage's PTX module")));
+            return Err(Error::Internal(format!(
+                "no kernel `{name}` in the stage's PTX module"
+            )));
         }
         Ok((m, name.to_string()))
     }
@@ -86,7 +103,13 @@ impl GpuDevice for SimGpu {
         Ok(1024)
     }
 
-    fn launch(&mut self, f: &Self::Function, grid: [u32; 2], block: u32, params: &[u64]) -> Result<()> {
+    fn launch(
+        &mut self,
+        f: &Self::Function,
+        grid: [u32; 2],
+        block: u32,
+        params: &[u64],
+    ) -> Result<()> {
         let ps: Vec<Param> = params.iter().map(|&p| Param::U64(p)).collect();
         self.dev
             .launch(&f.0, &f.1, [grid[0], grid[1], 1], [block, 1, 1], 0, &ps)
@@ -100,7 +123,13 @@ impl GpuDevice for SimGpu {
 }
 
 /// Runs a stage through the simulator.
-pub fn run_stage<T: Real>(opts: &Options, info: &StageInfo, args: &[&Val<'_, T>], m: usize, n: usize) -> Result<Val<'static, T>> {
+pub fn run_stage<T: Real>(
+    opts: &Options,
+    info: &StageInfo,
+    args: &[&Val<'_, T>],
+    m: usize,
+    n: usize,
+) -> Result<Val<'static, T>> {
     let mut dev = SimGpu::new();
     super::run_on(&mut dev, opts, info, args, m, n)
 }
