@@ -81,41 +81,73 @@ fn main() {
     let workload = args[2].as_str();
     let repeats: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5);
     let shape = std::fs::read_to_string(dir.join("shape.txt")).unwrap();
-    let s: Vec<usize> = shape.split_whitespace().map(|t| t.parse().unwrap()).collect();
+    let s: Vec<usize> = shape
+        .split_whitespace()
+        .map(|t| t.parse().unwrap())
+        .collect();
     let (m, n, d, e) = (s[0], s[1], s[2], s[3]);
     let g = 0.5f32;
     let (first, med, out_path) = match workload {
         "gauss" | "small" => {
-            let k = keops!(grad_order = 0, |x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b));
-            let (x, y, b) = (read::<f32>(&dir.join("x.bin"), m, d), read::<f32>(&dir.join("y.bin"), n, d), read::<f32>(&dir.join("b.bin"), n, e));
+            let k = keops!(grad_order = 0, |x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| {
+                sum_j(exp(-g * sqdist(x, y)) * b)
+            });
+            let (x, y, b) = (
+                read::<f32>(&dir.join("x.bin"), m, d),
+                read::<f32>(&dir.join("y.bin"), n, d),
+                read::<f32>(&dir.join("b.bin"), n, e),
+            );
             let (o, f, md) = time(repeats, || k.call(&x, &y, &b, &[g]).unwrap());
             write_raw(&dir.join("out_rs.bin"), o.as_slice().unwrap());
             (f, md, "out_rs.bin")
         }
         "gauss_f64" => {
-            let k = keops!(grad_order = 0, |x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b));
-            let (x, y, b) = (read::<f64>(&dir.join("x.bin"), m, d), read::<f64>(&dir.join("y.bin"), n, d), read::<f64>(&dir.join("b.bin"), n, e));
+            let k = keops!(grad_order = 0, |x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| {
+                sum_j(exp(-g * sqdist(x, y)) * b)
+            });
+            let (x, y, b) = (
+                read::<f64>(&dir.join("x.bin"), m, d),
+                read::<f64>(&dir.join("y.bin"), n, d),
+                read::<f64>(&dir.join("b.bin"), n, e),
+            );
             let (o, f, md) = time(repeats, || k.call(&x, &y, &b, &[g as f64]).unwrap());
             write_raw(&dir.join("out_rs.bin"), o.as_slice().unwrap());
             (f, md, "out_rs.bin")
         }
         "gauss_b16" => {
-            let k = keops!(grad_order = 0, |x: Vi<3>, y: Vj<3>, b: Vj<16>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b));
-            let (x, y, b) = (read::<f32>(&dir.join("x.bin"), m, d), read::<f32>(&dir.join("y.bin"), n, d), read::<f32>(&dir.join("b.bin"), n, e));
+            let k = keops!(grad_order = 0, |x: Vi<3>, y: Vj<3>, b: Vj<16>, g: Pm<1>| {
+                sum_j(exp(-g * sqdist(x, y)) * b)
+            });
+            let (x, y, b) = (
+                read::<f32>(&dir.join("x.bin"), m, d),
+                read::<f32>(&dir.join("y.bin"), n, d),
+                read::<f32>(&dir.join("b.bin"), n, e),
+            );
             let (o, f, md) = time(repeats, || k.call(&x, &y, &b, &[g]).unwrap());
             write_raw(&dir.join("out_rs.bin"), o.as_slice().unwrap());
             (f, md, "out_rs.bin")
         }
         "lse" => {
-            let k = keops!(grad_order = 0, |x: Vi<3>, y: Vj<3>, g: Pm<1>| logsumexp_j(-g * sqdist(x, y)));
-            let (x, y) = (read::<f32>(&dir.join("x.bin"), m, d), read::<f32>(&dir.join("y.bin"), n, d));
+            let k = keops!(grad_order = 0, |x: Vi<3>, y: Vj<3>, g: Pm<1>| logsumexp_j(
+                -g * sqdist(x, y)
+            ));
+            let (x, y) = (
+                read::<f32>(&dir.join("x.bin"), m, d),
+                read::<f32>(&dir.join("y.bin"), n, d),
+            );
             let (o, f, md) = time(repeats, || k.call(&x, &y, &[g]).unwrap());
             write_raw(&dir.join("out_rs.bin"), o.as_slice().unwrap());
             (f, md, "out_rs.bin")
         }
         "grad" => {
-            let k = keops!(grad_order = 1, |x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b));
-            let (x, y, b) = (read::<f32>(&dir.join("x.bin"), m, d), read::<f32>(&dir.join("y.bin"), n, d), read::<f32>(&dir.join("b.bin"), n, e));
+            let k = keops!(grad_order = 1, |x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| {
+                sum_j(exp(-g * sqdist(x, y)) * b)
+            });
+            let (x, y, b) = (
+                read::<f32>(&dir.join("x.bin"), m, d),
+                read::<f32>(&dir.join("y.bin"), n, d),
+                read::<f32>(&dir.join("b.bin"), n, e),
+            );
             let ee = Array2::<f32>::ones((m, 1));
             let gx = k.grad_x();
             let (o, f, md) = time(repeats, || gx.call(&x, &y, &b, &[g], &ee).unwrap());
@@ -123,16 +155,28 @@ fn main() {
             (f, md, "out_rs.bin")
         }
         "knn3" => {
-            let k = keops!(grad_order = 0, |x: Vi<3>, y: Vj<3>| argkmin_j(sqdist(x, y), 10));
-            let (x, y) = (read::<f32>(&dir.join("x.bin"), m, d), read::<f32>(&dir.join("y.bin"), n, d));
+            let k = keops!(grad_order = 0, |x: Vi<3>, y: Vj<3>| argkmin_j(
+                sqdist(x, y),
+                10
+            ));
+            let (x, y) = (
+                read::<f32>(&dir.join("x.bin"), m, d),
+                read::<f32>(&dir.join("y.bin"), n, d),
+            );
             let (o, f, md) = time(repeats, || k.call(&x, &y).unwrap());
             let o: Vec<i64> = o.iter().map(|&v| v as i64).collect();
             write_raw(&dir.join("out_rs.bin"), &o);
             (f, md, "out_rs.bin")
         }
         "knn64" => {
-            let k = keops!(grad_order = 0, |x: Vi<64>, y: Vj<64>| argkmin_j(sqdist(x, y), 10));
-            let (x, y) = (read::<f32>(&dir.join("x.bin"), m, d), read::<f32>(&dir.join("y.bin"), n, d));
+            let k = keops!(grad_order = 0, |x: Vi<64>, y: Vj<64>| argkmin_j(
+                sqdist(x, y),
+                10
+            ));
+            let (x, y) = (
+                read::<f32>(&dir.join("x.bin"), m, d),
+                read::<f32>(&dir.join("y.bin"), n, d),
+            );
             let (o, f, md) = time(repeats, || k.call(&x, &y).unwrap());
             let o: Vec<i64> = o.iter().map(|&v| v as i64).collect();
             write_raw(&dir.join("out_rs.bin"), &o);

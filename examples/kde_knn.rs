@@ -45,7 +45,10 @@ fn gpairs(m: usize, n: usize, secs: f64) -> f64 {
 }
 
 fn main() -> Result<()> {
-    let n: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
     let (train, labels) = blobs(n, 1);
     let (test, truth) = blobs(n, 2);
     println!(
@@ -72,11 +75,16 @@ fn main() -> Result<()> {
     // Check one row against a direct f64 sum.
     let exact: f64 = (0..n)
         .map(|j| {
-            let d2: f64 = (0..3).map(|k| (test[[0, k]] as f64 - train[[j, k]] as f64).powi(2)).sum();
+            let d2: f64 = (0..3)
+                .map(|k| (test[[0, k]] as f64 - train[[j, k]] as f64).powi(2))
+                .sum();
             (-(g[0] as f64) * d2).exp()
         })
         .sum();
-    println!("                 row 0 relative error against an f64 loop: {:.1e}", (density[[0, 0]] as f64 - exact).abs() / exact);
+    println!(
+        "                 row 0 relative error against an f64 loop: {:.1e}",
+        (density[[0, 0]] as f64 - exact).abs() / exact
+    );
 
     // 2. 10-nearest-neighbour classification.
     let knn = keops!(|x: Vi<3>, y: Vj<3>| argkmin_j(sqdist(x, y), 10));
@@ -102,7 +110,9 @@ fn main() -> Result<()> {
     // 3. One mean-shift step: x <- x + grad log p(x) * h^2, with the
     //    gradient kernel derived at compile time.
     let grad = kde.grad_x();
-    let e = Array2::from_shape_fn((n, 1), |(i, _)| 1.0 / density[[i, 0]].max(f32::MIN_POSITIVE));
+    let e = Array2::from_shape_fn((n, 1), |(i, _)| {
+        1.0 / density[[i, 0]].max(f32::MIN_POSITIVE)
+    });
     let t = Instant::now();
     let step = grad.call(&test, &train, &g, &e)?;
     let secs = t.elapsed().as_secs_f64();
@@ -118,5 +128,7 @@ fn main() -> Result<()> {
 }
 
 fn rayon_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }

@@ -20,7 +20,10 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub use keops_macros::keops;
-pub use keops_runtime::{Backend, Error, GpuScheme, IntoIndexRows, IntoParam, IntoRows, Options, Real, Result, SimdLevel, SumScheme};
+pub use keops_runtime::{
+    Backend, Error, GpuScheme, IntoIndexRows, IntoParam, IntoRows, Options, Real, Result,
+    SimdLevel, SumScheme,
+};
 /// The `ndarray` version keops uses (inputs and outputs are its arrays).
 pub use ndarray;
 

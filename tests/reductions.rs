@@ -6,58 +6,103 @@ mod common;
 use keops::prelude::*;
 
 check!(sum_over_j, |x: Vi<3>, y: Vj<3>| sum_j(x * y));
-check!(sum_over_i, |x: Vi<3>, y: Vj<3>| sum_i(exp(-sqdist(x, y)) * x));
+check!(sum_over_i, |x: Vi<3>, y: Vj<3>| sum_i(
+    exp(-sqdist(x, y)) * x
+));
 check!(sum_method_axes, |x: Vi<2>, y: Vj<2>| (x * y + 1.0).sum(0));
 check!(sum_keyword_axis, |x: Vi<2>, y: Vj<2>| (x - y).sum(axis = 1));
 check!(logsumexp_j, |x: Vi<3>, y: Vj<3>| logsumexp_j(-sqdist(x, y)); range = (-2.0, 2.0));
 check!(logsumexp_i_method, |x: Vi<3>, y: Vj<3>| (-sqdist(x, y) * 4.0).logsumexp(0); range = (-2.0, 2.0));
-check!(logsumexp_vector, |x: Vi<2>, y: Vj<2>| logsumexp_j(x * y * 3.0));
+check!(logsumexp_vector, |x: Vi<2>, y: Vj<2>| logsumexp_j(
+    x * y * 3.0
+));
 check!(logsumexp_weight_, |x: Vi<2>, y: Vj<2>, w: Vj<3>| logsumexp_j(-sqdist(x, y), exp(w)) ; range = (-2.0, 2.0));
-check!(logsumexp_weight_method, |x: Vi<2>, y: Vj<2>, w: Vj<2>| (-sqdist(x, y)).logsumexp_weight(exp(w), 1));
-check!(logsumexp_weight_keywords, |x: Vi<2>, y: Vj<2>, w: Vj<1>| (x * y).sum().logsumexp(axis = 1, weight = w * w + 0.1));
-check!(sumsoftmaxweight_j, |x: Vi<2>, y: Vj<2>, w: Vj<3>| sumsoftmaxweight_j(-sqdist(x, y) * 5.0, w));
-check!(sumsoftmaxweight_i_method, |x: Vi<2>, y: Vj<2>, w: Vi<2>| (x * y).sumsoftmaxweight(w, 0));
+check!(logsumexp_weight_method, |x: Vi<2>, y: Vj<2>, w: Vj<2>| {
+    (-sqdist(x, y)).logsumexp_weight(exp(w), 1)
+});
+check!(logsumexp_weight_keywords, |x: Vi<2>, y: Vj<2>, w: Vj<1>| (x
+    * y)
+    .sum()
+    .logsumexp(axis = 1, weight = w * w + 0.1));
+check!(sumsoftmaxweight_j, |x: Vi<2>, y: Vj<2>, w: Vj<3>| {
+    sumsoftmaxweight_j(-sqdist(x, y) * 5.0, w)
+});
+check!(sumsoftmaxweight_i_method, |x: Vi<2>, y: Vj<2>, w: Vi<2>| (x
+    * y)
+    .sumsoftmaxweight(w, 0));
 check!(min_j_, |x: Vi<3>, y: Vj<3>| min_j(sqdist(x, y)));
 check!(min_vector, |x: Vi<2>, y: Vj<2>| (x - y).min(1));
 check!(argmin_j_, |x: Vi<3>, y: Vj<3>| argmin_j(sqdist(x, y)));
 check!(argmin_i_vector, |x: Vi<2>, y: Vj<2>| (x * y).argmin(0));
-check!(min_argmin_j_, |x: Vi<3>, y: Vj<3>| min_argmin_j(sqdist(x, y) - 1.0));
+check!(min_argmin_j_, |x: Vi<3>, y: Vj<3>| min_argmin_j(
+    sqdist(x, y) - 1.0
+));
 check!(max_j_, |x: Vi<3>, y: Vj<3>| max_j((x | y)));
 check!(argmax_j_, |x: Vi<3>, y: Vj<3>| argmax_j((x | y)));
 check!(max_argmax_i, |x: Vi<2>, y: Vj<2>| max_argmax_i(x * y));
 check!(kmin_j_, |x: Vi<3>, y: Vj<3>| kmin_j(sqdist(x, y), 5));
 check!(argkmin_j_, |x: Vi<3>, y: Vj<3>| argkmin_j(sqdist(x, y), 10));
-check!(argkmin_method, |x: Vi<3>, y: Vj<3>| sqdist(x, y).argkmin(3, 1));
-check!(argkmin_pykeops_spelling, |x: Vi<3>, y: Vj<3>| sqdist(x, y).argKmin(K = 4, axis = 0));
-check!(kmin_argkmin_vector, |x: Vi<2>, y: Vj<2>| kmin_argkmin_j(x - y, 3));
-check!(kmin_argkmin_i, |x: Vi<2>, y: Vj<2>| kmin_argkmin_i(sqdist(x, y), 7));
+check!(argkmin_method, |x: Vi<3>, y: Vj<3>| sqdist(x, y)
+    .argkmin(3, 1));
+check!(argkmin_pykeops_spelling, |x: Vi<3>, y: Vj<3>| sqdist(x, y)
+    .argKmin(K = 4, axis = 0));
+check!(kmin_argkmin_vector, |x: Vi<2>, y: Vj<2>| kmin_argkmin_j(
+    x - y,
+    3
+));
+check!(kmin_argkmin_i, |x: Vi<2>, y: Vj<2>| kmin_argkmin_i(
+    sqdist(x, y),
+    7
+));
 check!(kmin_larger_than_n, |x: Vi<1>, y: Vj<1>| kmin_argkmin_j(x * y, 20); sizes = vec![(3, 5), (7, 13), (2, 0)]);
-check!(ties_min, |x: Vi<1>, y: Vj<1>| min_argmin_j(round(3.0 * x * y)));
-check!(ties_kmin, |x: Vi<1>, y: Vj<1>| kmin_argkmin_j(round(2.0 * x * y), 4));
+check!(ties_min, |x: Vi<1>, y: Vj<1>| min_argmin_j(round(
+    3.0 * x * y
+)));
+check!(ties_kmin, |x: Vi<1>, y: Vj<1>| kmin_argkmin_j(
+    round(2.0 * x * y),
+    4
+));
 
 /// Empty reductions return the documented identities.
 #[test]
 fn empty_reductions() {
     let x = Array2::from_elem((3, 1), 1.0f32);
     let y = Array2::<f32>::zeros((0, 1));
-    let s = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| sum_j(x * y)).call(&x, &y).unwrap();
+    let s = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| sum_j(x * y))
+        .call(&x, &y)
+        .unwrap();
     assert_eq!(s, Array2::zeros((3, 1)));
-    let l = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| logsumexp_j(x * y)).call(&x, &y).unwrap();
+    let l = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| logsumexp_j(x * y))
+        .call(&x, &y)
+        .unwrap();
     assert!(l.iter().all(|&v| v == f32::NEG_INFINITY));
-    let w = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| sumsoftmaxweight_j(x * y, y)).call(&x, &y).unwrap();
+    let w = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| sumsoftmaxweight_j(
+        x * y,
+        y
+    ))
+    .call(&x, &y)
+    .unwrap();
     assert_eq!(w, Array2::zeros((3, 1)));
-    let (v, i) = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| min_argmin_j(x * y)).call(&x, &y).unwrap();
+    let (v, i) = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| min_argmin_j(x * y))
+        .call(&x, &y)
+        .unwrap();
     assert!(v.iter().all(|&a| a == f32::INFINITY));
     assert!(i.iter().all(|&a| a == usize::MAX));
-    let v = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| max_j(x * y)).call(&x, &y).unwrap();
+    let v = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| max_j(x * y))
+        .call(&x, &y)
+        .unwrap();
     assert!(v.iter().all(|&a| a == f32::NEG_INFINITY));
-    let i = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| argkmin_j(x * y, 3)).call(&x, &y).unwrap();
+    let i = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| argkmin_j(x * y, 3))
+        .call(&x, &y)
+        .unwrap();
     assert_eq!(i.dim(), (3, 3));
     assert!(i.iter().all(|&a| a == usize::MAX));
     // M = 0: empty results with the right number of columns.
     let x0 = Array2::<f32>::zeros((0, 1));
     let y1 = Array2::from_elem((4, 1), 1.0f32);
-    let r = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| kmin_j(x * y, 2)).call(&x0, &y1).unwrap();
+    let r = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| kmin_j(x * y, 2))
+        .call(&x0, &y1)
+        .unwrap();
     assert_eq!(r.dim(), (0, 2));
 }
 
@@ -74,19 +119,28 @@ fn long_sum_block_scheme_is_accurate() {
     let k = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| sum_j(exp(-x * y)));
     let out = k.call(&x, &y).unwrap();
     for i in 0..3 {
-        let exact: f64 = y.iter().map(|&v| (-(x[[i, 0]] as f64) * v as f64).exp()).sum();
+        let exact: f64 = y
+            .iter()
+            .map(|&v| (-(x[[i, 0]] as f64) * v as f64).exp())
+            .sum();
         let rel = ((out[[i, 0]] as f64 - exact) / exact).abs();
         assert!(rel < 1e-5, "row {i}: relative error {rel:e}");
     }
     // Kahan and direct schemes are available too; Kahan is as accurate.
     let kahan = k.sum_scheme(SumScheme::Kahan).call(&x, &y).unwrap();
     for i in 0..3 {
-        let exact: f64 = y.iter().map(|&v| (-(x[[i, 0]] as f64) * v as f64).exp()).sum();
+        let exact: f64 = y
+            .iter()
+            .map(|&v| (-(x[[i, 0]] as f64) * v as f64).exp())
+            .sum();
         assert!(((kahan[[i, 0]] as f64 - exact) / exact).abs() < 1e-5);
     }
     let f64acc = k.f64_accumulation(true).call(&x, &y).unwrap();
     for i in 0..3 {
-        let exact: f64 = y.iter().map(|&v| (-(x[[i, 0]] as f64) * v as f64).exp()).sum();
+        let exact: f64 = y
+            .iter()
+            .map(|&v| (-(x[[i, 0]] as f64) * v as f64).exp())
+            .sum();
         assert!(((f64acc[[i, 0]] as f64 - exact) / exact).abs() < 1e-6);
     }
 }

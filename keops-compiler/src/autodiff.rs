@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use crate::ir::{Bin, BilinearMap, Graph, Id, Op, Tern, Un, VecRed};
+use crate::ir::{BilinearMap, Bin, Graph, Id, Op, Tern, Un, VecRed};
 
 /// The vector-Jacobian product of `f` with respect to variable `v`, applied to
 /// the cotangent `e` (`dim(e) == dim(f)`, or 1 and broadcast). The result has
@@ -255,7 +255,11 @@ fn local_vjp(g: &mut Graph, id: Id, a: Id) -> Vec<Option<Id>> {
                 }
                 Bin::Max | Bin::Min => {
                     // The adjoint goes to the selected operand (the first on ties).
-                    let diff = if *b == Bin::Max { g.bin(Bin::Sub, x, y) } else { g.bin(Bin::Sub, y, x) };
+                    let diff = if *b == Bin::Max {
+                        g.bin(Bin::Sub, x, y)
+                    } else {
+                        g.bin(Bin::Sub, y, x)
+                    };
                     let zero = g.zeros(dim);
                     let dx = g.tern(Tern::IfElse, diff, a, zero);
                     let dy = g.tern(Tern::IfElse, diff, zero, a);
@@ -308,12 +312,16 @@ fn local_vjp(g: &mut Graph, id: Id, a: Id) -> Vec<Option<Id>> {
                     per_arg[arg as usize][c as usize].push((0, k as u32));
                 }
             }
-            per_arg.into_iter().map(|sources| Some(g.gather(&[a], sources))).collect()
+            per_arg
+                .into_iter()
+                .map(|sources| Some(g.gather(&[a], sources)))
+                .collect()
         }
         Op::Bilinear(m) => {
             let (x, y) = (args[0], args[1]);
             // da[ia] += e[o] b[ib]; db[ib] += a[ia] e[o].
-            let mut ta: Vec<(u32, u32, u32)> = m.terms.iter().map(|&(o, ia, ib)| (ia, o, ib)).collect();
+            let mut ta: Vec<(u32, u32, u32)> =
+                m.terms.iter().map(|&(o, ia, ib)| (ia, o, ib)).collect();
             ta.sort();
             let ma = BilinearMap {
                 name: "bilinear",
@@ -322,7 +330,8 @@ fn local_vjp(g: &mut Graph, id: Id, a: Id) -> Vec<Option<Id>> {
                 dim_out: m.dim_a,
                 terms: ta,
             };
-            let mut tb: Vec<(u32, u32, u32)> = m.terms.iter().map(|&(o, ia, ib)| (ib, ia, o)).collect();
+            let mut tb: Vec<(u32, u32, u32)> =
+                m.terms.iter().map(|&(o, ia, ib)| (ib, ia, o)).collect();
             tb.sort();
             let mb = BilinearMap {
                 name: "bilinear",
@@ -339,7 +348,11 @@ fn local_vjp(g: &mut Graph, id: Id, a: Id) -> Vec<Option<Id>> {
             VecRed::Max | VecRed::Min => {
                 let x = args[0];
                 let d = g.dim(x);
-                let which = if *r == VecRed::Max { VecRed::ArgMax } else { VecRed::ArgMin };
+                let which = if *r == VecRed::Max {
+                    VecRed::ArgMax
+                } else {
+                    VecRed::ArgMin
+                };
                 let k = g.vec_red(which, x);
                 let oh = g.one_hot(k, d);
                 vec![Some(g.bin(Bin::Mul, oh, a))]

@@ -37,7 +37,12 @@ pub fn acc_len(red: RedKind, fdim: u32, wdim: u32) -> u32 {
         RedKind::Sum | RedKind::LogSumExp => 2 * fdim,
         RedKind::LogSumExpWeight => 2 * wdim,
         RedKind::SumSoftmaxWeight => 3 * wdim,
-        RedKind::Min | RedKind::ArgMin | RedKind::MinArgMin | RedKind::Max | RedKind::ArgMax | RedKind::MaxArgMax => 2 * fdim,
+        RedKind::Min
+        | RedKind::ArgMin
+        | RedKind::MinArgMin
+        | RedKind::Max
+        | RedKind::ArgMax
+        | RedKind::MaxArgMax => 2 * fdim,
         RedKind::KMin(k) | RedKind::ArgKMin(k) | RedKind::KMinArgKMin(k) => 2 * k * fdim,
     }
 }
@@ -194,7 +199,11 @@ fn prog_body(prog: &ScalarProg, input: &dyn Fn(&Inst) -> TokenStream) -> Vec<Tok
 }
 
 fn outputs_array(prog: &ScalarProg) -> TokenStream {
-    let outs: Vec<Ident> = prog.outputs.iter().map(|&o| format_ident!("v{}", o)).collect();
+    let outs: Vec<Ident> = prog
+        .outputs
+        .iter()
+        .map(|&o| format_ident!("v{}", o))
+        .collect();
     quote!([#(#outs),*])
 }
 
@@ -213,24 +222,79 @@ fn destructure(name: &str, n: usize, used: &dyn Fn(u32) -> bool) -> TokenStream 
     quote!(let [#(#pats),*] = *#src;)
 }
 
+/// Rewrites the outputs `v_d` of a sum stage's pair program as factor pairs:
+/// outputs `[a_0 .. a_{D-1}, b_0 .. b_{D-1}]` with `v_d = a_d * b_d` (the
+/// product is dropped when `v_d` is used nowhere else), or `b_d = 1`.
+fn factor_outputs(prog: &ScalarProg) -> ScalarProg {
+    let mut p = prog.clone();
+    let mut uses = vec![0usize; p.insts.len()];
+    for i in &p.insts {
+        for o in i.operands() {
+            uses[o as usize] += 1;
+        }
+    }
+    for &o in &p.outputs {
+        uses[o as usize] += 1;
+    }
+    let one = p.insts.len() as u32;
+    p.insts.push(Inst::Const(1f64.to_bits()));
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    for &o in &prog.outputs {
+        match p.insts[o as usize] {
+            Inst::Bin(Bin::Mul, x, y) if uses[o as usize] == 1 => {
+                a.push(x);
+                b.push(y);
+            }
+            _ => {
+                a.push(o);
+                b.push(one);
+            }
+        }
+    }
+    a.extend(b);
+    p.outputs = a;
+    p
+}
+
 /// The `CpuStage` impl (and struct) of one lowered stage.
 pub fn stage_tokens(ident: &Ident, name: &str, l: &Lowered, ptx: &StagePtx) -> TokenStream {
     let p = private();
     let npf = l.param.outputs.len() as u32;
     let nof = l.outer.outputs.len() as u32;
     let nnf = l.inner.outputs.len() as u32;
-    let nout = l.fdim + l.wdim;
+    // Sum stages return each component as two factors, `a * b`, that the
+    // engine accumulates with one fused multiply-add (`acc = fma(a, b, acc)`):
+    // `exp(..) * b` in a Gaussian sum costs one instruction per component,
+    // not two. A component that is not a product gets the factor 1.
+    let factored = l.red == RedKind::Sum;
+    let nout = if factored {
+        2 * l.fdim
+    } else {
+        l.fdim + l.wdim
+    };
     let acc = acc_len(l.red, l.fdim, l.wdim);
     let lit = usize_lit;
     let (npf_l, nof_l, nnf_l, nout_l, acc_l) = (lit(npf), lit(nof), lit(nnf), lit(nout), lit(acc));
-    let (rp, ro, rn, io, inn) =
-        (lit(l.raw_param), lit(l.raw_outer), lit(l.raw_inner), lit(l.idx_outer), lit(l.idx_inner));
+    let (rp, ro, rn, io, inn) = (
+        lit(l.raw_param),
+        lit(l.raw_outer),
+        lit(l.raw_inner),
+        lit(l.idx_outer),
+        lit(l.idx_inner),
+    );
 
     let uses = |prog: &ScalarProg, f: &dyn Fn(&Inst) -> Option<u32>| -> Vec<u32> {
         prog.insts.iter().filter_map(f).collect()
     };
     // param phase
-    let raw_used = uses(&l.param, &|i| if let Inst::RawParam(k) = i { Some(*k) } else { None });
+    let raw_used = uses(&l.param, &|i| {
+        if let Inst::RawParam(k) = i {
+            Some(*k)
+        } else {
+            None
+        }
+    });
     let param_body = prog_body(&l.param, &|i| match i {
         Inst::RawParam(k) => {
             let id = format_ident!("raw{}", k);
@@ -301,12 +365,45 @@ pub fn stage_tokens(ident: &Ident, name: &str, l: &Lowered, ptx: &StagePtx) -> T
     let inner_destr_raw = destructure("raw", l.raw_inner as usize, &|k| n_raw.contains(&k));
     let inner_out = outputs_array(&l.inner);
     // pair phase
-    let pair_body = prog_body(&l.pair, &feature_input);
+    let pair_prog = if factored {
+        factor_outputs(&l.pair)
+    } else {
+        l.pair.clone()
+    };
+    let pair_body = prog_body(&pair_prog, &feature_input);
     let p_pf = used_in(&l.pair, "pf");
     let p_of = used_in(&l.pair, "of");
     let pair_destr_pf = destructure("pf", npf as usize, &|k| p_pf.contains(&k));
     let pair_destr_of = destructure("of", nof as usize, &|k| p_of.contains(&k));
-    let pair_out = outputs_array(&l.pair);
+    let pair_out = outputs_array(&pair_prog);
+    let pair_sum = if factored {
+        let d = l.fdim as usize;
+        let accs: Vec<TokenStream> = (0..d)
+            .map(|k| {
+                let a = format_ident!("v{}", pair_prog.outputs[k]);
+                let b = format_ident!("v{}", pair_prog.outputs[d + k]);
+                let kk = lit(k as u32);
+                quote!(acc[#kk] = #p::Pack::mul_add(#a, #b, acc[#kk]);)
+            })
+            .collect();
+        quote! {
+            #[inline(always)]
+            fn pair_sum<P: #p::Pack>(
+                pf: &[P; #npf_l],
+                of: &[P::Elem; #nof_l],
+                nf: #p::Features<'_, P::Elem>,
+                ctx: &#p::PairCtx<'_, P>,
+                acc: &mut [P; #acc_l],
+            ) {
+                #pair_destr_pf
+                #pair_destr_of
+                #(#pair_body)*
+                #(#accs)*
+            }
+        }
+    } else {
+        quote!()
+    };
 
     let vars: Vec<TokenStream> = l
         .vars
@@ -414,6 +511,8 @@ pub fn stage_tokens(ident: &Ident, name: &str, l: &Lowered, ptx: &StagePtx) -> T
                 #(#pair_body)*
                 *out = #pair_out;
             }
+
+            #pair_sum
         }
     }
 }
@@ -424,7 +523,10 @@ pub fn stage_tokens(ident: &Ident, name: &str, l: &Lowered, ptx: &StagePtx) -> T
 pub fn group_rows(l: &Lowered) -> u32 {
     // K-lists live in memory (the chunk loop only reads each row's K-th
     // value for the threshold test), so they do not count against registers.
-    if matches!(l.red, RedKind::KMin(_) | RedKind::ArgKMin(_) | RedKind::KMinArgKMin(_)) {
+    if matches!(
+        l.red,
+        RedKind::KMin(_) | RedKind::ArgKMin(_) | RedKind::KMinArgKMin(_)
+    ) {
         return if l.outer.outputs.len() > 24 { 1 } else { 2 };
     }
     // Registers per row: the state the chunk loop updates (a sum's Kahan
@@ -453,13 +555,23 @@ pub fn grad_method(var: &str) -> Ident {
 pub fn expand(family: &Family, ptx: &[StagePtx], doc_src: &str) -> TokenStream {
     let p = private();
     let mut items = Vec::new();
-    let stage_idents: Vec<Ident> =
-        (0..family.stages.len()).map(|k| format_ident!("__KeopsStage{}", k)).collect();
+    let stage_idents: Vec<Ident> = (0..family.stages.len())
+        .map(|k| format_ident!("__KeopsStage{}", k))
+        .collect();
     for (k, st) in family.stages.iter().enumerate() {
         let l = lower(st);
-        let name = format!("stage{k}: {}_{}", st.red.name(), if st.axis == Cat::J { "j" } else { "i" });
+        let name = format!(
+            "stage{k}: {}_{}",
+            st.red.name(),
+            if st.axis == Cat::J { "j" } else { "i" }
+        );
         let empty = StagePtx::default();
-        items.push(stage_tokens(&stage_idents[k], &name, &l, ptx.get(k).unwrap_or(&empty)));
+        items.push(stage_tokens(
+            &stage_idents[k],
+            &name,
+            &l,
+            ptx.get(k).unwrap_or(&empty),
+        ));
     }
     let kernel_ident = |k: usize| format_ident!("__KeopsKernel{}", k);
     for (k, (path, prog)) in family.programs.iter().enumerate() {
@@ -483,7 +595,15 @@ pub fn expand(family: &Family, ptx: &[StagePtx], doc_src: &str) -> TokenStream {
                 });
             }
         }
-        items.push(program_tokens(family, prog, &ident, path, &stage_idents, grads, doc_src));
+        items.push(program_tokens(
+            family,
+            prog,
+            &ident,
+            path,
+            &stage_idents,
+            grads,
+            doc_src,
+        ));
     }
     let first = kernel_ident(0);
     quote! {
@@ -516,7 +636,9 @@ fn program_tokens(
         match (v.cat, v.kind) {
             (Cat::P, _) => {
                 params.push(quote!(#arg: impl #p::IntoParam<'a, T, #dim>));
-                conv.push(quote!(let #a = #p::Val::param(#p::IntoParam::into_param(#arg), #name, #dim)?;));
+                conv.push(
+                    quote!(let #a = #p::Val::param(#p::IntoParam::into_param(#arg), #name, #dim)?;),
+                );
             }
             (_, VarKind::Real) => {
                 params.push(quote!(#arg: impl #p::IntoRows<'a, T, #dim>));
@@ -529,7 +651,9 @@ fn program_tokens(
         }
     }
     let input_names: Vec<&str> = prog.inputs.iter().map(|v| v.name.as_str()).collect();
-    let input_vals: Vec<Ident> = (0..prog.inputs.len()).map(|k| format_ident!("__a{}", k)).collect();
+    let input_vals: Vec<Ident> = (0..prog.inputs.len())
+        .map(|k| format_ident!("__a{}", k))
+        .collect();
     let val = |v: Value| -> TokenStream {
         match v {
             Value::Input(k) => {
@@ -575,7 +699,9 @@ fn program_tokens(
     let out_t = family.value_type(prog, prog.output);
     let (ret_ty, finish) = match out_t {
         ValueType::Rows { .. } => (quote!(#p::ndarray::Array2<T>), quote!(into_rows)),
-        ValueType::IndexRows { .. } => (quote!(#p::ndarray::Array2<usize>), quote!(into_index_rows)),
+        ValueType::IndexRows { .. } => {
+            (quote!(#p::ndarray::Array2<usize>), quote!(into_index_rows))
+        }
         ValueType::Pair { .. } => (
             quote!((#p::ndarray::Array2<T>, #p::ndarray::Array2<usize>)),
             quote!(into_pair),
@@ -638,7 +764,13 @@ fn program_tokens(
     let what = if path.is_empty() {
         "The keops kernel".to_string()
     } else {
-        format!("Gradient kernel `{}`", path.iter().map(|v| format!("grad_{v}()")).collect::<Vec<_>>().join("."))
+        format!(
+            "Gradient kernel `{}`",
+            path.iter()
+                .map(|v| format!("grad_{v}()"))
+                .collect::<Vec<_>>()
+                .join(".")
+        )
     };
     let doc = format!("{what} of `{doc_src}`.");
     let cats: Vec<TokenStream> = prog.inputs.iter().map(|v| cat_tokens(v.cat)).collect();
@@ -725,7 +857,15 @@ fn program_tokens(
 /// A Rust identifier for an input name (user names are identifiers already;
 /// generated ones like `e2` too).
 fn sanitize(name: &str) -> String {
-    name.chars().map(|c| if c.is_alphanumeric() || c == '_' { c } else { '_' }).collect()
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Span-less identifier helper for callers.

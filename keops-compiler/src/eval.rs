@@ -123,7 +123,12 @@ impl<'a> PairEval<'a> {
             offset[id.index()] = total;
             total += g.dim(id) as usize;
         }
-        PairEval { g, order, offset, buf: vec![0.0; total] }
+        PairEval {
+            g,
+            order,
+            offset,
+            buf: vec![0.0; total],
+        }
     }
 
     fn get(&self, id: Id) -> &[f64] {
@@ -158,7 +163,11 @@ impl<'a> PairEval<'a> {
                     };
                     let (own, other) = if cats[v] == Cat::I { (i, j) } else { (j, i) };
                     for c in 0..dim {
-                        out[c] = if data[own * cols + c] == other { 1.0 } else { 0.0 };
+                        out[c] = if data[own * cols + c] == other {
+                            1.0
+                        } else {
+                            0.0
+                        };
                     }
                 }
                 Op::Un(u) => {
@@ -241,7 +250,11 @@ pub fn pair_values(stage: &Stage, args: &[&RefValue]) -> Result<Vec<Vec<Vec<f64>
     for o in 0..m {
         let mut row = Vec::with_capacity(n);
         for inner in 0..n {
-            let (i, j) = if outer == Cat::I { (o, inner) } else { (inner, o) };
+            let (i, j) = if outer == Cat::I {
+                (o, inner)
+            } else {
+                (inner, o)
+            };
             pe.run(args, &cats, i, j);
             row.push(pe.get(stage.f).to_vec());
         }
@@ -261,7 +274,10 @@ pub fn eval_stage(stage: &Stage, args: &[&RefValue]) -> Result<RefValue, String>
             _ => false,
         };
         if !ok {
-            return Err(format!("argument {k} (`{}`) has the wrong type or shape", v.name));
+            return Err(format!(
+                "argument {k} (`{}`) has the wrong type or shape",
+                v.name
+            ));
         }
     }
     let outer = stage.outer();
@@ -284,7 +300,11 @@ pub fn eval_stage(stage: &Stage, args: &[&RefValue]) -> Result<RefValue, String>
         fvals.clear();
         wvals.clear();
         for inner in 0..n {
-            let (i, j) = if outer == Cat::I { (o, inner) } else { (inner, o) };
+            let (i, j) = if outer == Cat::I {
+                (o, inner)
+            } else {
+                (inner, o)
+            };
             pe.run(args, &cats, i, j);
             fvals.push(pe.get(stage.f).to_vec());
             if let Some(w) = stage.w {
@@ -295,8 +315,16 @@ pub fn eval_stage(stage: &Stage, args: &[&RefValue]) -> Result<RefValue, String>
         let irow = &mut idxs[o * out_cols..(o + 1) * out_cols];
         reduce_row(stage.red, fdim, &fvals, &wvals, row, irow);
     }
-    let rows = RefValue::Rows { data: vals, rows: m, cols: out_cols };
-    let ind = RefValue::IndexRows { data: idxs, rows: m, cols: out_cols };
+    let rows = RefValue::Rows {
+        data: vals,
+        rows: m,
+        cols: out_cols,
+    };
+    let ind = RefValue::IndexRows {
+        data: idxs,
+        rows: m,
+        cols: out_cols,
+    };
     Ok(if is_pair {
         RefValue::Pair(Box::new(rows), Box::new(ind))
     } else if is_index {
@@ -307,7 +335,14 @@ pub fn eval_stage(stage: &Stage, args: &[&RefValue]) -> Result<RefValue, String>
 }
 
 /// Reduces the values `f[j]` (and weights `w[j]`) of one output row.
-fn reduce_row(red: RedKind, fdim: usize, f: &[Vec<f64>], w: &[Vec<f64>], out: &mut [f64], idx: &mut [usize]) {
+fn reduce_row(
+    red: RedKind,
+    fdim: usize,
+    f: &[Vec<f64>],
+    w: &[Vec<f64>],
+    out: &mut [f64],
+    idx: &mut [usize],
+) {
     let fc = |j: usize, d: usize| if f[j].len() == 1 { f[j][0] } else { f[j][d] };
     match red {
         RedKind::Sum => {
@@ -331,7 +366,9 @@ fn reduce_row(red: RedKind, fdim: usize, f: &[Vec<f64>], w: &[Vec<f64>], out: &m
         }
         RedKind::SumSoftmaxWeight => {
             for d in 0..out.len() {
-                let m = (0..f.len()).map(|j| fc(j, d)).fold(f64::NEG_INFINITY, f64::max);
+                let m = (0..f.len())
+                    .map(|j| fc(j, d))
+                    .fold(f64::NEG_INFINITY, f64::max);
                 let mut num = CompSum::default();
                 let mut den = CompSum::default();
                 for j in 0..f.len() {
@@ -339,13 +376,26 @@ fn reduce_row(red: RedKind, fdim: usize, f: &[Vec<f64>], w: &[Vec<f64>], out: &m
                     num.add(e * w[j][d]);
                     den.add(e);
                 }
-                out[d] = if f.is_empty() { 0.0 } else { num.value() / den.value() };
+                out[d] = if f.is_empty() {
+                    0.0
+                } else {
+                    num.value() / den.value()
+                };
             }
         }
-        RedKind::Min | RedKind::ArgMin | RedKind::MinArgMin | RedKind::Max | RedKind::ArgMax | RedKind::MaxArgMax => {
+        RedKind::Min
+        | RedKind::ArgMin
+        | RedKind::MinArgMin
+        | RedKind::Max
+        | RedKind::ArgMax
+        | RedKind::MaxArgMax => {
             let is_min = matches!(red, RedKind::Min | RedKind::ArgMin | RedKind::MinArgMin);
             for d in 0..fdim {
-                let mut best = if is_min { f64::INFINITY } else { f64::NEG_INFINITY };
+                let mut best = if is_min {
+                    f64::INFINITY
+                } else {
+                    f64::NEG_INFINITY
+                };
                 let mut bi = usize::MAX;
                 for (j, v) in f.iter().enumerate() {
                     let better = if is_min { v[d] < best } else { v[d] > best };
@@ -381,7 +431,10 @@ fn reduce_row(red: RedKind, fdim: usize, f: &[Vec<f64>], w: &[Vec<f64>], out: &m
 
 /// `log sum_j exp(a_j) w_j` with a max shift.
 fn logsumexp(items: impl Iterator<Item = (f64, f64)> + Clone) -> f64 {
-    let m = items.clone().map(|(a, _)| a).fold(f64::NEG_INFINITY, f64::max);
+    let m = items
+        .clone()
+        .map(|(a, _)| a)
+        .fold(f64::NEG_INFINITY, f64::max);
     if m == f64::NEG_INFINITY {
         return f64::NEG_INFINITY;
     }
@@ -398,7 +451,11 @@ fn logsumexp(items: impl Iterator<Item = (f64, f64)> + Clone) -> f64 {
 /// Runs a program of `fam` on its inputs.
 pub fn eval_program(fam: &Family, prog: &Program, inputs: &[RefValue]) -> Result<RefValue, String> {
     if inputs.len() != prog.inputs.len() {
-        return Err(format!("expected {} inputs, got {}", prog.inputs.len(), inputs.len()));
+        return Err(format!(
+            "expected {} inputs, got {}",
+            prog.inputs.len(),
+            inputs.len()
+        ));
     }
     let mut results: Vec<RefValue> = Vec::with_capacity(prog.steps.len());
     let fetch = |v: Value, results: &Vec<RefValue>| -> RefValue {
@@ -440,9 +497,18 @@ pub fn eval_program(fam: &Family, prog: &Program, inputs: &[RefValue]) -> Result
                 other => return Err(format!("sum of rows of {other:?}")),
             },
             Step::Add(a, b) => match (fetch(*a, &results), fetch(*b, &results)) {
-                (RefValue::Rows { data: x, rows, cols }, RefValue::Rows { data: y, .. }) => {
-                    RefValue::Rows { data: x.iter().zip(&y).map(|(p, q)| p + q).collect(), rows, cols }
-                }
+                (
+                    RefValue::Rows {
+                        data: x,
+                        rows,
+                        cols,
+                    },
+                    RefValue::Rows { data: y, .. },
+                ) => RefValue::Rows {
+                    data: x.iter().zip(&y).map(|(p, q)| p + q).collect(),
+                    rows,
+                    cols,
+                },
                 (RefValue::Vector(x), RefValue::Vector(y)) => {
                     RefValue::Vector(x.iter().zip(&y).map(|(p, q)| p + q).collect())
                 }
@@ -451,7 +517,11 @@ pub fn eval_program(fam: &Family, prog: &Program, inputs: &[RefValue]) -> Result
             Step::Zeros { cat: Cat::P, dim } => RefValue::Vector(vec![0.0; *dim as usize]),
             Step::Zeros { cat, dim } => {
                 let rows = rows_of_cat(*cat)?;
-                RefValue::Rows { data: vec![0.0; rows * *dim as usize], rows, cols: *dim as usize }
+                RefValue::Rows {
+                    data: vec![0.0; rows * *dim as usize],
+                    rows,
+                    cols: *dim as usize,
+                }
             }
         };
         results.push(r);

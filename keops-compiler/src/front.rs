@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use proc_macro2::Span;
 
 use crate::autodiff::vjp;
-use crate::ir::{Bin, BilinearMap, Cat, Graph, Id, Tern, Un, VarInfo, VecRed};
+use crate::ir::{BilinearMap, Bin, Cat, Graph, Id, Tern, Un, VarInfo, VecRed};
 use crate::parse::{combine, Arg, Ast, BinOp, IndexKind, KernelDef};
 use crate::stage::{RedKind, Stage, VarDecl, VarKind};
 
@@ -21,14 +21,37 @@ pub fn build_stage(def: &KernelDef, simplify: bool) -> syn::Result<Stage> {
     let vars: Vec<VarDecl> = def
         .params
         .iter()
-        .map(|p| VarDecl { name: p.name.clone(), cat: p.cat, dim: p.dim, kind: VarKind::Real })
+        .map(|p| VarDecl {
+            name: p.name.clone(),
+            cat: p.cat,
+            dim: p.dim,
+            kind: VarKind::Real,
+        })
         .collect();
-    let infos = vars.iter().map(|v| VarInfo { cat: v.cat, dim: v.dim }).collect();
-    let g = if simplify { Graph::new(infos) } else { Graph::raw(infos) };
-    let mut fe = Front { g, vars, lets: HashMap::new(), errors: Vec::new() };
+    let infos = vars
+        .iter()
+        .map(|v| VarInfo {
+            cat: v.cat,
+            dim: v.dim,
+        })
+        .collect();
+    let g = if simplify {
+        Graph::new(infos)
+    } else {
+        Graph::raw(infos)
+    };
+    let mut fe = Front {
+        g,
+        vars,
+        lets: HashMap::new(),
+        errors: Vec::new(),
+    };
     for (name, span, ast) in &def.lets {
         if fe.vars.iter().any(|v| &v.name == name) {
-            fe.err(*span, format!("`let {name}` shadows the formula variable `{name}`; choose another name"));
+            fe.err(
+                *span,
+                format!("`let {name}` shadows the formula variable `{name}`; choose another name"),
+            );
             continue;
         }
         if let Some(id) = fe.expr(ast) {
@@ -45,7 +68,11 @@ pub fn build_stage(def: &KernelDef, simplify: bool) -> syn::Result<Stage> {
     let outer = axis.swap();
     for (cat, what) in [(outer, "output rows"), (axis, "reduced index")] {
         if !fe.vars.iter().any(|v| v.cat == cat) {
-            let (idx, decl) = if cat == Cat::I { ("i", "Vi") } else { ("j", "Vj") };
+            let (idx, decl) = if cat == Cat::I {
+                ("i", "Vi")
+            } else {
+                ("j", "Vj")
+            };
             return Err(syn::Error::new(
                 def.span,
                 format!(
@@ -54,7 +81,14 @@ pub fn build_stage(def: &KernelDef, simplify: bool) -> syn::Result<Stage> {
             ));
         }
     }
-    Ok(Stage { vars: fe.vars, axis, red, graph: fe.g, f, w })
+    Ok(Stage {
+        vars: fe.vars,
+        axis,
+        red,
+        graph: fe.g,
+        f,
+        w,
+    })
 }
 
 struct Front {
@@ -118,18 +152,83 @@ fn reduction_call(name: &str) -> Option<(RedBase, Cat)> {
 
 /// Names that are reductions whatever their arguments.
 fn always_reduction(base: RedBase) -> bool {
-    !matches!(base, RedBase::Sum | RedBase::Min | RedBase::Max | RedBase::ArgMin | RedBase::ArgMax)
+    !matches!(
+        base,
+        RedBase::Sum | RedBase::Min | RedBase::Max | RedBase::ArgMin | RedBase::ArgMax
+    )
 }
 
 const FUNCTIONS: &[&str] = &[
-    "abs", "exp", "log", "ln", "sin", "cos", "sqrt", "rsqrt", "square", "sign", "step", "relu", "inv",
-    "xlogx", "sinxdivx", "asin", "acos", "atan", "tanh", "sinh", "cosh", "erf", "log1p", "expm1",
-    "floor", "round", "pow", "powf", "atan2", "clamp", "clampint", "ifelse", "modulo", "max", "min",
-    "sqnorm2", "norm2", "norm", "normalize", "sqdist", "weightedsqnorm", "weightedsqdist", "elem",
-    "extract", "one_hot", "concat", "cat", "concatenate", "matvecmult", "vecmatmult", "tensorprod",
-    "keops_tensordot", "sum", "argmax", "argmin", "dot", "grad", "sum_j", "sum_i", "logsumexp_j",
-    "sumsoftmaxweight_j", "min_j", "argmin_j", "min_argmin_j", "max_j", "argmax_j", "max_argmax_j",
-    "kmin_j", "argkmin_j", "kmin_argkmin_j",
+    "abs",
+    "exp",
+    "log",
+    "ln",
+    "sin",
+    "cos",
+    "sqrt",
+    "rsqrt",
+    "square",
+    "sign",
+    "step",
+    "relu",
+    "inv",
+    "xlogx",
+    "sinxdivx",
+    "asin",
+    "acos",
+    "atan",
+    "tanh",
+    "sinh",
+    "cosh",
+    "erf",
+    "log1p",
+    "expm1",
+    "floor",
+    "round",
+    "pow",
+    "powf",
+    "atan2",
+    "clamp",
+    "clampint",
+    "ifelse",
+    "modulo",
+    "max",
+    "min",
+    "sqnorm2",
+    "norm2",
+    "norm",
+    "normalize",
+    "sqdist",
+    "weightedsqnorm",
+    "weightedsqdist",
+    "elem",
+    "extract",
+    "one_hot",
+    "concat",
+    "cat",
+    "concatenate",
+    "matvecmult",
+    "vecmatmult",
+    "tensorprod",
+    "keops_tensordot",
+    "sum",
+    "argmax",
+    "argmin",
+    "dot",
+    "grad",
+    "sum_j",
+    "sum_i",
+    "logsumexp_j",
+    "sumsoftmaxweight_j",
+    "min_j",
+    "argmin_j",
+    "min_argmin_j",
+    "max_j",
+    "argmax_j",
+    "max_argmax_j",
+    "kmin_j",
+    "argkmin_j",
+    "kmin_argkmin_j",
 ];
 
 fn unary_fn(name: &str) -> Option<Un> {
@@ -256,13 +355,20 @@ impl Front {
         if !ok {
             return None;
         }
-        let missing: Vec<&str> = (0..required).filter(|&k| out[k].is_none()).map(|k| slots[k][0]).collect();
+        let missing: Vec<&str> = (0..required)
+            .filter(|&k| out[k].is_none())
+            .map(|k| slots[k][0])
+            .collect();
         if !missing.is_empty() {
             self.err(
                 span,
                 format!(
                     "`{what}` takes {} argument{} ({}); missing: {}",
-                    if required == slots.len() { format!("{required}") } else { format!("{} to {}", required, slots.len()) },
+                    if required == slots.len() {
+                        format!("{required}")
+                    } else {
+                        format!("{} to {}", required, slots.len())
+                    },
                     if slots.len() == 1 { "" } else { "s" },
                     slots.iter().map(|s| s[0]).collect::<Vec<_>>().join(", "),
                     missing.join(", ")
@@ -285,7 +391,10 @@ impl Front {
 
     fn int_list(&mut self, ast: &Ast, what: &str) -> Option<Vec<u32>> {
         let Ast::List(items, _) = ast else {
-            self.err(ast.span(), format!("{what} must be a list of integer literals, e.g. `[2, 3]`"));
+            self.err(
+                ast.span(),
+                format!("{what} must be a list of integer literals, e.g. `[2, 3]`"),
+            );
             return None;
         };
         let mut out = Vec::new();
@@ -293,7 +402,10 @@ impl Front {
             match it.as_int() {
                 Some(v) if v >= 0 => out.push(v as u32),
                 _ => {
-                    self.err(it.span(), format!("{what} must hold non-negative integer literals"));
+                    self.err(
+                        it.span(),
+                        format!("{what} must hold non-negative integer literals"),
+                    );
                     return None;
                 }
             }
@@ -313,12 +425,23 @@ impl Front {
             );
         };
         match body {
-            Ast::Call { func, func_span, args, span } => {
+            Ast::Call {
+                func,
+                func_span,
+                args,
+                span,
+            } => {
                 if let Some((base, axis)) = reduction_call(func) {
                     return self.reduction(base, axis, None, args, *span, *func_span);
                 }
             }
-            Ast::Method { recv, method, method_span, args, span } => {
+            Ast::Method {
+                recv,
+                method,
+                method_span,
+                args,
+                span,
+            } => {
                 let lower = method.to_ascii_lowercase();
                 if let Some(base) = red_base(&lower) {
                     if let Some(axis) = self.method_axis(base, args) {
@@ -334,7 +457,14 @@ impl Front {
         let before = self.errors.len();
         let _ = self.expr(body);
         if self.errors.len() == before {
-            missing(self, if matches!(body, Ast::Num { .. }) { whole } else { body.span() });
+            missing(
+                self,
+                if matches!(body, Ast::Num { .. }) {
+                    whole
+                } else {
+                    body.span()
+                },
+            );
         }
         None
     }
@@ -349,18 +479,30 @@ impl Front {
         for a in args {
             if let Some((kw, _)) = &a.keyword {
                 if kw == "axis" || kw == "dim" {
-                    return axis_of(&a.value).or(if always_reduction(base) { Some(Cat::J) } else { None });
+                    return axis_of(&a.value).or(if always_reduction(base) {
+                        Some(Cat::J)
+                    } else {
+                        None
+                    });
                 }
             }
         }
-        let positional: Vec<&Ast> = args.iter().filter(|a| a.keyword.is_none()).map(|a| &a.value).collect();
+        let positional: Vec<&Ast> = args
+            .iter()
+            .filter(|a| a.keyword.is_none())
+            .map(|a| &a.value)
+            .collect();
         let axis_pos = match base {
             RedBase::KMin | RedBase::ArgKMin | RedBase::KMinArgKMin => 1,
             RedBase::LogSumExpWeight | RedBase::SumSoftmaxWeight => 1,
             _ => 0,
         };
         match positional.get(axis_pos) {
-            Some(a) => axis_of(a).or(if always_reduction(base) { Some(Cat::J) } else { None }),
+            Some(a) => axis_of(a).or(if always_reduction(base) {
+                Some(Cat::J)
+            } else {
+                None
+            }),
             None => {
                 if always_reduction(base) {
                     // Reported as a missing axis by `reduction`.
@@ -409,8 +551,12 @@ impl Front {
             let what = format!(".{}()", fname(""));
             match base {
                 RedBase::LogSumExp => (what, vec![axis_slot, w_slot], 1),
-                RedBase::LogSumExpWeight | RedBase::SumSoftmaxWeight => (what, vec![w_slot, axis_slot], 2),
-                RedBase::KMin | RedBase::ArgKMin | RedBase::KMinArgKMin => (what, vec![k_slot, axis_slot], 2),
+                RedBase::LogSumExpWeight | RedBase::SumSoftmaxWeight => {
+                    (what, vec![w_slot, axis_slot], 2)
+                }
+                RedBase::KMin | RedBase::ArgKMin | RedBase::KMinArgKMin => {
+                    (what, vec![k_slot, axis_slot], 2)
+                }
                 _ => (what, vec![axis_slot], 1),
             }
         } else {
@@ -418,16 +564,27 @@ impl Front {
             let what = fname(suffix);
             match base {
                 RedBase::LogSumExp => (what, vec![f_slot, w_slot], 1),
-                RedBase::LogSumExpWeight | RedBase::SumSoftmaxWeight => (what, vec![f_slot, w_slot], 2),
-                RedBase::KMin | RedBase::ArgKMin | RedBase::KMinArgKMin => (what, vec![f_slot, k_slot], 2),
+                RedBase::LogSumExpWeight | RedBase::SumSoftmaxWeight => {
+                    (what, vec![f_slot, w_slot], 2)
+                }
+                RedBase::KMin | RedBase::ArgKMin | RedBase::KMinArgKMin => {
+                    (what, vec![f_slot, k_slot], 2)
+                }
                 _ => (what, vec![f_slot], 1),
             }
         };
         let bound = self.bind(&what, span, args, &slots, required)?;
         let get = |name: &str| -> Option<&Ast> {
-            slots.iter().position(|s| s[0] == name).and_then(|k| bound.slots[k])
+            slots
+                .iter()
+                .position(|s| s[0] == name)
+                .and_then(|k| bound.slots[k])
         };
-        let f_ast = if let Some(r) = recv { Some(r) } else { get("f") };
+        let f_ast = if let Some(r) = recv {
+            Some(r)
+        } else {
+            get("f")
+        };
         let w_ast = get("weight");
         let k_ast = get("K");
         if method {
@@ -435,7 +592,10 @@ impl Front {
                 match a.as_int() {
                     Some(0) | Some(1) => {}
                     _ => {
-                        self.err(a.span(), "the reduction axis must be 0 (over i) or 1 (over j)");
+                        self.err(
+                            a.span(),
+                            "the reduction axis must be 0 (over i) or 1 (over j)",
+                        );
                         return None;
                     }
                 }
@@ -467,7 +627,9 @@ impl Front {
         let red = match (base, w) {
             (RedBase::Sum, _) => RedKind::Sum,
             (RedBase::LogSumExp, None) => RedKind::LogSumExp,
-            (RedBase::LogSumExp, Some(_)) | (RedBase::LogSumExpWeight, _) => RedKind::LogSumExpWeight,
+            (RedBase::LogSumExp, Some(_)) | (RedBase::LogSumExpWeight, _) => {
+                RedKind::LogSumExpWeight
+            }
             (RedBase::SumSoftmaxWeight, _) => RedKind::SumSoftmaxWeight,
             (RedBase::Min, _) => RedKind::Min,
             (RedBase::ArgMin, _) => RedKind::ArgMin,
@@ -518,7 +680,10 @@ impl Front {
                 let sugg = suggestion(name, known.iter().copied());
                 self.err(
                     *span,
-                    format!("unknown variable `{name}` (declared: {}){sugg}", known.join(", ")),
+                    format!(
+                        "unknown variable `{name}` (declared: {}){sugg}",
+                        known.join(", ")
+                    ),
                 );
                 None
             }
@@ -562,15 +727,29 @@ impl Front {
                 }
             }
             Ast::List(_, span) => {
-                self.err(*span, "a list is only allowed as an argument of `cat` or `keops_tensordot`");
+                self.err(
+                    *span,
+                    "a list is only allowed as an argument of `cat` or `keops_tensordot`",
+                );
                 None
             }
-            Ast::Call { func, func_span, args, span } => {
+            Ast::Call {
+                func,
+                func_span,
+                args,
+                span,
+            } => {
                 let mut all: Vec<Arg> = Vec::with_capacity(args.len());
                 all.extend(args.iter().cloned());
                 self.call(func, *func_span, &all, *span, false)
             }
-            Ast::Method { recv, method, method_span, args, span } => {
+            Ast::Method {
+                recv,
+                method,
+                method_span,
+                args,
+                span,
+            } => {
                 let lower = method.to_ascii_lowercase();
                 if let Some(base) = red_base(&lower) {
                     if self.method_axis(base, args).is_some() {
@@ -589,7 +768,10 @@ impl Front {
                     // Receiver is not the first argument of the function form.
                     "weightedsqnorm" => {
                         all.extend(args.iter().cloned());
-                        all.push(Arg { keyword: None, value: (**recv).clone() });
+                        all.push(Arg {
+                            keyword: None,
+                            value: (**recv).clone(),
+                        });
                     }
                     "weightedsqdist" => {
                         // x.weightedsqdist(y, s) = weightedsqdist(s, x, y)
@@ -598,11 +780,17 @@ impl Front {
                             return None;
                         }
                         all.push(args[1].clone());
-                        all.push(Arg { keyword: None, value: (**recv).clone() });
+                        all.push(Arg {
+                            keyword: None,
+                            value: (**recv).clone(),
+                        });
                         all.push(args[0].clone());
                     }
                     _ => {
-                        all.push(Arg { keyword: None, value: (**recv).clone() });
+                        all.push(Arg {
+                            keyword: None,
+                            value: (**recv).clone(),
+                        });
                         all.extend(args.iter().cloned());
                     }
                 }
@@ -678,7 +866,14 @@ impl Front {
         Some(dim)
     }
 
-    fn call(&mut self, name: &str, name_span: Span, args: &[Arg], span: Span, method: bool) -> Option<Id> {
+    fn call(
+        &mut self,
+        name: &str,
+        name_span: Span,
+        args: &[Arg],
+        span: Span,
+        method: bool,
+    ) -> Option<Id> {
         let lower = name.to_ascii_lowercase();
         if let Some((_, _)) = reduction_call(&lower) {
             self.err(
@@ -687,7 +882,17 @@ impl Front {
             );
             return None;
         }
-        if matches!(lower.as_str(), "logsumexp" | "logsumexp_weight" | "sumsoftmaxweight" | "kmin" | "argkmin" | "kmin_argkmin" | "min_argmin" | "max_argmax") {
+        if matches!(
+            lower.as_str(),
+            "logsumexp"
+                | "logsumexp_weight"
+                | "sumsoftmaxweight"
+                | "kmin"
+                | "argkmin"
+                | "kmin_argkmin"
+                | "min_argmin"
+                | "max_argmax"
+        ) {
             self.err(
                 name_span,
                 format!("`{name}` is a reduction: write it `{lower}_j(...)`/`{lower}_i(...)` or as a method with an axis, at the outermost level"),
@@ -697,7 +902,11 @@ impl Front {
         // Lower every argument except lists and literal-only slots lazily.
         macro_rules! bind {
             ($slots:expr, $req:expr) => {{
-                let what = if method { format!(".{}()", name) } else { name.to_string() };
+                let what = if method {
+                    format!(".{}()", name)
+                } else {
+                    name.to_string()
+                };
                 self.bind(&what, span, args, $slots, $req)?
             }};
         }
@@ -750,8 +959,13 @@ impl Front {
                 // Vector max/min: one argument, or a method with axis 2 / -1 / none.
                 if matches!(lower.as_str(), "max" | "min") {
                     let vector_form = args.len() == 1
-                        || (method && args.len() == 2 && matches!(args[1].value.as_int(), Some(2) | Some(-1)) && args[1].keyword.is_none())
-                        || (method && args.len() == 2 && matches!(&args[1].keyword, Some((k, _)) if k == "axis" || k == "dim"));
+                        || (method
+                            && args.len() == 2
+                            && matches!(args[1].value.as_int(), Some(2) | Some(-1))
+                            && args[1].keyword.is_none())
+                        || (method
+                            && args.len() == 2
+                            && matches!(&args[1].keyword, Some((k, _)) if k == "axis" || k == "dim"));
                     if vector_form {
                         if args.len() == 2 {
                             if let Some(v) = args[1].value.as_int() {
@@ -762,7 +976,11 @@ impl Front {
                             }
                         }
                         let x = self.expr(&args[0].value)?;
-                        let r = if lower == "max" { VecRed::Max } else { VecRed::Min };
+                        let r = if lower == "max" {
+                            VecRed::Max
+                        } else {
+                            VecRed::Min
+                        };
                         return Some(self.g.vec_red(r, x));
                     }
                 }
@@ -802,7 +1020,11 @@ impl Front {
                     }
                 }
                 let x = self.expr(b.slots[0]?)?;
-                let r = if lower == "argmax" { VecRed::ArgMax } else { VecRed::ArgMin };
+                let r = if lower == "argmax" {
+                    VecRed::ArgMax
+                } else {
+                    VecRed::ArgMin
+                };
                 Some(self.g.vec_red(r, x))
             }
             "sum" => {
@@ -811,7 +1033,10 @@ impl Front {
                     match a.as_int() {
                         Some(2) | Some(-1) => {}
                         _ => {
-                            self.err(a.span(), "axis must be 0 (over i), 1 (over j), or 2 / -1 (the vector sum)");
+                            self.err(
+                                a.span(),
+                                "axis must be 0 (over i), 1 (over j), or 2 / -1 (the vector sum)",
+                            );
                             return None;
                         }
                     }
@@ -838,14 +1063,22 @@ impl Front {
                 if bad {
                     return None;
                 }
-                let shown = if lower == "clamp" || lower == "ifelse" { lower.as_str() } else { "modulo" };
+                let shown = if lower == "clamp" || lower == "ifelse" {
+                    lower.as_str()
+                } else {
+                    "modulo"
+                };
                 self.check_broadcast(shown, span, &ids)?;
                 let t = match lower.as_str() {
                     "clamp" => Tern::Clamp,
                     "ifelse" => Tern::IfElse,
                     _ => Tern::Mod,
                 };
-                let third = if ids.len() == 3 { ids[2].0 } else { self.g.constant(0.0) };
+                let third = if ids.len() == 3 {
+                    ids[2].0
+                } else {
+                    self.g.constant(0.0)
+                };
                 Some(self.g.tern(t, ids[0].0, ids[1].0, third))
             }
             "clampint" => {
@@ -983,11 +1216,21 @@ impl Front {
                 let d = self.int_arg(da, "the dimension of `one_hot`")?;
                 let x = x?;
                 if self.g.dim(x) != 1 {
-                    self.err(xa.span(), format!("`one_hot` takes a scalar, but `{}` has dimension {}", snippet(xa), self.g.dim(x)));
+                    self.err(
+                        xa.span(),
+                        format!(
+                            "`one_hot` takes a scalar, but `{}` has dimension {}",
+                            snippet(xa),
+                            self.g.dim(x)
+                        ),
+                    );
                     return None;
                 }
                 if !(1..=65536).contains(&d) {
-                    self.err(da.span(), format!("the dimension of `one_hot` must be between 1 and 65536 (got {d})"));
+                    self.err(
+                        da.span(),
+                        format!("the dimension of `one_hot` must be between 1 and 65536 (got {d})"),
+                    );
                     return None;
                 }
                 Some(self.g.one_hot(x, d as u32))
@@ -1002,7 +1245,13 @@ impl Front {
                     args.iter().map(|a| &a.value).collect()
                 };
                 if lower == "concat" && items.len() != 2 {
-                    self.err(span, format!("`concat` takes 2 arguments (got {}); use `cat(a, b, c, ...)` for more", items.len()));
+                    self.err(
+                        span,
+                        format!(
+                            "`concat` takes 2 arguments (got {}); use `cat(a, b, c, ...)` for more",
+                            items.len()
+                        ),
+                    );
                     return None;
                 }
                 let mut ids = Vec::new();
@@ -1023,12 +1272,20 @@ impl Front {
             }
             "matvecmult" | "vecmatmult" => {
                 let mv = lower == "matvecmult";
-                let b = if mv { bind!(&[&["a"], &["v"]], 2) } else { bind!(&[&["v"], &["a"]], 2) };
+                let b = if mv {
+                    bind!(&[&["a"], &["v"]], 2)
+                } else {
+                    bind!(&[&["v"], &["a"]], 2)
+                };
                 let (first, second) = (b.slots[0]?, b.slots[1]?);
                 let p = self.expr(first);
                 let q = self.expr(second);
                 let (p, q) = (p?, q?);
-                let (a, v, aa, va) = if mv { (p, q, first, second) } else { (q, p, second, first) };
+                let (a, v, aa, va) = if mv {
+                    (p, q, first, second)
+                } else {
+                    (q, p, second, first)
+                };
                 let (da, dv) = (self.g.dim(a), self.g.dim(v));
                 if da % dv != 0 {
                     self.err(
@@ -1058,7 +1315,15 @@ impl Front {
             }
             "keops_tensordot" | "tensordot" => {
                 let b = bind!(
-                    &[&["a"], &["b"], &["dimfa"], &["dimfb"], &["contfa"], &["contfb"], &["permute"]],
+                    &[
+                        &["a"],
+                        &["b"],
+                        &["dimfa"],
+                        &["dimfb"],
+                        &["contfa"],
+                        &["contfb"],
+                        &["permute"]
+                    ],
                     6
                 );
                 let aa = b.slots[0]?;
@@ -1074,7 +1339,15 @@ impl Front {
                     None => None,
                 };
                 let (a, bb, dfa, dfb, cfa, cfb) = (a?, bb?, dfa?, dfb?, cfa?, cfb?);
-                match tensordot_map(&dfa, &dfb, &cfa, &cfb, perm.as_deref(), self.g.dim(a), self.g.dim(bb)) {
+                match tensordot_map(
+                    &dfa,
+                    &dfb,
+                    &cfa,
+                    &cfb,
+                    perm.as_deref(),
+                    self.g.dim(a),
+                    self.g.dim(bb),
+                ) {
                     Ok(m) => Some(self.g.bilinear(m, a, bb)),
                     Err(msg) => {
                         self.err(span, format!("invalid `keops_tensordot`: {msg}"));
@@ -1121,7 +1394,11 @@ impl Front {
                 if !self.g.uses_var(f, v) {
                     self.err(
                         va.span(),
-                        format!("`{}` does not depend on `{}`: its gradient is identically zero", snippet(fa), self.vars[v as usize].name),
+                        format!(
+                            "`{}` does not depend on `{}`: its gradient is identically zero",
+                            snippet(fa),
+                            self.vars[v as usize].name
+                        ),
                     );
                     return None;
                 }
@@ -1151,7 +1428,15 @@ impl Front {
 pub fn snippet(a: &Ast) -> String {
     let s = render_ast(a);
     if s.len() > 40 {
-        format!("{}…", &s[..s.char_indices().take(39).last().map(|(i, c)| i + c.len_utf8()).unwrap_or(0)])
+        format!(
+            "{}…",
+            &s[..s
+                .char_indices()
+                .take(39)
+                .last()
+                .map(|(i, c)| i + c.len_utf8())
+                .unwrap_or(0)]
+        )
     } else {
         s
     }
@@ -1177,7 +1462,12 @@ fn render_ast(a: &Ast) -> String {
             }
         }
         Ast::Call { func, args: a, .. } => format!("{func}({})", args(a)),
-        Ast::Method { recv, method, args: a, .. } => {
+        Ast::Method {
+            recv,
+            method,
+            args: a,
+            ..
+        } => {
             let r = match &**recv {
                 Ast::Binary { op, .. } if *op != BinOp::Dot => format!("({})", render_ast(recv)),
                 Ast::Neg(..) => format!("({})", render_ast(recv)),
@@ -1185,7 +1475,12 @@ fn render_ast(a: &Ast) -> String {
             };
             format!("{r}.{method}({})", args(a))
         }
-        Ast::Binary { op: BinOp::Dot, lhs, rhs, .. } => format!("({} | {})", render_ast(lhs), render_ast(rhs)),
+        Ast::Binary {
+            op: BinOp::Dot,
+            lhs,
+            rhs,
+            ..
+        } => format!("({} | {})", render_ast(lhs), render_ast(rhs)),
         Ast::Binary { op, lhs, rhs, .. } => {
             let side = |a: &Ast| match a {
                 Ast::Binary { op: o, .. } if *o != BinOp::Dot => format!("({})", render_ast(a)),
@@ -1204,7 +1499,10 @@ fn render_ast(a: &Ast) -> String {
                 e.map(|v| v.to_string()).unwrap_or_default()
             ),
         },
-        Ast::List(items, _) => format!("[{}]", items.iter().map(render_ast).collect::<Vec<_>>().join(", ")),
+        Ast::List(items, _) => format!(
+            "[{}]",
+            items.iter().map(render_ast).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 
@@ -1216,7 +1514,13 @@ pub fn matvec_map(m: u32, n: u32) -> BilinearMap {
             terms.push((k, k * n + l, l));
         }
     }
-    BilinearMap { name: "matvecmult", dim_a: m * n, dim_b: n, dim_out: m, terms }
+    BilinearMap {
+        name: "matvecmult",
+        dim_a: m * n,
+        dim_b: n,
+        dim_out: m,
+        terms,
+    }
 }
 
 /// `vecmatmult`: `v` has dimension `n`, `a` is a row-major `n × m` matrix;
@@ -1228,7 +1532,13 @@ pub fn vecmat_map(n: u32, m: u32) -> BilinearMap {
             terms.push((k, l, l * m + k));
         }
     }
-    BilinearMap { name: "vecmatmult", dim_a: n, dim_b: n * m, dim_out: m, terms }
+    BilinearMap {
+        name: "vecmatmult",
+        dim_a: n,
+        dim_b: n * m,
+        dim_out: m,
+        terms,
+    }
 }
 
 /// `tensorprod`: `out[k n + l] = x[k] y[l]`.
@@ -1239,7 +1549,13 @@ pub fn tensorprod_map(m: u32, n: u32) -> BilinearMap {
             terms.push((k * n + l, k, l));
         }
     }
-    BilinearMap { name: "tensorprod", dim_a: m, dim_b: n, dim_out: m * n, terms }
+    BilinearMap {
+        name: "tensorprod",
+        dim_a: m,
+        dim_b: n,
+        dim_out: m * n,
+        terms,
+    }
 }
 
 /// `keops_tensordot(a, b, dimfa, dimfb, contfa, contfb, permute)`: `a` and
@@ -1261,10 +1577,16 @@ pub fn tensordot_map(
         return Err("the shapes must not be empty".into());
     }
     if prod(dfa) != dim_a {
-        return Err(format!("the shape {dfa:?} has {} entries but the first operand has dimension {dim_a}", prod(dfa)));
+        return Err(format!(
+            "the shape {dfa:?} has {} entries but the first operand has dimension {dim_a}",
+            prod(dfa)
+        ));
     }
     if prod(dfb) != dim_b {
-        return Err(format!("the shape {dfb:?} has {} entries but the second operand has dimension {dim_b}", prod(dfb)));
+        return Err(format!(
+            "the shape {dfb:?} has {} entries but the second operand has dimension {dim_b}",
+            prod(dfb)
+        ));
     }
     if cfa.len() != cfb.len() {
         return Err("`contfa` and `contfb` must have the same length".into());
@@ -1288,9 +1610,17 @@ pub fn tensordot_map(
     if !cfb.iter().all(|x| seen.insert(*x)) {
         return Err("`contfb` repeats an axis".into());
     }
-    let keep_a: Vec<usize> = (0..dfa.len()).filter(|k| !cfa.contains(&(*k as u32))).collect();
-    let keep_b: Vec<usize> = (0..dfb.len()).filter(|k| !cfb.contains(&(*k as u32))).collect();
-    let keep_dims: Vec<u32> = keep_a.iter().map(|&k| dfa[k]).chain(keep_b.iter().map(|&k| dfb[k])).collect();
+    let keep_a: Vec<usize> = (0..dfa.len())
+        .filter(|k| !cfa.contains(&(*k as u32)))
+        .collect();
+    let keep_b: Vec<usize> = (0..dfb.len())
+        .filter(|k| !cfb.contains(&(*k as u32)))
+        .collect();
+    let keep_dims: Vec<u32> = keep_a
+        .iter()
+        .map(|&k| dfa[k])
+        .chain(keep_b.iter().map(|&k| dfb[k]))
+        .collect();
     let nk = keep_dims.len();
     let perm: Vec<usize> = match permute {
         Some(p) => {
@@ -1359,5 +1689,11 @@ pub fn tensordot_map(
         }
     }
     terms.sort();
-    Ok(BilinearMap { name: "tensordot", dim_a, dim_b, dim_out: total_keep, terms })
+    Ok(BilinearMap {
+        name: "tensordot",
+        dim_a,
+        dim_b,
+        dim_out: total_keep,
+        terms,
+    })
 }

@@ -324,7 +324,10 @@ impl Bin {
     }
     /// True for the comparisons (zero derivative).
     pub fn is_comparison(self) -> bool {
-        matches!(self, Bin::Lt | Bin::Le | Bin::Gt | Bin::Ge | Bin::Eq | Bin::Ne)
+        matches!(
+            self,
+            Bin::Lt | Bin::Le | Bin::Gt | Bin::Ge | Bin::Eq | Bin::Ne
+        )
     }
     /// Exact (f64) evaluation.
     pub fn eval(self, a: f64, b: f64) -> f64 {
@@ -540,13 +543,23 @@ pub struct Graph {
 impl Graph {
     /// A graph whose builder simplifies (constant folding, algebraic identities).
     pub fn new(vars: Vec<VarInfo>) -> Graph {
-        Graph { nodes: Vec::new(), map: HashMap::new(), vars, simplify: true }
+        Graph {
+            nodes: Vec::new(),
+            map: HashMap::new(),
+            vars,
+            simplify: true,
+        }
     }
 
     /// A graph whose builder does not simplify (hash-consing only): used for
     /// the reference evaluator, so that simplification bugs cannot hide.
     pub fn raw(vars: Vec<VarInfo>) -> Graph {
-        Graph { nodes: Vec::new(), map: HashMap::new(), vars, simplify: false }
+        Graph {
+            nodes: Vec::new(),
+            map: HashMap::new(),
+            vars,
+            simplify: false,
+        }
     }
 
     /// Whether the builder simplifies.
@@ -596,7 +609,12 @@ impl Graph {
             Op::IndexMatch(_) => deps = Deps::I.with(Deps::J),
             _ => {}
         }
-        let node = Node { op, args, dim, deps };
+        let node = Node {
+            op,
+            args,
+            dim,
+            deps,
+        };
         if let Some(&id) = self.map.get(&node) {
             return id;
         }
@@ -667,7 +685,9 @@ impl Graph {
     pub fn uniform_const(&self, id: Id) -> Option<f64> {
         let v = self.const_value(id)?;
         let c = v[0];
-        if v.iter().all(|&x| x.to_bits() == c.to_bits() || (x == 0.0 && c == 0.0)) {
+        if v.iter()
+            .all(|&x| x.to_bits() == c.to_bits() || (x == 0.0 && c == 0.0))
+        {
             Some(c)
         } else {
             None
@@ -697,7 +717,11 @@ impl Graph {
     pub fn gather(&mut self, args: &[Id], sources: Vec<Vec<(u32, u32)>>) -> Id {
         let dim = sources.len() as u32;
         if !self.simplify {
-            return self.intern(Op::Gather(Arc::new(GatherMap { sources })), args.to_vec(), dim);
+            return self.intern(
+                Op::Gather(Arc::new(GatherMap { sources })),
+                args.to_vec(),
+                dim,
+            );
         }
         // Inline argument gathers when that cannot duplicate work: the inner
         // gather is a pure selection, or each of its components is used once.
@@ -745,9 +769,9 @@ impl Graph {
         let arg_consts: Vec<Option<Vec<f64>>> =
             new_args.iter().map(|&a| self.const_value_leaf(a)).collect();
         for list in out_sources.iter_mut() {
-            list.retain(|&(a, c)| {
-                !matches!(&arg_consts[a as usize], Some(v) if v[c as usize] == 0.0)
-            });
+            list.retain(
+                |&(a, c)| !matches!(&arg_consts[a as usize], Some(v) if v[c as usize] == 0.0),
+            );
         }
         // Identity on a single argument.
         if new_args.len() == 1 && self.dim(new_args[0]) == dim {
@@ -787,7 +811,9 @@ impl Graph {
             return self.canonical_const(&vals);
         }
         self.intern(
-            Op::Gather(Arc::new(GatherMap { sources: out_sources })),
+            Op::Gather(Arc::new(GatherMap {
+                sources: out_sources,
+            })),
             final_args,
             dim,
         )
@@ -825,7 +851,8 @@ impl Graph {
     }
 
     fn fold_gather_consts(&self, args: &[Id], sources: &[Vec<(u32, u32)>]) -> Option<Vec<f64>> {
-        let consts: Vec<Option<Vec<f64>>> = args.iter().map(|&a| self.const_value_leaf(a)).collect();
+        let consts: Vec<Option<Vec<f64>>> =
+            args.iter().map(|&a| self.const_value_leaf(a)).collect();
         let mut out = Vec::new();
         for s in sources {
             let mut acc = 0.0;
@@ -957,9 +984,16 @@ impl Graph {
             }
         }
         // Canonical order for commutative operations (better sharing).
-        let commutative = matches!(op, Bin::Add | Bin::Mul | Bin::Max | Bin::Min | Bin::Eq | Bin::Ne);
+        let commutative = matches!(
+            op,
+            Bin::Add | Bin::Mul | Bin::Max | Bin::Min | Bin::Eq | Bin::Ne
+        );
         let key = |g: &Graph, x: Id| (g.const_value(x).is_none(), x);
-        let (a, b) = if commutative && key(self, b) < key(self, a) { (b, a) } else { (a, b) };
+        let (a, b) = if commutative && key(self, b) < key(self, a) {
+            (b, a)
+        } else {
+            (a, b)
+        };
         self.intern(Op::Bin(op), vec![a, b], dim)
     }
 
@@ -1119,11 +1153,14 @@ impl Graph {
         let b = self.fit(b, dim);
         let c = self.fit(c, dim);
         if self.simplify {
-            if let (Some(va), Some(vb), Some(vc)) =
-                (self.const_value(a), self.const_value(b), self.const_value(c))
-            {
-                let r: Vec<f64> =
-                    (0..dim as usize).map(|k| op.eval(va[k], vb[k], vc[k])).collect();
+            if let (Some(va), Some(vb), Some(vc)) = (
+                self.const_value(a),
+                self.const_value(b),
+                self.const_value(c),
+            ) {
+                let r: Vec<f64> = (0..dim as usize)
+                    .map(|k| op.eval(va[k], vb[k], vc[k]))
+                    .collect();
                 return self.const_vector(&r);
             }
             if op == Tern::IfElse {
@@ -1206,14 +1243,17 @@ impl Graph {
                 stack.push(a);
             }
         }
-        (0..self.nodes.len() as u32).map(Id).filter(|id| seen[id.index()]).collect()
+        (0..self.nodes.len() as u32)
+            .map(Id)
+            .filter(|id| seen[id.index()])
+            .collect()
     }
 
     /// True when the node reachable from `root` uses variable `v`.
     pub fn uses_var(&self, root: Id, v: u32) -> bool {
-        self.reachable(&[root]).iter().any(|&id| {
-            matches!(self.node(id).op, Op::Var(w) | Op::IndexMatch(w) if w == v)
-        })
+        self.reachable(&[root])
+            .iter()
+            .any(|&id| matches!(self.node(id).op, Op::Var(w) | Op::IndexMatch(w) if w == v))
     }
 
     /// Copies the sub-DAG of `root` from `src` into `self`, mapping variable

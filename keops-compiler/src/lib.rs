@@ -45,7 +45,9 @@ impl Reference {
         let def = parse::parse_kernel_str(src).map_err(|e| e.to_string())?;
         let order = def.options.grad_order;
         let stage = front::build_stage(&def, false).map_err(|e| e.to_string())?;
-        Ok(Reference { family: Family::new(stage, order) })
+        Ok(Reference {
+            family: Family::new(stage, order),
+        })
     }
 
     /// Evaluates the forward kernel.
@@ -98,7 +100,12 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
     let def = parse::parse_kernel(tokens).map_err(|error| Failure { error, def: None })?;
     let stage = match front::build_stage(&def, true) {
         Ok(s) => s,
-        Err(error) => return Err(Failure { error, def: Some(Box::new(def)) }),
+        Err(error) => {
+            return Err(Failure {
+                error,
+                def: Some(Box::new(def)),
+            })
+        }
     };
     let family = Family::new(stage, def.options.grad_order);
     Ok(Compiled { def, family })

@@ -108,7 +108,18 @@ impl ScalarProg {
     pub fn op_count(&self) -> usize {
         self.insts
             .iter()
-            .filter(|i| !matches!(i, Inst::RawParam(_) | Inst::RawOuter(_) | Inst::RawInner(_) | Inst::Pf(_) | Inst::Of(_) | Inst::Nf(_) | Inst::Const(_)))
+            .filter(|i| {
+                !matches!(
+                    i,
+                    Inst::RawParam(_)
+                        | Inst::RawOuter(_)
+                        | Inst::RawInner(_)
+                        | Inst::Pf(_)
+                        | Inst::Of(_)
+                        | Inst::Nf(_)
+                        | Inst::Const(_)
+                )
+            })
             .count()
     }
 
@@ -126,7 +137,8 @@ impl ScalarProg {
         }
         for k in 0..self.insts.len() {
             if let Inst::Bin(Bin::Add, a, b) = self.insts[k] {
-                let is_mul = |v: V, insts: &[Inst]| matches!(insts[v as usize], Inst::Bin(Bin::Mul, _, _));
+                let is_mul =
+                    |v: V, insts: &[Inst]| matches!(insts[v as usize], Inst::Bin(Bin::Mul, _, _));
                 let (m, c) = if is_mul(a, &self.insts) && uses[a as usize] == 1 {
                     (a, b)
                 } else if is_mul(b, &self.insts) && uses[b as usize] == 1 {
@@ -277,7 +289,10 @@ pub fn lower(stage: &Stage) -> Lowered {
             (Role::Outer, VarKind::Index) => &mut io,
             (Role::Inner, VarKind::Index) => &mut inn,
         };
-        slots.push(Slot { role, offset: *counter });
+        slots.push(Slot {
+            role,
+            offset: *counter,
+        });
         *counter += v.dim;
     }
     let mut l = Lowerer {
@@ -358,7 +373,10 @@ impl Lowerer<'_> {
             return vec![v];
         }
         let home = self.phase_of(id);
-        assert!(home <= want || want == Phase::Pair || home == Phase::Param, "internal error: phase order");
+        assert!(
+            home <= want || want == Phase::Pair || home == Phase::Param,
+            "internal error: phase order"
+        );
         let src = self.vals[&(id, home)].clone();
         let mut out = Vec::with_capacity(src.len());
         for (c, &sv) in src.iter().enumerate() {
@@ -477,7 +495,9 @@ impl Lowerer<'_> {
                         Some(c) => p.push(Inst::Fma(x, y, c)),
                     });
                 }
-                acc.into_iter().map(|a| a.unwrap_or_else(|| p.constant(0.0))).collect()
+                acc.into_iter()
+                    .map(|a| a.unwrap_or_else(|| p.constant(0.0)))
+                    .collect()
             }
             Op::VecRed(r) => {
                 let p = &mut self.progs[pi];

@@ -24,7 +24,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { grad_order: 2, debug: false }
+        Options {
+            grad_order: 2,
+            debug: false,
+        }
     }
 }
 
@@ -203,7 +206,9 @@ impl Ast {
     /// The value when the node is an integer literal (with an optional minus sign).
     pub fn as_int(&self) -> Option<i64> {
         match self {
-            Ast::Num { value, int: true, .. } => Some(*value as i64),
+            Ast::Num {
+                value, int: true, ..
+            } => Some(*value as i64),
             Ast::Neg(inner, _) => inner.as_int().map(|v| -v),
             _ => None,
         }
@@ -282,10 +287,16 @@ pub fn parse_kernel_str(src: &str) -> syn::Result<KernelDef> {
 fn closure_to_def(c: syn::ExprClosure, options: Options) -> syn::Result<KernelDef> {
     let span = c.span();
     if let Some(m) = &c.movability {
-        return Err(syn::Error::new(m.span(), "`static` closures are not formulas"));
+        return Err(syn::Error::new(
+            m.span(),
+            "`static` closures are not formulas",
+        ));
     }
     if let Some(a) = &c.asyncness {
-        return Err(syn::Error::new(a.span(), "`async` closures are not formulas"));
+        return Err(syn::Error::new(
+            a.span(),
+            "`async` closures are not formulas",
+        ));
     }
     let mut errors: Vec<syn::Error> = Vec::new();
     let mut params: Vec<Param> = Vec::new();
@@ -362,9 +373,19 @@ fn closure_to_def(c: syn::ExprClosure, options: Options) -> syn::Result<KernelDe
                 Some(t) => (lets, t),
                 None => {
                     if errors.is_empty() {
-                        errors.push(syn::Error::new(span, "the formula block has no final expression"));
+                        errors.push(syn::Error::new(
+                            span,
+                            "the formula block has no final expression",
+                        ));
                     }
-                    (lets, Ast::Num { value: 0.0, int: true, span })
+                    (
+                        lets,
+                        Ast::Num {
+                            value: 0.0,
+                            int: true,
+                            span,
+                        },
+                    )
                 }
             }
         }
@@ -372,14 +393,27 @@ fn closure_to_def(c: syn::ExprClosure, options: Options) -> syn::Result<KernelDe
             Ok(a) => (Vec::new(), a),
             Err(e) => {
                 errors.push(e);
-                (Vec::new(), Ast::Num { value: 0.0, int: true, span })
+                (
+                    Vec::new(),
+                    Ast::Num {
+                        value: 0.0,
+                        int: true,
+                        span,
+                    },
+                )
             }
         },
     };
     if let Some(e) = combine(errors) {
         return Err(e);
     }
-    Ok(KernelDef { options, params, lets, body, span })
+    Ok(KernelDef {
+        options,
+        params,
+        lets,
+        body,
+        span,
+    })
 }
 
 /// Combines several errors into one (or none).
@@ -408,7 +442,12 @@ fn parse_param(p: &Pat) -> syn::Result<Param> {
         }
     };
     let (cat, dim) = parse_var_type(&pt.ty)?;
-    Ok(Param { name, span, cat, dim })
+    Ok(Param {
+        name,
+        span,
+        cat,
+        dim,
+    })
 }
 
 fn parse_var_type(ty: &Type) -> syn::Result<(Cat, u32)> {
@@ -418,7 +457,9 @@ fn parse_var_type(ty: &Type) -> syn::Result<(Cat, u32)> {
             "expected `Vi<D>`, `Vj<D>` or `Pm<D>` with D an integer literal",
         )
     };
-    let Type::Path(tp) = ty else { return Err(bad()) };
+    let Type::Path(tp) = ty else {
+        return Err(bad());
+    };
     let seg = tp.path.segments.last().ok_or_else(bad)?;
     let cat = match seg.ident.to_string().as_str() {
         "Vi" => Cat::I,
@@ -426,18 +467,18 @@ fn parse_var_type(ty: &Type) -> syn::Result<(Cat, u32)> {
         "Pm" => Cat::P,
         _ => return Err(bad()),
     };
-    let syn::PathArguments::AngleBracketed(ab) = &seg.arguments else { return Err(bad()) };
+    let syn::PathArguments::AngleBracketed(ab) = &seg.arguments else {
+        return Err(bad());
+    };
     if ab.args.len() != 1 {
         return Err(bad());
     }
     let lit_expr = match &ab.args[0] {
         syn::GenericArgument::Const(e) => e.clone(),
-        syn::GenericArgument::Type(Type::Path(p)) => {
-            return Err(syn::Error::new(
-                p.span(),
-                "the dimension must be an integer literal (named constants are not known to the macro)",
-            ))
-        }
+        syn::GenericArgument::Type(Type::Path(p)) => return Err(syn::Error::new(
+            p.span(),
+            "the dimension must be an integer literal (named constants are not known to the macro)",
+        )),
         _ => return Err(bad()),
     };
     let lit_expr = match lit_expr {
@@ -448,13 +489,21 @@ fn parse_var_type(ty: &Type) -> syn::Result<(Cat, u32)> {
         e => e,
     };
     match &lit_expr {
-        Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) => {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(i), ..
+        }) => {
             let d: u32 = i.base10_parse()?;
             if d == 0 {
-                return Err(syn::Error::new(i.span(), "a variable must have dimension at least 1"));
+                return Err(syn::Error::new(
+                    i.span(),
+                    "a variable must have dimension at least 1",
+                ));
             }
             if d > 1 << 16 {
-                return Err(syn::Error::new(i.span(), "dimension too large (at most 65536)"));
+                return Err(syn::Error::new(
+                    i.span(),
+                    "dimension too large (at most 65536)",
+                ));
             }
             Ok((cat, d))
         }
@@ -605,20 +654,30 @@ fn to_arg(e: &Expr) -> syn::Result<Arg> {
         if let Expr::Path(p) = &*a.left {
             if p.path.segments.len() == 1 {
                 let id = &p.path.segments[0].ident;
-                return Ok(Arg { keyword: Some((unraw(id), id.span())), value: to_ast(&a.right)? });
+                return Ok(Arg {
+                    keyword: Some((unraw(id), id.span())),
+                    value: to_ast(&a.right)?,
+                });
             }
         }
         return Err(syn::Error::new(a.span(), "expected `keyword = value`"));
     }
-    Ok(Arg { keyword: None, value: to_ast(e)? })
+    Ok(Arg {
+        keyword: None,
+        value: to_ast(e)?,
+    })
 }
 
 fn int_literal(e: &Expr) -> syn::Result<i64> {
     match e {
-        Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse(),
-        Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr, .. }) => {
-            int_literal(expr).map(|v| -v)
-        }
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(i), ..
+        }) => i.base10_parse(),
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => int_literal(expr).map(|v| -v),
         Expr::Paren(p) => int_literal(&p.expr),
         other => Err(syn::Error::new(
             other.span(),

@@ -16,7 +16,13 @@ pub fn dag_string(g: &Graph, roots: &[Id], vars: &[VarDecl]) -> String {
         num.insert(id, k);
         let n = g.node(id);
         let args: Vec<String> = n.args.iter().map(|a| format!("%{}", num[a])).collect();
-        let _ = writeln!(s, "%{k} = {}({}) [{}]", op_label(g, id, vars), args.join(", "), n.dim);
+        let _ = writeln!(
+            s,
+            "%{k} = {}({}) [{}]",
+            op_label(g, id, vars),
+            args.join(", "),
+            n.dim
+        );
     }
     let r: Vec<String> = roots.iter().map(|r| format!("%{}", num[r])).collect();
     let _ = write!(s, "return {}", r.join(", "));
@@ -26,11 +32,18 @@ pub fn dag_string(g: &Graph, roots: &[Id], vars: &[VarDecl]) -> String {
 fn op_label(g: &Graph, id: Id, vars: &[VarDecl]) -> String {
     let n = g.node(id);
     match &n.op {
-        Op::Var(v) => format!("var {}", vars.get(*v as usize).map(|d| d.name.as_str()).unwrap_or("?")),
+        Op::Var(v) => format!(
+            "var {}",
+            vars.get(*v as usize)
+                .map(|d| d.name.as_str())
+                .unwrap_or("?")
+        ),
         Op::Const(b) => format!("const {:?}", f64::from_bits(*b)),
         Op::IndexMatch(v) => format!(
             "index_match {}",
-            vars.get(*v as usize).map(|d| d.name.as_str()).unwrap_or("?")
+            vars.get(*v as usize)
+                .map(|d| d.name.as_str())
+                .unwrap_or("?")
         ),
         Op::Un(u) => u.name(),
         Op::Bin(b) => b.name().to_string(),
@@ -77,7 +90,10 @@ fn render(g: &Graph, id: Id, vars: &[VarDecl], names: &HashMap<Id, String>) -> S
     let n = g.node(id);
     let a = |k: usize| names[&n.args[k]].clone();
     match &n.op {
-        Op::Var(v) => vars.get(*v as usize).map(|d| d.name.clone()).unwrap_or_else(|| format!("v{v}")),
+        Op::Var(v) => vars
+            .get(*v as usize)
+            .map(|d| d.name.clone())
+            .unwrap_or_else(|| format!("v{v}")),
         Op::Const(b) => {
             let c = f64::from_bits(*b);
             if c < 0.0 {
@@ -88,7 +104,9 @@ fn render(g: &Graph, id: Id, vars: &[VarDecl], names: &HashMap<Id, String>) -> S
         }
         Op::IndexMatch(v) => format!(
             "index_match({})",
-            vars.get(*v as usize).map(|d| d.name.as_str()).unwrap_or("?")
+            vars.get(*v as usize)
+                .map(|d| d.name.as_str())
+                .unwrap_or("?")
         ),
         Op::Un(crate::ir::Un::Neg) => format!("(-{})", a(0)),
         Op::Un(u) => format!("{}({})", u.name(), a(0)),
@@ -100,7 +118,10 @@ fn render(g: &Graph, id: Id, vars: &[VarDecl], names: &HashMap<Id, String>) -> S
             if n.args.len() == 1 && m.sources.iter().all(|s| s.len() == 1 && s[0] == (0, 0)) {
                 return format!("splat({}, {})", a(0), n.dim);
             }
-            if m.sources.len() == 1 && m.sources[0].len() == g.dim(n.args[0]) as usize && n.args.len() == 1 {
+            if m.sources.len() == 1
+                && m.sources[0].len() == g.dim(n.args[0]) as usize
+                && n.args.len() == 1
+            {
                 return format!("sum({})", a(0));
             }
             if n.args.len() == 1 && m.is_selection() {

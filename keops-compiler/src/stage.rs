@@ -273,10 +273,19 @@ impl Family {
     pub fn new(stage: Stage, order: u32) -> Family {
         let simplify = stage.graph.simplifies();
         let inputs = stage.vars.clone();
-        let mut fam = Family { stages: Vec::new(), stage_keys: HashMap::new(), programs: Vec::new(), simplify };
+        let mut fam = Family {
+            stages: Vec::new(),
+            stage_keys: HashMap::new(),
+            programs: Vec::new(),
+            simplify,
+        };
         let sid = fam.add_stage(stage);
         let args = (0..inputs.len() as u32).map(Value::Input).collect();
-        let prog = Program { inputs, steps: vec![Step::Reduce { stage: sid, args }], output: Value::Step(0) };
+        let prog = Program {
+            inputs,
+            steps: vec![Step::Reduce { stage: sid, args }],
+            output: Value::Step(0),
+        };
         fam.programs.push((Vec::new(), prog));
         let mut frontier = vec![0usize];
         for _ in 0..order {
@@ -346,7 +355,10 @@ impl Family {
                 },
                 Step::Add(a, _) => self.value_type(prog, *a),
                 Step::Zeros { cat: Cat::P, dim } => ValueType::Vector { dim: *dim },
-                Step::Zeros { cat, dim } => ValueType::Rows { cat: *cat, dim: *dim },
+                Step::Zeros { cat, dim } => ValueType::Rows {
+                    cat: *cat,
+                    dim: *dim,
+                },
             },
             Value::Part(s, p) => match self.value_type(prog, Value::Step(s)) {
                 ValueType::Pair { cat, dim } => {
@@ -370,7 +382,13 @@ impl Family {
     }
 
     fn new_graph(&self, vars: &[VarDecl]) -> Graph {
-        let infos = vars.iter().map(|v| VarInfo { cat: v.cat, dim: v.dim }).collect();
+        let infos = vars
+            .iter()
+            .map(|v| VarInfo {
+                cat: v.cat,
+                dim: v.dim,
+            })
+            .collect();
         if self.simplify {
             Graph::new(infos)
         } else {
@@ -383,7 +401,14 @@ impl Family {
         let mut g = self.new_graph(&s.vars);
         let map: Vec<Id> = (0..s.vars.len() as u32).map(|v| g.var(v)).collect();
         let f = g.import(&s.graph, s.f, &map);
-        let st = Stage { vars: s.vars.clone(), axis: s.axis, red, graph: g, f, w: None };
+        let st = Stage {
+            vars: s.vars.clone(),
+            axis: s.axis,
+            red,
+            graph: g,
+            f,
+            w: None,
+        };
         self.add_stage(st)
     }
 
@@ -394,9 +419,9 @@ impl Family {
     pub fn grad_program(&mut self, prog: &Program, wrt: usize) -> Program {
         let out_t = self.value_type(prog, prog.output);
         let (ecat, edim) = match out_t {
-            ValueType::Rows { cat, dim } | ValueType::IndexRows { cat, dim } | ValueType::Pair { cat, dim } => {
-                (cat, dim)
-            }
+            ValueType::Rows { cat, dim }
+            | ValueType::IndexRows { cat, dim }
+            | ValueType::Pair { cat, dim } => (cat, dim),
             ValueType::Vector { dim } => (Cat::P, dim),
         };
         let mut ename = "e".to_string();
@@ -406,7 +431,12 @@ impl Family {
             ename = format!("e{n}");
         }
         let mut new = prog.clone();
-        new.inputs.push(VarDecl { name: ename, cat: ecat, dim: edim, kind: VarKind::Real });
+        new.inputs.push(VarDecl {
+            name: ename,
+            cat: ecat,
+            dim: edim,
+            kind: VarKind::Real,
+        });
         let e = Value::Input(new.inputs.len() as u32 - 1);
 
         let depends = dependence(prog, wrt);
@@ -417,7 +447,9 @@ impl Family {
             add_cot(&mut cots, &mut result, prog.output, e, wrt);
         }
         for s in (0..prog.steps.len()).rev() {
-            let Some(cs) = cots.remove(&(s as u32)) else { continue };
+            let Some(cs) = cots.remove(&(s as u32)) else {
+                continue;
+            };
             match prog.steps[s].clone() {
                 Step::Reduce { stage, args } => {
                     for (pos, &arg) in args.iter().enumerate() {
@@ -425,7 +457,9 @@ impl Family {
                             continue;
                         }
                         for &c in &cs {
-                            if let Some(v) = self.stage_vjp(&mut new, s as u32, stage, &args, pos, c) {
+                            if let Some(v) =
+                                self.stage_vjp(&mut new, s as u32, stage, &args, pos, c)
+                            {
                                 add_cot(&mut cots, &mut result, arg, v, wrt);
                             }
                         }
@@ -448,7 +482,13 @@ impl Family {
         let w = &prog.inputs[wrt];
         let mut out = match result.first() {
             Some(&v) => v,
-            None => Self::push_step(&mut new, Step::Zeros { cat: w.cat, dim: w.dim }),
+            None => Self::push_step(
+                &mut new,
+                Step::Zeros {
+                    cat: w.cat,
+                    dim: w.dim,
+                },
+            ),
         };
         for &v in result.iter().skip(1) {
             out = Self::push_step(&mut new, Step::Add(out, v));
@@ -497,12 +537,33 @@ impl Family {
             ValueType::Rows { cat, .. } => cat,
             t => panic!("internal error: cotangent of type {t:?}"),
         };
-        let add_var = |vars: &mut Vec<VarDecl>, vargs: &mut Vec<Value>, g: &mut Graph, name: &str, cat, dim, kind, val| {
-            vars.push(VarDecl { name: name.to_string(), cat, dim, kind });
+        let add_var = |vars: &mut Vec<VarDecl>,
+                       vargs: &mut Vec<Value>,
+                       g: &mut Graph,
+                       name: &str,
+                       cat,
+                       dim,
+                       kind,
+                       val| {
+            vars.push(VarDecl {
+                name: name.to_string(),
+                cat,
+                dim,
+                kind,
+            });
             vargs.push(val);
             g.add_var(VarInfo { cat, dim })
         };
-        let ev = add_var(&mut vars, &mut vargs, &mut g, "__cot", cot_cat, out_dim, VarKind::Real, cot);
+        let ev = add_var(
+            &mut vars,
+            &mut vargs,
+            &mut g,
+            "__cot",
+            cot_cat,
+            out_dim,
+            VarKind::Real,
+            cot,
+        );
         let e = g.var(ev);
         let step_value = |p: u8| -> Value {
             match s.out() {
@@ -513,7 +574,16 @@ impl Family {
         let (lin, cotangent) = match s.red {
             RedKind::Sum => (f, e),
             RedKind::LogSumExp | RedKind::LogSumExpWeight => {
-                let lv = add_var(&mut vars, &mut vargs, &mut g, "__lse", outer, out_dim, VarKind::Real, step_value(0));
+                let lv = add_var(
+                    &mut vars,
+                    &mut vargs,
+                    &mut g,
+                    "__lse",
+                    outer,
+                    out_dim,
+                    VarKind::Real,
+                    step_value(0),
+                );
                 let l = g.var(lv);
                 let d = g.bin(crate::ir::Bin::Sub, f, l);
                 let ex = g.un(crate::ir::Un::Exp, d);
@@ -525,9 +595,33 @@ impl Family {
             }
             RedKind::SumSoftmaxWeight => {
                 let lse = self.sibling_stage(&s, RedKind::LogSumExp);
-                let lval = Self::push_step(prog, Step::Reduce { stage: lse, args: args.to_vec() });
-                let lv = add_var(&mut vars, &mut vargs, &mut g, "__lse", outer, fdim, VarKind::Real, lval);
-                let ov = add_var(&mut vars, &mut vargs, &mut g, "__out", outer, out_dim, VarKind::Real, step_value(0));
+                let lval = Self::push_step(
+                    prog,
+                    Step::Reduce {
+                        stage: lse,
+                        args: args.to_vec(),
+                    },
+                );
+                let lv = add_var(
+                    &mut vars,
+                    &mut vargs,
+                    &mut g,
+                    "__lse",
+                    outer,
+                    fdim,
+                    VarKind::Real,
+                    lval,
+                );
+                let ov = add_var(
+                    &mut vars,
+                    &mut vargs,
+                    &mut g,
+                    "__out",
+                    outer,
+                    out_dim,
+                    VarKind::Real,
+                    step_value(0),
+                );
                 let l = g.var(lv);
                 let o = g.var(ov);
                 let d = g.bin(crate::ir::Bin::Sub, f, l);
@@ -535,24 +629,58 @@ impl Family {
                 let wm = g.bin(crate::ir::Bin::Sub, w.expect("weight"), o);
                 (g.bin(crate::ir::Bin::Mul, ex, wm), e)
             }
-            RedKind::Min | RedKind::Max | RedKind::MinArgMin | RedKind::MaxArgMax | RedKind::KMin(_) | RedKind::KMinArgKMin(_) => {
+            RedKind::Min
+            | RedKind::Max
+            | RedKind::MinArgMin
+            | RedKind::MaxArgMax
+            | RedKind::KMin(_)
+            | RedKind::KMinArgKMin(_) => {
                 let idx = match s.red {
-                    RedKind::MinArgMin | RedKind::MaxArgMax | RedKind::KMinArgKMin(_) => Value::Part(step, 1),
+                    RedKind::MinArgMin | RedKind::MaxArgMax | RedKind::KMinArgKMin(_) => {
+                        Value::Part(step, 1)
+                    }
                     RedKind::Min => {
                         let st = self.sibling_stage(&s, RedKind::ArgMin);
-                        Self::push_step(prog, Step::Reduce { stage: st, args: args.to_vec() })
+                        Self::push_step(
+                            prog,
+                            Step::Reduce {
+                                stage: st,
+                                args: args.to_vec(),
+                            },
+                        )
                     }
                     RedKind::Max => {
                         let st = self.sibling_stage(&s, RedKind::ArgMax);
-                        Self::push_step(prog, Step::Reduce { stage: st, args: args.to_vec() })
+                        Self::push_step(
+                            prog,
+                            Step::Reduce {
+                                stage: st,
+                                args: args.to_vec(),
+                            },
+                        )
                     }
                     RedKind::KMin(k) => {
                         let st = self.sibling_stage(&s, RedKind::ArgKMin(k));
-                        Self::push_step(prog, Step::Reduce { stage: st, args: args.to_vec() })
+                        Self::push_step(
+                            prog,
+                            Step::Reduce {
+                                stage: st,
+                                args: args.to_vec(),
+                            },
+                        )
                     }
                     _ => unreachable!(),
                 };
-                let jv = add_var(&mut vars, &mut vargs, &mut g, "__idx", outer, out_dim, VarKind::Index, idx);
+                let jv = add_var(
+                    &mut vars,
+                    &mut vargs,
+                    &mut g,
+                    "__idx",
+                    outer,
+                    out_dim,
+                    VarKind::Index,
+                    idx,
+                );
                 let mask = g.index_match(jv);
                 let masked = g.bin(crate::ir::Bin::Mul, e, mask);
                 // Fold the K ranks onto the formula's components.
@@ -567,9 +695,22 @@ impl Family {
         };
         let formula = vjp(&mut g, lin, pos as u32, cotangent);
         let axis = if pv.cat == s.axis { outer } else { s.axis };
-        let new_stage = Stage { vars, axis, red: RedKind::Sum, graph: g, f: formula, w: None };
+        let new_stage = Stage {
+            vars,
+            axis,
+            red: RedKind::Sum,
+            graph: g,
+            f: formula,
+            w: None,
+        };
         let sid = self.add_stage(new_stage);
-        let v = Self::push_step(prog, Step::Reduce { stage: sid, args: vargs });
+        let v = Self::push_step(
+            prog,
+            Step::Reduce {
+                stage: sid,
+                args: vargs,
+            },
+        );
         if pv.cat == Cat::P {
             Some(Self::push_step(prog, Step::SumRows(v)))
         } else {
@@ -578,7 +719,13 @@ impl Family {
     }
 }
 
-fn add_cot(cots: &mut HashMap<u32, Vec<Value>>, result: &mut Vec<Value>, v: Value, c: Value, wrt: usize) {
+fn add_cot(
+    cots: &mut HashMap<u32, Vec<Value>>,
+    result: &mut Vec<Value>,
+    v: Value,
+    c: Value,
+    wrt: usize,
+) {
     match v {
         Value::Input(k) => {
             if k as usize == wrt {
@@ -607,7 +754,10 @@ impl Dependence {
 
 /// For each step, whether it depends on input `wrt`.
 fn dependence(prog: &Program, wrt: usize) -> Dependence {
-    let mut d = Dependence { steps: Vec::with_capacity(prog.steps.len()), wrt };
+    let mut d = Dependence {
+        steps: Vec::with_capacity(prog.steps.len()),
+        wrt,
+    };
     for step in &prog.steps {
         let dep = match step {
             Step::Reduce { args, .. } => args.iter().any(|&a| d.depends(a)),

@@ -1,3 +1,7 @@
+//! End-to-end smoke tests of the compiler library: reference evaluation of
+//! a Gaussian kernel against a hand computation, gradient program shapes,
+//! lowering and code generation of a whole family.
+
 use keops_compiler::eval::RefValue;
 use keops_compiler::lower::lower;
 use keops_compiler::print::formula_string;
@@ -10,27 +14,44 @@ fn rows(data: Vec<f64>, cols: usize) -> RefValue {
 
 #[test]
 fn gaussian_smoke() {
-    let r = Reference::parse("|x: Vi<2>, y: Vj<2>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)").unwrap();
+    let r = Reference::parse(
+        "|x: Vi<2>, y: Vj<2>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)",
+    )
+    .unwrap();
     let x = rows(vec![0.0, 0.0, 1.0, 1.0], 2);
     let y = rows(vec![1.0, 0.0, 0.0, 2.0, 3.0, 3.0], 2);
     let b = rows(vec![1.0, 2.0, 3.0], 1);
     let g = RefValue::Vector(vec![0.5]);
-    let out = r.forward(&[x.clone(), y.clone(), b.clone(), g.clone()]).unwrap();
+    let out = r
+        .forward(&[x.clone(), y.clone(), b.clone(), g.clone()])
+        .unwrap();
     let yy = [[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]];
     let bb = [1.0, 2.0, 3.0];
     for (i, xi) in [[0.0, 0.0], [1.0, 1.0]].iter().enumerate() {
         let mut s = 0.0;
         for j in 0..3 {
-            let d: f64 = (0..2).map(|k| (xi[k] - yy[j][k]) * (xi[k] - yy[j][k])).sum();
+            let d: f64 = (0..2)
+                .map(|k| (xi[k] - yy[j][k]) * (xi[k] - yy[j][k]))
+                .sum();
             s += (-0.5 * d).exp() * bb[j];
         }
         assert!((out.reals()[i] - s).abs() < 1e-14);
     }
     // Gradient program shapes.
     let e = rows(vec![1.0, 1.0], 1);
-    let gx = r.eval(&["x"], &[x.clone(), y.clone(), b.clone(), g.clone(), e.clone()]).unwrap();
+    let gx = r
+        .eval(
+            &["x"],
+            &[x.clone(), y.clone(), b.clone(), g.clone(), e.clone()],
+        )
+        .unwrap();
     assert_eq!(gx.rows(), Some(2));
-    let gy = r.eval(&["y"], &[x.clone(), y.clone(), b.clone(), g.clone(), e.clone()]).unwrap();
+    let gy = r
+        .eval(
+            &["y"],
+            &[x.clone(), y.clone(), b.clone(), g.clone(), e.clone()],
+        )
+        .unwrap();
     assert_eq!(gy.rows(), Some(3));
     let gg = r.eval(&["g"], &[x, y, b, g, e]).unwrap();
     assert_eq!(gg.reals().len(), 1);
@@ -38,15 +59,34 @@ fn gaussian_smoke() {
 
 #[test]
 fn print_and_lower() {
-    let c = keops_compiler::compile("|x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)".parse().unwrap()).unwrap();
+    let c = keops_compiler::compile(
+        "|x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)"
+            .parse()
+            .unwrap(),
+    )
+    .unwrap();
     for (path, prog) in &c.family.programs {
         println!("program {path:?}: {} steps", prog.steps.len());
-        for s in &prog.steps { println!("   {s:?}"); }
+        for s in &prog.steps {
+            println!("   {s:?}");
+        }
     }
     for (k, st) in c.family.stages.iter().enumerate() {
-        println!("stage {k}: {:?} over {:?}, ops {}\n{}", st.red, st.axis, st.op_count(), formula_string(&st.graph, st.f, &st.vars));
+        println!(
+            "stage {k}: {:?} over {:?}, ops {}\n{}",
+            st.red,
+            st.axis,
+            st.op_count(),
+            formula_string(&st.graph, st.f, &st.vars)
+        );
         let l = lower(st);
-        println!("  pair ops {} features pf {} of {} nf {}", l.pair.op_count(), l.param.outputs.len(), l.outer.outputs.len(), l.inner.outputs.len());
+        println!(
+            "  pair ops {} features pf {} of {} nf {}",
+            l.pair.op_count(),
+            l.param.outputs.len(),
+            l.outer.outputs.len(),
+            l.inner.outputs.len()
+        );
     }
     let toks = keops_compiler::emit_cpu::expand(&c.family, &[], "gauss");
     let s = toks.to_string();

@@ -207,6 +207,9 @@ impl Builder {
 
     /// Number of instructions emitted so far (labels and comments excluded).
     pub fn instruction_count(&self) -> usize {
-        self.lines.iter().filter(|l| l.starts_with('\t') && !l.trim_start().starts_with("//")).count()
+        self.lines
+            .iter()
+            .filter(|l| l.starts_with('\t') && !l.trim_start().starts_with("//"))
+            .count()
     }
 }

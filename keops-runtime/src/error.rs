@@ -7,7 +7,9 @@
 #[non_exhaustive]
 pub enum Error {
     /// A `Vi`/`Vj` input has the wrong number of columns.
-    #[error("`{var}`: expected {expected} columns (the declared dimension of `{var}`), found {found}")]
+    #[error(
+        "`{var}`: expected {expected} columns (the declared dimension of `{var}`), found {found}"
+    )]
     Columns {
         /// Variable name.
         var: String,
@@ -62,7 +64,8 @@ pub enum Error {
         /// What the allocation was for.
         what: String,
     },
-    /// The PTX simulator rejected or failed a kernel (`Backend::Simulator`).
+    /// The PTX simulator rejected or failed a kernel, or is not compiled in
+    /// (`Backend::Simulator` without the `sim` feature).
     #[error("PTX simulator: {0}")]
     Simulator(String),
     /// A size exceeds what the back end supports.

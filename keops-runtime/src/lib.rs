@@ -22,22 +22,38 @@ use stage::CpuStage;
 use value::{RowCounts, Val};
 
 /// Runs one stage of a kernel program on the selected back end.
-pub fn run_stage<S: CpuStage, T: Real>(opts: &Options, args: &[&Val<'_, T>], rows: &RowCounts) -> Result<Val<'static, T>> {
+pub fn run_stage<S: CpuStage, T: Real>(
+    opts: &Options,
+    args: &[&Val<'_, T>],
+    rows: &RowCounts,
+) -> Result<Val<'static, T>> {
     let info = S::INFO;
-    let m = rows_for(info, args, stage::Role::Outer).or(rows.get(info.outer_cat)).unwrap_or(0);
-    let n = rows_for(info, args, stage::Role::Inner).or(rows.get(info.inner_cat())).unwrap_or(0);
+    let m = rows_for(info, args, stage::Role::Outer)
+        .or(rows.get(info.outer_cat))
+        .unwrap_or(0);
+    let n = rows_for(info, args, stage::Role::Inner)
+        .or(rows.get(info.inner_cat()))
+        .unwrap_or(0);
     if opts.f64_accumulation && T::BYTES == 4 {
         // Evaluate in f64 on converted copies, round the results.
         let conv: Vec<Val<'static, f64>> = args.iter().map(|a| to_f64(a)).collect();
         let refs: Vec<&Val<'_, f64>> = conv.iter().collect();
-        let o = Options { f64_accumulation: false, ..*opts };
+        let o = Options {
+            f64_accumulation: false,
+            ..*opts
+        };
         let r = run_backend::<S, f64>(&o, &refs, m, n)?;
         return Ok(from_f64(r));
     }
     run_backend::<S, T>(opts, args, m, n)
 }
 
-fn run_backend<S: CpuStage, T: Real>(opts: &Options, args: &[&Val<'_, T>], m: usize, n: usize) -> Result<Val<'static, T>> {
+fn run_backend<S: CpuStage, T: Real>(
+    opts: &Options,
+    args: &[&Val<'_, T>],
+    m: usize,
+    n: usize,
+) -> Result<Val<'static, T>> {
     match opts.backend {
         Backend::Cpu => cpu::run_stage::<S, T>(opts, args, m, n),
         #[cfg(feature = "cuda")]
@@ -47,31 +63,58 @@ fn run_backend<S: CpuStage, T: Real>(opts: &Options, args: &[&Val<'_, T>], m: us
         #[cfg(feature = "sim")]
         Backend::Simulator => gpu::sim::run_stage::<T>(opts, S::INFO, args, m, n),
         #[cfg(not(feature = "sim"))]
-        Backend::Simulator => Err(Error::Internal(
-            "Backend::Simulator needs the `sim` feature of keops-runtime (the PTX simulator is not compiled in)".into(),
+        Backend::Simulator => Err(Error::Simulator(
+            "not compiled in: Backend::Simulator needs the `sim` feature of keops-runtime".into(),
         )),
     }
 }
 
-fn rows_for<T: Real>(info: &stage::StageInfo, args: &[&Val<'_, T>], role: stage::Role) -> Option<usize> {
-    info.vars.iter().zip(args).find(|(v, _)| v.role == role).and_then(|(_, a)| a.nrows())
+fn rows_for<T: Real>(
+    info: &stage::StageInfo,
+    args: &[&Val<'_, T>],
+    role: stage::Role,
+) -> Option<usize> {
+    info.vars
+        .iter()
+        .zip(args)
+        .find(|(v, _)| v.role == role)
+        .and_then(|(_, a)| a.nrows())
 }
 
 fn to_f64<T: Real>(v: &Val<'_, T>) -> Val<'static, f64> {
     match v {
-        Val::Rows { name, data } => Val::Rows { name, data: data.mapv(|x| x.to_f64()).into() },
-        Val::Index { name, data } => Val::Index { name, data: data.to_owned().into() },
+        Val::Rows { name, data } => Val::Rows {
+            name,
+            data: data.mapv(|x| x.to_f64()).into(),
+        },
+        Val::Index { name, data } => Val::Index {
+            name,
+            data: data.to_owned().into(),
+        },
         Val::Pair(a, b) => Val::Pair(a.mapv(|x| x.to_f64()), b.clone()),
-        Val::Vector { name, data } => Val::Vector { name, data: data.iter().map(|x| x.to_f64()).collect::<Vec<_>>().into() },
+        Val::Vector { name, data } => Val::Vector {
+            name,
+            data: data.iter().map(|x| x.to_f64()).collect::<Vec<_>>().into(),
+        },
     }
 }
 
 fn from_f64<T: Real>(v: Val<'static, f64>) -> Val<'static, T> {
     match v {
-        Val::Rows { name, data } => Val::Rows { name, data: data.mapv(T::from_f64).into() },
+        Val::Rows { name, data } => Val::Rows {
+            name,
+            data: data.mapv(T::from_f64).into(),
+        },
         Val::Index { name, data } => Val::Index { name, data },
         Val::Pair(a, b) => Val::Pair(a.mapv(T::from_f64), b),
-        Val::Vector { name, data } => Val::Vector { name, data: data.iter().map(|&x| T::from_f64(x)).collect::<Vec<_>>().into() },
+        Val::Vector { name, data } => Val::Vector {
+            name,
+            data: data
+                .iter()
+                .map(|&x| T::from_f64(x))
+                .collect::<Vec<_>>()
+                .into(),
+        },
     }
 }
 
@@ -83,7 +126,9 @@ pub mod __private {
     pub use crate::options::{Backend, GpuScheme, Options, SumScheme};
     pub use crate::run_stage;
     pub use crate::simd::{Pack, Real, SimdLevel};
-    pub use crate::stage::{Buf, Cat, CpuStage, Elem, Features, PairCtx, Red, Role, StageInfo, VarKind, VarSpec};
+    pub use crate::stage::{
+        Buf, Cat, CpuStage, Elem, Features, PairCtx, Red, Role, StageInfo, VarKind, VarSpec,
+    };
     pub use crate::value::{IntoIndexRows, IntoParam, IntoRows, RowCounts, Val};
     pub use ndarray;
 

@@ -28,7 +28,11 @@ fn one<P: Pack>() -> P {
 /// per operation on x86.
 #[inline(always)]
 pub fn exp<P: Pack>(x: P) -> P {
-    let lo = if <P::Elem as Real>::BYTES == 4 { -87.336_54 } else { -708.396_418_532_264_1 };
+    let lo = if <P::Elem as Real>::BYTES == 4 {
+        -87.336_54
+    } else {
+        -708.396_418_532_264_1
+    };
     let lo = c::<P>(lo);
     P::select(x.cmp_lt(lo), zero(), P::max(x, lo).exp())
 }

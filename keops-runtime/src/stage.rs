@@ -235,18 +235,37 @@ impl StageInfo {
 pub struct Features<'a, T> {
     data: &'a [T],
     stride: usize,
+    count: usize,
+    lanes: usize,
 }
 
 impl<'a, T: crate::simd::Real> Features<'a, T> {
-    /// Features starting at `data[0]`, `stride` elements apart.
+    /// `count` features of `lanes` values each, starting at `data[0]`,
+    /// `stride` elements apart. Panics if `data` is too short for them.
     #[inline(always)]
-    pub fn new(data: &'a [T], stride: usize) -> Self {
-        Features { data, stride }
+    pub fn new(data: &'a [T], stride: usize, count: usize, lanes: usize) -> Self {
+        assert!(
+            count == 0 || (count - 1) * stride + lanes <= data.len(),
+            "feature tile too short"
+        );
+        Features {
+            data,
+            stride,
+            count,
+            lanes,
+        }
     }
-    /// Feature `k` of every lane.
+    /// Feature `k` of every lane. Panics if `k` is not below the count (in
+    /// the engine both are constants and the check disappears).
     #[inline(always)]
     pub fn get<P: Pack<Elem = T>>(&self, k: usize) -> P {
-        P::load(&self.data[k * self.stride..])
+        assert!(
+            k < self.count && P::LANES <= self.lanes,
+            "feature index out of range"
+        );
+        // SAFETY: `new` checked that feature `count - 1`, hence every feature
+        // `k < count`, has `lanes >= P::LANES` readable values.
+        unsafe { P::load_ptr(self.data.as_ptr().add(k * self.stride)) }
     }
 }
 
@@ -304,7 +323,12 @@ pub trait CpuStage: Send + Sync + 'static {
     /// Outer phase.
     fn outer<P: Pack>(raw: &Self::RawO<P>, pf: &Self::Pf<P>, of: &mut Self::Of<P>);
     /// Inner phase.
-    fn inner<P: Pack>(raw: &Self::RawN<P>, idx: &Self::IdxN, pf: &Self::Pf<P>, nf: &mut Self::Nf<P>);
+    fn inner<P: Pack>(
+        raw: &Self::RawN<P>,
+        idx: &Self::IdxN,
+        pf: &Self::Pf<P>,
+        nf: &mut Self::Nf<P>,
+    );
     /// Pair phase.
     fn pair<P: Pack>(
         pf: &Self::Pf<P>,
@@ -313,4 +337,25 @@ pub trait CpuStage: Send + Sync + 'static {
         ctx: &PairCtx<'_, P>,
         out: &mut Self::Out<P>,
     );
+
+    /// Sum stages: the pair phase fused with the accumulation,
+    /// `acc[d] = fma(a_d, b_d, acc[d])` for the factor pairs of `pair`,
+    /// straight-line (no array of outputs in between, so everything stays
+    /// in registers). Only called for sum stages outside the Kahan scheme.
+    #[inline(always)]
+    fn pair_sum<P: Pack>(
+        pf: &Self::Pf<P>,
+        of: &Self::Of<P::Elem>,
+        nf: Features<'_, P::Elem>,
+        ctx: &PairCtx<'_, P>,
+        acc: &mut Self::Acc<P>,
+    ) {
+        let mut out = Self::Out::<P>::splat(P::splat(<P::Elem as Default>::default()));
+        Self::pair(pf, of, nf, ctx, &mut out);
+        let d = Self::INFO.fdim;
+        let (o, a) = (out.as_slice(), acc.as_mut_slice());
+        for k in 0..d {
+            a[k] = o[k].mul_add(o[d + k], a[k]);
+        }
+    }
 }

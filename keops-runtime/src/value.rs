@@ -158,25 +158,53 @@ pub enum Val<'a, T: Real> {
 
 impl<'a, T: Real> Val<'a, T> {
     /// A `Vi`/`Vj` input, checked against its declared dimension.
-    pub fn rows(view: ArrayView2<'a, T>, name: &'static str, _cat: Cat, dim: usize) -> Result<Self> {
+    pub fn rows(
+        view: ArrayView2<'a, T>,
+        name: &'static str,
+        _cat: Cat,
+        dim: usize,
+    ) -> Result<Self> {
         if view.ncols() != dim {
-            return Err(Error::Columns { var: name.into(), expected: dim, found: view.ncols() });
+            return Err(Error::Columns {
+                var: name.into(),
+                expected: dim,
+                found: view.ncols(),
+            });
         }
-        Ok(Val::Rows { name, data: CowArray::from(view) })
+        Ok(Val::Rows {
+            name,
+            data: CowArray::from(view),
+        })
     }
 
     /// An index input, checked against its declared dimension.
-    pub fn index_rows(view: ArrayView2<'a, usize>, name: &'static str, _cat: Cat, dim: usize) -> Result<Self> {
+    pub fn index_rows(
+        view: ArrayView2<'a, usize>,
+        name: &'static str,
+        _cat: Cat,
+        dim: usize,
+    ) -> Result<Self> {
         if view.ncols() != dim {
-            return Err(Error::Columns { var: name.into(), expected: dim, found: view.ncols() });
+            return Err(Error::Columns {
+                var: name.into(),
+                expected: dim,
+                found: view.ncols(),
+            });
         }
-        Ok(Val::Index { name, data: CowArray::from(view) })
+        Ok(Val::Index {
+            name,
+            data: CowArray::from(view),
+        })
     }
 
     /// A `Pm` input, checked against its declared length.
     pub fn param(data: Cow<'a, [T]>, name: &'static str, dim: usize) -> Result<Self> {
         if data.len() != dim {
-            return Err(Error::ParamLength { var: name.into(), expected: dim, found: data.len() });
+            return Err(Error::ParamLength {
+                var: name.into(),
+                expected: dim,
+                found: data.len(),
+            });
         }
         Ok(Val::Vector { name, data })
     }
@@ -203,18 +231,33 @@ impl<'a, T: Real> Val<'a, T> {
     /// stage arguments of one step all get the same lifetime this way).
     pub fn reborrow(&self) -> Val<'_, T> {
         match self {
-            Val::Rows { name, data } => Val::Rows { name, data: CowArray::from(data.view()) },
-            Val::Index { name, data } => Val::Index { name, data: CowArray::from(data.view()) },
+            Val::Rows { name, data } => Val::Rows {
+                name,
+                data: CowArray::from(data.view()),
+            },
+            Val::Index { name, data } => Val::Index {
+                name,
+                data: CowArray::from(data.view()),
+            },
             Val::Pair(a, b) => Val::Pair(a.clone(), b.clone()),
-            Val::Vector { name, data } => Val::Vector { name, data: Cow::Borrowed(&data[..]) },
+            Val::Vector { name, data } => Val::Vector {
+                name,
+                data: Cow::Borrowed(&data[..]),
+            },
         }
     }
 
     /// Part `p` of a pair (0: values, 1: indices), borrowed.
     pub fn part(&self, p: usize) -> Result<Val<'_, T>> {
         match (self, p) {
-            (Val::Pair(a, _), 0) => Ok(Val::Rows { name: "(intermediate)", data: CowArray::from(a.view()) }),
-            (Val::Pair(_, b), 1) => Ok(Val::Index { name: "(intermediate)", data: CowArray::from(b.view()) }),
+            (Val::Pair(a, _), 0) => Ok(Val::Rows {
+                name: "(intermediate)",
+                data: CowArray::from(a.view()),
+            }),
+            (Val::Pair(_, b), 1) => Ok(Val::Index {
+                name: "(intermediate)",
+                data: CowArray::from(b.view()),
+            }),
             _ => Err(Error::Internal("part of a non-pair value".into())),
         }
     }
@@ -230,19 +273,27 @@ impl<'a, T: Real> Val<'a, T> {
                 *o += v.to_f64();
             }
         }
-        Ok(Val::Vector { name: "(intermediate)", data: Cow::Owned(out.into_iter().map(T::from_f64).collect()) })
+        Ok(Val::Vector {
+            name: "(intermediate)",
+            data: Cow::Owned(out.into_iter().map(T::from_f64).collect()),
+        })
     }
 
     /// Element-wise sum.
     pub fn add(a: &Val<'_, T>, b: &Val<'_, T>) -> Result<Val<'static, T>> {
         match (a, b) {
             (Val::Rows { data: x, .. }, Val::Rows { data: y, .. }) if x.dim() == y.dim() => {
-                Ok(Val::Rows { name: "(intermediate)", data: CowArray::from(&x.view() + &y.view()) })
+                Ok(Val::Rows {
+                    name: "(intermediate)",
+                    data: CowArray::from(&x.view() + &y.view()),
+                })
             }
-            (Val::Vector { data: x, .. }, Val::Vector { data: y, .. }) if x.len() == y.len() => Ok(Val::Vector {
-                name: "(intermediate)",
-                data: Cow::Owned(x.iter().zip(y.iter()).map(|(&p, &q)| p + q).collect()),
-            }),
+            (Val::Vector { data: x, .. }, Val::Vector { data: y, .. }) if x.len() == y.len() => {
+                Ok(Val::Vector {
+                    name: "(intermediate)",
+                    data: Cow::Owned(x.iter().zip(y.iter()).map(|(&p, &q)| p + q).collect()),
+                })
+            }
             _ => Err(Error::Internal("adding values of different shapes".into())),
         }
     }
@@ -250,10 +301,16 @@ impl<'a, T: Real> Val<'a, T> {
     /// Zeros shaped like a variable of category `cat` and dimension `dim`.
     pub fn zeros(cat: Cat, dim: usize, rows: &RowCounts) -> Val<'static, T> {
         match cat {
-            Cat::P => Val::Vector { name: "(zeros)", data: Cow::Owned(vec![T::default(); dim]) },
+            Cat::P => Val::Vector {
+                name: "(zeros)",
+                data: Cow::Owned(vec![T::default(); dim]),
+            },
             c => Val::Rows {
                 name: "(zeros)",
-                data: CowArray::from(Array2::from_elem((rows.get(c).unwrap_or(0), dim), T::default())),
+                data: CowArray::from(Array2::from_elem(
+                    (rows.get(c).unwrap_or(0), dim),
+                    T::default(),
+                )),
             },
         }
     }
@@ -261,10 +318,19 @@ impl<'a, T: Real> Val<'a, T> {
     /// An owned copy.
     pub fn into_owned(self) -> Val<'static, T> {
         match self {
-            Val::Rows { name, data } => Val::Rows { name, data: CowArray::from(data.into_owned()) },
-            Val::Index { name, data } => Val::Index { name, data: CowArray::from(data.into_owned()) },
+            Val::Rows { name, data } => Val::Rows {
+                name,
+                data: CowArray::from(data.into_owned()),
+            },
+            Val::Index { name, data } => Val::Index {
+                name,
+                data: CowArray::from(data.into_owned()),
+            },
             Val::Pair(a, b) => Val::Pair(a, b),
-            Val::Vector { name, data } => Val::Vector { name, data: Cow::Owned(data.into_owned()) },
+            Val::Vector { name, data } => Val::Vector {
+                name,
+                data: Cow::Owned(data.into_owned()),
+            },
         }
     }
 

@@ -39,7 +39,11 @@ impl Input {
     }
     pub fn to_ref(&self) -> RefValue {
         match self {
-            Input::Rows(a) => RefValue::Rows { data: a.iter().copied().collect(), rows: a.nrows(), cols: a.ncols() },
+            Input::Rows(a) => RefValue::Rows {
+                data: a.iter().copied().collect(),
+                rows: a.nrows(),
+                cols: a.ncols(),
+            },
             Input::Vector(v) => RefValue::Vector(v.clone()),
         }
     }
@@ -72,7 +76,9 @@ impl Input {
     pub fn like(out: &Out, rng: &mut fastrand::Rng) -> Input {
         match out {
             Out::Rows(a) => Input::Rows(Array2::from_shape_fn(a.dim(), |_| rng.f64() * 2.0 - 1.0)),
-            Out::Pair(a, _) => Input::Rows(Array2::from_shape_fn(a.dim(), |_| rng.f64() * 2.0 - 1.0)),
+            Out::Pair(a, _) => {
+                Input::Rows(Array2::from_shape_fn(a.dim(), |_| rng.f64() * 2.0 - 1.0))
+            }
             Out::Idx(a) => Input::Rows(Array2::from_shape_fn(a.dim(), |_| rng.f64() * 2.0 - 1.0)),
             Out::Vector(v) => Input::Vector((0..v.len()).map(|_| rng.f64() * 2.0 - 1.0).collect()),
         }
@@ -95,7 +101,13 @@ pub fn dot(e: &Input, out: &Out) -> f64 {
 }
 
 /// Finite-difference gradient of `x ↦ <e, f(x)>` with respect to input `w`.
-pub fn finite_difference(f: &dyn Fn(&[Input]) -> Out, inputs: &[Input], w: usize, e: &Input, h: f64) -> Vec<f64> {
+pub fn finite_difference(
+    f: &dyn Fn(&[Input]) -> Out,
+    inputs: &[Input],
+    w: usize,
+    e: &Input,
+    h: f64,
+) -> Vec<f64> {
     (0..inputs[w].len())
         .map(|k| {
             let at = |d: f64| {
@@ -125,7 +137,10 @@ pub fn assert_close(a: &[f64], b: &[f64], tol: f64, what: &str) {
     let scale = b.iter().map(|x| x.abs()).fold(0.0, f64::max);
     for (k, (&x, &y)) in a.iter().zip(b).enumerate() {
         let bound = tol * (y.abs() + scale) + 1e-300;
-        assert!((x - y).abs() <= bound, "{what}: entry {k}: {x:e} vs {y:e} (allowed {bound:e})");
+        assert!(
+            (x - y).abs() <= bound,
+            "{what}: entry {k}: {x:e} vs {y:e} (allowed {bound:e})"
+        );
     }
 }
 

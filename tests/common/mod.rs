@@ -37,7 +37,11 @@ pub trait ToRef {
 
 impl ToRef for Array2<f64> {
     fn to_ref(&self) -> RefValue {
-        RefValue::Rows { data: self.iter().copied().collect(), rows: self.nrows(), cols: self.ncols() }
+        RefValue::Rows {
+            data: self.iter().copied().collect(),
+            rows: self.nrows(),
+            cols: self.ncols(),
+        }
     }
 }
 
@@ -49,7 +53,11 @@ impl ToRef for Vec<f64> {
 
 impl ToRef for Array2<usize> {
     fn to_ref(&self) -> RefValue {
-        RefValue::IndexRows { data: self.iter().copied().collect(), rows: self.nrows(), cols: self.ncols() }
+        RefValue::IndexRows {
+            data: self.iter().copied().collect(),
+            rows: self.nrows(),
+            cols: self.ncols(),
+        }
     }
 }
 
@@ -153,7 +161,6 @@ impl IntoOut for Array2<usize> {
     }
 }
 
-
 fn close(a: f64, r: f64, bound: f64) -> bool {
     if a == r {
         return true;
@@ -169,7 +176,14 @@ fn close(a: f64, r: f64, bound: f64) -> bool {
 
 /// Checks a forward kernel's output against the reference, with bounds
 /// derived from the pair values `pv[outer][inner][component]`.
-pub fn check_forward(out: Out, r: &RefValue, pv: &[Vec<Vec<f64>>], red: RedKind, tol: f64, what: &str) {
+pub fn check_forward(
+    out: Out,
+    r: &RefValue,
+    pv: &[Vec<Vec<f64>>],
+    red: RedKind,
+    tol: f64,
+    what: &str,
+) {
     let (vals, idxs): (Option<Array2<f64>>, Option<Array2<usize>>) = match out {
         Out::Rows(v) => (Some(v), None),
         Out::Idx(i) => (None, Some(i)),
@@ -183,8 +197,16 @@ pub fn check_forward(out: Out, r: &RefValue, pv: &[Vec<Vec<f64>>], red: RedKind,
         RefValue::Vector(_) => unreachable!(),
     };
     let m = pv.len();
-    let cols = vals.as_ref().map(|v| v.ncols()).or(idxs.as_ref().map(|i| i.ncols())).unwrap();
-    let fdim = if m > 0 && !pv[0].is_empty() { pv[0][0].len() } else { 1 };
+    let cols = vals
+        .as_ref()
+        .map(|v| v.ncols())
+        .or(idxs.as_ref().map(|i| i.ncols()))
+        .unwrap();
+    let fdim = if m > 0 && !pv[0].is_empty() {
+        pv[0][0].len()
+    } else {
+        1
+    };
     if let Some(v) = &vals {
         assert_eq!(v.nrows(), m, "{what}: rows");
         let rv = rv.expect("reference values");
@@ -196,7 +218,10 @@ pub fn check_forward(out: Out, r: &RefValue, pv: &[Vec<Vec<f64>>], red: RedKind,
                 let scale: f64 = match red {
                     RedKind::Sum => pv[o].iter().map(|f| f[d].abs()).sum::<f64>(),
                     RedKind::LogSumExp | RedKind::LogSumExpWeight | RedKind::SumSoftmaxWeight => {
-                        let mf = pv[o].iter().map(|f| f[d.min(f.len() - 1)].abs()).fold(0.0, f64::max);
+                        let mf = pv[o]
+                            .iter()
+                            .map(|f| f[d.min(f.len() - 1)].abs())
+                            .fold(0.0, f64::max);
                         (1.0 + mf) * (1.0 + rr.abs())
                     }
                     // Selections: the error of one F value, relative to the
@@ -204,7 +229,14 @@ pub fn check_forward(out: Out, r: &RefValue, pv: &[Vec<Vec<f64>>], red: RedKind,
                     // e.g. `sqdist - 1`, is relative to its operands).
                     _ => {
                         let n = pv[o].len().max(1) as f64;
-                        rr.abs().max(pv[o].iter().map(|f| f[d].abs()).filter(|v| v.is_finite()).sum::<f64>() / n)
+                        rr.abs().max(
+                            pv[o]
+                                .iter()
+                                .map(|f| f[d].abs())
+                                .filter(|v| v.is_finite())
+                                .sum::<f64>()
+                                / n,
+                        )
                     }
                 };
                 let bound = tol * scale.max(1e-300) + 1e-300;
@@ -227,10 +259,18 @@ pub fn check_forward(out: Out, r: &RefValue, pv: &[Vec<Vec<f64>>], red: RedKind,
                 }
                 let d = c % fdim;
                 // Another index is fine when it selects an equally good value.
-                assert!(j != usize::MAX && rj != usize::MAX, "{what}: row {o}, column {c}: index {j} vs reference {rj}");
+                assert!(
+                    j != usize::MAX && rj != usize::MAX,
+                    "{what}: row {o}, column {c}: index {j} vs reference {rj}"
+                );
                 let (fj, fr) = (pv[o][j][d], pv[o][rj][d]);
                 let n = pv[o].len().max(1) as f64;
-                let mean = pv[o].iter().map(|f| f[d].abs()).filter(|v| v.is_finite()).sum::<f64>() / n;
+                let mean = pv[o]
+                    .iter()
+                    .map(|f| f[d].abs())
+                    .filter(|v| v.is_finite())
+                    .sum::<f64>()
+                    / n;
                 let bound = tol * fr.abs().max(mean).max(1e-300);
                 assert!(
                     (fj - fr).abs() <= bound,
@@ -238,7 +278,8 @@ pub fn check_forward(out: Out, r: &RefValue, pv: &[Vec<Vec<f64>>], red: RedKind,
                 );
                 // K-reductions: indices of a row must be distinct.
                 if let RedKind::KMin(k) | RedKind::ArgKMin(k) | RedKind::KMinArgKMin(k) = red {
-                    let mut seen: Vec<usize> = (0..k as usize).map(|r| ix[[o, r * fdim + d]]).collect();
+                    let mut seen: Vec<usize> =
+                        (0..k as usize).map(|r| ix[[o, r * fdim + d]]).collect();
                     seen.sort();
                     seen.dedup();
                     assert_eq!(seen.len(), k as usize, "{what}: row {o}: repeated indices");
@@ -261,7 +302,10 @@ pub fn check_any(out: Out, r: &RefValue, tol: f64, what: &str) {
     let scale = rv.iter().map(|x| x.abs()).fold(0.0, f64::max);
     for (k, (&x, &y)) in a.iter().zip(rv).enumerate() {
         let bound = tol * (y.abs() + scale) + 1e-300;
-        assert!(close(x, y, bound), "{what}: entry {k}: got {x:e}, reference {y:e} (allowed {bound:e})");
+        assert!(
+            close(x, y, bound),
+            "{what}: entry {k}: got {x:e}, reference {y:e} (allowed {bound:e})"
+        );
     }
 }
 
@@ -371,13 +415,26 @@ pub fn gpu_variants() -> Vec<(&'static str, keops::GpuScheme, Option<u32>)> {
     vec![
         ("auto", keops::GpuScheme::Auto, None),
         ("1d/64", keops::GpuScheme::OneD, Some(64)),
-        ("2d/100/96", keops::GpuScheme::TwoD { chunk_len: 100 }, Some(96)),
+        (
+            "2d/100/96",
+            keops::GpuScheme::TwoD { chunk_len: 100 },
+            Some(96),
+        ),
     ]
 }
 
 /// Options running a kernel on the simulator with one of [`gpu_variants`].
-pub fn gpu_options(base: keops::Options, scheme: keops::GpuScheme, block: Option<u32>) -> keops::Options {
-    keops::Options { backend: keops::Backend::Simulator, gpu_scheme: scheme, gpu_block: block, ..base }
+pub fn gpu_options(
+    base: keops::Options,
+    scheme: keops::GpuScheme,
+    block: Option<u32>,
+) -> keops::Options {
+    keops::Options {
+        backend: keops::Backend::Simulator,
+        gpu_scheme: scheme,
+        gpu_block: block,
+        ..base
+    }
 }
 
 /// Like `check!`, but the kernel runs on the GPU back end through the PTX
@@ -481,7 +538,11 @@ type MathSamples = (Vec<(f64, f64)>, fn(f64, f64) -> f64);
 /// Sample points and the exact (f64 std) function of a device-math
 /// routine, by formula-language name.
 fn math_samples(f: &str) -> MathSamples {
-    let grid = |lo: f64, hi: f64| -> Vec<(f64, f64)> { (0..97).map(|k| (lo + (hi - lo) * (k as f64 + 0.31) / 97.0, 0.0)).collect() };
+    let grid = |lo: f64, hi: f64| -> Vec<(f64, f64)> {
+        (0..97)
+            .map(|k| (lo + (hi - lo) * (k as f64 + 0.31) / 97.0, 0.0))
+            .collect()
+    };
     match f {
         "exp" => (grid(-20.0, 20.0), |x, _| x.exp()),
         "expm1" => (grid(-2.0, 2.0), |x, _| x.exp_m1()),
@@ -492,12 +553,25 @@ fn math_samples(f: &str) -> MathSamples {
         "asin" => (grid(-0.99, 0.99), |x, _| x.asin()),
         "acos" => (grid(-0.99, 0.99), |x, _| x.acos()),
         "atan" => (grid(-10.0, 10.0), |x, _| x.atan()),
-        "atan2" => ((0..97).map(|k| { let t = k as f64 * 0.37; (3.0 * t.sin(), 2.0 * (1.3 * t).cos()) }).collect(), |y, x| y.atan2(x)),
+        "atan2" => (
+            (0..97)
+                .map(|k| {
+                    let t = k as f64 * 0.37;
+                    (3.0 * t.sin(), 2.0 * (1.3 * t).cos())
+                })
+                .collect(),
+            |y, x| y.atan2(x),
+        ),
         "tanh" => (grid(-4.0, 4.0), |x, _| x.tanh()),
         "sinh" => (grid(-4.0, 4.0), |x, _| x.sinh()),
         "cosh" => (grid(-4.0, 4.0), |x, _| x.cosh()),
         "erf" => (grid(-3.0, 3.0), |x, _| libm_erf(x)),
-        "powf" => ((0..97).map(|k| (0.1 + k as f64 * 0.04, -2.0 + k as f64 * 0.041)).collect(), |x, y| x.powf(y)),
+        "powf" => (
+            (0..97)
+                .map(|k| (0.1 + k as f64 * 0.04, -2.0 + k as f64 * 0.041))
+                .collect(),
+            |x, y| x.powf(y),
+        ),
         other => panic!("no samples for `{other}`"),
     }
 }
@@ -566,17 +640,36 @@ pub fn device_math_error(f: &str, f64_data: bool) -> f64 {
     let round = |v: f64| if f64_data { v } else { v as f32 as f64 };
     let (xs, ys): (Vec<f64>, Vec<f64>) = pts.iter().map(|&(a, c)| (round(a), round(c))).unzip();
     let (dx, dy, dout) = if f64_data {
-        (dev.alloc_from_f64(&xs), dev.alloc_from_f64(&ys), dev.alloc(n * 8))
+        (
+            dev.alloc_from_f64(&xs),
+            dev.alloc_from_f64(&ys),
+            dev.alloc(n * 8),
+        )
     } else {
         let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
-        (dev.alloc_from_f32(&f(&xs)), dev.alloc_from_f32(&f(&ys)), dev.alloc(n * 4))
+        (
+            dev.alloc_from_f32(&f(&xs)),
+            dev.alloc_from_f32(&f(&ys)),
+            dev.alloc(n * 4),
+        )
     };
-    dev.launch(&module, "probe", [1, 1, 1], [n as u32, 1, 1], 0, &[Param::U64(dx), Param::U64(dy), Param::U64(dout)])
-        .unwrap_or_else(|e| panic!("device math `{f}`: {e}"));
+    dev.launch(
+        &module,
+        "probe",
+        [1, 1, 1],
+        [n as u32, 1, 1],
+        0,
+        &[Param::U64(dx), Param::U64(dy), Param::U64(dout)],
+    )
+    .unwrap_or_else(|e| panic!("device math `{f}`: {e}"));
     let got: Vec<f64> = if f64_data {
         dev.read_f64(dout, n).unwrap()
     } else {
-        dev.read_f32(dout, n).unwrap().into_iter().map(|v| v as f64).collect()
+        dev.read_f32(dout, n)
+            .unwrap()
+            .into_iter()
+            .map(|v| v as f64)
+            .collect()
     };
     let mut worst: f64 = 0.0;
     for k in 0..n {
@@ -596,7 +689,10 @@ pub fn device_math_tolerance(funcs: &[&str], f64_data: bool, base: f64) -> Optio
     for f in funcs {
         let e = device_math_error(f, f64_data);
         if e > 1e-3 {
-            println!("skipped: device math `{f}` ({}) is not accurate yet (max relative error {e:e})", if f64_data { "f64" } else { "f32" });
+            println!(
+                "skipped: device math `{f}` ({}) is not accurate yet (max relative error {e:e})",
+                if f64_data { "f64" } else { "f32" }
+            );
             return None;
         }
         worst = worst.max(e);

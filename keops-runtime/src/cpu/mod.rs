@@ -60,7 +60,9 @@ type PoolCache = Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>;
 fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>> {
     static POOLS: OnceLock<PoolCache> = OnceLock::new();
     let pools = POOLS.get_or_init(|| Mutex::new(Vec::new()));
-    let mut g = pools.lock().map_err(|_| Error::Internal("thread pool cache poisoned".into()))?;
+    let mut g = pools
+        .lock()
+        .map_err(|_| Error::Internal("thread pool cache poisoned".into()))?;
     if let Some((_, p)) = g.iter().find(|(k, _)| *k == n) {
         return Ok(p.clone());
     }
@@ -84,18 +86,42 @@ struct Args<'a, T> {
 }
 
 fn sort_args<'a, T: Real>(info: &StageInfo, args: &[&'a Val<'_, T>]) -> Result<Args<'a, T>> {
-    let mut a = Args { outer_real: vec![], outer_idx: vec![], inner_real: vec![], inner_idx: vec![], param: vec![] };
+    let mut a = Args {
+        outer_real: vec![],
+        outer_idx: vec![],
+        inner_real: vec![],
+        inner_idx: vec![],
+        param: vec![],
+    };
     if args.len() != info.vars.len() {
-        return Err(Error::Internal(format!("{}: {} arguments for {} variables", info.name, args.len(), info.vars.len())));
+        return Err(Error::Internal(format!(
+            "{}: {} arguments for {} variables",
+            info.name,
+            args.len(),
+            info.vars.len()
+        )));
     }
     for (spec, arg) in info.vars.iter().zip(args) {
-        let bad = || Error::Internal(format!("{}: argument `{}` has the wrong kind", info.name, spec.name));
+        let bad = || {
+            Error::Internal(format!(
+                "{}: argument `{}` has the wrong kind",
+                info.name, spec.name
+            ))
+        };
         match (spec.role, spec.kind, arg) {
             (Role::Param, _, Val::Vector { data, .. }) => a.param.push((spec.offset, data)),
-            (Role::Outer, VarKind::Real, Val::Rows { data, .. }) => a.outer_real.push((spec.offset, data.view())),
-            (Role::Inner, VarKind::Real, Val::Rows { data, .. }) => a.inner_real.push((spec.offset, data.view())),
-            (Role::Outer, VarKind::Index, Val::Index { data, .. }) => a.outer_idx.push((spec.offset, data.view())),
-            (Role::Inner, VarKind::Index, Val::Index { data, .. }) => a.inner_idx.push((spec.offset, data.view())),
+            (Role::Outer, VarKind::Real, Val::Rows { data, .. }) => {
+                a.outer_real.push((spec.offset, data.view()))
+            }
+            (Role::Inner, VarKind::Real, Val::Rows { data, .. }) => {
+                a.inner_real.push((spec.offset, data.view()))
+            }
+            (Role::Outer, VarKind::Index, Val::Index { data, .. }) => {
+                a.outer_idx.push((spec.offset, data.view()))
+            }
+            (Role::Inner, VarKind::Index, Val::Index { data, .. }) => {
+                a.inner_idx.push((spec.offset, data.view()))
+            }
             _ => return Err(bad()),
         }
     }
@@ -119,7 +145,12 @@ fn gather_row<T: Copy>(dst: &mut [T], views: &[(usize, ArrayView2<'_, T>)], r: u
 
 /// Runs a stage on the CPU. `m` and `n` are the numbers of output rows and
 /// reduced indices.
-pub fn run_stage<S: CpuStage, T: Real>(opts: &Options, args: &[&Val<'_, T>], m: usize, n: usize) -> Result<Val<'static, T>> {
+pub fn run_stage<S: CpuStage, T: Real>(
+    opts: &Options,
+    args: &[&Val<'_, T>],
+    m: usize,
+    n: usize,
+) -> Result<Val<'static, T>> {
     let info = S::INFO;
     let a = sort_args(info, args)?;
     let level = match opts.simd {
@@ -133,7 +164,13 @@ pub fn run_stage<S: CpuStage, T: Real>(opts: &Options, args: &[&Val<'_, T>], m: 
     }
 }
 
-fn run_inner<S: CpuStage, T: Real>(opts: &Options, a: &Args<'_, T>, m: usize, n: usize, level: SimdLevel) -> Result<Val<'static, T>> {
+fn run_inner<S: CpuStage, T: Real>(
+    opts: &Options,
+    a: &Args<'_, T>,
+    m: usize,
+    n: usize,
+    level: SimdLevel,
+) -> Result<Val<'static, T>> {
     let info = S::INFO;
     let out_dim = info.out_dim();
     let (has_vals, has_idx) = info.red.outputs();
@@ -151,10 +188,19 @@ fn run_inner<S: CpuStage, T: Real>(opts: &Options, a: &Args<'_, T>, m: usize, n:
     let nnf = info.nnf;
     let mut soa = vec![T::default(); ntiles * tile * nnf];
     if nnf > 0 && n > 0 {
-        soa.par_chunks_mut(tile * nnf).enumerate().for_each(|(t, chunk)| {
-            let job = InnerTile::<S, T> { a, pf: &pf, chunk, start: t * tile, end: ((t + 1) * tile).min(n), tile };
-            simd::dispatch_at(level, job).expect("supported level");
-        });
+        soa.par_chunks_mut(tile * nnf)
+            .enumerate()
+            .for_each(|(t, chunk)| {
+                let job = InnerTile::<S, T> {
+                    a,
+                    pf: &pf,
+                    chunk,
+                    start: t * tile,
+                    end: ((t + 1) * tile).min(n),
+                    tile,
+                };
+                simd::dispatch_at(level, job).expect("supported level");
+            });
     }
 
     // Work decomposition.
@@ -175,7 +221,15 @@ fn run_inner<S: CpuStage, T: Real>(opts: &Options, a: &Args<'_, T>, m: usize, n:
     let nseg = ntiles.div_ceil(tiles_per_seg).max(1);
 
     let acc = info.acc;
-    let ctx = BlockCtx::<S, T> { a, pf: &pf, soa: &soa, tile, n, kahan: opts.sum_scheme == SumScheme::Kahan, block_flush: opts.sum_scheme == SumScheme::Block };
+    let ctx = BlockCtx::<S, T> {
+        a,
+        pf: &pf,
+        soa: &soa,
+        tile,
+        n,
+        kahan: opts.sum_scheme == SumScheme::Kahan,
+        block_flush: opts.sum_scheme == SumScheme::Block,
+    };
     let mut vals = vec![T::default(); if has_vals { m * out_dim } else { 0 }];
     let mut idxs = vec![0usize; if has_idx { m * out_dim } else { 0 }];
     let finalize_rows = |states: &[f64], rows: Range<usize>, vals: &mut [T], idxs: &mut [usize]| {
@@ -183,24 +237,46 @@ fn run_inner<S: CpuStage, T: Real>(opts: &Options, a: &Args<'_, T>, m: usize, n:
             let st = &states[k * acc..(k + 1) * acc];
             let _ = r;
             let (v, i) = (
-                if has_vals { &mut vals[k * out_dim..(k + 1) * out_dim] } else { &mut [][..] },
-                if has_idx { &mut idxs[k * out_dim..(k + 1) * out_dim] } else { &mut [][..] },
+                if has_vals {
+                    &mut vals[k * out_dim..(k + 1) * out_dim]
+                } else {
+                    &mut [][..]
+                },
+                if has_idx {
+                    &mut idxs[k * out_dim..(k + 1) * out_dim]
+                } else {
+                    &mut [][..]
+                },
             );
             reduce::finalize(info, st, v, i);
         }
     };
     if m > 0 {
         if nseg == 1 {
-            let vchunks: Vec<&mut [T]> = if has_vals { vals.chunks_mut(rb * out_dim).collect() } else { (0..nblocks).map(|_| &mut [][..]).collect() };
-            let ichunks: Vec<&mut [usize]> = if has_idx { idxs.chunks_mut(rb * out_dim).collect() } else { (0..nblocks).map(|_| &mut [][..]).collect() };
-            vchunks.into_par_iter().zip(ichunks).enumerate().for_each(|(b, (v, i))| {
-                let rows = b * rb..((b + 1) * rb).min(m);
-                let mut states = vec![0.0f64; rows.len() * acc];
-                ctx.block(level, rows.clone(), 0..ntiles, &mut states);
-                finalize_rows(&states, rows, v, i);
-            });
+            let vchunks: Vec<&mut [T]> = if has_vals {
+                vals.chunks_mut(rb * out_dim).collect()
+            } else {
+                (0..nblocks).map(|_| &mut [][..]).collect()
+            };
+            let ichunks: Vec<&mut [usize]> = if has_idx {
+                idxs.chunks_mut(rb * out_dim).collect()
+            } else {
+                (0..nblocks).map(|_| &mut [][..]).collect()
+            };
+            vchunks
+                .into_par_iter()
+                .zip(ichunks)
+                .enumerate()
+                .for_each(|(b, (v, i))| {
+                    let rows = b * rb..((b + 1) * rb).min(m);
+                    let mut states = vec![0.0f64; rows.len() * acc];
+                    ctx.block(level, rows.clone(), 0..ntiles, &mut states);
+                    finalize_rows(&states, rows, v, i);
+                });
         } else {
-            let items: Vec<(usize, usize)> = (0..nblocks).flat_map(|b| (0..nseg).map(move |s| (b, s))).collect();
+            let items: Vec<(usize, usize)> = (0..nblocks)
+                .flat_map(|b| (0..nseg).map(move |s| (b, s)))
+                .collect();
             let parts: Vec<Vec<f64>> = items
                 .par_iter()
                 .map(|&(b, s)| {
@@ -212,26 +288,62 @@ fn run_inner<S: CpuStage, T: Real>(opts: &Options, a: &Args<'_, T>, m: usize, n:
                 })
                 .collect();
             // Merge segments in order, per block.
-            let vchunks: Vec<&mut [T]> = if has_vals { vals.chunks_mut(rb * out_dim).collect() } else { (0..nblocks).map(|_| &mut [][..]).collect() };
-            let ichunks: Vec<&mut [usize]> = if has_idx { idxs.chunks_mut(rb * out_dim).collect() } else { (0..nblocks).map(|_| &mut [][..]).collect() };
-            vchunks.into_par_iter().zip(ichunks).enumerate().for_each(|(b, (v, i))| {
-                let rows = b * rb..((b + 1) * rb).min(m);
-                let mut merged = parts[b * nseg].clone();
-                for s in 1..nseg {
-                    let next = &parts[b * nseg + s];
-                    for k in 0..rows.len() {
-                        reduce::merge_rows(info, &mut merged[k * acc..(k + 1) * acc], &next[k * acc..(k + 1) * acc]);
+            let vchunks: Vec<&mut [T]> = if has_vals {
+                vals.chunks_mut(rb * out_dim).collect()
+            } else {
+                (0..nblocks).map(|_| &mut [][..]).collect()
+            };
+            let ichunks: Vec<&mut [usize]> = if has_idx {
+                idxs.chunks_mut(rb * out_dim).collect()
+            } else {
+                (0..nblocks).map(|_| &mut [][..]).collect()
+            };
+            vchunks
+                .into_par_iter()
+                .zip(ichunks)
+                .enumerate()
+                .for_each(|(b, (v, i))| {
+                    let rows = b * rb..((b + 1) * rb).min(m);
+                    let mut merged = parts[b * nseg].clone();
+                    for s in 1..nseg {
+                        let next = &parts[b * nseg + s];
+                        for k in 0..rows.len() {
+                            reduce::merge_rows(
+                                info,
+                                &mut merged[k * acc..(k + 1) * acc],
+                                &next[k * acc..(k + 1) * acc],
+                            );
+                        }
                     }
-                }
-                finalize_rows(&merged, rows, v, i);
-            });
+                    finalize_rows(&merged, rows, v, i);
+                });
         }
     }
-    let vals = if has_vals { Some(Array2::from_shape_vec((m, out_dim), vals).map_err(|e| Error::Internal(e.to_string()))?) } else { None };
-    let idxs = if has_idx { Some(Array2::from_shape_vec((m, out_dim), idxs).map_err(|e| Error::Internal(e.to_string()))?) } else { None };
+    let vals = if has_vals {
+        Some(
+            Array2::from_shape_vec((m, out_dim), vals)
+                .map_err(|e| Error::Internal(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let idxs = if has_idx {
+        Some(
+            Array2::from_shape_vec((m, out_dim), idxs)
+                .map_err(|e| Error::Internal(e.to_string()))?,
+        )
+    } else {
+        None
+    };
     Ok(match (vals, idxs) {
-        (Some(v), None) => Val::Rows { name: info.name, data: v.into() },
-        (None, Some(i)) => Val::Index { name: info.name, data: i.into() },
+        (Some(v), None) => Val::Rows {
+            name: info.name,
+            data: v.into(),
+        },
+        (None, Some(i)) => Val::Index {
+            name: info.name,
+            data: i.into(),
+        },
         (Some(v), Some(i)) => Val::Pair(v, i),
         (None, None) => return Err(Error::Internal("stage without output".into())),
     })
@@ -279,7 +391,16 @@ struct BlockCtx<'a, 'b, S: CpuStage, T: Real> {
 
 impl<S: CpuStage, T: Real> BlockCtx<'_, '_, S, T> {
     fn block(&self, level: SimdLevel, rows: Range<usize>, tiles: Range<usize>, states: &mut [f64]) {
-        simd::dispatch_at(level, BlockJob { ctx: self, rows, tiles, states }).expect("supported level");
+        simd::dispatch_at(
+            level,
+            BlockJob {
+                ctx: self,
+                rows,
+                tiles,
+                states,
+            },
+        )
+        .expect("supported level");
     }
 }
 
@@ -343,8 +464,13 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
         reduce::init_row(info, &mut states[k * acc_len..(k + 1) * acc_len]);
     }
     let seg_start = tiles.start * ctx.tile;
-    let flush_every = if ctx.block_flush && info.red == Red::Sum { (BLOCK_FLUSH / ctx.tile).max(1) } else { usize::MAX };
+    let flush_every = if ctx.block_flush && info.red == Red::Sum {
+        (BLOCK_FLUSH / ctx.tile).max(1)
+    } else {
+        usize::MAX
+    };
     let nnf = info.nnf;
+    let fused_sum = info.red == Red::Sum && !ctx.kahan;
 
     for (count, t) in tiles.clone().enumerate() {
         let t0 = t * ctx.tile;
@@ -358,43 +484,105 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
             // The group's rows (rows past the end repeat the last row and
             // are discarded).
             let rk: S::Group<usize> = S::Group::<usize>::from_fn(|r| g0 + r.min(gn - 1));
-            let mut acc: S::Group<S::Acc<P>> = S::Group::<S::Acc<P>>::from_fn(|r| lane_states[rk.as_slice()[r]]);
+            let mut acc: S::Group<S::Acc<P>> =
+                S::Group::<S::Acc<P>>::from_fn(|r| lane_states[rk.as_slice()[r]]);
             let halves: S::Group<(P, P)> = S::Group::<(P, P)>::from_fn(|r| {
                 let row = rows.start + rk.as_slice()[r];
-                (P::splat(T::from_usize(row >> 16)), P::splat(T::from_usize(row & 0xffff)))
+                (
+                    P::splat(T::from_usize(row >> 16)),
+                    P::splat(T::from_usize(row & 0xffff)),
+                )
             });
+            // Full packs update the group's states in registers (the array
+            // `acc` only sees constant indices); the tail pack (masked)
+            // updates the stored copies.
+            let full_end = t0 + (t1 - t0) / lanes * lanes;
             let mut j0 = t0;
-            while j0 < t1 {
-                let l = j0 - t0;
-                let nf = Features::new(tile_data.get(l..).unwrap_or(&[]), ctx.tile);
+            while j0 < full_end {
+                let nf = Features::new(
+                    tile_data.get(j0 - t0..).unwrap_or(&[]),
+                    ctx.tile,
+                    nnf,
+                    lanes,
+                );
                 let jl = P::splat(T::from_usize(j0 - seg_start)) + P::iota();
-                let full = j0 + lanes <= t1;
-                let mask = P::first_n(t1 - j0);
                 for r in 0..group {
                     let k = rk.as_slice()[r];
                     let (hi, lo) = halves.as_slice()[r];
-                    let pctx = PairCtx { oi: oi[k].as_slice(), j0, row_hi: hi, row_lo: lo };
-                    let mut out = S::Out::<P>::splat(zero);
-                    S::pair::<P>(&pf, &of[k], nf, &pctx, &mut out);
-                    if !full {
-                        reduce::mask_out(info, out.as_mut_slice(), mask);
+                    let pctx = PairCtx {
+                        oi: oi[k].as_slice(),
+                        j0,
+                        row_hi: hi,
+                        row_lo: lo,
+                    };
+                    let st = &mut acc.as_mut_slice()[r];
+                    if fused_sum {
+                        S::pair_sum::<P>(&pf, &of[k], nf, &pctx, st);
+                    } else {
+                        let mut out = S::Out::<P>::splat(zero);
+                        S::pair::<P>(&pf, &of[k], nf, &pctx, &mut out);
+                        reduce::update(
+                            info,
+                            ctx.kahan,
+                            st.as_mut_slice(),
+                            out.as_slice(),
+                            jl,
+                            None,
+                        );
                     }
-                    reduce::update(info, ctx.kahan, acc.as_mut_slice()[r].as_mut_slice(), out.as_slice(), jl);
                 }
                 j0 += lanes;
             }
-            for r in 0..gn {
-                let k = g0 + r;
-                if tile_flush && flush_every != usize::MAX {
-                    reduce::flush(info, acc.as_mut_slice()[r].as_mut_slice(), &mut states[k * acc_len..(k + 1) * acc_len], seg_start);
+            lane_states[g0..g0 + gn].copy_from_slice(&acc.as_slice()[..gn]);
+            if full_end < t1 {
+                let nf = Features::new(
+                    tile_data.get(full_end - t0..).unwrap_or(&[]),
+                    ctx.tile,
+                    nnf,
+                    lanes,
+                );
+                let jl = P::splat(T::from_usize(full_end - seg_start)) + P::iota();
+                let mask = P::first_n(t1 - full_end);
+                for r in 0..gn {
+                    let k = g0 + r;
+                    let (hi, lo) = halves.as_slice()[r];
+                    let pctx = PairCtx {
+                        oi: oi[k].as_slice(),
+                        j0: full_end,
+                        row_hi: hi,
+                        row_lo: lo,
+                    };
+                    let mut out = S::Out::<P>::splat(zero);
+                    S::pair::<P>(&pf, &of[k], nf, &pctx, &mut out);
+                    reduce::update(
+                        info,
+                        ctx.kahan,
+                        lane_states[k].as_mut_slice(),
+                        out.as_slice(),
+                        jl,
+                        Some(mask),
+                    );
                 }
-                lane_states[k] = acc.as_slice()[r];
+            }
+            if tile_flush && flush_every != usize::MAX {
+                for k in g0..g0 + gn {
+                    reduce::flush(
+                        info,
+                        lane_states[k].as_mut_slice(),
+                        &mut states[k * acc_len..(k + 1) * acc_len],
+                        seg_start,
+                    );
+                }
             }
             g0 += gn;
         }
     }
     for k in 0..nrows {
-        reduce::flush(info, lane_states[k].as_mut_slice(), &mut states[k * acc_len..(k + 1) * acc_len], seg_start);
+        reduce::flush(
+            info,
+            lane_states[k].as_mut_slice(),
+            &mut states[k * acc_len..(k + 1) * acc_len],
+            seg_start,
+        );
     }
 }
-

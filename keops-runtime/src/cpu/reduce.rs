@@ -30,16 +30,32 @@ pub(crate) fn init_lanes<P: Pack>(info: &StageInfo, acc: &mut [P]) {
     match info.red {
         Red::Sum => acc.iter_mut().for_each(|a| *a = splat(0.0)),
         Red::LogSumExp | Red::LogSumExpWeight | Red::SumSoftmaxWeight => {
-            let d = if info.red == Red::LogSumExp { fdim } else { info.wdim };
+            let d = if info.red == Red::LogSumExp {
+                fdim
+            } else {
+                info.wdim
+            };
             for (k, a) in acc.iter_mut().enumerate() {
-                *a = if k < d { splat(f64::NEG_INFINITY) } else { splat(0.0) };
+                *a = if k < d {
+                    splat(f64::NEG_INFINITY)
+                } else {
+                    splat(0.0)
+                };
             }
         }
         r => {
             let n = r.k() * fdim;
-            let v = if r.is_max() { f64::NEG_INFINITY } else { f64::INFINITY };
+            let v = if r.is_max() {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            };
             for (k, a) in acc.iter_mut().enumerate() {
-                *a = if k < n { splat(v) } else { splat(f64::INFINITY) };
+                *a = if k < n {
+                    splat(v)
+                } else {
+                    splat(f64::INFINITY)
+                };
             }
         }
     }
@@ -52,35 +68,26 @@ pub(crate) fn init_row(info: &StageInfo, row: &mut [f64]) {
     match info.red {
         Red::Sum => row.iter_mut().for_each(|a| *a = 0.0),
         Red::LogSumExp | Red::LogSumExpWeight | Red::SumSoftmaxWeight => {
-            let d = if info.red == Red::LogSumExp { fdim } else { info.wdim };
+            let d = if info.red == Red::LogSumExp {
+                fdim
+            } else {
+                info.wdim
+            };
             for (k, a) in row.iter_mut().enumerate() {
                 *a = if k < d { f64::NEG_INFINITY } else { 0.0 };
             }
         }
         r => {
             let n = r.k() * fdim;
-            let v = if r.is_max() { f64::NEG_INFINITY } else { f64::INFINITY };
+            let v = if r.is_max() {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            };
             for (k, a) in row.iter_mut().enumerate() {
                 *a = if k < n { v } else { f64::INFINITY };
             }
         }
-    }
-}
-
-/// Replaces the pair outputs of invalid lanes (outside the range) by values
-/// that leave the state unchanged.
-#[inline(always)]
-pub(crate) fn mask_out<P: Pack>(info: &StageInfo, out: &mut [P], valid: P::Mask) {
-    let fdim = info.fdim;
-    let neutral: f64 = match info.red {
-        Red::Sum => 0.0,
-        Red::LogSumExp | Red::LogSumExpWeight | Red::SumSoftmaxWeight => f64::NEG_INFINITY,
-        r if r.is_max() => f64::NEG_INFINITY,
-        _ => f64::INFINITY,
-    };
-    for (k, o) in out.iter_mut().enumerate() {
-        let v = if k < fdim { neutral } else { 0.0 };
-        *o = P::select(valid, *o, splat(v));
     }
 }
 
@@ -101,20 +108,45 @@ fn lse_step<P: Pack>(m: &mut P, sums: &mut [(&mut P, P)], f: P) {
 }
 
 /// Updates a lane state with the pair outputs `out` (formula then weight) at
-/// lane indices `jl`.
+/// lane indices `jl`. With `valid`, lanes outside the range (the tail pack)
+/// leave the state unchanged: their outputs are replaced by neutral values
+/// (0 for the factors of a sum, so the product is exactly 0 even where a
+/// factor is inf; -inf for the log-sum-exp family; +inf / -inf for
+/// min / max), weights by 0.
 #[inline(always)]
-pub(crate) fn update<P: Pack>(info: &StageInfo, kahan: bool, acc: &mut [P], out: &[P], jl: P) {
+pub(crate) fn update<P: Pack>(
+    info: &StageInfo,
+    kahan: bool,
+    acc: &mut [P],
+    out: &[P],
+    jl: P,
+    valid: Option<P::Mask>,
+) {
     let fdim = info.fdim;
+    let neutral: f64 = match info.red {
+        Red::Sum => 0.0,
+        Red::LogSumExp | Red::LogSumExpWeight | Red::SumSoftmaxWeight => f64::NEG_INFINITY,
+        r if r.is_max() => f64::NEG_INFINITY,
+        _ => f64::INFINITY,
+    };
+    let at = |k: usize| -> P {
+        match valid {
+            None => out[k],
+            Some(m) => P::select(m, out[k], splat(if k < fdim { neutral } else { 0.0 })),
+        }
+    };
     match info.red {
         Red::Sum => {
+            // The pair outputs of a sum stage are factor pairs: component d
+            // is `at(d) * at(fdim + d)`, accumulated with one FMA.
             for d in 0..fdim {
                 if kahan {
-                    let y = out[d] - acc[fdim + d];
+                    let y = at(d) * at(fdim + d) - acc[fdim + d];
                     let t = acc[d] + y;
                     acc[fdim + d] = (t - acc[d]) - y;
                     acc[d] = t;
                 } else {
-                    acc[d] = acc[d] + out[d];
+                    acc[d] = at(d).mul_add(at(fdim + d), acc[d]);
                 }
             }
         }
@@ -122,14 +154,14 @@ pub(crate) fn update<P: Pack>(info: &StageInfo, kahan: bool, acc: &mut [P], out:
             for d in 0..fdim {
                 let (m, rest) = acc.split_at_mut(fdim);
                 let one: P = splat(1.0);
-                lse_step(&mut m[d], &mut [(&mut rest[d], one)], out[d]);
+                lse_step(&mut m[d], &mut [(&mut rest[d], one)], at(d));
             }
         }
         Red::LogSumExpWeight => {
             let wd = info.wdim;
             for d in 0..wd {
-                let f = if fdim == 1 { out[0] } else { out[d] };
-                let w = out[fdim + d];
+                let f = if fdim == 1 { at(0) } else { at(d) };
+                let w = at(fdim + d);
                 let (m, rest) = acc.split_at_mut(wd);
                 lse_step(&mut m[d], &mut [(&mut rest[d], w)], f);
             }
@@ -137,8 +169,8 @@ pub(crate) fn update<P: Pack>(info: &StageInfo, kahan: bool, acc: &mut [P], out:
         Red::SumSoftmaxWeight => {
             let wd = info.wdim;
             for d in 0..wd {
-                let f = if fdim == 1 { out[0] } else { out[d] };
-                let w = out[fdim + d];
+                let f = if fdim == 1 { at(0) } else { at(d) };
+                let w = at(fdim + d);
                 let (m, rest) = acc.split_at_mut(wd);
                 let (den, num) = rest.split_at_mut(wd);
                 let one: P = splat(1.0);
@@ -148,8 +180,12 @@ pub(crate) fn update<P: Pack>(info: &StageInfo, kahan: bool, acc: &mut [P], out:
         r if r.is_select() => {
             let max = r.is_max();
             for d in 0..fdim {
-                let v = out[d];
-                let better = if max { v.cmp_gt(acc[d]) } else { v.cmp_lt(acc[d]) };
+                let v = at(d);
+                let better = if max {
+                    v.cmp_gt(acc[d])
+                } else {
+                    v.cmp_lt(acc[d])
+                };
                 acc[d] = P::select(better, v, acc[d]);
                 acc[fdim + d] = P::select(better, jl, acc[fdim + d]);
             }
@@ -158,7 +194,7 @@ pub(crate) fn update<P: Pack>(info: &StageInfo, kahan: bool, acc: &mut [P], out:
             let k = r.k();
             let kd = k * fdim;
             for d in 0..fdim {
-                let v = out[d];
+                let v = at(d);
                 // Threshold test against the current K-th value of each lane.
                 if !P::mask_any(v.cmp_lt(acc[(k - 1) * fdim + d])) {
                     continue;
@@ -246,18 +282,35 @@ pub(crate) fn flush<P: Pack>(info: &StageInfo, acc: &mut [P], row: &mut [f64], b
             }
         }
         Red::LogSumExp | Red::LogSumExpWeight | Red::SumSoftmaxWeight => {
-            let d_count = if info.red == Red::LogSumExp { fdim } else { info.wdim };
-            let nsum = if info.red == Red::SumSoftmaxWeight { 2 } else { 1 };
+            let d_count = if info.red == Red::LogSumExp {
+                fdim
+            } else {
+                info.wdim
+            };
+            let nsum = if info.red == Red::SumSoftmaxWeight {
+                2
+            } else {
+                1
+            };
             for d in 0..d_count {
                 let (mv, n) = lanes(acc[d]);
                 let s0 = lanes(acc[d_count + d]).0;
-                let s1 = if nsum == 2 { lanes(acc[2 * d_count + d]).0 } else { s0 };
+                let s1 = if nsum == 2 {
+                    lanes(acc[2 * d_count + d]).0
+                } else {
+                    s0
+                };
                 for l in 0..n {
                     let m2 = mv[l].to_f64();
                     let (rm, rest) = row.split_at_mut(d_count);
                     if nsum == 2 {
                         let (den, num) = rest.split_at_mut(d_count);
-                        lse_merge(&mut rm[d], &mut [&mut den[d], &mut num[d]], m2, &[s0[l].to_f64(), s1[l].to_f64()]);
+                        lse_merge(
+                            &mut rm[d],
+                            &mut [&mut den[d], &mut num[d]],
+                            m2,
+                            &[s0[l].to_f64(), s1[l].to_f64()],
+                        );
                     } else {
                         lse_merge(&mut rm[d], &mut [&mut rest[d]], m2, &[s0[l].to_f64()]);
                     }
@@ -316,12 +369,21 @@ pub(crate) fn merge_rows(info: &StageInfo, into: &mut [f64], from: &[f64]) {
             }
         }
         Red::LogSumExp | Red::LogSumExpWeight | Red::SumSoftmaxWeight => {
-            let dc = if info.red == Red::LogSumExp { fdim } else { info.wdim };
+            let dc = if info.red == Red::LogSumExp {
+                fdim
+            } else {
+                info.wdim
+            };
             for d in 0..dc {
                 let (rm, rest) = into.split_at_mut(dc);
                 if info.red == Red::SumSoftmaxWeight {
                     let (den, num) = rest.split_at_mut(dc);
-                    lse_merge(&mut rm[d], &mut [&mut den[d], &mut num[d]], from[d], &[from[dc + d], from[2 * dc + d]]);
+                    lse_merge(
+                        &mut rm[d],
+                        &mut [&mut den[d], &mut num[d]],
+                        from[d],
+                        &[from[dc + d], from[2 * dc + d]],
+                    );
                 } else {
                     lse_merge(&mut rm[d], &mut [&mut rest[d]], from[d], &[from[dc + d]]);
                 }
@@ -329,7 +391,11 @@ pub(crate) fn merge_rows(info: &StageInfo, into: &mut [f64], from: &[f64]) {
         }
         r if r.is_select() => {
             for d in 0..fdim {
-                let better = if r.is_max() { from[d] > into[d] } else { from[d] < into[d] };
+                let better = if r.is_max() {
+                    from[d] > into[d]
+                } else {
+                    from[d] < into[d]
+                };
                 if better {
                     into[d] = from[d];
                     into[fdim + d] = from[fdim + d];
@@ -369,17 +435,29 @@ pub(crate) fn finalize<T: Real>(info: &StageInfo, row: &[f64], vals: &mut [T], i
             }
         }
         Red::LogSumExp | Red::LogSumExpWeight => {
-            let dc = if info.red == Red::LogSumExp { fdim } else { info.wdim };
+            let dc = if info.red == Red::LogSumExp {
+                fdim
+            } else {
+                info.wdim
+            };
             for d in 0..dc {
                 let m = row[d];
-                vals[d] = T::from_f64(if m.is_infinite() { m } else { m + row[dc + d].ln() });
+                vals[d] = T::from_f64(if m.is_infinite() {
+                    m
+                } else {
+                    m + row[dc + d].ln()
+                });
             }
         }
         Red::SumSoftmaxWeight => {
             let dc = info.wdim;
             for d in 0..dc {
                 let den = row[dc + d];
-                vals[d] = T::from_f64(if den == 0.0 { 0.0 } else { row[2 * dc + d] / den });
+                vals[d] = T::from_f64(if den == 0.0 {
+                    0.0
+                } else {
+                    row[2 * dc + d] / den
+                });
             }
         }
         r => {

@@ -102,6 +102,12 @@ impl Pack for F32x8 {
         Self(unsafe { _mm256_loadu_ps(s.as_ptr()) })
     }
     #[inline(always)]
+    unsafe fn load_ptr(p: *const f32) -> Self {
+        // SAFETY: the ISA was detected by `dispatch` (module docs); the
+        // caller guarantees 8 readable values at `p` (unaligned load).
+        Self(unsafe { _mm256_loadu_ps(p) })
+    }
+    #[inline(always)]
     fn store(self, s: &mut [f32]) {
         let s = &mut s[..8];
         // SAFETY: AVX2+FMA were detected by `dispatch` (module docs); `s`
@@ -303,6 +309,12 @@ impl Pack for F64x4 {
         // SAFETY: AVX2+FMA were detected by `dispatch` (module docs); `s`
         // holds 4 readable values (unaligned load).
         Self(unsafe { _mm256_loadu_pd(s.as_ptr()) })
+    }
+    #[inline(always)]
+    unsafe fn load_ptr(p: *const f64) -> Self {
+        // SAFETY: the ISA was detected by `dispatch` (module docs); the
+        // caller guarantees 4 readable values at `p` (unaligned load).
+        Self(unsafe { _mm256_loadu_pd(p) })
     }
     #[inline(always)]
     fn store(self, s: &mut [f64]) {

@@ -18,7 +18,6 @@
 //! The AVX-512 intrinsics are stable since Rust 1.89 (the workspace's
 //! `rust-version`).
 
-
 use core::arch::x86_64::*;
 use core::fmt;
 use core::ops::{Add, Div, Mul, Neg, Sub};
@@ -111,6 +110,12 @@ impl Pack for F32x16 {
         // SAFETY: AVX-512 F/DQ/VL/BW were detected by `dispatch` (module
         // docs); `s` holds 16 readable values (unaligned load).
         Self(unsafe { _mm512_loadu_ps(s.as_ptr()) })
+    }
+    #[inline(always)]
+    unsafe fn load_ptr(p: *const f32) -> Self {
+        // SAFETY: the ISA was detected by `dispatch` (module docs); the
+        // caller guarantees 16 readable values at `p` (unaligned load).
+        Self(unsafe { _mm512_loadu_ps(p) })
     }
     #[inline(always)]
     fn store(self, s: &mut [f32]) {
@@ -305,6 +310,12 @@ impl Pack for F64x8 {
         // SAFETY: AVX-512 F/DQ/VL/BW were detected by `dispatch` (module
         // docs); `s` holds 8 readable values (unaligned load).
         Self(unsafe { _mm512_loadu_pd(s.as_ptr()) })
+    }
+    #[inline(always)]
+    unsafe fn load_ptr(p: *const f64) -> Self {
+        // SAFETY: the ISA was detected by `dispatch` (module docs); the
+        // caller guarantees 8 readable values at `p` (unaligned load).
+        Self(unsafe { _mm512_loadu_pd(p) })
     }
     #[inline(always)]
     fn store(self, s: &mut [f64]) {

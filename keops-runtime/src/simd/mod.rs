@@ -158,6 +158,12 @@ pub trait Pack:
     fn splat(x: Self::Elem) -> Self;
     /// Loads `LANES` values from the start of `s`. Panics if `s` is shorter.
     fn load(s: &[Self::Elem]) -> Self;
+    /// Loads `LANES` values starting at `p`, without a bounds check.
+    ///
+    /// # Safety
+    /// `p` must point to `LANES` readable, initialised values.
+    #[doc(hidden)]
+    unsafe fn load_ptr(p: *const Self::Elem) -> Self;
     /// Stores `LANES` values at the start of `s`. Panics if `s` is shorter.
     fn store(self, s: &mut [Self::Elem]);
     /// `[0, 1, 2, ..., LANES - 1]`.

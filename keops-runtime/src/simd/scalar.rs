@@ -105,6 +105,11 @@ macro_rules! impl_scalar {
                 s[0]
             }
             #[inline(always)]
+            unsafe fn load_ptr(p: *const $t) -> Self {
+                // SAFETY: the caller guarantees one readable value at `p`.
+                unsafe { *p }
+            }
+            #[inline(always)]
             fn store(self, s: &mut [$t]) {
                 s[0] = self;
             }
