@@ -6,13 +6,26 @@ fn main() -> Result<()> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(10_000);
-    let x = Array2::from_shape_fn((n, 64), |(i, k)| ((i * 7 + k * 3) % 101) as f32 * 0.01);
-    let y = Array2::from_shape_fn((n, 64), |(i, k)| ((i * 5 + k * 11) % 97) as f32 * 0.01);
+    let mut s = 12345u64;
+    let mut r = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (s >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let x = Array2::from_shape_fn((n, 64), |_| r());
+    let y = Array2::from_shape_fn((n, 64), |_| r());
     let k = keops!(grad_order = 0, |x: Vi<64>, y: Vj<64>| argkmin_j(
         sqdist(x, y),
         10
     ));
     let s = keops!(grad_order = 0, |x: Vi<64>, y: Vj<64>| sum_j(sqdist(x, y)));
+    eprintln!(
+        "pair ops {} nof {} nnf {}",
+        k.stages()[0].pair_ops,
+        k.stages()[0].nof,
+        k.stages()[0].nnf
+    );
     for _ in 0..3 {
         let t = Instant::now();
         let out = k.call(&x, &y)?;

@@ -144,3 +144,15 @@ fn long_sum_block_scheme_is_accurate() {
         assert!(((f64acc[[i, 0]] as f64 - exact) / exact).abs() < 1e-6);
     }
 }
+
+// Large inner dimensions: selections over squared distances in D >= 16 run
+// in dot-product form (|x|^2 + |y|^2 - 2 x.y) and re-rank the selected
+// candidates exactly, so values match the direct formula.
+check!(argkmin_dot_form, |x: Vi<20>, y: Vj<20>| argkmin_j(sqdist(x, y), 10); sizes = vec![(0, 5), (5, 0), (1, 1), (7, 13), (300, 301), (33, 1100)]);
+check!(kmin_argkmin_dot_form, |x: Vi<32>, y: Vj<32>| kmin_argkmin_j(sqdist(x, y), 4); sizes = vec![(7, 13), (300, 301)]);
+check!(min_argmin_dot_form, |x: Vi<16>, y: Vj<16>| min_argmin_j(sqdist(y, x) + 1.0); sizes = vec![(7, 13), (300, 301)]);
+check!(max_dot_form_over_i, |x: Vi<24>, y: Vj<24>| max_argmax_i(exp(-sqdist(x, y) / 24.0)); sizes = vec![(7, 13), (301, 300)]);
+// Far from the origin, |x|^2 + |y|^2 - 2 x.y would cancel catastrophically
+// in f32 (norms of 1.6e7 against distances of about 1); the engine centers
+// both sets first, so indices and values still match the direct formula.
+check!(argkmin_dot_form_far_from_origin, |x: Vi<16>, y: Vj<16>| kmin_argkmin_j(sqdist(x, y), 5); range = (1000.0, 1001.0); sizes = vec![(7, 13), (200, 301)]);

@@ -258,7 +258,16 @@ fn factor_outputs(prog: &ScalarProg) -> ScalarProg {
 }
 
 /// The `CpuStage` impl (and struct) of one lowered stage.
-pub fn stage_tokens(ident: &Ident, name: &str, l: &Lowered, ptx: &StagePtx) -> TokenStream {
+///
+/// `exact` holds the tokens of the exact single-pair evaluator when `l` is
+/// the dot-product form of the stage (see [`crate::lower::lower_dot_form`]).
+pub fn stage_tokens(
+    ident: &Ident,
+    name: &str,
+    l: &Lowered,
+    ptx: &StagePtx,
+    exact: Option<TokenStream>,
+) -> TokenStream {
     let p = private();
     let npf = l.param.outputs.len() as u32;
     let nof = l.outer.outputs.len() as u32;
@@ -337,6 +346,7 @@ pub fn stage_tokens(ident: &Ident, name: &str, l: &Lowered, ptx: &StagePtx) -> T
                 let k = lit(*k);
                 quote!(#p::ops::index_match::<P>(ctx.oi[#k], ctx.j0))
             }
+            Inst::Dot => quote!(dot),
             other => panic!("unexpected input {other:?}"),
         }
     };
@@ -376,6 +386,7 @@ pub fn stage_tokens(ident: &Ident, name: &str, l: &Lowered, ptx: &StagePtx) -> T
     let pair_destr_pf = destructure("pf", npf as usize, &|k| p_pf.contains(&k));
     let pair_destr_of = destructure("of", nof as usize, &|k| p_of.contains(&k));
     let pair_out = outputs_array(&pair_prog);
+    let exact_fn = exact.unwrap_or_default();
     let pair_sum = if factored {
         let d = l.fdim as usize;
         let accs: Vec<TokenStream> = (0..d)
@@ -431,6 +442,16 @@ pub fn stage_tokens(ident: &Ident, name: &str, l: &Lowered, ptx: &StagePtx) -> T
     let (fdim, wdim) = (lit(l.fdim), lit(l.wdim));
     let pair_ops = lit(l.pair.op_count() as u32);
     let group = lit(group_rows(l));
+    let (dot_of, dot_nf, dot_na, dot_nb): (Vec<Literal>, Vec<Literal>, Literal, Literal) =
+        match &l.dot {
+            Some(d) => (
+                d.of.iter().map(|&v| lit(v)).collect(),
+                d.nf.iter().map(|&v| lit(v)).collect(),
+                lit(d.na),
+                lit(d.nb),
+            ),
+            None => (vec![], vec![], lit(0), lit(0)),
+        };
     let ptx32 = &ptx.f32;
     let ptx64 = &ptx.f64;
     let doc = format!("Stage `{name}` of a keops kernel.");
@@ -460,6 +481,10 @@ pub fn stage_tokens(ident: &Ident, name: &str, l: &Lowered, ptx: &StagePtx) -> T
                 nnf: #nnf_l,
                 acc: #acc_l,
                 pair_ops: #pair_ops,
+                dot_of: &[#(#dot_of),*],
+                dot_nf: &[#(#dot_nf),*],
+                dot_na: #dot_na,
+                dot_nb: #dot_nb,
                 ptx_f32: #ptx32,
                 ptx_f64: #ptx64,
             };
@@ -504,6 +529,7 @@ pub fn stage_tokens(ident: &Ident, name: &str, l: &Lowered, ptx: &StagePtx) -> T
                 of: &[P::Elem; #nof_l],
                 nf: #p::Features<'_, P::Elem>,
                 ctx: &#p::PairCtx<'_, P>,
+                dot: P,
                 out: &mut [P; #nout_l],
             ) {
                 #pair_destr_pf
@@ -513,6 +539,102 @@ pub fn stage_tokens(ident: &Ident, name: &str, l: &Lowered, ptx: &StagePtx) -> T
             }
 
             #pair_sum
+
+            #exact_fn
+        }
+    }
+}
+
+/// The exact single-pair evaluator of a stage: all four phases of the
+/// (non-rewritten) lowering, for one outer row and one inner index.
+fn exact_tokens(l: &Lowered) -> TokenStream {
+    let p = private();
+    let lit = usize_lit;
+    let (rp, ro, rn, io, inn) = (
+        lit(l.raw_param),
+        lit(l.raw_outer),
+        lit(l.raw_inner),
+        lit(l.idx_outer),
+        lit(l.idx_inner),
+    );
+    let nout = lit(l.fdim + l.wdim);
+    let input = |i: &Inst| -> TokenStream {
+        match *i {
+            Inst::RawParam(k) => {
+                let k = lit(k);
+                quote!(raw_p[#k])
+            }
+            Inst::RawOuter(k) => {
+                let k = lit(k);
+                quote!(raw_o[#k])
+            }
+            Inst::RawInner(k) => {
+                let k = lit(k);
+                quote!(raw_n[#k])
+            }
+            Inst::Pf(k) => {
+                let k = lit(k);
+                quote!(pf[#k])
+            }
+            Inst::Of(k) => {
+                let k = lit(k);
+                quote!(of[#k])
+            }
+            Inst::Nf(k) => {
+                let k = lit(k);
+                quote!(nf[#k])
+            }
+            Inst::InnerIndexHi(k) => {
+                let k = lit(k);
+                quote!(#p::ops::index_hi::<P>(idx_n[#k]))
+            }
+            Inst::InnerIndexLo(k) => {
+                let k = lit(k);
+                quote!(#p::ops::index_lo::<P>(idx_n[#k]))
+            }
+            Inst::OuterRowHi => quote!(ctx.row_hi),
+            Inst::OuterRowLo => quote!(ctx.row_lo),
+            Inst::MatchOuterIndex(k) => {
+                let k = lit(k);
+                quote!(#p::ops::index_match::<P>(ctx.oi[#k], ctx.j0))
+            }
+            ref other => panic!("unexpected input {other:?}"),
+        }
+    };
+    let phase = |prog: &ScalarProg| -> TokenStream {
+        let body = prog_body(prog, &input);
+        let outs = outputs_array(prog);
+        quote!({ #(#body)* #outs })
+    };
+    let (param, outer, inner, pair) = (
+        phase(&l.param),
+        phase(&l.outer),
+        phase(&l.inner),
+        phase(&l.pair),
+    );
+    let (npf, nof, nnf) = (
+        lit(l.param.outputs.len() as u32),
+        lit(l.outer.outputs.len() as u32),
+        lit(l.inner.outputs.len() as u32),
+    );
+    quote! {
+        const RERANK: bool = true;
+
+        #[inline(always)]
+        fn exact<P: #p::Pack>(
+            raw_p: &[P; #rp],
+            raw_o: &[P; #ro],
+            raw_n: &[P; #rn],
+            idx_o: &[usize; #io],
+            idx_n: &[usize; #inn],
+            ctx: &#p::PairCtx<'_, P>,
+            out: &mut [P; #nout],
+        ) {
+            let _ = idx_o;
+            let pf: [P; #npf] = #param;
+            let of: [P; #nof] = #outer;
+            let nf: [P; #nnf] = #inner;
+            *out = #pair;
         }
     }
 }
@@ -521,6 +643,11 @@ pub fn stage_tokens(ident: &Ident, name: &str, l: &Lowered, ptx: &StagePtx) -> T
 /// reuse each loaded pack of inner features more, but need more registers
 /// for their states and outer features.
 pub fn group_rows(l: &Lowered) -> u32 {
+    if l.dot.is_some() {
+        // The engine's blocked scalar-product kernel shares each inner
+        // feature load between the group's rows.
+        return 4;
+    }
     // K-lists live in memory (the chunk loop only reads each row's K-th
     // value for the threshold test), so they do not count against registers.
     if matches!(
@@ -559,7 +686,8 @@ pub fn expand(family: &Family, ptx: &[StagePtx], doc_src: &str) -> TokenStream {
         .map(|k| format_ident!("__KeopsStage{}", k))
         .collect();
     for (k, st) in family.stages.iter().enumerate() {
-        let l = lower(st);
+        let exact = lower(st);
+        let dot = crate::lower::lower_dot_form(st);
         let name = format!(
             "stage{k}: {}_{}",
             st.red.name(),
@@ -569,8 +697,9 @@ pub fn expand(family: &Family, ptx: &[StagePtx], doc_src: &str) -> TokenStream {
         items.push(stage_tokens(
             &stage_idents[k],
             &name,
-            &l,
+            dot.as_ref().unwrap_or(&exact),
             ptx.get(k).unwrap_or(&empty),
+            dot.as_ref().map(|_| exact_tokens(&exact)),
         ));
     }
     let kernel_ident = |k: usize| format_ident!("__KeopsKernel{}", k);

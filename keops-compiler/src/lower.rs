@@ -65,6 +65,10 @@ pub enum Inst {
     Select(V, V, V),
     /// `a * b + c` with one rounding.
     Fma(V, V, V),
+    /// (pair phase, dot-product form only) the scalar product of the outer
+    /// features and inner features listed in [`Lowered::dot`], computed by
+    /// the engine's blocked kernel.
+    Dot,
 }
 
 impl Inst {
@@ -207,6 +211,23 @@ pub struct Slot {
     pub offset: u32,
 }
 
+/// The rewritten squared distance of a dot-product-form stage:
+/// `|a|^2 + |b|^2 - 2 (a|b)`, with `a` among the outer features and `b` among
+/// the inner ones. These features are used by nothing else, so the engine
+/// may translate both sides by the same vector (centering, which the squared
+/// distance does not see) and recompute the norms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DotForm {
+    /// Outer feature numbers of `a`'s components.
+    pub of: Vec<u32>,
+    /// Inner feature numbers of `b`'s components.
+    pub nf: Vec<u32>,
+    /// Outer feature number of `|a|^2`.
+    pub na: u32,
+    /// Inner feature number of `|b|^2`.
+    pub nb: u32,
+}
+
 /// A stage lowered to four scalar programs.
 #[derive(Clone, Debug)]
 pub struct Lowered {
@@ -240,6 +261,8 @@ pub struct Lowered {
     pub inner: ScalarProg,
     /// Pair phase: outputs are the formula components then the weight's.
     pub pair: ScalarProg,
+    /// Dot-product form (see [`lower_dot_form`]).
+    pub dot: Option<DotForm>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -258,6 +281,10 @@ struct Lowerer<'a> {
     vals: HashMap<(Id, Phase), Vec<V>>,
     /// Features already exported: (node, component) → feature number, per source phase.
     exported: HashMap<(Id, u32), u32>,
+    /// Rewrite large squared distances as `|a|^2 + |b|^2 - 2 (a|b)`.
+    dot_form: bool,
+    /// The rewritten squared distance (at most one).
+    dot_spec: Option<DotForm>,
 }
 
 fn prog_index(p: Phase) -> usize {
@@ -271,6 +298,45 @@ fn prog_index(p: Phase) -> usize {
 
 /// Lowers a stage.
 pub fn lower(stage: &Stage) -> Lowered {
+    lower_opts(stage, false).0
+}
+
+/// Smallest dimension of a squared distance rewritten in dot-product form.
+pub const DOT_FORM_MIN_DIM: u32 = 16;
+
+/// Lowers a stage of a selection reduction (min/max/K-min family) with every
+/// squared distance `sqdist(a, b)` between an outer and an inner vector of
+/// dimension at least [`DOT_FORM_MIN_DIM`] rewritten as
+/// `|a|^2 + |b|^2 - 2 (a|b)` (the norms are outer and inner features): one
+/// fused multiply-add per component and pair instead of a subtraction and a
+/// multiply-add, as FAISS does for k-NN. The values are then inexact by
+/// about `D * eps * (|a|^2 + |b|^2)`; the CPU engine re-evaluates the
+/// selected candidates with the exact program (`lower`) and re-sorts them.
+/// `None` when the stage has nothing to rewrite.
+pub fn lower_dot_form(stage: &Stage) -> Option<Lowered> {
+    let selection = !matches!(
+        stage.red,
+        RedKind::Sum | RedKind::LogSumExp | RedKind::LogSumExpWeight | RedKind::SumSoftmaxWeight
+    );
+    if !selection {
+        return None;
+    }
+    let (l, used) = lower_opts(stage, true);
+    if !used {
+        return None;
+    }
+    // The engine centers `a` and `b` in place: that is only allowed when no
+    // other part of the formula reads those features.
+    let d = l.dot.as_ref().expect("dot form");
+    let shared = l.pair.insts.iter().any(|i| match *i {
+        Inst::Of(f) => d.of.contains(&f),
+        Inst::Nf(f) => d.nf.contains(&f),
+        _ => false,
+    });
+    (!shared).then_some(l)
+}
+
+fn lower_opts(stage: &Stage, dot_form: bool) -> (Lowered, bool) {
     let outer_cat = stage.outer();
     let mut slots = Vec::new();
     let (mut rp, mut ro, mut rn, mut io, mut inn) = (0, 0, 0, 0, 0);
@@ -302,6 +368,8 @@ pub fn lower(stage: &Stage) -> Lowered {
         progs: Default::default(),
         vals: HashMap::new(),
         exported: HashMap::new(),
+        dot_form,
+        dot_spec: None,
     };
     let mut roots = vec![stage.f];
     roots.extend(stage.w);
@@ -313,6 +381,8 @@ pub fn lower(stage: &Stage) -> Lowered {
         outs.extend(l.get(w, Phase::Pair));
     }
     l.progs[3].outputs = outs;
+    let dot_spec = l.dot_spec.clone();
+    let dot_used = dot_spec.is_some();
     let [mut param, mut outer, mut inner, mut pair] = l.progs;
     // Later phases first: optimizing may drop feature uses, but feature
     // numbering stays fixed (unused features are simply not read).
@@ -322,7 +392,7 @@ pub fn lower(stage: &Stage) -> Lowered {
     param.optimize();
     let fdim = stage.graph.dim(stage.f);
     let wdim = stage.w.map(|w| stage.graph.dim(w)).unwrap_or(0);
-    Lowered {
+    let lowered = Lowered {
         vars: stage.vars.clone(),
         slots: l.slots,
         outer_cat,
@@ -338,7 +408,9 @@ pub fn lower(stage: &Stage) -> Lowered {
         outer,
         inner,
         pair,
-    }
+        dot: dot_spec,
+    };
+    (lowered, dot_used)
 }
 
 impl Lowerer<'_> {
@@ -408,10 +480,102 @@ impl Lowerer<'_> {
         out
     }
 
+    /// `sum(square(a - b))` (or `b - a`) with `a` outer, `b` inner, as `(a, b)`.
+    fn sqdist_operands(&self, id: Id) -> Option<(Id, Id)> {
+        let g = &self.stage.graph;
+        let n = g.node(id);
+        let Op::Gather(m) = &n.op else { return None };
+        if n.args.len() != 1 || m.sources.len() != 1 {
+            return None;
+        }
+        let sq = n.args[0];
+        let d = g.dim(sq);
+        if d < DOT_FORM_MIN_DIM || m.sources[0].len() != d as usize {
+            return None;
+        }
+        let sqn = g.node(sq);
+        if !matches!(sqn.op, Op::Un(Un::Square)) {
+            return None;
+        }
+        let sub = g.node(sqn.args[0]);
+        if !matches!(sub.op, Op::Bin(Bin::Sub)) {
+            return None;
+        }
+        let (x, y) = (sub.args[0], sub.args[1]);
+        match (self.phase_of(x), self.phase_of(y)) {
+            (Phase::Outer, Phase::Inner) => Some((x, y)),
+            (Phase::Inner, Phase::Outer) => Some((y, x)),
+            _ => None,
+        }
+    }
+
+    /// Exports value `v` of phase `home` as a feature and returns its input
+    /// instruction in the pair phase.
+    fn export(&mut self, home: Phase, v: V) -> Inst {
+        let p = &mut self.progs[prog_index(home)];
+        p.outputs.push(v);
+        let f = p.outputs.len() as u32 - 1;
+        match home {
+            Phase::Param => Inst::Pf(f),
+            Phase::Outer => Inst::Of(f),
+            Phase::Inner => Inst::Nf(f),
+            Phase::Pair => unreachable!("pair values are never features"),
+        }
+    }
+
+    fn squared_norm(&mut self, home: Phase, vals: &[V]) -> V {
+        let p = &mut self.progs[prog_index(home)];
+        let mut acc = p.push(Inst::Bin(Bin::Mul, vals[0], vals[0]));
+        for &v in &vals[1..] {
+            acc = p.push(Inst::Fma(v, v, acc));
+        }
+        acc
+    }
+
     fn lower_node(&mut self, id: Id) {
         let n = self.stage.graph.node(id).clone();
         let ph = self.phase_of(id);
         let pi = prog_index(ph);
+        if self.dot_form && ph == Phase::Pair && self.dot_spec.is_none() {
+            if let Some((a, b)) = self.sqdist_operands(id) {
+                let ap = self.get(a, Phase::Pair);
+                let bp = self.get(b, Phase::Pair);
+                let feature = |v: V, p: &ScalarProg| match p.insts[v as usize] {
+                    Inst::Of(f) | Inst::Nf(f) => Some(f),
+                    _ => None,
+                };
+                let of: Option<Vec<u32>> =
+                    ap.iter().map(|&v| feature(v, &self.progs[pi])).collect();
+                let nf: Option<Vec<u32>> =
+                    bp.iter().map(|&v| feature(v, &self.progs[pi])).collect();
+                if let (Some(of), Some(nf)) = (of, nf) {
+                    let av = self.get(a, Phase::Outer);
+                    let bv = self.get(b, Phase::Inner);
+                    let na = self.squared_norm(Phase::Outer, &av);
+                    let nb = self.squared_norm(Phase::Inner, &bv);
+                    let na = self.export(Phase::Outer, na);
+                    let nb = self.export(Phase::Inner, nb);
+                    let (Inst::Of(naf), Inst::Nf(nbf)) = (na, nb) else {
+                        unreachable!()
+                    };
+                    self.dot_spec = Some(DotForm {
+                        of,
+                        nf,
+                        na: naf,
+                        nb: nbf,
+                    });
+                    let p = &mut self.progs[pi];
+                    let dot = p.push(Inst::Dot);
+                    let na = p.push(na);
+                    let nb = p.push(nb);
+                    let norms = p.push(Inst::Bin(Bin::Add, na, nb));
+                    let m2 = p.constant(-2.0);
+                    let r = p.push(Inst::Fma(m2, dot, norms));
+                    self.vals.insert((id, ph), vec![r]);
+                    return;
+                }
+            }
+        }
         let args: Vec<Vec<V>> = n.args.iter().map(|&a| self.get(a, ph)).collect();
         let dim = n.dim as usize;
         let vals: Vec<V> = match &n.op {

@@ -35,6 +35,20 @@ pub fn find() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// For tests: [`find`], or `None` after printing why the check is skipped.
+/// When the environment variable `KEOPS_REQUIRE_PTXAS` is set (CI installs
+/// ptxas and sets it), a missing ptxas is a failure instead of a skip.
+pub fn find_or_skip(what: &str) -> Option<PathBuf> {
+    let p = find();
+    if p.is_none() {
+        if std::env::var_os("KEOPS_REQUIRE_PTXAS").is_some() {
+            panic!("{what}: ptxas not found but KEOPS_REQUIRE_PTXAS is set (set {ENV_VAR} or install it in .tools/ptxas)");
+        }
+        println!("skipping {what}: ptxas not found (set {ENV_VAR} or install it in .tools/ptxas)");
+    }
+    p
+}
+
 /// Resources of one kernel, as reported by `ptxas -v`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KernelResources {
@@ -355,8 +369,7 @@ ptxas info    : Used 12 registers, used 0 barriers
 
     #[test]
     fn real_assemble_when_available() {
-        let Some(p) = find() else {
-            println!("skipping ptxas check: ptxas not found");
+        let Some(p) = find_or_skip("ptxas check") else {
             return;
         };
         for arch in ["sm_80", "sm_90"] {

@@ -179,11 +179,7 @@ fn assemble_many(bin: &Path, mods: &[(String, String)]) -> Vec<AssembleReport> {
 }
 
 fn ptxas_or_skip() -> Option<std::path::PathBuf> {
-    let p = ptxas::find();
-    if p.is_none() {
-        println!("skipping ptxas checks: ptxas not found (see keops_gpu_kernels::ptxas)");
-    }
-    p
+    ptxas::find_or_skip("ptxas checks of the emitted stages")
 }
 
 #[test]

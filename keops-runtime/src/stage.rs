@@ -204,6 +204,15 @@ pub struct StageInfo {
     pub acc: usize,
     /// Scalar operations per pair.
     pub pair_ops: usize,
+    /// Dot-product form: outer feature numbers of the rewritten scalar
+    /// product (empty when the stage has none).
+    pub dot_of: &'static [usize],
+    /// Inner feature numbers of the rewritten scalar product.
+    pub dot_nf: &'static [usize],
+    /// Outer feature number of the outer squared norm (dot-product form).
+    pub dot_na: usize,
+    /// Inner feature number of the inner squared norm (dot-product form).
+    pub dot_nb: usize,
     /// PTX module for f32 data (empty when not emitted).
     pub ptx_f32: &'static str,
     /// PTX module for f64 data.
@@ -329,14 +338,37 @@ pub trait CpuStage: Send + Sync + 'static {
         pf: &Self::Pf<P>,
         nf: &mut Self::Nf<P>,
     );
-    /// Pair phase.
+    /// Pair phase. `dot` is the value of the dot-product form's scalar
+    /// product for this pack (see [`StageInfo::dot_of`]); unused otherwise.
     fn pair<P: Pack>(
         pf: &Self::Pf<P>,
         of: &Self::Of<P::Elem>,
         nf: Features<'_, P::Elem>,
         ctx: &PairCtx<'_, P>,
+        dot: P,
         out: &mut Self::Out<P>,
     );
+
+    /// True when `pair` computes approximate values (large squared distances
+    /// in dot-product form, see `keops_compiler::lower::lower_dot_form`) and
+    /// the selected candidates must be re-evaluated with [`CpuStage::exact`].
+    const RERANK: bool = false;
+
+    /// The exact formula values of one pair (outer row raw data `raw_o`,
+    /// inner raw data `raw_n`), all phases in one function. Only meaningful
+    /// when [`CpuStage::RERANK`] is true.
+    #[inline(always)]
+    fn exact<P: Pack>(
+        raw_p: &Self::RawP<P>,
+        raw_o: &Self::RawO<P>,
+        raw_n: &Self::RawN<P>,
+        idx_o: &Self::IdxO,
+        idx_n: &Self::IdxN,
+        ctx: &PairCtx<'_, P>,
+        out: &mut Self::Out<P>,
+    ) {
+        let _ = (raw_p, raw_o, raw_n, idx_o, idx_n, ctx, out);
+    }
 
     /// Sum stages: the pair phase fused with the accumulation,
     /// `acc[d] = fma(a_d, b_d, acc[d])` for the factor pairs of `pair`,
@@ -351,7 +383,8 @@ pub trait CpuStage: Send + Sync + 'static {
         acc: &mut Self::Acc<P>,
     ) {
         let mut out = Self::Out::<P>::splat(P::splat(<P::Elem as Default>::default()));
-        Self::pair(pf, of, nf, ctx, &mut out);
+        let zero = P::splat(<P::Elem as Default>::default());
+        Self::pair(pf, of, nf, ctx, zero, &mut out);
         let d = Self::INFO.fdim;
         let (o, a) = (out.as_slice(), acc.as_mut_slice());
         for k in 0..d {

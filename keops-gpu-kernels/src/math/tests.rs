@@ -1205,8 +1205,7 @@ fn fast_mode_f32() {
 /// ptxas is installed); prints registers and instruction counts.
 #[test]
 fn ptxas_assembles_every_routine() {
-    let Some(ptxas) = crate::ptxas::find() else {
-        println!("ptxas not found (set KEOPS_PTXAS or install it in .tools/ptxas): skipped");
+    let Some(ptxas) = crate::ptxas::find_or_skip("ptxas check of the device math") else {
         return;
     };
     for c in cases() {

@@ -35,13 +35,22 @@ use crate::simd::{self, Pack, Real, SimdLevel, WithPack};
 use crate::stage::{Buf, CpuStage, Features, PairCtx, Red, Role, StageInfo, VarKind};
 use crate::value::Val;
 
-/// Reduced indices per tile (a multiple of every pack width).
-fn tile_len(info: &StageInfo) -> usize {
+/// Reduced indices per tile (a multiple of every pack width). A `const fn` of
+/// the stage's constant metadata: in the hot loop the feature offsets
+/// `k * tile` are then immediates.
+const fn tile_len(info: &StageInfo) -> usize {
     // Keep a tile's features around 16 KiB (f32) so that it stays in L1,
     // but never below 256 indices: the per-tile work (loading and storing
     // the rows' lane states) must stay small against the tile's pairs.
-    let per = info.nnf.max(1);
-    let t = (4096 / per).clamp(256, 2048);
+    let per = if info.nnf > 1 { info.nnf } else { 1 };
+    let t = 4096 / per;
+    let t = if t < 256 {
+        256
+    } else if t > 2048 {
+        2048
+    } else {
+        t
+    };
     t / 16 * 16
 }
 
@@ -203,6 +212,16 @@ fn run_inner<S: CpuStage, T: Real>(
             });
     }
 
+    // Dot-product form: translate both point sets by the centroid of the
+    // inner one (squared distances do not change) so that the norms in
+    // |a|^2 + |b|^2 - 2 a.b stay of the order of the distances and the
+    // cancellation error small, wherever the data sit.
+    let center = if info.dot_of.is_empty() || n == 0 {
+        Vec::new()
+    } else {
+        center_inner::<S, T>(&mut soa, tile, n)
+    };
+
     // Work decomposition.
     let threads = rayon::current_num_threads().max(1);
     let group = <S::Group<u8> as Buf<u8>>::LEN;
@@ -229,13 +248,19 @@ fn run_inner<S: CpuStage, T: Real>(
         n,
         kahan: opts.sum_scheme == SumScheme::Kahan,
         block_flush: opts.sum_scheme == SumScheme::Block,
+        center: &center,
     };
     let mut vals = vec![T::default(); if has_vals { m * out_dim } else { 0 }];
     let mut idxs = vec![0usize; if has_idx { m * out_dim } else { 0 }];
     let finalize_rows = |states: &[f64], rows: Range<usize>, vals: &mut [T], idxs: &mut [usize]| {
+        let mut copy = vec![0.0f64; if S::RERANK { acc } else { 0 }];
         for (k, r) in rows.enumerate() {
-            let st = &states[k * acc..(k + 1) * acc];
-            let _ = r;
+            let mut st = &states[k * acc..(k + 1) * acc];
+            if S::RERANK {
+                copy.copy_from_slice(st);
+                rerank::<S, T>(a, &raw_p, r, &mut copy);
+                st = &copy;
+            }
             let (v, i) = (
                 if has_vals {
                     &mut vals[k * out_dim..(k + 1) * out_dim]
@@ -349,6 +374,108 @@ fn run_inner<S: CpuStage, T: Real>(
     })
 }
 
+/// Translates the vector at features `idx` of `f` by `-center` and
+/// recomputes its squared norm (feature `norm`).
+fn recenter<T: Real>(f: &mut [T], idx: &[usize], norm: usize, center: &[T]) {
+    let mut n2 = 0.0f64;
+    for (&k, &c) in idx.iter().zip(center) {
+        f[k] -= c;
+        n2 += f[k].to_f64() * f[k].to_f64();
+    }
+    f[norm] = T::from_f64(n2);
+}
+
+/// Centers the inner vectors of a dot-product-form stage in the feature
+/// tiles (see `recenter`) and returns the translation.
+fn center_inner<S: CpuStage, T: Real>(soa: &mut [T], tile: usize, n: usize) -> Vec<T> {
+    let info = S::INFO;
+    let nnf = info.nnf;
+    let mut sum = vec![0.0f64; info.dot_nf.len()];
+    for (t, chunk) in soa.chunks(tile * nnf).enumerate() {
+        let len = tile.min(n - t * tile);
+        for (s, &k) in sum.iter_mut().zip(info.dot_nf) {
+            *s += chunk[k * tile..k * tile + len]
+                .iter()
+                .map(|v| v.to_f64())
+                .sum::<f64>();
+        }
+    }
+    let center: Vec<T> = sum.iter().map(|s| T::from_f64(s / n as f64)).collect();
+    soa.par_chunks_mut(tile * nnf)
+        .enumerate()
+        .for_each(|(t, chunk)| {
+            let len = tile.min(n.saturating_sub(t * tile));
+            let mut f = vec![T::default(); nnf];
+            for l in 0..len {
+                for (k, v) in f.iter_mut().enumerate() {
+                    *v = chunk[k * tile + l];
+                }
+                recenter(&mut f, info.dot_nf, info.dot_nb, &center);
+                for &k in info.dot_nf.iter().chain([info.dot_nb].iter()) {
+                    chunk[k * tile + l] = f[k];
+                }
+            }
+        });
+    center
+}
+
+/// Re-evaluates the candidates selected by an approximate (dot-product form)
+/// stage with the exact program, and re-sorts each K-list by (value, index).
+fn rerank<S: CpuStage, T: Real>(a: &Args<'_, T>, raw_p: &S::RawP<T>, row: usize, st: &mut [f64]) {
+    let info = S::INFO;
+    let fdim = info.fdim;
+    let k = info.red.k();
+    let kd = k * fdim;
+    let mut raw_o = S::RawO::<T>::splat(T::default());
+    gather_row(raw_o.as_mut_slice(), &a.outer_real, row);
+    let mut idx_o = S::IdxO::splat(0);
+    gather_row(idx_o.as_mut_slice(), &a.outer_idx, row);
+    let mut raw_n = S::RawN::<T>::splat(T::default());
+    let mut idx_n = S::IdxN::splat(0);
+    let mut out = S::Out::<T>::splat(T::default());
+    for d in 0..fdim {
+        for rank in 0..k {
+            let pos = rank * fdim + d;
+            let j = st[kd + pos];
+            if !j.is_finite() {
+                continue;
+            }
+            let j = j as usize;
+            gather_row(raw_n.as_mut_slice(), &a.inner_real, j);
+            gather_row(idx_n.as_mut_slice(), &a.inner_idx, j);
+            let ctx = PairCtx {
+                oi: idx_o.as_slice(),
+                j0: j,
+                row_hi: T::from_usize(row >> 16),
+                row_lo: T::from_usize(row & 0xffff),
+            };
+            S::exact::<T>(raw_p, &raw_o, &raw_n, &idx_o, &idx_n, &ctx, &mut out);
+            st[pos] = out.as_slice()[d].to_f64();
+        }
+        // Insertion sort of the K entries of component d.
+        for r in 1..k {
+            let mut q = r;
+            while q > 0 {
+                let (p0, p1) = ((q - 1) * fdim + d, q * fdim + d);
+                let before = |a: (f64, f64), b: (f64, f64)| {
+                    if info.red.is_max() {
+                        a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
+                    } else {
+                        a.0 < b.0 || (a.0 == b.0 && a.1 < b.1)
+                    }
+                };
+                if before((st[p1], st[kd + p1]), (st[p0], st[kd + p0])) {
+                    st.swap(p0, p1);
+                    st.swap(kd + p0, kd + p1);
+                    q -= 1;
+                } else {
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /// Computes the inner features of one tile.
 struct InnerTile<'a, 'b, S: CpuStage, T: Real> {
     a: &'a Args<'b, T>,
@@ -387,6 +514,8 @@ struct BlockCtx<'a, 'b, S: CpuStage, T: Real> {
     n: usize,
     kahan: bool,
     block_flush: bool,
+    /// Dot-product form: the translation applied to the rewritten vectors.
+    center: &'a [T],
 }
 
 impl<S: CpuStage, T: Real> BlockCtx<'_, '_, S, T> {
@@ -419,6 +548,53 @@ impl<S: CpuStage, T: Real> WithPack<T> for BlockJob<'_, '_, '_, S, T> {
     }
 }
 
+/// The blocked scalar-product kernel of the dot-product form: for the rows
+/// `rk` of a group and `NP` packs starting at offset `l` of the tile,
+/// `sum_k of[row][dot_of[k]] * nf[dot_nf[k]][lanes]`, with each inner
+/// feature pack loaded once for all rows (`G` broadcasts and `G * NP` FMAs
+/// per `NP` loads).
+#[inline(always)]
+fn dot_block<S: CpuStage, T: Real, P: Pack<Elem = T>, const NP: usize>(
+    tile_data: &[T],
+    tile: usize,
+    l: usize,
+    of: &[S::Of<T>],
+    rk: &S::Group<usize>,
+) -> S::Group<[P; 2]> {
+    let info = S::INFO;
+    let zero = P::splat(T::default());
+    let group = <S::Group<u8> as Buf<u8>>::LEN;
+    let mut acc = S::Group::<[P; 2]>::splat([zero; 2]);
+    assert!(rk.as_slice().iter().all(|&k| k < of.len()));
+    // Every feature offset below is in bounds: the caller checked
+    // `dot_nf[k] < nnf` and `dot_of[k] < nof`, and packs `l .. l + NP * LANES`
+    // lie inside the tile.
+    assert!(l + NP * P::LANES <= tile && tile_data.len() >= info.nnf * tile);
+    for (&fa, &fb) in info.dot_of.iter().zip(info.dot_nf) {
+        let base = fb * tile + l;
+        // SAFETY: `fb < nnf` (checked once per work item) and
+        // `l + NP * LANES <= tile`, so `base + NP * LANES <= nnf * tile <=
+        // tile_data.len()`.
+        let y: [P; NP] = core::array::from_fn(|pk| unsafe {
+            P::load_ptr(tile_data.as_ptr().add(base + pk * P::LANES))
+        });
+        for r in 0..group {
+            // SAFETY: `rk[r] < of.len()` (asserted above) and `fa < nof`, the
+            // length of every outer-feature row.
+            let x = P::splat(unsafe {
+                *of.get_unchecked(rk.as_slice()[r])
+                    .as_slice()
+                    .get_unchecked(fa)
+            });
+            let a = &mut acc.as_mut_slice()[r];
+            for pk in 0..NP {
+                a[pk] = x.mul_add(y[pk], a[pk]);
+            }
+        }
+    }
+    acc
+}
+
 /// The hot loop of one work item.
 #[inline(always)]
 fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
@@ -449,6 +625,9 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
             gather_row(raw.as_mut_slice(), &ctx.a.outer_real, r);
             let mut oft = S::Of::<T>::splat(T::default());
             S::outer::<T>(&raw, ctx.pf, &mut oft);
+            if !ctx.center.is_empty() {
+                recenter(oft.as_mut_slice(), info.dot_of, info.dot_na, ctx.center);
+            }
             of.push(oft);
             let mut ix = S::IdxO::splat(0);
             gather_row(ix.as_mut_slice(), &ctx.a.outer_idx, r);
@@ -463,20 +642,34 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
     for k in 0..nrows {
         reduce::init_row(info, &mut states[k * acc_len..(k + 1) * acc_len]);
     }
-    let seg_start = tiles.start * ctx.tile;
+    let tile = const { tile_len(S::INFO) };
+    debug_assert_eq!(tile, ctx.tile);
+    let seg_start = tiles.start * tile;
     let flush_every = if ctx.block_flush && info.red == Red::Sum {
-        (BLOCK_FLUSH / ctx.tile).max(1)
+        (BLOCK_FLUSH / tile).max(1)
     } else {
         usize::MAX
     };
     let nnf = info.nnf;
     let fused_sum = info.red == Red::Sum && !ctx.kahan;
+    // K-reductions: a row-wide bound on the K-th value (see
+    // `reduce::kmin_bound`), refreshed after tiles 1, 2, 4, 8, ...
+    let is_kmin = info.red.is_kmin();
+    let has_dot = !info.dot_of.is_empty();
+    assert!(
+        info.dot_of.iter().all(|&f| f < info.nof)
+            && info.dot_nf.iter().all(|&f| f < nnf)
+            && info.dot_of.len() == info.dot_nf.len(),
+        "internal error: dot-product features out of range"
+    );
+    let mut taus: Vec<S::Out<P>> =
+        vec![S::Out::<P>::splat(P::splat(T::INFINITY)); if is_kmin { nrows } else { 0 }];
 
     for (count, t) in tiles.clone().enumerate() {
-        let t0 = t * ctx.tile;
-        let t1 = (t0 + ctx.tile).min(ctx.n);
-        let base = t * ctx.tile * nnf;
-        let tile_data = &ctx.soa[base..base + ctx.tile * nnf];
+        let t0 = t * tile;
+        let t1 = (t0 + tile).min(ctx.n);
+        let base = t * tile * nnf;
+        let tile_data = &ctx.soa[base..base + tile * nnf];
         let tile_flush = (count + 1) % flush_every == 0 || t + 1 == tiles.end;
         let mut g0 = 0;
         while g0 < nrows {
@@ -499,45 +692,59 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
             let full_end = t0 + (t1 - t0) / lanes * lanes;
             let mut j0 = t0;
             while j0 < full_end {
-                let nf = Features::new(
-                    tile_data.get(j0 - t0..).unwrap_or(&[]),
-                    ctx.tile,
-                    nnf,
-                    lanes,
-                );
-                let jl = P::splat(T::from_usize(j0 - seg_start)) + P::iota();
-                for r in 0..group {
-                    let k = rk.as_slice()[r];
-                    let (hi, lo) = halves.as_slice()[r];
-                    let pctx = PairCtx {
-                        oi: oi[k].as_slice(),
-                        j0,
-                        row_hi: hi,
-                        row_lo: lo,
-                    };
-                    let st = &mut acc.as_mut_slice()[r];
-                    if fused_sum {
-                        S::pair_sum::<P>(&pf, &of[k], nf, &pctx, st);
-                    } else {
-                        let mut out = S::Out::<P>::splat(zero);
-                        S::pair::<P>(&pf, &of[k], nf, &pctx, &mut out);
-                        reduce::update(
-                            info,
-                            ctx.kahan,
-                            st.as_mut_slice(),
-                            out.as_slice(),
-                            jl,
-                            None,
-                        );
+                // Dot-product form: the scalar products of the group's rows
+                // with two packs at once (the blocked kernel), else one pack.
+                let npk = if has_dot && j0 + 2 * lanes <= full_end {
+                    2
+                } else {
+                    1
+                };
+                let dots: S::Group<[P; 2]> = if !has_dot {
+                    S::Group::<[P; 2]>::splat([zero; 2])
+                } else if npk == 2 {
+                    dot_block::<S, T, P, 2>(tile_data, tile, j0 - t0, &of, &rk)
+                } else {
+                    dot_block::<S, T, P, 1>(tile_data, tile, j0 - t0, &of, &rk)
+                };
+                for pk in 0..npk {
+                    let jp = j0 + pk * lanes;
+                    let nf =
+                        Features::new(tile_data.get(jp - t0..).unwrap_or(&[]), tile, nnf, lanes);
+                    let jl = P::splat(T::from_usize(jp - seg_start)) + P::iota();
+                    for r in 0..group {
+                        let k = rk.as_slice()[r];
+                        let (hi, lo) = halves.as_slice()[r];
+                        let pctx = PairCtx {
+                            oi: oi[k].as_slice(),
+                            j0: jp,
+                            row_hi: hi,
+                            row_lo: lo,
+                        };
+                        let st = &mut acc.as_mut_slice()[r];
+                        if fused_sum {
+                            S::pair_sum::<P>(&pf, &of[k], nf, &pctx, st);
+                        } else {
+                            let mut out = S::Out::<P>::splat(zero);
+                            S::pair::<P>(&pf, &of[k], nf, &pctx, dots.as_slice()[r][pk], &mut out);
+                            reduce::update(
+                                info,
+                                ctx.kahan,
+                                st.as_mut_slice(),
+                                out.as_slice(),
+                                jl,
+                                None,
+                                if is_kmin { taus[k].as_slice() } else { &[] },
+                            );
+                        }
                     }
                 }
-                j0 += lanes;
+                j0 += npk * lanes;
             }
             lane_states[g0..g0 + gn].copy_from_slice(&acc.as_slice()[..gn]);
             if full_end < t1 {
                 let nf = Features::new(
                     tile_data.get(full_end - t0..).unwrap_or(&[]),
-                    ctx.tile,
+                    tile,
                     nnf,
                     lanes,
                 );
@@ -552,8 +759,15 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
                         row_hi: hi,
                         row_lo: lo,
                     };
+                    let dot = if has_dot {
+                        let g = S::Group::<usize>::splat(k);
+                        dot_block::<S, T, P, 1>(tile_data, tile, full_end - t0, &of, &g).as_slice()
+                            [0][0]
+                    } else {
+                        zero
+                    };
                     let mut out = S::Out::<P>::splat(zero);
-                    S::pair::<P>(&pf, &of[k], nf, &pctx, &mut out);
+                    S::pair::<P>(&pf, &of[k], nf, &pctx, dot, &mut out);
                     reduce::update(
                         info,
                         ctx.kahan,
@@ -561,7 +775,13 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
                         out.as_slice(),
                         jl,
                         Some(mask),
+                        if is_kmin { taus[k].as_slice() } else { &[] },
                     );
+                }
+            }
+            if is_kmin && (count + 1).is_power_of_two() {
+                for k in g0..g0 + gn {
+                    reduce::kmin_bound(info, lane_states[k].as_slice(), taus[k].as_mut_slice());
                 }
             }
             if tile_flush && flush_every != usize::MAX {

@@ -121,6 +121,7 @@ pub(crate) fn update<P: Pack>(
     out: &[P],
     jl: P,
     valid: Option<P::Mask>,
+    tau: &[P],
 ) {
     let fdim = info.fdim;
     let neutral: f64 = match info.red {
@@ -195,8 +196,15 @@ pub(crate) fn update<P: Pack>(
             let kd = k * fdim;
             for d in 0..fdim {
                 let v = at(d);
-                // Threshold test against the current K-th value of each lane.
-                if !P::mask_any(v.cmp_lt(acc[(k - 1) * fdim + d])) {
+                // Threshold test against the current K-th value of each lane
+                // and the row-wide bound `tau` (see `kmin_bound`).
+                let lane_kth = acc[(k - 1) * fdim + d];
+                let thr = if tau.is_empty() {
+                    lane_kth
+                } else {
+                    P::min(lane_kth, tau[d])
+                };
+                if !P::mask_any(v.cmp_lt(thr)) {
                     continue;
                 }
                 let mut cv = v;
@@ -266,6 +274,38 @@ fn kmin_insert(row: &mut [f64], k: usize, fdim: usize, d: usize, v: f64, i: f64)
     }
     row[r * fdim + d] = v;
     row[kd + r * fdim + d] = i;
+}
+
+/// A bound on the final K-th value of a K-reduction's row, from its lane
+/// lists: the K-th smallest value among all lanes' candidates. At least K
+/// candidates, all with smaller indices than any later one, are at or below
+/// it, so a later value `v >= tau` can never enter the top K (ties go to the
+/// earlier index). Testing `v < tau` instead of only `v <` the lane's own
+/// K-th value (the K-th of a sixteenth of the data) rejects almost every
+/// candidate once the first tile has been seen. `tau[d]` is splatted.
+pub(crate) fn kmin_bound<P: Pack>(info: &StageInfo, acc: &[P], tau: &mut [P]) {
+    let fdim = info.fdim;
+    let k = info.red.k();
+    let mut vals: Vec<f64> = Vec::with_capacity(k * P::LANES);
+    for d in 0..fdim {
+        vals.clear();
+        for rank in 0..k {
+            let (v, n) = lanes(acc[rank * fdim + d]);
+            vals.extend(v[..n].iter().map(|x| x.to_f64()));
+        }
+        let t = if vals.len() < k {
+            f64::INFINITY
+        } else {
+            let (_, kth, _) = vals.select_nth_unstable_by(k - 1, |a, b| a.total_cmp(b));
+            *kth
+        };
+        // NaN never enters a K-list; +inf keeps the lane test alone.
+        tau[d] = P::splat(<P::Elem as Real>::from_f64(if t.is_nan() {
+            f64::INFINITY
+        } else {
+            t
+        }));
+    }
 }
 
 /// Folds the lanes of `acc` into the f64 row state and resets the lanes.
