@@ -19,9 +19,13 @@
 //! ```
 #![doc(test(attr(deny(warnings))))]
 
+/// The `half` crate (feature `f16`): `half::f16` inputs are stored in half
+/// precision and computed in f32.
+#[cfg(feature = "f16")]
+pub use half;
 pub use keops_macros::keops;
 pub use keops_runtime::{
-    Backend, Error, GpuScheme, IntoIndexRows, IntoParam, IntoRows, Options, Real, Result,
+    Backend, Error, GpuScheme, IntoIndexRows, IntoParam, IntoRows, Options, Real, Result, Scalar,
     SimdLevel, SumScheme,
 };
 /// The `ndarray` version keops uses (inputs and outputs are its arrays).

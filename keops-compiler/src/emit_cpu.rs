@@ -765,13 +765,11 @@ fn program_tokens(
         match (v.cat, v.kind) {
             (Cat::P, _) => {
                 params.push(quote!(#arg: impl #p::IntoParam<'a, T, #dim>));
-                conv.push(
-                    quote!(let #a = #p::Val::param(#p::IntoParam::into_param(#arg), #name, #dim)?;),
-                );
+                conv.push(quote!(let #a = #p::Val::<T::Compute>::from_param(#p::IntoParam::into_param(#arg), #name, #dim)?;));
             }
             (_, VarKind::Real) => {
                 params.push(quote!(#arg: impl #p::IntoRows<'a, T, #dim>));
-                conv.push(quote!(let #a = #p::Val::rows(#p::IntoRows::into_rows(#arg), #name, #cat, #dim)?;));
+                conv.push(quote!(let #a = #p::Val::<T::Compute>::from_rows(#p::IntoRows::into_rows(#arg), #name, #cat, #dim)?;));
             }
             (_, VarKind::Index) => {
                 params.push(quote!(#arg: impl #p::IntoIndexRows<'a, #dim>));
@@ -807,7 +805,7 @@ fn program_tokens(
             Step::Reduce { stage, args } => {
                 let st = &stage_idents[*stage as usize];
                 let args: Vec<TokenStream> = args.iter().map(|&a| val(a)).collect();
-                quote!(let #out = #p::run_stage::<#st, T>(&self.opts, &[#(#args),*], &__rows)?;)
+                quote!(let #out = #p::run_stage::<#st, T::Compute>(&self.opts, &[#(#args),*], &__rows)?;)
             }
             Step::SumRows(a) => {
                 let a = val(*a);
@@ -827,15 +825,15 @@ fn program_tokens(
     }
     let out_t = family.value_type(prog, prog.output);
     let (ret_ty, finish) = match out_t {
-        ValueType::Rows { .. } => (quote!(#p::ndarray::Array2<T>), quote!(into_rows)),
+        ValueType::Rows { .. } => (quote!(#p::ndarray::Array2<T>), quote!(into_rows_as::<T>)),
         ValueType::IndexRows { .. } => {
             (quote!(#p::ndarray::Array2<usize>), quote!(into_index_rows))
         }
         ValueType::Pair { .. } => (
             quote!((#p::ndarray::Array2<T>, #p::ndarray::Array2<usize>)),
-            quote!(into_pair),
+            quote!(into_pair_as::<T>),
         ),
-        ValueType::Vector { .. } => (quote!(#p::ndarray::Array1<T>), quote!(into_vector)),
+        ValueType::Vector { .. } => (quote!(#p::ndarray::Array1<T>), quote!(into_vector_as::<T>)),
     };
     let output = match prog.output {
         Value::Input(k) => {
@@ -916,7 +914,11 @@ fn program_tokens(
         impl #ident {
             /// Runs the kernel. Inputs are checked (rows, columns, lengths); a
             /// mismatch is an `Err` naming the variable.
-            pub fn call<'a, T: #p::Real>(&self, #(#params),*) -> #p::Result<#ret_ty> {
+            ///
+            /// `T` is the storage type of the inputs and outputs: `f32` or
+            /// `f64` (computed in that type), or `half::f16` with the `f16`
+            /// feature (computed and accumulated in f32).
+            pub fn call<'a, T: #p::Scalar>(&self, #(#params),*) -> #p::Result<#ret_ty> {
                 #(#conv)*
                 let __rows = #p::RowCounts::of(&[#((#cats, &#input_vals)),*])?;
                 #(#steps)*
@@ -1043,7 +1045,7 @@ pub fn fallback(error: &syn::Error, def: Option<&crate::parse::KernelDef>) -> To
             #[allow(unused_variables, clippy::all)]
             impl __KeopsStub {
                 /// Stub (the formula failed to compile).
-                pub fn call<'a, T: #p::Real>(&self, #(#params),*) -> #p::Result<#p::ndarray::Array2<T>> {
+                pub fn call<'a, T: #p::Scalar>(&self, #(#params),*) -> #p::Result<#p::ndarray::Array2<T>> {
                     ::core::unimplemented!("the formula failed to compile")
                 }
                 /// Stub.

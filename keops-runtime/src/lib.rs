@@ -9,12 +9,14 @@ pub mod error;
 pub mod gpu;
 pub mod ops;
 pub mod options;
+pub mod scalar;
 pub mod simd;
 pub mod stage;
 pub mod value;
 
 pub use error::{Error, Result};
 pub use options::{Backend, GpuScheme, Options, SumScheme};
+pub use scalar::Scalar;
 pub use simd::{Real, SimdLevel};
 pub use value::{IntoIndexRows, IntoParam, IntoRows};
 
@@ -125,6 +127,7 @@ pub mod __private {
     pub use crate::ops;
     pub use crate::options::{Backend, GpuScheme, Options, SumScheme};
     pub use crate::run_stage;
+    pub use crate::scalar::Scalar;
     pub use crate::simd::{Pack, Real, SimdLevel};
     pub use crate::stage::{
         Buf, Cat, CpuStage, Elem, Features, PairCtx, Red, Role, StageInfo, VarKind, VarSpec,

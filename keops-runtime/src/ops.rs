@@ -20,21 +20,15 @@ fn one<P: Pack>() -> P {
     c::<P>(1.0)
 }
 
-/// `e^x` with results below the smallest normal number flushed to 0
-/// (`x < -87.34` in f32, `x < -708.4` in f64; the absolute error is below
-/// 2^-126, resp. 2^-1022). The formula language's `exp` uses this: an
-/// underflowing exponential (a Gaussian kernel between distant points) then
-/// never creates a subnormal number, whose arithmetic costs tens of cycles
-/// per operation on x86.
+/// `e^x` with results below about `2^-125` (f32) / `2^-1021` (f64)
+/// flushed to 0 (see [`crate::simd::math::exp_flush`]; the absolute error
+/// of the flush is below `2^-125`, resp. `2^-1021`). The formula language's
+/// `exp` uses this: an underflowing exponential (a Gaussian kernel between
+/// distant points) then never creates a subnormal number, whose arithmetic
+/// costs tens of cycles per operation on x86.
 #[inline(always)]
 pub fn exp<P: Pack>(x: P) -> P {
-    let lo = if <P::Elem as Real>::BYTES == 4 {
-        -87.336_54
-    } else {
-        -708.396_418_532_264_1
-    };
-    let lo = c::<P>(lo);
-    P::select(x.cmp_lt(lo), zero(), P::max(x, lo).exp())
+    crate::simd::math::exp_flush(x)
 }
 
 /// `1/sqrt(x)`, 0 at 0.

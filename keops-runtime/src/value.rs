@@ -177,6 +177,62 @@ impl<'a, T: Real> Val<'a, T> {
         })
     }
 
+    /// A `Vi`/`Vj` input of storage type `S`, widened to the compute type.
+    pub fn from_rows<S: crate::scalar::Scalar<Compute = T>>(
+        view: ArrayView2<'a, S>,
+        name: &'static str,
+        _cat: Cat,
+        dim: usize,
+    ) -> Result<Self> {
+        if view.ncols() != dim {
+            return Err(Error::Columns {
+                var: name.into(),
+                expected: dim,
+                found: view.ncols(),
+            });
+        }
+        Ok(Val::Rows {
+            name,
+            data: S::widen_rows(view),
+        })
+    }
+
+    /// A `Pm` input of storage type `S`, widened to the compute type.
+    pub fn from_param<S: crate::scalar::Scalar<Compute = T>>(
+        data: Cow<'a, [S]>,
+        name: &'static str,
+        dim: usize,
+    ) -> Result<Self> {
+        if data.len() != dim {
+            return Err(Error::ParamLength {
+                var: name.into(),
+                expected: dim,
+                found: data.len(),
+            });
+        }
+        Ok(Val::Vector {
+            name,
+            data: S::widen_param(data),
+        })
+    }
+
+    /// The final result as a real matrix of storage type `S`.
+    pub fn into_rows_as<S: crate::scalar::Scalar<Compute = T>>(self) -> Result<Array2<S>> {
+        self.into_rows().map(S::narrow_rows)
+    }
+
+    /// The final result as values (storage type `S`) and indices.
+    pub fn into_pair_as<S: crate::scalar::Scalar<Compute = T>>(
+        self,
+    ) -> Result<(Array2<S>, Array2<usize>)> {
+        self.into_pair().map(|(a, b)| (S::narrow_rows(a), b))
+    }
+
+    /// The final result as a vector of storage type `S`.
+    pub fn into_vector_as<S: crate::scalar::Scalar<Compute = T>>(self) -> Result<Array1<S>> {
+        self.into_vector().map(S::narrow_vector)
+    }
+
     /// An index input, checked against its declared dimension.
     pub fn index_rows(
         view: ArrayView2<'a, usize>,

@@ -1667,3 +1667,36 @@ const REFS: &[(&str, f64, f64, f64, f64)] = &[
     ("powf", -1.5, -41.0, -6.029181789211086e-08, 9.694512856783272e-25),
     ("powf", 1.5, 1750.0, 1.4444527745742028e+308, -2.610345914974227e+291),
 ];
+
+/// `exp_flush` equals `exp` bit for bit above its threshold, is 0 below,
+/// and keeps NaN and overflow.
+#[test]
+fn exp_flush_matches_exp_in_the_normal_range() {
+    fn check<T: crate::simd::Real>(lo: f64, hi: f64) {
+        let t = crate::simd::math::exp_flush_threshold::<T>();
+        let mut x = lo;
+        while x < hi {
+            let v = T::from_f64(x);
+            let a = crate::simd::math::exp_flush(v);
+            let b = crate::simd::math::exp(v);
+            if v.to_f64() >= t {
+                assert_eq!(a.to_f64().to_bits(), b.to_f64().to_bits(), "x = {x}");
+            } else {
+                assert_eq!(a.to_f64(), 0.0, "x = {x}");
+            }
+            x += 0.0137;
+        }
+        let nan = T::from_f64(f64::NAN);
+        assert!(crate::simd::math::exp_flush(nan).to_f64().is_nan());
+        assert_eq!(
+            crate::simd::math::exp_flush(T::from_f64(1e6)).to_f64(),
+            f64::INFINITY
+        );
+        assert_eq!(
+            crate::simd::math::exp_flush(T::from_f64(f64::NEG_INFINITY)).to_f64(),
+            0.0
+        );
+    }
+    check::<f32>(-100.0, 89.0);
+    check::<f64>(-720.0, 710.0);
+}
