@@ -25,8 +25,8 @@
 pub use half;
 pub use keops_macros::keops;
 pub use keops_runtime::{
-    Backend, Error, GpuScheme, IntoIndexRows, IntoParam, IntoRows, Options, Real, Result, Scalar,
-    SimdLevel, SumScheme,
+    Backend, DeviceElem, DeviceRows, Error, GpuScheme, IntoIndexRows, IntoParam, IntoRows, Options,
+    Real, Result, Scalar, SimdLevel, SumScheme,
 };
 /// The `ndarray` version keops uses (inputs and outputs are its arrays).
 pub use ndarray;
@@ -34,7 +34,7 @@ pub use ndarray;
 /// The usual imports: the macro, arrays, options and errors.
 pub mod prelude {
     pub use crate::keops;
-    pub use crate::{Backend, Error, GpuScheme, Options, Result, SimdLevel, SumScheme};
+    pub use crate::{Backend, DeviceRows, Error, GpuScheme, Options, Result, SimdLevel, SumScheme};
     pub use ndarray::{array, Array1, Array2, ArrayView1, ArrayView2};
 }
 

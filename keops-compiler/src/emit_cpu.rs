@@ -805,7 +805,14 @@ fn program_tokens(
             Step::Reduce { stage, args } => {
                 let st = &stage_idents[*stage as usize];
                 let args: Vec<TokenStream> = args.iter().map(|&a| val(a)).collect();
-                quote!(let #out = #p::run_stage::<#st, T::Compute>(&self.opts, &[#(#args),*], &__rows)?;)
+                // Only the stage that produces the result may keep it on the device.
+                let keep = if matches!(prog.output, Value::Step(o) | Value::Part(o, _) if o as usize == s)
+                {
+                    quote!(__keep)
+                } else {
+                    quote!(false)
+                };
+                quote!(let #out = #p::run_stage::<#st, T::Compute>(&self.opts, &[#(#args),*], &__rows, #keep)?;)
             }
             Step::SumRows(a) => {
                 let a = val(*a);
@@ -824,21 +831,36 @@ fn program_tokens(
         steps.push(t);
     }
     let out_t = family.value_type(prog, prog.output);
-    let (ret_ty, finish) = match out_t {
-        ValueType::Rows { .. } => (quote!(#p::ndarray::Array2<T>), quote!(into_rows_as::<T>)),
-        ValueType::IndexRows { .. } => {
-            (quote!(#p::ndarray::Array2<usize>), quote!(into_index_rows))
-        }
+    let (ret_ty, finish, dev_ty, dev_finish) = match out_t {
+        ValueType::Rows { .. } => (
+            quote!(#p::ndarray::Array2<T>),
+            quote!(into_rows_as::<T>()),
+            quote!(#p::DeviceRows<T>),
+            quote!(into_device_rows(__backend)),
+        ),
+        ValueType::IndexRows { .. } => (
+            quote!(#p::ndarray::Array2<usize>),
+            quote!(into_index_rows()),
+            quote!(#p::DeviceRows<u64>),
+            quote!(into_device_index(__backend)),
+        ),
         ValueType::Pair { .. } => (
             quote!((#p::ndarray::Array2<T>, #p::ndarray::Array2<usize>)),
-            quote!(into_pair_as::<T>),
+            quote!(into_pair_as::<T>()),
+            quote!((#p::DeviceRows<T>, #p::DeviceRows<u64>)),
+            quote!(into_device_pair(__backend)),
         ),
-        ValueType::Vector { .. } => (quote!(#p::ndarray::Array1<T>), quote!(into_vector_as::<T>)),
+        ValueType::Vector { .. } => (
+            quote!(#p::ndarray::Array1<T>),
+            quote!(into_vector_as::<T>()),
+            quote!(#p::DeviceRows<T>),
+            quote!(into_device_vector(__backend)),
+        ),
     };
     let output = match prog.output {
         Value::Input(k) => {
             let a = format_ident!("__a{}", k);
-            quote!(#a.into_owned())
+            quote!(#a.into_static()?)
         }
         Value::Step(s) => {
             let a = format_ident!("__s{}", s);
@@ -847,9 +869,14 @@ fn program_tokens(
         Value::Part(s, part) => {
             let a = format_ident!("__s{}", s);
             let part = usize_lit(part as u32);
-            quote!(#a.part(#part)?)
+            quote!(#a.part(#part)?.into_static()?)
         }
     };
+    let arg_names: Vec<Ident> = prog
+        .inputs
+        .iter()
+        .map(|v| format_ident!("{}", sanitize(&v.name)))
+        .collect();
     // The forward stage's PTX, for inspection.
     let main_stage = prog.steps.iter().rev().find_map(|s| match s {
         Step::Reduce { stage, .. } => Some(*stage),
@@ -919,10 +946,32 @@ fn program_tokens(
             /// `f64` (computed in that type), or `half::f16` with the `f16`
             /// feature (computed and accumulated in f32).
             pub fn call<'a, T: #p::Scalar>(&self, #(#params),*) -> #p::Result<#ret_ty> {
+                self.__run::<T>(false, #(#arg_names),*)?.#finish
+            }
+
+            /// Runs the kernel on its GPU back end (selected with `backend`) and
+            /// leaves the result in device memory: `DeviceRows<T>` for real
+            /// results (a one-row matrix for a parameter gradient), and
+            /// `DeviceRows<u64>` for indices (`u64::MAX` where none exists).
+            /// Inputs may be host arrays or `&DeviceRows<T>` on the same device;
+            /// `T` is `f32` or `f64`.
+            pub fn call_device<'a, T: #p::Scalar<Compute = T> + #p::Real>(&self, #(#params),*) -> #p::Result<#dev_ty> {
+                let __backend = self.opts.backend;
+                if __backend == #p::Backend::Cpu {
+                    return ::core::result::Result::Err(#p::Error::NeedsGpu(
+                        "`call_device` needs a GPU back end: select one with `.backend(...)`".into(),
+                    ));
+                }
+                self.__run::<T>(true, #(#arg_names),*)?.#dev_finish
+            }
+
+            /// Runs the stages; with `__keep`, the final stage's result stays on
+            /// the device.
+            fn __run<'a, T: #p::Scalar>(&self, __keep: bool, #(#params),*) -> #p::Result<#p::Val<'static, T::Compute>> {
                 #(#conv)*
                 let __rows = #p::RowCounts::of(&[#((#cats, &#input_vals)),*])?;
                 #(#steps)*
-                #output.#finish()
+                ::core::result::Result::Ok(#output)
             }
 
             /// Names of the inputs of `call`, in order.

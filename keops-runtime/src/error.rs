@@ -68,6 +68,24 @@ pub enum Error {
     /// (`Backend::Simulator` without the `sim` feature).
     #[error("PTX simulator: {0}")]
     Simulator(String),
+    /// A device-resident value met the CPU back end, or a device-only
+    /// operation was asked of it.
+    #[error("{0}")]
+    NeedsGpu(String),
+    /// A device-resident input lives on another device than the one the
+    /// kernel runs on.
+    #[error("`{var}` lives on {found}, but the kernel runs on {expected}")]
+    WrongDevice {
+        /// Variable name.
+        var: String,
+        /// Where it lives.
+        found: String,
+        /// Where the kernel runs.
+        expected: String,
+    },
+    /// A combination of inputs and options that is not supported.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     /// A size exceeds what the back end supports.
     #[error("problem too large: {0}")]
     TooLarge(String),

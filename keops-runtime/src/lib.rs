@@ -5,6 +5,7 @@
 //! [`__private`] are the interface of macro-generated code and not a stable API.
 
 pub mod cpu;
+pub mod device;
 pub mod error;
 pub mod gpu;
 pub mod ops;
@@ -14,6 +15,7 @@ pub mod simd;
 pub mod stage;
 pub mod value;
 
+pub use device::{DeviceElem, DeviceRows};
 pub use error::{Error, Result};
 pub use options::{Backend, GpuScheme, Options, SumScheme};
 pub use scalar::Scalar;
@@ -23,11 +25,13 @@ pub use value::{IntoIndexRows, IntoParam, IntoRows};
 use stage::CpuStage;
 use value::{RowCounts, Val};
 
-/// Runs one stage of a kernel program on the selected back end.
+/// Runs one stage of a kernel program on the selected back end. With
+/// `keep` (and a GPU back end), the result stays in device memory.
 pub fn run_stage<S: CpuStage, T: Real>(
     opts: &Options,
     args: &[&Val<'_, T>],
     rows: &RowCounts,
+    keep: bool,
 ) -> Result<Val<'static, T>> {
     let info = S::INFO;
     let m = rows_for(info, args, stage::Role::Outer)
@@ -36,38 +40,51 @@ pub fn run_stage<S: CpuStage, T: Real>(
     let n = rows_for(info, args, stage::Role::Inner)
         .or(rows.get(info.inner_cat()))
         .unwrap_or(0);
+    if opts.backend == Backend::Cpu {
+        if let Some(a) = args.iter().find(|a| a.device_rows().is_some()) {
+            return Err(Error::NeedsGpu(format!(
+                "`{}` is in GPU memory ({}) but the kernel runs on the CPU back end: \
+                 select its GPU back end with `.backend(...)`, or copy it to the host \
+                 with `DeviceRows::to_host`",
+                a.name(),
+                device::describe(a.device_rows().map_or(Backend::Cpu, |d| d.backend())),
+            )));
+        }
+    }
     if opts.f64_accumulation && T::BYTES == 4 {
         // Evaluate in f64 on converted copies, round the results.
-        let conv: Vec<Val<'static, f64>> = args.iter().map(|a| to_f64(a)).collect();
+        let conv: Vec<Val<'static, f64>> = args.iter().map(|a| to_f64(a)).collect::<Result<_>>()?;
         let refs: Vec<&Val<'_, f64>> = conv.iter().collect();
         let o = Options {
             f64_accumulation: false,
             ..*opts
         };
-        let r = run_backend::<S, f64>(&o, &refs, m, n)?;
-        return Ok(from_f64(r));
+        let r = run_backend::<S, f64>(&o, &refs, m, n, false)?;
+        return from_f64(r);
     }
-    run_backend::<S, T>(opts, args, m, n)
+    run_backend::<S, T>(opts, args, m, n, keep)
 }
 
+#[cfg_attr(not(any(feature = "cuda", feature = "sim")), allow(unused_variables))]
 fn run_backend<S: CpuStage, T: Real>(
     opts: &Options,
     args: &[&Val<'_, T>],
     m: usize,
     n: usize,
+    keep: bool,
 ) -> Result<Val<'static, T>> {
     match opts.backend {
         Backend::Cpu => cpu::run_stage::<S, T>(opts, args, m, n),
         #[cfg(feature = "cuda")]
-        Backend::Gpu { device } => gpu::cuda::run_stage::<T>(device, opts, S::INFO, args, m, n),
+        Backend::Gpu { device } => {
+            gpu::cuda::run_stage::<T>(device, opts, S::INFO, args, m, n, keep)
+        }
         #[cfg(not(feature = "cuda"))]
         Backend::Gpu { .. } => Err(Error::NotCompiledWithCuda),
         #[cfg(feature = "sim")]
-        Backend::Simulator => gpu::sim::run_stage::<T>(opts, S::INFO, args, m, n),
+        Backend::Simulator => gpu::sim::run_stage::<T>(opts, S::INFO, args, m, n, keep),
         #[cfg(not(feature = "sim"))]
-        Backend::Simulator => Err(Error::Simulator(
-            "not compiled in: Backend::Simulator needs the `sim` feature of keops-runtime".into(),
-        )),
+        Backend::Simulator => Err(gpu::sim_missing()),
     }
 }
 
@@ -83,8 +100,8 @@ fn rows_for<T: Real>(
         .and_then(|(_, a)| a.nrows())
 }
 
-fn to_f64<T: Real>(v: &Val<'_, T>) -> Val<'static, f64> {
-    match v {
+fn to_f64<T: Real>(v: &Val<'_, T>) -> Result<Val<'static, f64>> {
+    Ok(match v {
         Val::Rows { name, data } => Val::Rows {
             name,
             data: data.mapv(|x| x.to_f64()).into(),
@@ -98,11 +115,17 @@ fn to_f64<T: Real>(v: &Val<'_, T>) -> Val<'static, f64> {
             name,
             data: data.iter().map(|x| x.to_f64()).collect::<Vec<_>>().into(),
         },
-    }
+        Val::Device { .. } | Val::DeviceIndex(_) | Val::DevicePair(..) => {
+            return Err(Error::Unsupported(format!(
+                "`{}`: f64 accumulation with device-resident f32 inputs (copy them to the host)",
+                v.name()
+            )))
+        }
+    })
 }
 
-fn from_f64<T: Real>(v: Val<'static, f64>) -> Val<'static, T> {
-    match v {
+fn from_f64<T: Real>(v: Val<'static, f64>) -> Result<Val<'static, T>> {
+    Ok(match v {
         Val::Rows { name, data } => Val::Rows {
             name,
             data: data.mapv(T::from_f64).into(),
@@ -117,12 +140,18 @@ fn from_f64<T: Real>(v: Val<'static, f64>) -> Val<'static, T> {
                 .collect::<Vec<_>>()
                 .into(),
         },
-    }
+        Val::Device { .. } | Val::DeviceIndex(_) | Val::DevicePair(..) => {
+            return Err(Error::Internal(
+                "f64 accumulation produced a device-resident value".into(),
+            ))
+        }
+    })
 }
 
 /// The interface of macro-generated code. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::device::DeviceRows;
     pub use crate::error::{Error, Result};
     pub use crate::ops;
     pub use crate::options::{Backend, GpuScheme, Options, SumScheme};
@@ -132,7 +161,7 @@ pub mod __private {
     pub use crate::stage::{
         Buf, Cat, CpuStage, Elem, Features, PairCtx, Red, Role, StageInfo, VarKind, VarSpec,
     };
-    pub use crate::value::{IntoIndexRows, IntoParam, IntoRows, RowCounts, Val};
+    pub use crate::value::{IntoIndexRows, IntoParam, IntoRows, RowCounts, Rows, Val};
     pub use ndarray;
 
     /// The value of a `keops!` invocation whose formula failed to parse.

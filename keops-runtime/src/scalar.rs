@@ -8,6 +8,7 @@ use std::fmt::Debug;
 
 use ndarray::{Array1, Array2, ArrayView2, CowArray, Ix2};
 
+use crate::device::DeviceRows;
 use crate::simd::Real;
 
 /// A storage type of kernel inputs and outputs.
@@ -22,6 +23,9 @@ pub trait Scalar: Copy + Send + Sync + Debug + 'static {
     fn narrow_rows(a: Array2<Self::Compute>) -> Array2<Self>;
     /// Rounds a result vector to the storage type.
     fn narrow_vector(a: Array1<Self::Compute>) -> Array1<Self>;
+    /// A device-resident input in the compute type (`None`: this storage
+    /// type has no device-resident form).
+    fn device_rows(d: &DeviceRows<Self>) -> Option<&DeviceRows<Self::Compute>>;
 }
 
 macro_rules! native {
@@ -43,6 +47,10 @@ macro_rules! native {
             #[inline]
             fn narrow_vector(a: Array1<$t>) -> Array1<$t> {
                 a
+            }
+            #[inline]
+            fn device_rows(d: &DeviceRows<$t>) -> Option<&DeviceRows<$t>> {
+                Some(d)
             }
         }
     )*};
@@ -66,5 +74,8 @@ impl Scalar for half::f16 {
     }
     fn narrow_vector(a: Array1<f32>) -> Array1<half::f16> {
         a.mapv(half::f16::from_f32)
+    }
+    fn device_rows(_: &DeviceRows<half::f16>) -> Option<&DeviceRows<f32>> {
+        None
     }
 }

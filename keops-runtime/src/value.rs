@@ -4,57 +4,81 @@
 //! [`IntoRows`] (`&Array2<T>`, `ArrayView2<T>`, `&[[T; D]]`, ...) and, for
 //! `Pm<D>`, anything implementing [`IntoParam`] (`&[T]`, `&[T; D]`,
 //! `&Array1<T>`, ...). Arrays are borrowed, never copied unless a
-//! non-contiguous parameter view forces it.
+//! non-contiguous parameter view forces it. `Vi`/`Vj` inputs may also be
+//! device-resident ([`&DeviceRows<T>`](crate::device::DeviceRows)) for the
+//! GPU back ends.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, CowArray, Ix2};
 
+use crate::device::{DeviceElem, DeviceRows};
 use crate::error::{Error, Result};
+use crate::options::Backend;
 use crate::simd::Real;
 use crate::stage::Cat;
+
+/// A `Vi`/`Vj` argument: host rows or a device-resident matrix.
+#[derive(Debug)]
+pub enum Rows<'a, T> {
+    /// Rows in host memory.
+    Host(ArrayView2<'a, T>),
+    /// A matrix in GPU memory.
+    Device(&'a DeviceRows<T>),
+}
 
 /// Conversion of a `Vi<D>`/`Vj<D>` argument into a matrix view (one row per
 /// point). For fixed-size row arrays `&[[T; D]]`, a wrong `D` is a compile error;
 /// for ndarray inputs the number of columns is checked at run time.
 pub trait IntoRows<'a, T, const D: usize> {
-    /// The view.
-    fn into_rows(self) -> ArrayView2<'a, T>;
+    /// The rows.
+    fn into_rows(self) -> Rows<'a, T>;
+}
+
+impl<'a, T, const D: usize> IntoRows<'a, T, D> for &'a DeviceRows<T> {
+    fn into_rows(self) -> Rows<'a, T> {
+        Rows::Device(self)
+    }
 }
 
 impl<'a, T, const D: usize> IntoRows<'a, T, D> for &'a Array2<T> {
-    fn into_rows(self) -> ArrayView2<'a, T> {
-        self.view()
+    fn into_rows(self) -> Rows<'a, T> {
+        Rows::Host(self.view())
     }
 }
 
 impl<'a, T, const D: usize> IntoRows<'a, T, D> for ArrayView2<'a, T> {
-    fn into_rows(self) -> ArrayView2<'a, T> {
-        self
+    fn into_rows(self) -> Rows<'a, T> {
+        Rows::Host(self)
     }
 }
 
 impl<'a, 'b: 'a, T, const D: usize> IntoRows<'a, T, D> for &'a ArrayView2<'b, T> {
-    fn into_rows(self) -> ArrayView2<'a, T> {
-        self.view()
+    fn into_rows(self) -> Rows<'a, T> {
+        Rows::Host(self.view())
     }
 }
 
 impl<'a, T, const D: usize> IntoRows<'a, T, D> for &'a [[T; D]] {
-    fn into_rows(self) -> ArrayView2<'a, T> {
-        ArrayView2::from_shape((self.len(), D), self.as_flattened()).expect("contiguous rows")
+    fn into_rows(self) -> Rows<'a, T> {
+        Rows::Host(
+            ArrayView2::from_shape((self.len(), D), self.as_flattened()).expect("contiguous rows"),
+        )
     }
 }
 
 impl<'a, T, const D: usize, const N: usize> IntoRows<'a, T, D> for &'a [[T; D]; N] {
-    fn into_rows(self) -> ArrayView2<'a, T> {
-        ArrayView2::from_shape((N, D), self.as_flattened()).expect("contiguous rows")
+    fn into_rows(self) -> Rows<'a, T> {
+        Rows::Host(ArrayView2::from_shape((N, D), self.as_flattened()).expect("contiguous rows"))
     }
 }
 
 impl<'a, T, const D: usize> IntoRows<'a, T, D> for &'a Vec<[T; D]> {
-    fn into_rows(self) -> ArrayView2<'a, T> {
-        ArrayView2::from_shape((self.len(), D), self.as_flattened()).expect("contiguous rows")
+    fn into_rows(self) -> Rows<'a, T> {
+        Rows::Host(
+            ArrayView2::from_shape((self.len(), D), self.as_flattened()).expect("contiguous rows"),
+        )
     }
 }
 
@@ -154,6 +178,62 @@ pub enum Val<'a, T: Real> {
         /// Data.
         data: Cow<'a, [T]>,
     },
+    /// Real rows in GPU memory: a device-resident input, or a stage result
+    /// kept on the device.
+    Device {
+        /// Name (for messages).
+        name: &'static str,
+        /// Data.
+        data: DevCow<'a, T>,
+    },
+    /// Indices in GPU memory (a stage result kept on the device).
+    DeviceIndex(Arc<DeviceRows<u64>>),
+    /// Values and indices in GPU memory (a stage result kept on the device).
+    DevicePair(Arc<DeviceRows<T>>, Arc<DeviceRows<u64>>),
+}
+
+/// A borrowed or shared device matrix.
+#[derive(Debug)]
+pub enum DevCow<'a, T> {
+    /// The caller's matrix.
+    Borrowed(&'a DeviceRows<T>),
+    /// A result.
+    Owned(Arc<DeviceRows<T>>),
+}
+
+impl<T> Clone for DevCow<'_, T> {
+    fn clone(&self) -> Self {
+        match self {
+            DevCow::Borrowed(r) => DevCow::Borrowed(r),
+            DevCow::Owned(a) => DevCow::Owned(a.clone()),
+        }
+    }
+}
+
+impl<T> std::ops::Deref for DevCow<'_, T> {
+    type Target = DeviceRows<T>;
+    fn deref(&self) -> &DeviceRows<T> {
+        match self {
+            DevCow::Borrowed(r) => r,
+            DevCow::Owned(a) => a,
+        }
+    }
+}
+
+/// Takes a shared device result by value.
+fn unshare<E: DeviceElem>(a: Arc<DeviceRows<E>>) -> Result<DeviceRows<E>> {
+    match Arc::try_unwrap(a) {
+        Ok(r) => Ok(r),
+        Err(a) => a.try_clone(),
+    }
+}
+
+fn host_index(a: Array2<u64>) -> Array2<usize> {
+    a.mapv(|x| usize::try_from(x).unwrap_or(usize::MAX))
+}
+
+fn device_index(a: &Array2<usize>) -> Array2<u64> {
+    a.mapv(|x| if x == usize::MAX { u64::MAX } else { x as u64 })
 }
 
 impl<'a, T: Real> Val<'a, T> {
@@ -179,21 +259,35 @@ impl<'a, T: Real> Val<'a, T> {
 
     /// A `Vi`/`Vj` input of storage type `S`, widened to the compute type.
     pub fn from_rows<S: crate::scalar::Scalar<Compute = T>>(
-        view: ArrayView2<'a, S>,
+        rows: Rows<'a, S>,
         name: &'static str,
         _cat: Cat,
         dim: usize,
     ) -> Result<Self> {
-        if view.ncols() != dim {
+        let cols = match &rows {
+            Rows::Host(v) => v.ncols(),
+            Rows::Device(d) => d.ncols(),
+        };
+        if cols != dim {
             return Err(Error::Columns {
                 var: name.into(),
                 expected: dim,
-                found: view.ncols(),
+                found: cols,
             });
         }
-        Ok(Val::Rows {
-            name,
-            data: S::widen_rows(view),
+        Ok(match rows {
+            Rows::Host(view) => Val::Rows {
+                name,
+                data: S::widen_rows(view),
+            },
+            Rows::Device(d) => Val::Device {
+                name,
+                data: DevCow::Borrowed(S::device_rows(d).ok_or_else(|| {
+                    Error::Unsupported(format!(
+                        "`{name}`: device-resident inputs must be f32 or f64"
+                    ))
+                })?),
+            },
         })
     }
 
@@ -272,14 +366,44 @@ impl<'a, T: Real> Val<'a, T> {
             Val::Index { data, .. } => Some(data.nrows()),
             Val::Pair(a, _) => Some(a.nrows()),
             Val::Vector { .. } => None,
+            Val::Device { data, .. } => Some(data.nrows()),
+            Val::DeviceIndex(i) => Some(i.nrows()),
+            Val::DevicePair(a, _) => Some(a.nrows()),
         }
+    }
+
+    /// The device matrix of a device-resident real value.
+    pub fn device_rows(&self) -> Option<&DeviceRows<T>> {
+        match self {
+            Val::Device { data, .. } => Some(data),
+            _ => None,
+        }
+    }
+
+    /// This value in host memory (device-resident values are copied).
+    pub fn host(&self) -> Result<Cow<'_, Val<'a, T>>> {
+        Ok(match self {
+            Val::Device { name, data } => Cow::Owned(Val::Rows {
+                name,
+                data: data.to_host()?.into(),
+            }),
+            Val::DeviceIndex(i) => Cow::Owned(Val::Index {
+                name: "(intermediate)",
+                data: host_index(i.to_host()?).into(),
+            }),
+            Val::DevicePair(a, b) => Cow::Owned(Val::Pair(a.to_host()?, host_index(b.to_host()?))),
+            v => Cow::Borrowed(v),
+        })
     }
 
     /// Name, for messages.
     pub fn name(&self) -> &'static str {
         match self {
-            Val::Rows { name, .. } | Val::Index { name, .. } | Val::Vector { name, .. } => name,
-            Val::Pair(..) => "(intermediate)",
+            Val::Rows { name, .. }
+            | Val::Index { name, .. }
+            | Val::Vector { name, .. }
+            | Val::Device { name, .. } => name,
+            Val::Pair(..) | Val::DeviceIndex(_) | Val::DevicePair(..) => "(intermediate)",
         }
     }
 
@@ -300,6 +424,12 @@ impl<'a, T: Real> Val<'a, T> {
                 name,
                 data: Cow::Borrowed(&data[..]),
             },
+            Val::Device { name, data } => Val::Device {
+                name,
+                data: DevCow::Borrowed(data),
+            },
+            Val::DeviceIndex(i) => Val::DeviceIndex(i.clone()),
+            Val::DevicePair(a, b) => Val::DevicePair(a.clone(), b.clone()),
         }
     }
 
@@ -314,13 +444,19 @@ impl<'a, T: Real> Val<'a, T> {
                 name: "(intermediate)",
                 data: CowArray::from(b.view()),
             }),
+            (Val::DevicePair(a, _), 0) => Ok(Val::Device {
+                name: "(intermediate)",
+                data: DevCow::Owned(a.clone()),
+            }),
+            (Val::DevicePair(_, b), 1) => Ok(Val::DeviceIndex(b.clone())),
             _ => Err(Error::Internal("part of a non-pair value".into())),
         }
     }
 
     /// Sum of the rows (a vector).
     pub fn sum_rows(&self) -> Result<Val<'static, T>> {
-        let Val::Rows { data, .. } = self else {
+        let host = self.host()?;
+        let Val::Rows { data, .. } = &*host else {
             return Err(Error::Internal("sum of rows of a non-real value".into()));
         };
         let mut out = vec![0.0f64; data.ncols()];
@@ -337,7 +473,7 @@ impl<'a, T: Real> Val<'a, T> {
 
     /// Element-wise sum.
     pub fn add(a: &Val<'_, T>, b: &Val<'_, T>) -> Result<Val<'static, T>> {
-        match (a, b) {
+        match (&*a.host()?, &*b.host()?) {
             (Val::Rows { data: x, .. }, Val::Rows { data: y, .. }) if x.dim() == y.dim() => {
                 Ok(Val::Rows {
                     name: "(intermediate)",
@@ -371,9 +507,9 @@ impl<'a, T: Real> Val<'a, T> {
         }
     }
 
-    /// An owned copy.
-    pub fn into_owned(self) -> Val<'static, T> {
-        match self {
+    /// An owned copy (a borrowed device matrix is copied on its device).
+    pub fn into_static(self) -> Result<Val<'static, T>> {
+        Ok(match self {
             Val::Rows { name, data } => Val::Rows {
                 name,
                 data: CowArray::from(data.into_owned()),
@@ -387,39 +523,99 @@ impl<'a, T: Real> Val<'a, T> {
                 name,
                 data: Cow::Owned(data.into_owned()),
             },
-        }
+            Val::Device { name, data } => Val::Device {
+                name,
+                data: match data {
+                    DevCow::Borrowed(r) => DevCow::Owned(Arc::new(r.try_clone()?)),
+                    DevCow::Owned(a) => DevCow::Owned(a),
+                },
+            },
+            Val::DeviceIndex(i) => Val::DeviceIndex(i),
+            Val::DevicePair(a, b) => Val::DevicePair(a, b),
+        })
     }
 
-    /// The final result as a real matrix.
+    /// The final result as a real matrix in host memory.
     pub fn into_rows(self) -> Result<Array2<T>> {
         match self {
             Val::Rows { data, .. } => Ok(data.into_owned()),
+            Val::Device { data, .. } => data.to_host(),
             _ => Err(Error::Internal("expected a real matrix".into())),
         }
     }
 
-    /// The final result as an index matrix.
+    /// The final result as an index matrix in host memory.
     pub fn into_index_rows(self) -> Result<Array2<usize>> {
         match self {
             Val::Index { data, .. } => Ok(data.into_owned()),
+            Val::DeviceIndex(i) => Ok(host_index(i.to_host()?)),
             _ => Err(Error::Internal("expected an index matrix".into())),
         }
     }
 
-    /// The final result as values and indices.
+    /// The final result as values and indices in host memory.
     pub fn into_pair(self) -> Result<(Array2<T>, Array2<usize>)> {
         match self {
             Val::Pair(a, b) => Ok((a, b)),
+            Val::DevicePair(a, b) => Ok((a.to_host()?, host_index(b.to_host()?))),
             _ => Err(Error::Internal("expected a pair".into())),
         }
     }
 
-    /// The final result as a vector.
+    /// The final result as a vector in host memory.
     pub fn into_vector(self) -> Result<Array1<T>> {
         match self {
             Val::Vector { data, .. } => Ok(Array1::from(data.into_owned())),
             _ => Err(Error::Internal("expected a vector".into())),
         }
+    }
+
+    /// The final result as a device matrix on `backend` (host results are
+    /// uploaded).
+    pub fn into_device_rows(self, backend: Backend) -> Result<DeviceRows<T>> {
+        match self {
+            Val::Device { data, .. } => match data {
+                DevCow::Borrowed(r) => r.try_clone(),
+                DevCow::Owned(a) => unshare(a),
+            },
+            Val::Rows { data, .. } => DeviceRows::from_host(backend, data.view()),
+            _ => Err(Error::Internal("expected a real matrix".into())),
+        }
+    }
+
+    /// The final result as a device index matrix on `backend` (`u64::MAX`
+    /// where no index exists).
+    pub fn into_device_index(self, backend: Backend) -> Result<DeviceRows<u64>> {
+        match self {
+            Val::DeviceIndex(i) => unshare(i),
+            Val::Index { data, .. } => {
+                DeviceRows::from_host(backend, device_index(&data.to_owned()).view())
+            }
+            _ => Err(Error::Internal("expected an index matrix".into())),
+        }
+    }
+
+    /// The final result as device values and indices on `backend`.
+    pub fn into_device_pair(self, backend: Backend) -> Result<(DeviceRows<T>, DeviceRows<u64>)> {
+        match self {
+            Val::DevicePair(a, b) => Ok((unshare(a)?, unshare(b)?)),
+            Val::Pair(a, b) => Ok((
+                DeviceRows::from_host(backend, a.view())?,
+                DeviceRows::from_host(backend, device_index(&b).view())?,
+            )),
+            _ => Err(Error::Internal("expected a pair".into())),
+        }
+    }
+
+    /// The final result (a parameter-shaped vector) as a one-row device
+    /// matrix on `backend`.
+    pub fn into_device_vector(self, backend: Backend) -> Result<DeviceRows<T>> {
+        let v = self.into_vector()?;
+        let n = v.len();
+        let a = v
+            .into_shape_with_order((1, n))
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        DeviceRows::from_host(backend, a.view())
     }
 }
 

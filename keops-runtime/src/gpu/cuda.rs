@@ -14,8 +14,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use cudarc::driver::{result, sys, CudaContext, CudaSlice, CudaStream, DevicePtr, DriverError};
 
 use super::GpuDevice;
+use crate::device::{DeviceElem, DeviceRows, Storage};
 use crate::error::{Error, Result};
-use crate::options::Options;
+use crate::options::{Backend, Options};
 use crate::simd::Real;
 use crate::stage::StageInfo;
 use crate::value::Val;
@@ -147,11 +148,67 @@ impl CudaGpu {
             ordinal,
         })
     }
+
+    fn alloc_typed<E: DeviceElem>(&self, len: usize, what: &str) -> Result<CudaSlice<E>> {
+        self.stream.alloc_zeros::<E>(len.max(1)).map_err(|e| {
+            if e.0 == sys::CUresult::CUDA_ERROR_OUT_OF_MEMORY {
+                Error::OutOfMemory {
+                    bytes: len * E::ELEM_BYTES,
+                    what: what.to_string(),
+                }
+            } else {
+                Error::Cuda {
+                    call: "cuMemAlloc",
+                    message: describe(&e),
+                }
+            }
+        })
+    }
+
+    /// Copies host data into a new allocation.
+    pub(crate) fn upload_typed<E: DeviceElem>(&self, data: &[E]) -> Result<CudaSlice<E>> {
+        let mut s = self.alloc_typed::<E>(data.len(), "a device matrix")?;
+        if !data.is_empty() {
+            self.stream
+                .memcpy_htod(data, &mut s)
+                .map_err(cuda_err("cuMemcpyHtoD"))?;
+        }
+        self.stream
+            .synchronize()
+            .map_err(cuda_err("cuStreamSynchronize"))?;
+        Ok(s)
+    }
+}
+
+/// Copies a whole allocation to the host.
+pub(crate) fn download_typed<E: DeviceElem>(s: &CudaSlice<E>) -> Result<Vec<E>> {
+    let stream = s.stream();
+    let v = stream.clone_dtoh(s).map_err(cuda_err("cuMemcpyDtoH"))?;
+    stream
+        .synchronize()
+        .map_err(cuda_err("cuStreamSynchronize"))?;
+    Ok(v)
+}
+
+/// A copy of an allocation on the same device.
+pub(crate) fn clone_typed<E: DeviceElem>(s: &CudaSlice<E>) -> Result<CudaSlice<E>> {
+    let stream = s.stream();
+    let c = stream.clone_dtod(s).map_err(cuda_err("cuMemcpyDtoD"))?;
+    stream
+        .synchronize()
+        .map_err(cuda_err("cuStreamSynchronize"))?;
+    Ok(c)
 }
 
 impl GpuDevice for CudaGpu {
     type Buffer = CudaSlice<u8>;
     type Function = Function;
+
+    fn backend(&self) -> Backend {
+        Backend::Gpu {
+            device: self.ordinal,
+        }
+    }
 
     fn sm_count(&mut self) -> Result<u32> {
         let n = self
@@ -202,6 +259,44 @@ impl GpuDevice for CudaGpu {
         self.stream
             .synchronize()
             .map_err(cuda_err("cuStreamSynchronize"))
+    }
+
+    fn alloc_rows<E: DeviceElem>(
+        &mut self,
+        rows: usize,
+        cols: usize,
+        what: &str,
+    ) -> Result<DeviceRows<E>> {
+        let len = rows
+            .checked_mul(cols)
+            .ok_or_else(|| Error::TooLarge(format!("{rows} x {cols} {what}")))?;
+        Ok(DeviceRows {
+            rows,
+            cols,
+            storage: Storage::Cuda(self.alloc_typed::<E>(len, what)?),
+        })
+    }
+
+    fn resident_addr<E: DeviceElem>(
+        &mut self,
+        r: &DeviceRows<E>,
+        name: &str,
+        _write: bool,
+    ) -> Result<u64> {
+        match &r.storage {
+            // The stream waits for pending work on the allocation here; the
+            // launcher synchronises the stream before returning, so no
+            // access of ours is still pending when the caller gets it back.
+            Storage::Cuda(s) if s.ordinal() == self.ordinal => {
+                let (p, _sync) = s.device_ptr(&self.stream);
+                Ok(p)
+            }
+            _ => Err(Error::WrongDevice {
+                var: name.into(),
+                found: crate::device::describe(r.backend()),
+                expected: format!("CUDA device {}", self.ordinal),
+            }),
+        }
     }
 
     fn function(&mut self, ptx: &'static str, name: &str) -> Result<Function> {
@@ -262,14 +357,15 @@ impl GpuDevice for CudaGpu {
 }
 
 /// Runs a stage on CUDA device `device`.
-pub fn run_stage<T: Real>(
+pub fn run_stage<T: Real + DeviceElem>(
     device: usize,
     opts: &Options,
     info: &StageInfo,
     args: &[&Val<'_, T>],
     m: usize,
     n: usize,
+    keep: bool,
 ) -> Result<Val<'static, T>> {
     let mut dev = CudaGpu::new(device)?;
-    super::run_on(&mut dev, opts, info, args, m, n)
+    super::run_on(&mut dev, opts, info, args, m, n, keep)
 }

@@ -5,8 +5,8 @@
 //! One generic implementation ([`run_on`]) over a small device trait
 //! ([`GpuDevice`]: allocate, upload, download, load a module's function,
 //! launch) with two implementations: CUDA through cudarc (feature `cuda`,
-//! [`Backend::Gpu`](crate::Backend::Gpu)) and the PTX simulator (feature
-//! `sim`, [`Backend::Simulator`](crate::Backend::Simulator)).
+//! [`Backend::Gpu`]) and the PTX simulator (feature
+//! `sim`, [`Backend::Simulator`]).
 //!
 //! # Work decomposition
 //!
@@ -30,10 +30,9 @@ pub mod cuda;
 #[cfg(feature = "sim")]
 pub mod sim;
 
-use ndarray::Array2;
-
+use crate::device::{DeviceElem, DeviceRows};
 use crate::error::{Error, Result};
-use crate::options::{GpuScheme, Options, SumScheme};
+use crate::options::{Backend, GpuScheme, Options, SumScheme};
 use crate::simd::Real;
 use crate::stage::{Red, Role, StageInfo, VarKind};
 use crate::value::Val;
@@ -53,6 +52,8 @@ pub trait GpuDevice {
     /// A loaded kernel.
     type Function;
 
+    /// The back end this device implements (for messages).
+    fn backend(&self) -> Backend;
     /// Number of streaming multiprocessors.
     fn sm_count(&mut self) -> Result<u32>;
     /// Allocates `bytes` bytes (at least 1) of device memory.
@@ -63,6 +64,23 @@ pub trait GpuDevice {
     fn upload(&mut self, buf: &mut Self::Buffer, data: &[u8]) -> Result<()>;
     /// Copies the first `out.len()` bytes of a buffer to the host.
     fn download(&mut self, buf: &Self::Buffer, out: &mut [u8]) -> Result<()>;
+    /// Allocates a device-resident matrix (contents unspecified until a
+    /// kernel writes them).
+    fn alloc_rows<E: DeviceElem>(
+        &mut self,
+        rows: usize,
+        cols: usize,
+        what: &str,
+    ) -> Result<DeviceRows<E>>;
+    /// The device address of a device-resident matrix, which must live on
+    /// this device (`name` is the variable, for the error). `write`: the
+    /// kernels will write it.
+    fn resident_addr<E: DeviceElem>(
+        &mut self,
+        r: &DeviceRows<E>,
+        name: &str,
+        write: bool,
+    ) -> Result<u64>;
     /// The kernel `name` of the module `ptx` (loaded once per device and
     /// module, then cached).
     fn function(&mut self, ptx: &'static str, name: &str) -> Result<Self::Function>;
@@ -79,6 +97,14 @@ pub trait GpuDevice {
     ) -> Result<()>;
     /// Waits for every launched kernel.
     fn synchronize(&mut self) -> Result<()>;
+}
+
+/// The error for `Backend::Simulator` in a build without the `sim` feature.
+#[cfg(not(feature = "sim"))]
+pub(crate) fn sim_missing() -> Error {
+    Error::Simulator(
+        "not compiled in: Backend::Simulator needs the `sim` feature of keops-runtime".into(),
+    )
 }
 
 /// Launch metadata of a module (its `// keops-kernel` line).
@@ -185,18 +211,6 @@ fn real_bytes<T: Real>(it: impl Iterator<Item = T>, len: usize) -> Vec<u8> {
     v
 }
 
-fn reals_from_bytes<T: Real>(b: &[u8]) -> Vec<T> {
-    if T::BYTES == 4 {
-        b.chunks_exact(4)
-            .map(|c| T::from_f64(f32::from_le_bytes(c.try_into().expect("4 bytes")) as f64))
-            .collect()
-    } else {
-        b.chunks_exact(8)
-            .map(|c| T::from_f64(f64::from_le_bytes(c.try_into().expect("8 bytes"))))
-            .collect()
-    }
-}
-
 fn index_bytes(it: impl Iterator<Item = usize>, len: usize) -> Vec<u8> {
     let mut v = Vec::with_capacity(len * 8);
     for x in it {
@@ -227,15 +241,18 @@ fn launch_rows<D: GpuDevice>(
     Ok(())
 }
 
-/// Runs one stage on a device: copies the inputs in (contiguous copies of
-/// strided views), launches the kernels, copies the outputs out.
-pub fn run_on<D: GpuDevice, T: Real>(
+/// Runs one stage on a device: copies the host inputs in (contiguous
+/// copies of strided views; device-resident inputs are used in place),
+/// launches the kernels, and copies the outputs out, or with `keep` leaves
+/// them on the device (`Val::Device`, `Val::DeviceIndex`, `Val::DevicePair`).
+pub fn run_on<D: GpuDevice, T: Real + DeviceElem>(
     dev: &mut D,
     opts: &Options,
     info: &StageInfo,
     args: &[&Val<'_, T>],
     m: usize,
     n: usize,
+    keep: bool,
 ) -> Result<Val<'static, T>> {
     let ptx = if T::BYTES == 4 {
         info.ptx_f32
@@ -259,17 +276,41 @@ pub fn run_on<D: GpuDevice, T: Real>(
             info.vars.len()
         )));
     }
-    if m == 0 {
-        return assemble(
-            info,
-            Array2::from_elem((0, out_dim), T::default()),
-            Array2::from_elem((0, out_dim), 0usize),
-            has_vals,
-            has_idx,
-        );
+    // Outputs, on the device.
+    let vals: Option<DeviceRows<T>> = if has_vals {
+        Some(dev.alloc_rows(m, out_dim, "outputs")?)
+    } else {
+        None
+    };
+    let idxs: Option<DeviceRows<u64>> = if has_idx {
+        Some(dev.alloc_rows(m, out_dim, "output indices")?)
+    } else {
+        None
+    };
+    if m > 0 {
+        launch_stage(dev, opts, info, &meta, ptx, args, m, n, &vals, &idxs)?;
     }
-    // Inputs.
-    let mut inputs = Vec::with_capacity(args.len());
+    finish(info, vals, idxs, keep)
+}
+
+/// Uploads the inputs and runs the kernels of a stage (`m > 0`).
+fn launch_stage<D: GpuDevice, T: Real + DeviceElem>(
+    dev: &mut D,
+    opts: &Options,
+    info: &StageInfo,
+    meta: &Meta,
+    ptx: &'static str,
+    args: &[&Val<'_, T>],
+    m: usize,
+    n: usize,
+    vals: &Option<DeviceRows<T>>,
+    idxs: &Option<DeviceRows<u64>>,
+) -> Result<()> {
+    // Inputs: parameters: vars..., m, n, row_base, chunk_len, nchunks,
+    // out_vals, out_idx, partial, oscr.
+    let nv = info.vars.len();
+    let mut params: Vec<u64> = Vec::with_capacity(nv + 9);
+    let mut temps = Vec::new();
     for (spec, arg) in info.vars.iter().zip(args) {
         let bad = || {
             Error::Internal(format!(
@@ -287,26 +328,19 @@ pub fn run_on<D: GpuDevice, T: Real>(
             (Role::Outer | Role::Inner, VarKind::Index, Val::Index { data, .. }) => {
                 index_bytes(data.iter().copied(), data.len())
             }
+            (Role::Outer | Role::Inner, VarKind::Real, Val::Device { name, data }) => {
+                params.push(dev.resident_addr(data, name, false)?);
+                continue;
+            }
             _ => return Err(bad()),
         };
         let mut buf = dev.alloc(bytes.len().max(1), spec.name)?;
         if !bytes.is_empty() {
             dev.upload(&mut buf, &bytes)?;
         }
-        inputs.push(buf);
+        params.push(dev.addr(&buf));
+        temps.push(buf);
     }
-    let vals_bytes = if has_vals { m * out_dim * T::BYTES } else { 0 };
-    let idx_bytes = if has_idx { m * out_dim * 8 } else { 0 };
-    let vals_buf = if has_vals {
-        Some(dev.alloc(vals_bytes.max(1), "outputs")?)
-    } else {
-        None
-    };
-    let idx_buf = if has_idx {
-        Some(dev.alloc(idx_bytes.max(1), "output indices")?)
-    } else {
-        None
-    };
     let oscr = if meta.outer_scratch > 0 {
         Some(dev.alloc(
             meta.outer_scratch as usize * m.div_ceil(32) * 32 * T::BYTES,
@@ -334,15 +368,15 @@ pub fn run_on<D: GpuDevice, T: Real>(
     let sms = dev.sm_count()?;
     let two_d = choose_scheme(m, n, block, meta.tile, sms, opts.gpu_scheme);
 
-    // Parameters: vars..., m, n, row_base, chunk_len, nchunks, out_vals, out_idx, partial, oscr.
-    let nv = inputs.len();
-    let mut params: Vec<u64> = Vec::with_capacity(nv + 9);
-    for b in &inputs {
-        params.push(dev.addr(b));
-    }
     params.extend([m as u64, n as u64, 0, 0, 0]);
-    params.push(vals_buf.as_ref().map_or(0, |b| dev.addr(b)));
-    params.push(idx_buf.as_ref().map_or(0, |b| dev.addr(b)));
+    params.push(match vals {
+        Some(b) => dev.resident_addr(b, "outputs", true)?,
+        None => 0,
+    });
+    params.push(match idxs {
+        Some(b) => dev.resident_addr(b, "output indices", true)?,
+        None => 0,
+    });
     params.push(0);
     params.push(oscr.as_ref().map_or(0, |b| dev.addr(b)));
     let row_base = nv + 2;
@@ -379,52 +413,47 @@ pub fn run_on<D: GpuDevice, T: Real>(
         launch_rows(dev, &fm, m, bm, 1, &mut params, row_base)?;
         _partial = Some(partial);
     }
-    dev.synchronize()?;
-    let vals = match &vals_buf {
-        Some(b) => {
-            let mut bytes = vec![0u8; vals_bytes];
-            dev.download(b, &mut bytes)?;
-            Array2::from_shape_vec((m, out_dim), reals_from_bytes::<T>(&bytes))
-                .map_err(|e| Error::Internal(e.to_string()))?
-        }
-        None => Array2::from_elem((0, 0), T::default()),
-    };
-    let idxs = match &idx_buf {
-        Some(b) => {
-            let mut bytes = vec![0u8; idx_bytes];
-            dev.download(b, &mut bytes)?;
-            let v: Vec<usize> = bytes
-                .chunks_exact(8)
-                .map(|c| {
-                    let x = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-                    usize::try_from(x).unwrap_or(usize::MAX)
-                })
-                .collect();
-            Array2::from_shape_vec((m, out_dim), v).map_err(|e| Error::Internal(e.to_string()))?
-        }
-        None => Array2::zeros((0, 0)),
-    };
-    assemble(info, vals, idxs, has_vals, has_idx)
+    // The temporaries are dropped after the kernels finish.
+    dev.synchronize()
 }
 
-fn assemble<T: Real>(
+/// The stage's result: on the device (`keep`) or copied to the host.
+fn finish<T: Real + DeviceElem>(
     info: &StageInfo,
-    vals: Array2<T>,
-    idxs: Array2<usize>,
-    has_vals: bool,
-    has_idx: bool,
+    vals: Option<DeviceRows<T>>,
+    idxs: Option<DeviceRows<u64>>,
+    keep: bool,
 ) -> Result<Val<'static, T>> {
-    Ok(match (has_vals, has_idx) {
-        (true, false) => Val::Rows {
+    use std::sync::Arc;
+    if keep {
+        return Ok(match (vals, idxs) {
+            (Some(v), None) => Val::Device {
+                name: info.name,
+                data: crate::value::DevCow::Owned(Arc::new(v)),
+            },
+            (None, Some(i)) => Val::DeviceIndex(Arc::new(i)),
+            (Some(v), Some(i)) => Val::DevicePair(Arc::new(v), Arc::new(i)),
+            (None, None) => return Err(Error::Internal("stage without output".into())),
+        });
+    }
+    let vals = vals.map(|v| v.to_host()).transpose()?;
+    let idxs = idxs
+        .map(|i| {
+            i.to_host()
+                .map(|a| a.mapv(|x| usize::try_from(x).unwrap_or(usize::MAX)))
+        })
+        .transpose()?;
+    Ok(match (vals, idxs) {
+        (Some(v), None) => Val::Rows {
             name: info.name,
-            data: vals.into(),
+            data: v.into(),
         },
-        (false, true) => Val::Index {
+        (None, Some(i)) => Val::Index {
             name: info.name,
-            data: idxs.into(),
+            data: i.into(),
         },
-        (true, true) => Val::Pair(vals, idxs),
-        (false, false) => return Err(Error::Internal("stage without output".into())),
+        (Some(v), Some(i)) => Val::Pair(v, i),
+        (None, None) => return Err(Error::Internal("stage without output".into())),
     })
 }
 

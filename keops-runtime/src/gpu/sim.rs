@@ -1,22 +1,99 @@
 //! [`GpuDevice`] on the PTX simulator of `keops-gpu-kernels` (feature `sim`):
 //! the kernels the CUDA back end would run, executed exactly and strictly on
 //! the CPU (for tests on machines without a GPU).
+//!
+//! A call whose inputs and outputs all live on the host runs on a fresh
+//! simulated device (calls run in parallel). Device-resident values
+//! ([`DeviceRows`] on `Backend::Simulator`) live
+//! on a shared device, [`default_device`], and calls that use them run there.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use keops_gpu_kernels::sim::{Device, Module, Param};
 
 use super::{GpuDevice, SIM_SMS};
+use crate::device::{DeviceElem, DeviceRows, Storage};
 use crate::error::{Error, Result};
-use crate::options::Options;
+use crate::options::{Backend, Options};
 use crate::simd::Real;
 use crate::stage::StageInfo;
 use crate::value::Val;
 
-/// A fresh simulated device (one per call: memory is not shared between calls).
+/// A simulated device, shared by the values that live on it.
+pub type SharedDevice = Arc<Mutex<Device>>;
+
+fn new_device() -> SharedDevice {
+    let mut dev = Device::new();
+    // Generous budget: one thread may walk a long reduced range.
+    dev.set_instruction_limit(u64::MAX / 2);
+    Arc::new(Mutex::new(dev))
+}
+
+/// The simulated device that holds `DeviceRows` created for
+/// `Backend::Simulator`.
+pub fn default_device() -> SharedDevice {
+    static DEV: OnceLock<SharedDevice> = OnceLock::new();
+    DEV.get_or_init(new_device).clone()
+}
+
+fn lock(dev: &SharedDevice) -> Result<MutexGuard<'_, Device>> {
+    dev.lock()
+        .map_err(|_| Error::Internal("simulated device poisoned".into()))
+}
+
+fn sim_err(e: impl std::fmt::Display) -> Error {
+    Error::Simulator(e.to_string())
+}
+
+/// An allocation on a simulated device, freed on drop.
+pub struct Resident {
+    dev: SharedDevice,
+    addr: u64,
+}
+
+impl Resident {
+    /// Copies bytes into a new allocation of `dev`.
+    pub(crate) fn upload(dev: &SharedDevice, bytes: &[u8]) -> Result<Resident> {
+        let mut g = lock(dev)?;
+        let addr = g.alloc(bytes.len().max(1));
+        if !bytes.is_empty() {
+            g.write(addr, bytes).map_err(sim_err)?;
+        }
+        Ok(Resident {
+            dev: dev.clone(),
+            addr,
+        })
+    }
+
+    /// The first `len` bytes.
+    pub(crate) fn download(&self, len: usize) -> Result<Vec<u8>> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        lock(&self.dev)?.read(self.addr, len).map_err(sim_err)
+    }
+
+    /// A copy of the first `len` bytes in a new allocation.
+    pub(crate) fn duplicate(&self, len: usize) -> Result<Resident> {
+        let bytes = self.download(len)?;
+        Resident::upload(&self.dev, &bytes)
+    }
+}
+
+impl Drop for Resident {
+    fn drop(&mut self) {
+        if let Ok(mut g) = self.dev.lock() {
+            let _ = g.free(self.addr);
+        }
+    }
+}
+
+/// A simulated device driven by the launcher for one call; the temporary
+/// allocations of the call are freed when it is dropped.
 pub struct SimGpu {
-    dev: Device,
+    dev: SharedDevice,
+    temps: Vec<u64>,
 }
 
 impl Default for SimGpu {
@@ -26,12 +103,27 @@ impl Default for SimGpu {
 }
 
 impl SimGpu {
-    /// A device with empty memory.
+    /// A fresh device with empty memory.
     pub fn new() -> SimGpu {
-        let mut dev = Device::new();
-        // Generous budget: one thread may walk a long reduced range.
-        dev.set_instruction_limit(u64::MAX / 2);
-        SimGpu { dev }
+        SimGpu::on(new_device())
+    }
+
+    /// Drives an existing device.
+    pub fn on(dev: SharedDevice) -> SimGpu {
+        SimGpu {
+            dev,
+            temps: Vec::new(),
+        }
+    }
+}
+
+impl Drop for SimGpu {
+    fn drop(&mut self) {
+        if let Ok(mut g) = self.dev.lock() {
+            for &a in &self.temps {
+                let _ = g.free(a);
+            }
+        }
     }
 }
 
@@ -50,7 +142,7 @@ fn module(ptx: &'static str) -> Result<Arc<Module>> {
     {
         return Ok(m.clone());
     }
-    let m = Arc::new(Module::parse(ptx).map_err(|e| Error::Simulator(e.to_string()))?);
+    let m = Arc::new(Module::parse(ptx).map_err(sim_err)?);
     cache
         .lock()
         .map_err(|_| Error::Internal("module cache poisoned".into()))?
@@ -62,12 +154,18 @@ impl GpuDevice for SimGpu {
     type Buffer = u64;
     type Function = (Arc<Module>, String);
 
+    fn backend(&self) -> Backend {
+        Backend::Simulator
+    }
+
     fn sm_count(&mut self) -> Result<u32> {
         Ok(SIM_SMS)
     }
 
     fn alloc(&mut self, bytes: usize, _what: &str) -> Result<u64> {
-        Ok(self.dev.alloc(bytes.max(1)))
+        let a = lock(&self.dev)?.alloc(bytes.max(1));
+        self.temps.push(a);
+        Ok(a)
     }
 
     fn addr(&mut self, buf: &u64) -> u64 {
@@ -75,18 +173,46 @@ impl GpuDevice for SimGpu {
     }
 
     fn upload(&mut self, buf: &mut u64, data: &[u8]) -> Result<()> {
-        self.dev
-            .write(*buf, data)
-            .map_err(|e| Error::Simulator(e.to_string()))
+        lock(&self.dev)?.write(*buf, data).map_err(sim_err)
     }
 
     fn download(&mut self, buf: &u64, out: &mut [u8]) -> Result<()> {
-        let v = self
-            .dev
-            .read(*buf, out.len())
-            .map_err(|e| Error::Simulator(e.to_string()))?;
+        let v = lock(&self.dev)?.read(*buf, out.len()).map_err(sim_err)?;
         out.copy_from_slice(&v);
         Ok(())
+    }
+
+    fn alloc_rows<E: DeviceElem>(
+        &mut self,
+        rows: usize,
+        cols: usize,
+        _what: &str,
+    ) -> Result<DeviceRows<E>> {
+        let addr = lock(&self.dev)?.alloc((rows * cols * E::ELEM_BYTES).max(1));
+        Ok(DeviceRows {
+            rows,
+            cols,
+            storage: Storage::Sim(Resident {
+                dev: self.dev.clone(),
+                addr,
+            }),
+        })
+    }
+
+    fn resident_addr<E: DeviceElem>(
+        &mut self,
+        r: &DeviceRows<E>,
+        name: &str,
+        _write: bool,
+    ) -> Result<u64> {
+        match &r.storage {
+            Storage::Sim(s) if Arc::ptr_eq(&s.dev, &self.dev) => Ok(s.addr),
+            _ => Err(Error::WrongDevice {
+                var: name.into(),
+                found: crate::device::describe(r.backend()),
+                expected: "the PTX simulator (its shared device)".into(),
+            }),
+        }
     }
 
     fn function(&mut self, ptx: &'static str, name: &str) -> Result<Self::Function> {
@@ -111,7 +237,7 @@ impl GpuDevice for SimGpu {
         params: &[u64],
     ) -> Result<()> {
         let ps: Vec<Param> = params.iter().map(|&p| Param::U64(p)).collect();
-        self.dev
+        lock(&self.dev)?
             .launch(&f.0, &f.1, [grid[0], grid[1], 1], [block, 1, 1], 0, &ps)
             .map(|_| ())
             .map_err(|e| Error::Simulator(format!("{}: {e}", f.1)))
@@ -122,14 +248,28 @@ impl GpuDevice for SimGpu {
     }
 }
 
-/// Runs a stage through the simulator.
-pub fn run_stage<T: Real>(
+/// Runs a stage through the simulator: on the device of its
+/// device-resident inputs, else (results kept on the device) on
+/// [`default_device`], else on a fresh device.
+pub fn run_stage<T: Real + DeviceElem>(
     opts: &Options,
     info: &StageInfo,
     args: &[&Val<'_, T>],
     m: usize,
     n: usize,
+    keep: bool,
 ) -> Result<Val<'static, T>> {
-    let mut dev = SimGpu::new();
-    super::run_on(&mut dev, opts, info, args, m, n)
+    let resident = args.iter().find_map(|a| match a.device_rows() {
+        Some(DeviceRows {
+            storage: Storage::Sim(s),
+            ..
+        }) => Some(s.dev.clone()),
+        _ => None,
+    });
+    let mut dev = match resident {
+        Some(d) => SimGpu::on(d),
+        None if keep => SimGpu::on(default_device()),
+        None => SimGpu::new(),
+    };
+    super::run_on(&mut dev, opts, info, args, m, n, keep)
 }

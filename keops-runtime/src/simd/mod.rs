@@ -63,6 +63,7 @@ pub trait Real:
     + SubAssign
     + MulAssign
     + Pack<Elem = Self>
+    + crate::device::DeviceElem
 {
     /// `"f32"` or `"f64"`.
     const NAME: &'static str;

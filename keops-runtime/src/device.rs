@@ -1,0 +1,289 @@
+//! Device-resident matrices: kernel inputs and outputs that stay in GPU
+//! memory, so that chains of kernels (or kernels and the user's own CUDA
+//! code) skip the host copies.
+//!
+//! A [`DeviceRows`] is a contiguous row-major matrix on one device of a GPU
+//! back end: a CUDA device (feature `cuda`, wrapping a cudarc
+//! [`CudaSlice`](cudarc::driver::CudaSlice)) or the PTX simulator (feature
+//! `sim`, for tests). It is accepted wherever a kernel's `call` takes a
+//! `Vi`/`Vj` input, and a kernel's `call_device` returns its results as
+//! `DeviceRows` (indices of arg-type reductions as `DeviceRows<u64>`, with
+//! `u64::MAX` where no index exists).
+//!
+//! Without either feature the type exists but cannot be constructed: code
+//! that mentions it compiles everywhere, and every constructor returns an
+//! error.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use ndarray::{Array2, ArrayView2};
+
+use crate::error::{Error, Result};
+use crate::options::Backend;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+    impl Sealed for u64 {}
+}
+
+/// Element types of device matrices: `f32`, `f64` (real data) and `u64`
+/// (indices).
+#[cfg(feature = "cuda")]
+pub trait DeviceElem:
+    sealed::Sealed
+    + Copy
+    + Default
+    + Send
+    + Sync
+    + fmt::Debug
+    + 'static
+    + cudarc::driver::DeviceRepr
+    + cudarc::driver::ValidAsZeroBits
+{
+    /// Size in bytes.
+    const ELEM_BYTES: usize;
+    /// Little-endian bytes.
+    fn put_le(self, out: &mut Vec<u8>);
+    /// From little-endian bytes (`ELEM_BYTES` of them).
+    fn get_le(b: &[u8]) -> Self;
+}
+
+/// Element types of device matrices: `f32`, `f64` (real data) and `u64`
+/// (indices).
+#[cfg(not(feature = "cuda"))]
+pub trait DeviceElem: sealed::Sealed + Copy + Default + Send + Sync + fmt::Debug + 'static {
+    /// Size in bytes.
+    const ELEM_BYTES: usize;
+    /// Little-endian bytes.
+    fn put_le(self, out: &mut Vec<u8>);
+    /// From little-endian bytes (`ELEM_BYTES` of them).
+    fn get_le(b: &[u8]) -> Self;
+}
+
+macro_rules! elem {
+    ($($t:ty),*) => {$(
+        impl DeviceElem for $t {
+            const ELEM_BYTES: usize = std::mem::size_of::<$t>();
+            #[inline]
+            fn put_le(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+            #[inline]
+            fn get_le(b: &[u8]) -> Self {
+                let mut a = [0u8; std::mem::size_of::<$t>()];
+                a.copy_from_slice(&b[..std::mem::size_of::<$t>()]);
+                <$t>::from_le_bytes(a)
+            }
+        }
+    )*};
+}
+elem!(f32, f64, u64);
+
+/// Where the data of a [`DeviceRows`] lives.
+pub(crate) enum Storage<E> {
+    /// A cudarc allocation (its context knows the device).
+    #[cfg(feature = "cuda")]
+    Cuda(cudarc::driver::CudaSlice<E>),
+    /// An allocation on a simulated device.
+    #[cfg(feature = "sim")]
+    Sim(crate::gpu::sim::Resident),
+    /// Keeps `E` used when no GPU back end is compiled in (never built).
+    #[allow(dead_code)]
+    None(std::convert::Infallible, PhantomData<E>),
+}
+
+/// A contiguous row-major matrix (`rows × cols` elements of type `E`) in
+/// the memory of a GPU back end. See the [module documentation](self).
+pub struct DeviceRows<E> {
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    pub(crate) storage: Storage<E>,
+}
+
+impl<E> fmt::Debug for DeviceRows<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "DeviceRows {{ rows: {}, cols: {}, on: {} }}",
+            self.rows,
+            self.cols,
+            describe(self.backend())
+        )
+    }
+}
+
+/// How messages name a back end.
+pub(crate) fn describe(b: Backend) -> String {
+    match b {
+        Backend::Cpu => "the CPU".into(),
+        Backend::Gpu { device } => format!("CUDA device {device}"),
+        Backend::Simulator => "the PTX simulator".into(),
+    }
+}
+
+impl<E> DeviceRows<E> {
+    /// Number of rows.
+    pub fn nrows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns.
+    pub fn ncols(&self) -> usize {
+        self.cols
+    }
+
+    /// `(rows, cols)`.
+    pub fn dim(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    /// The back end whose memory holds the data (`Backend::Gpu { device }`
+    /// or `Backend::Simulator`).
+    pub fn backend(&self) -> Backend {
+        match &self.storage {
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(s) => Backend::Gpu {
+                device: s.ordinal(),
+            },
+            #[cfg(feature = "sim")]
+            Storage::Sim(_) => Backend::Simulator,
+            Storage::None(never, _) => match *never {},
+        }
+    }
+}
+
+impl<E: DeviceElem> DeviceRows<E> {
+    /// Copies a host matrix into the memory of `backend`
+    /// (`Backend::Gpu { device }` or `Backend::Simulator`).
+    #[cfg_attr(
+        not(any(feature = "cuda", feature = "sim")),
+        allow(unreachable_code, unused_variables)
+    )]
+    pub fn from_host(backend: Backend, a: ArrayView2<'_, E>) -> Result<Self> {
+        let (rows, cols) = a.dim();
+        let data: Vec<E> = a.iter().copied().collect();
+        match backend {
+            Backend::Cpu => Err(Error::NeedsGpu(
+                "DeviceRows::from_host needs a GPU back end (Backend::Gpu or Backend::Simulator)"
+                    .into(),
+            )),
+            #[cfg(feature = "cuda")]
+            Backend::Gpu { device } => {
+                let dev = crate::gpu::cuda::CudaGpu::new(device)?;
+                Ok(DeviceRows {
+                    rows,
+                    cols,
+                    storage: Storage::Cuda(dev.upload_typed(&data)?),
+                })
+            }
+            #[cfg(not(feature = "cuda"))]
+            Backend::Gpu { .. } => Err(Error::NotCompiledWithCuda),
+            #[cfg(feature = "sim")]
+            Backend::Simulator => {
+                let mut bytes = Vec::with_capacity(data.len() * E::ELEM_BYTES);
+                for x in data {
+                    x.put_le(&mut bytes);
+                }
+                Ok(DeviceRows {
+                    rows,
+                    cols,
+                    storage: Storage::Sim(crate::gpu::sim::Resident::upload(
+                        &crate::gpu::sim::default_device(),
+                        &bytes,
+                    )?),
+                })
+            }
+            #[cfg(not(feature = "sim"))]
+            Backend::Simulator => Err(crate::gpu::sim_missing()),
+        }
+    }
+
+    /// Copies the matrix to the host.
+    #[cfg_attr(
+        not(any(feature = "cuda", feature = "sim")),
+        allow(unreachable_code, unused_variables)
+    )]
+    pub fn to_host(&self) -> Result<Array2<E>> {
+        let v: Vec<E> = match &self.storage {
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(s) => crate::gpu::cuda::download_typed(s)?,
+            #[cfg(feature = "sim")]
+            Storage::Sim(r) => r
+                .download(self.rows * self.cols * E::ELEM_BYTES)?
+                .chunks_exact(E::ELEM_BYTES)
+                .map(E::get_le)
+                .collect(),
+            Storage::None(never, _) => match *never {},
+        };
+        Array2::from_shape_vec((self.rows, self.cols), v)
+            .map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// A copy in the same device's memory.
+    pub fn try_clone(&self) -> Result<Self> {
+        match &self.storage {
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(s) => Ok(DeviceRows {
+                rows: self.rows,
+                cols: self.cols,
+                storage: Storage::Cuda(crate::gpu::cuda::clone_typed(s)?),
+            }),
+            #[cfg(feature = "sim")]
+            Storage::Sim(r) => Ok(DeviceRows {
+                rows: self.rows,
+                cols: self.cols,
+                storage: Storage::Sim(r.duplicate(self.rows * self.cols * E::ELEM_BYTES)?),
+            }),
+            Storage::None(never, _) => match *never {},
+        }
+    }
+
+    /// Wraps a cudarc allocation of at least `rows * cols` elements holding a
+    /// row-major matrix.
+    #[cfg(feature = "cuda")]
+    pub fn from_cuda_slice(
+        slice: cudarc::driver::CudaSlice<E>,
+        rows: usize,
+        cols: usize,
+    ) -> Result<Self> {
+        let need = rows
+            .checked_mul(cols)
+            .ok_or_else(|| Error::TooLarge(format!("{rows} x {cols} device matrix")))?;
+        if slice.len() < need {
+            return Err(Error::Internal(format!(
+                "a CUDA slice of {} elements cannot hold {rows} x {cols} values",
+                slice.len()
+            )));
+        }
+        Ok(DeviceRows {
+            rows,
+            cols,
+            storage: Storage::Cuda(slice),
+        })
+    }
+
+    /// The cudarc allocation (`None` on the simulator).
+    #[cfg(feature = "cuda")]
+    pub fn cuda_slice(&self) -> Option<&cudarc::driver::CudaSlice<E>> {
+        match &self.storage {
+            Storage::Cuda(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The cudarc allocation, by value (`Err(self)` on the simulator).
+    #[cfg(feature = "cuda")]
+    pub fn into_cuda_slice(self) -> Result<cudarc::driver::CudaSlice<E>, Self> {
+        match self.storage {
+            Storage::Cuda(s) => Ok(s),
+            storage => Err(DeviceRows {
+                rows: self.rows,
+                cols: self.cols,
+                storage,
+            }),
+        }
+    }
+}
