@@ -178,6 +178,13 @@ impl Pack for F32x8 {
         Self(unsafe { _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_castps_si256(t.0))) })
     }
     #[inline(always)]
+    fn pow2i_m1(n: Self) -> Self {
+        const MAGIC: f32 = (1u32 << 23) as f32 + (127.0 - 1.0);
+        let t = n + Self::splat(MAGIC);
+        // SAFETY: AVX2+FMA were detected by `dispatch` (module docs).
+        Self(unsafe { _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_castps_si256(t.0))) })
+    }
+    #[inline(always)]
     fn frexp(self) -> (Self, Self) {
         let sub = self.cmp_lt(Self::splat(f32::MIN_POSITIVE));
         let x = Self::select(sub, self * Self::splat(4294967296.0), self);
@@ -379,6 +386,13 @@ impl Pack for F64x4 {
     #[inline(always)]
     fn pow2i(n: Self) -> Self {
         const MAGIC: f64 = (1u64 << 52) as f64 + 1023.0;
+        let t = n + Self::splat(MAGIC);
+        // SAFETY: AVX2+FMA were detected by `dispatch` (module docs).
+        Self(unsafe { _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_castpd_si256(t.0))) })
+    }
+    #[inline(always)]
+    fn pow2i_m1(n: Self) -> Self {
+        const MAGIC: f64 = (1u64 << 52) as f64 + (1023.0 - 1.0);
         let t = n + Self::splat(MAGIC);
         // SAFETY: AVX2+FMA were detected by `dispatch` (module docs).
         Self(unsafe { _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_castpd_si256(t.0))) })

@@ -188,6 +188,13 @@ impl Pack for F32x16 {
         Self(unsafe { _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_castps_si512(t.0))) })
     }
     #[inline(always)]
+    fn pow2i_m1(n: Self) -> Self {
+        const MAGIC: f32 = (1u32 << 23) as f32 + (127.0 - 1.0);
+        let t = n + Self::splat(MAGIC);
+        // SAFETY: AVX-512 F/DQ/VL/BW were detected by `dispatch` (module docs).
+        Self(unsafe { _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_castps_si512(t.0))) })
+    }
+    #[inline(always)]
     fn frexp(self) -> (Self, Self) {
         // SAFETY: AVX-512 F/DQ/VL/BW were detected by `dispatch` (module
         // docs). `vgetmantps`/`vgetexpps` normalise subnormal inputs.
@@ -380,6 +387,13 @@ impl Pack for F64x8 {
     #[inline(always)]
     fn pow2i(n: Self) -> Self {
         const MAGIC: f64 = (1u64 << 52) as f64 + 1023.0;
+        let t = n + Self::splat(MAGIC);
+        // SAFETY: AVX-512 F/DQ/VL/BW were detected by `dispatch` (module docs).
+        Self(unsafe { _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_castpd_si512(t.0))) })
+    }
+    #[inline(always)]
+    fn pow2i_m1(n: Self) -> Self {
+        const MAGIC: f64 = (1u64 << 52) as f64 + (1023.0 - 1.0);
         let t = n + Self::splat(MAGIC);
         // SAFETY: AVX-512 F/DQ/VL/BW were detected by `dispatch` (module docs).
         Self(unsafe { _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_castpd_si512(t.0))) })

@@ -309,18 +309,24 @@ pub fn exp_flush_threshold<P: Pack>() -> f64 {
 /// `2^-125` (f32) / `2^-1021` (f64) flushed to 0 (`x` below
 /// [`exp_flush_threshold`]): no subnormal number is ever created, which
 /// costs tens of cycles per operation on x86, and the scaling by `2^n` is a
-/// single exact product pair instead of the two-step one [`exp`] needs for
+/// single exact product instead of the two-step one [`exp`] needs for
 /// subnormal results. Equal to [`exp`] bit for bit wherever the result is at
 /// least the threshold's exponential; NaN and overflow as [`exp`].
+///
+/// This is the exponential of every formula, so each operation counts:
+/// only the top of the range is clamped (lanes below the threshold compute
+/// garbage that the final select replaces by 0), and `2 e^r = 2 expm1(r) + 2`
+/// is one FMA (exact scaling by 2) so that `2^(n-1)` stays normal.
 #[inline(always)]
 pub fn exp_flush<P: Pack>(x: P) -> P {
     let lo = k::<P>(exp_flush_threshold::<P>());
-    let hi = kk::<P>(89.0, 710.0);
-    let xc = clamp(x, lo, hi);
+    // `min(a, b)` is `a < b ? a : b`: NaN in `x` comes through.
+    let xc = kk::<P>(89.0, 710.0).min(x);
     let (n, r) = exp_reduce(xc);
-    let y = expm1_reduced(r) + k(1.0);
-    // n - 1 is a normal exponent over the whole clamped range.
-    let v = (y * P::pow2i(n - k(1.0))) * k(2.0);
+    let y2 = expm1_reduced(r).mul_add(k(2.0), k(2.0));
+    // n - 1 is a normal exponent for every x >= lo (and y2 * 2^(n-1) a
+    // normal number), so the product is e^x rounded once.
+    let v = y2 * P::pow2i_m1(n);
     P::select(x.cmp_lt(lo), k(0.0), v)
 }
 

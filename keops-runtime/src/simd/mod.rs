@@ -193,6 +193,8 @@ pub trait Pack:
     /// rebuild exponents in `exp`); exact. Other arguments give an
     /// unspecified (but equal at every level) value.
     fn pow2i(n: Self) -> Self;
+    /// `2^(n-1)`, as [`Pack::pow2i`] of `n - 1` (one operation less).
+    fn pow2i_m1(n: Self) -> Self;
     /// Splits finite positive normal `x` into `(m, e)` with `x = m * 2^e`,
     /// `m` in `[1, 2)` and `e` integral-valued (used by `ln`). Subnormal
     /// inputs must also be handled exactly.

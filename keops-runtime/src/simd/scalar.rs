@@ -176,6 +176,11 @@ macro_rules! impl_scalar {
                 <$t>::from_bits((n + MAGIC).to_bits() << $mant)
             }
             #[inline(always)]
+            fn pow2i_m1(n: Self) -> Self {
+                const MAGIC: $t = ((1 as $bits) << $mant) as $t + ($bias - 1) as $t;
+                <$t>::from_bits((n + MAGIC).to_bits() << $mant)
+            }
+            #[inline(always)]
             fn frexp(self) -> (Self, Self) {
                 const MANT_MASK: $bits = ((1 as $bits) << $mant) - 1;
                 const ONE_BITS: $bits = ($bias as $bits) << $mant;

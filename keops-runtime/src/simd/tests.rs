@@ -327,6 +327,22 @@ impl Unary for OpPow2i {
     }
 }
 
+struct OpPow2iM1;
+impl Unary for OpPow2iM1 {
+    #[inline(always)]
+    fn f<P: Pack>(n: P) -> P {
+        P::pow2i_m1(n)
+    }
+}
+
+struct OpExpFlush;
+impl Unary for OpExpFlush {
+    #[inline(always)]
+    fn f<P: Pack>(x: P) -> P {
+        crate::simd::math::exp_flush(x)
+    }
+}
+
 /// Interesting values: zeros, infinities, NaN, subnormals, extremes, halves.
 fn specials<T: Real>() -> Vec<T> {
     let (min_pos, min_sub, max) = if T::BYTES == 4 {
@@ -404,6 +420,7 @@ fn primitives_agree<T: Real>() {
     };
     let ns: Vec<T> = (lo..=hi).map(|n| T::from_f64(n as f64)).collect();
     assert_levels_agree::<T, U<OpPow2i>>("pow2i", &ns, &ns, &ns);
+    assert_levels_agree::<T, U<OpPow2iM1>>("pow2i_m1", &ns, &ns, &ns);
 }
 
 #[test]
@@ -537,6 +554,11 @@ fn primitive_semantics<T: Real>() {
         let p = map1_at::<T, OpPow2i>(level, &ns);
         for (i, n) in (lo..=hi).enumerate() {
             assert_eq!(p[i].to_f64(), pow2(n), "{level}: pow2i({n})");
+        }
+        // pow2i_m1(n) = 2^(n-1) wherever n - 1 is a normal exponent.
+        let q = map1_at::<T, OpPow2iM1>(level, &ns[1..]);
+        for (i, n) in (lo + 1..=hi).enumerate() {
+            assert_eq!(q[i].to_f64(), pow2(n - 1), "{level}: pow2i_m1({n})");
         }
     }
 }
@@ -1698,5 +1720,15 @@ fn exp_flush_matches_exp_in_the_normal_range() {
         );
     }
     check::<f32>(-100.0, 89.0);
+    // Every SIMD level gives the scalar level's bits, specials included.
+    fn levels<T: Real>(lo: f64, hi: f64) {
+        let mut x: Vec<T> = (0..4001)
+            .map(|i| T::from_f64(lo + (hi - lo) * i as f64 / 4000.0))
+            .collect();
+        x.extend(specials::<T>());
+        assert_levels_agree::<T, U<OpExpFlush>>("exp_flush", &x, &x, &x);
+    }
+    levels::<f32>(-120.0, 95.0);
+    levels::<f64>(-760.0, 720.0);
     check::<f64>(-720.0, 710.0);
 }
