@@ -677,8 +677,16 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
             // The group's rows (rows past the end repeat the last row and
             // are discarded).
             let rk: S::Group<usize> = S::Group::<usize>::from_fn(|r| g0 + r.min(gn - 1));
-            let mut acc: S::Group<S::Acc<P>> =
-                S::Group::<S::Acc<P>>::from_fn(|r| lane_states[rk.as_slice()[r]]);
+            // K-lists (2K packs per row) do not fit in registers: they are
+            // updated where they live instead of being copied in and out.
+            let in_place = const { S::INFO.red.is_kmin() };
+            let mut acc: S::Group<S::Acc<P>> = S::Group::<S::Acc<P>>::from_fn(|r| {
+                if in_place {
+                    S::Acc::<P>::splat(zero)
+                } else {
+                    lane_states[rk.as_slice()[r]]
+                }
+            });
             let halves: S::Group<(P, P)> = S::Group::<(P, P)>::from_fn(|r| {
                 let row = rows.start + rk.as_slice()[r];
                 (
@@ -720,7 +728,16 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
                             row_hi: hi,
                             row_lo: lo,
                         };
-                        let st = &mut acc.as_mut_slice()[r];
+                        // (Rows past the end repeat the last row: updated in
+                        // place, they would enter its lists twice.)
+                        if in_place && r >= gn {
+                            continue;
+                        }
+                        let st = if in_place {
+                            &mut lane_states[k]
+                        } else {
+                            &mut acc.as_mut_slice()[r]
+                        };
                         if fused_sum {
                             S::pair_sum::<P>(&pf, &of[k], nf, &pctx, st);
                         } else {
@@ -740,7 +757,9 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
                 }
                 j0 += npk * lanes;
             }
-            lane_states[g0..g0 + gn].copy_from_slice(&acc.as_slice()[..gn]);
+            if !in_place {
+                lane_states[g0..g0 + gn].copy_from_slice(&acc.as_slice()[..gn]);
+            }
             if full_end < t1 {
                 let nf = Features::new(
                     tile_data.get(full_end - t0..).unwrap_or(&[]),

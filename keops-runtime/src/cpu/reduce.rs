@@ -277,7 +277,10 @@ fn kmin_insert(row: &mut [f64], k: usize, fdim: usize, d: usize, v: f64, i: f64)
 }
 
 /// A bound on the final K-th value of a K-reduction's row, from its lane
-/// lists: the K-th smallest value among all lanes' candidates. At least K
+/// lists: the K-th smallest value among the lanes' best candidates (ranks
+/// `0..R` of every lane, `R = ceil(K / lanes) + 1`, so at least K of them;
+/// the top K of a row are spread over the lanes, so this is nearly the
+/// K-th smallest of all candidates, at a fraction of the cost). At least K
 /// candidates, all with smaller indices than any later one, are at or below
 /// it, so a later value `v >= tau` can never enter the top K (ties go to the
 /// earlier index). Testing `v < tau` instead of only `v <` the lane's own
@@ -286,26 +289,52 @@ fn kmin_insert(row: &mut [f64], k: usize, fdim: usize, d: usize, v: f64, i: f64)
 pub(crate) fn kmin_bound<P: Pack>(info: &StageInfo, acc: &[P], tau: &mut [P]) {
     let fdim = info.fdim;
     let k = info.red.k();
-    let mut vals: Vec<f64> = Vec::with_capacity(k * P::LANES);
+    let ranks = k.min(k.div_ceil(P::LANES) + 1);
+    let total = ranks * P::LANES;
+    // Called for every row a few times per segment: no allocation for the
+    // usual sizes.
+    let mut stack = [<P::Elem as Default>::default(); 64];
+    let mut heap = Vec::new();
+    let vals: &mut [P::Elem] = if total <= stack.len() {
+        &mut stack[..total]
+    } else {
+        heap.resize(total, <P::Elem as Default>::default());
+        &mut heap
+    };
     for d in 0..fdim {
-        vals.clear();
-        for rank in 0..k {
-            let (v, n) = lanes(acc[rank * fdim + d]);
-            vals.extend(v[..n].iter().map(|x| x.to_f64()));
+        for rank in 0..ranks {
+            acc[rank * fdim + d].store(&mut vals[rank * P::LANES..(rank + 1) * P::LANES]);
         }
-        let t = if vals.len() < k {
-            f64::INFINITY
-        } else {
-            let (_, kth, _) = vals.select_nth_unstable_by(k - 1, |a, b| a.total_cmp(b));
-            *kth
-        };
-        // NaN never enters a K-list; +inf keeps the lane test alone.
-        tau[d] = P::splat(<P::Elem as Real>::from_f64(if t.is_nan() {
-            f64::INFINITY
-        } else {
-            t
-        }));
+        // NaN never enters a K-list (unfilled slots hold +inf).
+        tau[d] = P::splat(kth_smallest(vals, k));
     }
+}
+
+/// The `k`-th smallest of `vals` (`1 <= k <= vals.len()`, no NaN): a
+/// sorted list of the `k` best, filled by insertion (most values are
+/// rejected by one comparison), for the small `k` of K-reductions.
+fn kth_smallest<E: Real>(vals: &mut [E], k: usize) -> E {
+    let mut best = [E::INFINITY; 64];
+    if k > best.len() {
+        let (_, kth, _) = vals.select_nth_unstable_by(k - 1, |a, b| {
+            a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal)
+        });
+        return *kth;
+    }
+    let best = &mut best[..k];
+    for &v in vals.iter() {
+        // (No NaN here: `v < best` is `!(v >= best)`.)
+        if v >= best[k - 1] {
+            continue;
+        }
+        let mut r = k - 1;
+        while r > 0 && v < best[r - 1] {
+            best[r] = best[r - 1];
+            r -= 1;
+        }
+        best[r] = v;
+    }
+    best[k - 1]
 }
 
 /// Folds the lanes of `acc` into the f64 row state and resets the lanes.
@@ -510,6 +539,39 @@ pub(crate) fn finalize<T: Real>(info: &StageInfo, row: &[f64], vals: &mut [T], i
                 if has_idx {
                     idx[c] = to_index(row[n + c]);
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kth_smallest;
+
+    #[test]
+    fn kth_smallest_matches_sorting() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        for len in [1usize, 2, 5, 16, 32, 48, 100] {
+            for _ in 0..20 {
+                let mut v: Vec<f32> = (0..len)
+                    .map(|_| {
+                        if rng.u8(..10) == 0 {
+                            f32::INFINITY
+                        } else {
+                            (rng.u8(..20) as f32) * 0.5
+                        }
+                    })
+                    .collect();
+                let mut sorted = v.clone();
+                sorted.sort_by(|a, b| a.total_cmp(b));
+                for k in [1, len / 2 + 1, len, 70.min(len)] {
+                    assert_eq!(
+                        kth_smallest(&mut v.clone(), k),
+                        sorted[k - 1],
+                        "{v:?} k={k}"
+                    );
+                }
+                assert_eq!(kth_smallest(&mut v, len), sorted[len - 1]);
             }
         }
     }
