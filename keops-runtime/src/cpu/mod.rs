@@ -680,13 +680,9 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
             // K-lists (2K packs per row) do not fit in registers: they are
             // updated where they live instead of being copied in and out.
             let in_place = const { S::INFO.red.is_kmin() };
-            let mut acc: S::Group<S::Acc<P>> = S::Group::<S::Acc<P>>::from_fn(|r| {
-                if in_place {
-                    S::Acc::<P>::splat(zero)
-                } else {
-                    lane_states[rk.as_slice()[r]]
-                }
-            });
+            // (For K-lists `acc` is never read: the copy is dead code.)
+            let mut acc: S::Group<S::Acc<P>> =
+                S::Group::<S::Acc<P>>::from_fn(|r| lane_states[rk.as_slice()[r]]);
             let halves: S::Group<(P, P)> = S::Group::<(P, P)>::from_fn(|r| {
                 let row = rows.start + rk.as_slice()[r];
                 (
@@ -728,16 +724,27 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
                             row_hi: hi,
                             row_lo: lo,
                         };
-                        // (Rows past the end repeat the last row: updated in
-                        // place, they would enter its lists twice.)
-                        if in_place && r >= gn {
+                        if in_place {
+                            // K-lists, updated where they live. (Rows past the
+                            // end repeat the last row: updated in place, they
+                            // would enter its lists twice.)
+                            if r >= gn {
+                                continue;
+                            }
+                            let mut out = S::Out::<P>::splat(zero);
+                            S::pair::<P>(&pf, &of[k], nf, &pctx, dots.as_slice()[r][pk], &mut out);
+                            reduce::update(
+                                info,
+                                ctx.kahan,
+                                lane_states[k].as_mut_slice(),
+                                out.as_slice(),
+                                jl,
+                                None,
+                                taus[k].as_slice(),
+                            );
                             continue;
                         }
-                        let st = if in_place {
-                            &mut lane_states[k]
-                        } else {
-                            &mut acc.as_mut_slice()[r]
-                        };
+                        let st = &mut acc.as_mut_slice()[r];
                         if fused_sum {
                             S::pair_sum::<P>(&pf, &of[k], nf, &pctx, st);
                         } else {
