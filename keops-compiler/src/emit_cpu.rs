@@ -805,12 +805,14 @@ fn program_tokens(
             Step::Reduce { stage, args } => {
                 let st = &stage_idents[*stage as usize];
                 let args: Vec<TokenStream> = args.iter().map(|&a| val(a)).collect();
-                // Only the stage that produces the result may keep it on the device.
+                // The stage that produces the result keeps it on the device for
+                // `call_device`; intermediate results stay there between GPU
+                // stages (`__mid`).
                 let keep = if matches!(prog.output, Value::Step(o) | Value::Part(o, _) if o as usize == s)
                 {
                     quote!(__keep)
                 } else {
-                    quote!(false)
+                    quote!(__mid)
                 };
                 quote!(let #out = #p::run_stage::<#st, T::Compute>(&self.opts, &[#(#args),*], &__rows, #keep)?;)
             }
@@ -970,6 +972,7 @@ fn program_tokens(
             fn __run<'a, T: #p::Scalar>(&self, __keep: bool, #(#params),*) -> #p::Result<#p::Val<'static, T::Compute>> {
                 #(#conv)*
                 let __rows = #p::RowCounts::of(&[#((#cats, &#input_vals)),*])?;
+                let __mid = #p::keep_intermediates(&self.opts);
                 #(#steps)*
                 ::core::result::Result::Ok(#output)
             }

@@ -88,6 +88,13 @@ fn run_backend<S: CpuStage, T: Real>(
     }
 }
 
+/// Whether the intermediate results of a kernel program stay in device
+/// memory between stages: on the GPU back ends, except with f64
+/// accumulation (whose f32 to f64 conversion happens on the host).
+pub fn keep_intermediates(opts: &Options) -> bool {
+    opts.backend != Backend::Cpu && !opts.f64_accumulation
+}
+
 fn rows_for<T: Real>(
     info: &stage::StageInfo,
     args: &[&Val<'_, T>],
@@ -155,13 +162,13 @@ pub mod __private {
     pub use crate::error::{Error, Result};
     pub use crate::ops;
     pub use crate::options::{Backend, GpuScheme, Options, SumScheme};
-    pub use crate::run_stage;
     pub use crate::scalar::Scalar;
     pub use crate::simd::{Pack, Real, SimdLevel};
     pub use crate::stage::{
         Buf, Cat, CpuStage, Elem, Features, PairCtx, Red, Role, StageInfo, VarKind, VarSpec,
     };
     pub use crate::value::{IntoIndexRows, IntoParam, IntoRows, RowCounts, Rows, Val};
+    pub use crate::{keep_intermediates, run_stage};
     pub use ndarray;
 
     /// The value of a `keops!` invocation whose formula failed to parse.

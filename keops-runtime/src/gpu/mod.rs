@@ -332,6 +332,10 @@ fn launch_stage<D: GpuDevice, T: Real + DeviceElem>(
                 params.push(dev.resident_addr(data, name, false)?);
                 continue;
             }
+            (Role::Outer | Role::Inner, VarKind::Index, Val::DeviceIndex(data)) => {
+                params.push(dev.resident_addr(data, spec.name, false)?);
+                continue;
+            }
             _ => return Err(bad()),
         };
         let mut buf = dev.alloc(bytes.len().max(1), spec.name)?;

@@ -259,11 +259,16 @@ pub fn run_stage<T: Real + DeviceElem>(
     n: usize,
     keep: bool,
 ) -> Result<Val<'static, T>> {
-    let resident = args.iter().find_map(|a| match a.device_rows() {
-        Some(DeviceRows {
-            storage: Storage::Sim(s),
-            ..
-        }) => Some(s.dev.clone()),
+    let on_sim = |s: &Storage<_>| match s {
+        Storage::Sim(r) => Some(r.dev.clone()),
+        _ => None,
+    };
+    let resident = args.iter().find_map(|a| match a {
+        Val::Device { data, .. } => on_sim(&data.storage),
+        Val::DeviceIndex(i) => match &i.storage {
+            Storage::Sim(r) => Some(r.dev.clone()),
+            _ => None,
+        },
         _ => None,
     });
     let mut dev = match resident {
