@@ -372,6 +372,26 @@ impl<'a, T: Real> Val<'a, T> {
         }
     }
 
+    /// A stage's result in host memory: values, indices, or both (a pair).
+    pub fn from_outputs(
+        name: &'static str,
+        vals: Option<Array2<T>>,
+        idxs: Option<Array2<usize>>,
+    ) -> Result<Val<'static, T>> {
+        Ok(match (vals, idxs) {
+            (Some(v), None) => Val::Rows {
+                name,
+                data: v.into(),
+            },
+            (None, Some(i)) => Val::Index {
+                name,
+                data: i.into(),
+            },
+            (Some(v), Some(i)) => Val::Pair(v, i),
+            (None, None) => return Err(Error::Internal("stage without output".into())),
+        })
+    }
+
     /// The device matrix of a device-resident real value.
     pub fn device_rows(&self) -> Option<&DeviceRows<T>> {
         match self {

@@ -277,32 +277,15 @@ fn run_inner<S: CpuStage, T: Real>(
         }
     };
     if m > 0 {
-        if nseg == 1 {
-            let vchunks: Vec<&mut [T]> = if has_vals {
-                vals.chunks_mut(rb * out_dim).collect()
-            } else {
-                (0..nblocks).map(|_| &mut [][..]).collect()
-            };
-            let ichunks: Vec<&mut [usize]> = if has_idx {
-                idxs.chunks_mut(rb * out_dim).collect()
-            } else {
-                (0..nblocks).map(|_| &mut [][..]).collect()
-            };
-            vchunks
-                .into_par_iter()
-                .zip(ichunks)
-                .enumerate()
-                .for_each(|(b, (v, i))| {
-                    let rows = b * rb..((b + 1) * rb).min(m);
-                    let mut states = vec![0.0f64; rows.len() * acc];
-                    ctx.block(level, rows.clone(), 0..ntiles, &mut states);
-                    finalize_rows(&states, rows, v, i);
-                });
+        // With several segments per row block, the segments run first (in
+        // parallel) and each block merges its segments in order below.
+        let parts: Vec<Vec<f64>> = if nseg == 1 {
+            Vec::new()
         } else {
             let items: Vec<(usize, usize)> = (0..nblocks)
                 .flat_map(|b| (0..nseg).map(move |s| (b, s)))
                 .collect();
-            let parts: Vec<Vec<f64>> = items
+            items
                 .par_iter()
                 .map(|&(b, s)| {
                     let rows = b * rb..((b + 1) * rb).min(m);
@@ -311,24 +294,29 @@ fn run_inner<S: CpuStage, T: Real>(
                     ctx.block(level, rows, tiles, &mut states);
                     states
                 })
-                .collect();
-            // Merge segments in order, per block.
-            let vchunks: Vec<&mut [T]> = if has_vals {
-                vals.chunks_mut(rb * out_dim).collect()
-            } else {
-                (0..nblocks).map(|_| &mut [][..]).collect()
-            };
-            let ichunks: Vec<&mut [usize]> = if has_idx {
-                idxs.chunks_mut(rb * out_dim).collect()
-            } else {
-                (0..nblocks).map(|_| &mut [][..]).collect()
-            };
-            vchunks
-                .into_par_iter()
-                .zip(ichunks)
-                .enumerate()
-                .for_each(|(b, (v, i))| {
-                    let rows = b * rb..((b + 1) * rb).min(m);
+                .collect()
+        };
+        let vchunks: Vec<&mut [T]> = if has_vals {
+            vals.chunks_mut(rb * out_dim).collect()
+        } else {
+            (0..nblocks).map(|_| &mut [][..]).collect()
+        };
+        let ichunks: Vec<&mut [usize]> = if has_idx {
+            idxs.chunks_mut(rb * out_dim).collect()
+        } else {
+            (0..nblocks).map(|_| &mut [][..]).collect()
+        };
+        vchunks
+            .into_par_iter()
+            .zip(ichunks)
+            .enumerate()
+            .for_each(|(b, (v, i))| {
+                let rows = b * rb..((b + 1) * rb).min(m);
+                let states = if nseg == 1 {
+                    let mut states = vec![0.0f64; rows.len() * acc];
+                    ctx.block(level, rows.clone(), 0..ntiles, &mut states);
+                    states
+                } else {
                     let mut merged = parts[b * nseg].clone();
                     for s in 1..nseg {
                         let next = &parts[b * nseg + s];
@@ -340,9 +328,10 @@ fn run_inner<S: CpuStage, T: Real>(
                             );
                         }
                     }
-                    finalize_rows(&merged, rows, v, i);
-                });
-        }
+                    merged
+                };
+                finalize_rows(&states, rows, v, i);
+            });
     }
     let vals = if has_vals {
         Some(
@@ -360,18 +349,7 @@ fn run_inner<S: CpuStage, T: Real>(
     } else {
         None
     };
-    Ok(match (vals, idxs) {
-        (Some(v), None) => Val::Rows {
-            name: info.name,
-            data: v.into(),
-        },
-        (None, Some(i)) => Val::Index {
-            name: info.name,
-            data: i.into(),
-        },
-        (Some(v), Some(i)) => Val::Pair(v, i),
-        (None, None) => return Err(Error::Internal("stage without output".into())),
-    })
+    Val::from_outputs(info.name, vals, idxs)
 }
 
 /// Translates the vector at features `idx` of `f` by `-center` and

@@ -447,18 +447,7 @@ fn finish<T: Real + DeviceElem>(
                 .map(|a| a.mapv(|x| usize::try_from(x).unwrap_or(usize::MAX)))
         })
         .transpose()?;
-    Ok(match (vals, idxs) {
-        (Some(v), None) => Val::Rows {
-            name: info.name,
-            data: v.into(),
-        },
-        (None, Some(i)) => Val::Index {
-            name: info.name,
-            data: i.into(),
-        },
-        (Some(v), Some(i)) => Val::Pair(v, i),
-        (None, None) => return Err(Error::Internal("stage without output".into())),
-    })
+    Val::from_outputs(info.name, vals, idxs)
 }
 
 #[cfg(test)]
