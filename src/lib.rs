@@ -23,10 +23,9 @@
 /// precision and computed in f32.
 #[cfg(feature = "f16")]
 pub use half;
-pub use keops_macros::keops;
 pub use keops_runtime::{
-    Backend, DeviceElem, DeviceRows, Error, GpuScheme, IntoIndexRows, IntoParam, IntoRows, Options,
-    Real, Result, Scalar, SimdLevel, SumScheme,
+    Backend, DeviceElem, DeviceRows, Error, GpuScheme, GradientNotEmitted, IntoIndexRows,
+    IntoParam, IntoRows, Kernel, Options, Real, Result, Scalar, SimdLevel, SumScheme,
 };
 /// The `ndarray` version keops uses (inputs and outputs are its arrays).
 pub use ndarray;
@@ -34,7 +33,9 @@ pub use ndarray;
 /// The usual imports: the macro, arrays, options and errors.
 pub mod prelude {
     pub use crate::keops;
-    pub use crate::{Backend, DeviceRows, Error, GpuScheme, Options, Result, SimdLevel, SumScheme};
+    pub use crate::{
+        Backend, DeviceRows, Error, GpuScheme, Kernel, Options, Result, SimdLevel, SumScheme,
+    };
     pub use ndarray::{array, Array1, Array2, ArrayView1, ArrayView2};
 }
 
@@ -43,8 +44,30 @@ pub mod simd {
     pub use keops_runtime::simd::{best_level, supported_levels, SimdLevel};
 }
 
+#[doc = include_str!("keops_macro.md")]
+#[cfg(not(any(feature = "cuda", feature = "sim")))]
+#[macro_export]
+macro_rules! keops {
+    ($($formula:tt)*) => {
+        $crate::__private::__keops_impl!({ $crate } cpu $($formula)*)
+    };
+}
+
+#[doc = include_str!("keops_macro.md")]
+#[cfg(any(feature = "cuda", feature = "sim"))]
+#[macro_export]
+macro_rules! keops {
+    ($($formula:tt)*) => {
+        $crate::__private::__keops_impl!({ $crate } ptx $($formula)*)
+    };
+}
+
+/// The interface of macro-generated code. Not a stable API.
 #[doc(hidden)]
-pub use keops_runtime::__private;
+pub mod __private {
+    pub use keops_macros::__keops_impl;
+    pub use keops_runtime::__private::*;
+}
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -1,6 +1,8 @@
 //! Every reduction, over i and over j, in both spellings, against the
 //! reference evaluator; empty reductions; the long-sum accuracy of the
-//! default (block) sum scheme.
+//! default (block) sum scheme; one-column inputs as vectors; the
+//! generated code compiles in a crate that forbids `unsafe`.
+#![forbid(unsafe_code)]
 mod common;
 
 use keops::prelude::*;
@@ -156,3 +158,53 @@ check!(max_dot_form_over_i, |x: Vi<24>, y: Vj<24>| max_argmax_i(exp(-sqdist(x, y
 // in f32 (norms of 1.6e7 against distances of about 1); the engine centers
 // both sets first, so indices and values still match the direct formula.
 check!(argkmin_dot_form_far_from_origin, |x: Vi<16>, y: Vj<16>| kmin_argkmin_j(sqdist(x, y), 5); range = (1000.0, 1001.0); sizes = vec![(7, 13), (200, 301)]);
+
+/// `Vi<1>`/`Vj<1>` inputs take `Array1`/`ArrayView1` (strided views
+/// included), with the same result as the one-column matrices.
+#[test]
+fn one_column_variables_take_vectors() {
+    let k = keops!(|x: Vi<1>, y: Vj<1>, b: Vj<2>| sum_j(exp(-(x - y).square()) * b));
+    let x = Array1::from_vec(vec![0.0f64, 0.5, -1.0]);
+    let y_full = Array1::from_vec(vec![1.0f64, 9.0, -0.5, 9.0, 2.0, 9.0, 0.25, 9.0]);
+    // Every other entry: 1.0, -0.5, 2.0, 0.25 (a view of stride 2).
+    let y = y_full.slice_each_axis(|_| ndarray::Slice::new(0, None, 2));
+    let b = Array2::from_shape_fn((4, 2), |(j, c)| {
+        (j + 1) as f64 * if c == 0 { 1.0 } else { -0.5 }
+    });
+    let got = k.call(&x, y, &b).unwrap();
+    let x2 = x.clone().insert_axis(ndarray::Axis(1));
+    let y2 = y.to_owned().insert_axis(ndarray::Axis(1));
+    let want2 = k.call(&x2, &y2, &b).unwrap();
+    for i in 0..3 {
+        for c in 0..2 {
+            let naive: f64 = (0..4)
+                .map(|j| (-(x[i] - y[j]).powi(2)).exp() * b[[j, c]])
+                .sum();
+            assert!((got[[i, c]] - naive).abs() < 1e-12, "row {i} col {c}");
+            assert_eq!(got[[i, c]], want2[[i, c]]);
+        }
+    }
+    // A vector for a wider variable is a compile error (no `IntoRows<_, 3>`
+    // for `Array1`); its length must still match the other rows.
+    let short = Array1::from_vec(vec![0.0f64; 2]);
+    assert!(k.call(&x, &short, &b).is_err());
+}
+
+/// Kernels can be held and configured generically through the `Kernel` trait.
+#[test]
+fn kernels_are_generic_values() {
+    fn configured<K: Kernel>(k: K) -> K {
+        k.threads(1)
+            .sum_scheme(SumScheme::Kahan)
+            .simd(SimdLevel::Scalar)
+    }
+    let k = configured(keops!(|x: Vi<1>, y: Vj<1>| sum_j(x * y)));
+    assert_eq!(k.options().threads, Some(1));
+    assert_eq!(k.options().sum_scheme, SumScheme::Kahan);
+    assert_eq!(k.input_names(), &["x", "y"]);
+    assert_eq!(k.stages().len(), 1);
+    let x = Array1::from_vec(vec![1.0f32, 2.0]);
+    let y = Array1::from_vec(vec![3.0f32, 4.0, 5.0]);
+    let out = k.call(&x, &y).unwrap();
+    assert_eq!(out.column(0).to_vec(), vec![12.0, 24.0]);
+}

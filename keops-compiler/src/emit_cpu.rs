@@ -12,43 +12,14 @@ use quote::{format_ident, quote};
 
 use crate::ir::{Bin, Cat, Tern, Un};
 use crate::lower::{lower, Inst, Lowered, Role, ScalarProg};
-use crate::stage::{Family, Program, RedKind, Step, Value, ValueType, VarKind};
+use crate::stage::{acc_len, Family, Program, RedKind, StagePtx, Step, Value, ValueType, VarKind};
 
-/// PTX texts of one stage (f32 and f64), empty when the GPU back end is not emitted.
-#[derive(Clone, Debug, Default)]
-pub struct StagePtx {
-    /// Module for f32 data.
-    pub f32: String,
-    /// Module for f64 data.
-    pub f64: String,
-}
-
-/// Length of the reduction state (per lane, and per row in f64) of a stage.
-///
-/// Layouts (shared with the runtime's reductions):
-/// - `Sum`: `[sum; D]`, then `[compensation; D]`;
-/// - `LogSumExp`: `[max; D]`, then `[scaled sum; D]`;
-/// - `LogSumExpWeight`: `[max; Dw]`, then `[scaled weighted sum; Dw]`;
-/// - `SumSoftmaxWeight`: `[max; Dw]`, `[scaled sum; Dw]`, `[scaled weighted sum; Dw]`;
-/// - `Min`/`Max`/arg variants: `[value; D]`, then `[index; D]`;
-/// - K-reductions: `[value; K*D]`, then `[index; K*D]`, rank-major (`r*D + d`).
-pub fn acc_len(red: RedKind, fdim: u32, wdim: u32) -> u32 {
-    match red {
-        RedKind::Sum | RedKind::LogSumExp => 2 * fdim,
-        RedKind::LogSumExpWeight => 2 * wdim,
-        RedKind::SumSoftmaxWeight => 3 * wdim,
-        RedKind::Min
-        | RedKind::ArgMin
-        | RedKind::MinArgMin
-        | RedKind::Max
-        | RedKind::ArgMax
-        | RedKind::MaxArgMax => 2 * fdim,
-        RedKind::KMin(k) | RedKind::ArgKMin(k) | RedKind::KMinArgKMin(k) => 2 * k * fdim,
-    }
-}
-
+/// The path of the runtime interface in generated code: every expansion
+/// starts with `use <facade>::__private as __keops;` (see [`expand`]), so
+/// the facade's own path (`$crate`) is written once and a renamed
+/// dependency works.
 fn private() -> TokenStream {
-    quote!(::keops::__private)
+    quote!(__keops)
 }
 
 fn usize_lit(v: u32) -> Literal {
@@ -679,7 +650,15 @@ pub fn grad_method(var: &str) -> Ident {
 
 /// Tokens of the whole expansion: stage structs, kernel structs, and the
 /// forward kernel value.
-pub fn expand(family: &Family, ptx: &[StagePtx], doc_src: &str) -> TokenStream {
+///
+/// `krate` is the path of the `keops` facade (`$crate` when called through
+/// `keops::keops!`); `ptx` is empty when no GPU back end is compiled in.
+pub fn expand(
+    krate: &TokenStream,
+    family: &Family,
+    ptx: &[StagePtx],
+    doc_src: &str,
+) -> TokenStream {
     let p = private();
     let mut items = Vec::new();
     let stage_idents: Vec<Ident> = (0..family.stages.len())
@@ -707,6 +686,26 @@ pub fn expand(family: &Family, ptx: &[StagePtx], doc_src: &str) -> TokenStream {
         let ident = kernel_ident(k);
         // Children: programs whose path extends this one by one name.
         let mut grads = Vec::new();
+        let has_child = |var: &str| {
+            family.programs.iter().any(|(cp, _)| {
+                cp.len() == path.len() + 1 && cp[..path.len()] == path[..] && cp[path.len()] == var
+            })
+        };
+        for v in prog.inputs.iter().filter(|v| !has_child(&v.name)) {
+            // Gradients past the emitted order: a method that names the fix.
+            let m = grad_method(&v.name);
+            let note = format!(
+                "gradient kernels of order {} were not emitted for this formula: write `keops!(grad_order = {}, ...)`",
+                path.len() + 1,
+                path.len() + 1
+            );
+            grads.push(quote! {
+                #[deprecated(note = #note)]
+                pub fn #m(&self) -> #p::GradientNotEmitted {
+                    #p::GradientNotEmitted
+                }
+            });
+        }
         for (c, (cpath, _)) in family.programs.iter().enumerate() {
             if cpath.len() == path.len() + 1 && cpath[..path.len()] == path[..] {
                 let var = &cpath[path.len()];
@@ -737,6 +736,7 @@ pub fn expand(family: &Family, ptx: &[StagePtx], doc_src: &str) -> TokenStream {
     let first = kernel_ident(0);
     quote! {
         {
+            use #krate::__private as __keops;
             #(#items)*
             #first { opts: #p::Options::DEFAULT }
         }
@@ -977,62 +977,27 @@ fn program_tokens(
                 ::core::result::Result::Ok(#output)
             }
 
-            /// Names of the inputs of `call`, in order.
-            pub fn input_names(&self) -> &'static [&'static str] {
-                &[#(#input_names),*]
-            }
-
-            /// The stages this kernel runs, in order.
-            pub fn stages(&self) -> &'static [&'static #p::StageInfo] {
-                &[#(#stage_names),*]
-            }
-
             #ptx_fn
 
-            /// Selects the back end (CPU or CUDA device) for the next calls.
-            pub fn backend(mut self, backend: #p::Backend) -> Self {
-                self.opts.backend = backend;
-                self
-            }
+            #(#grads)*
+        }
 
-            /// Selects the summation scheme of sum-type reductions.
-            pub fn sum_scheme(mut self, scheme: #p::SumScheme) -> Self {
-                self.opts.sum_scheme = scheme;
-                self
-            }
-
-            /// Computes and accumulates in f64 even for f32 data (results are
-            /// rounded to f32 at the end).
-            pub fn f64_accumulation(mut self, on: bool) -> Self {
-                self.opts.f64_accumulation = on;
-                self
-            }
-
-            /// Number of CPU threads (default: rayon's global pool, which follows
-            /// `RAYON_NUM_THREADS`).
-            pub fn threads(mut self, n: usize) -> Self {
-                self.opts.threads = Some(n);
-                self
-            }
-
-            /// Caps the SIMD instruction set used on the CPU (for testing and benchmarking).
-            pub fn simd(mut self, level: #p::SimdLevel) -> Self {
-                self.opts.simd = Some(level);
-                self
-            }
-
-            /// The options in use.
-            pub fn options(&self) -> #p::Options {
+        #[automatically_derived]
+        impl #p::Kernel for #ident {
+            #[inline]
+            fn options(&self) -> #p::Options {
                 self.opts
             }
-
-            /// Replaces all options.
-            pub fn with_options(mut self, opts: #p::Options) -> Self {
-                self.opts = opts;
-                self
+            #[inline]
+            fn with_options(self, opts: #p::Options) -> Self {
+                #ident { opts }
             }
-
-            #(#grads)*
+            fn input_names(&self) -> &'static [&'static str] {
+                &[#(#input_names),*]
+            }
+            fn stages(&self) -> &'static [&'static #p::StageInfo] {
+                &[#(#stage_names),*]
+            }
         }
     }
 }
@@ -1059,11 +1024,15 @@ pub fn ident(s: &str) -> Ident {
 /// The expansion after a failed compilation: the errors, and a stub kernel
 /// whose `call` has the declared inputs, so that the user's code around the
 /// macro still type-checks and only the formula's mistakes are reported.
-pub fn fallback(error: &syn::Error, def: Option<&crate::parse::KernelDef>) -> TokenStream {
+pub fn fallback(
+    krate: &TokenStream,
+    error: &syn::Error,
+    def: Option<&crate::parse::KernelDef>,
+) -> TokenStream {
     let p = private();
     let err = error.to_compile_error();
     let Some(def) = def else {
-        return quote!({ #err; #p::Stub });
+        return quote!({ use #krate::__private as __keops; #err; #p::Stub });
     };
     let params: Vec<TokenStream> = def
         .params
@@ -1077,44 +1046,100 @@ pub fn fallback(error: &syn::Error, def: Option<&crate::parse::KernelDef>) -> To
             }
         })
         .collect();
-    let grads: Vec<TokenStream> = def
-        .params
-        .iter()
-        .map(|v| {
-            let m = grad_method(&v.name);
-            quote! {
-                /// Stub (the formula failed to compile).
-                pub fn #m(&self) -> Self { *self }
-            }
-        })
-        .collect();
+    let (ret, dev_ret) = stub_output(def);
+    let mut grads = Vec::new();
+    let mut grad_kernels = Vec::new();
+    for (k, v) in def.params.iter().enumerate() {
+        let m = grad_method(&v.name);
+        let g = format_ident!("__KeopsGradStub{}", k);
+        let ret = if v.cat == Cat::P {
+            quote!(#p::ndarray::Array1<T>)
+        } else {
+            quote!(#p::ndarray::Array2<T>)
+        };
+        grads.push(quote!(pub fn #m(&self) -> #g { #g { opts: self.opts } }));
+        grad_kernels.push(stub_kernel(
+            &g,
+            quote!(#(#params,)* __e: impl #p::IntoRows<'a, T, 0>),
+            ret,
+            quote!(#p::DeviceRows<T>),
+            quote!(),
+        ));
+    }
+    let main = stub_kernel(
+        &format_ident!("__KeopsStub"),
+        quote!(#(#params),*),
+        ret,
+        dev_ret,
+        quote!(#(#grads)*),
+    );
     quote! {
         {
+            use #krate::__private as __keops;
             #err;
-            /// Stub kernel (the formula failed to compile).
-            #[derive(Clone, Copy, Debug)]
-            pub struct __KeopsStub;
-            #[allow(unused_variables, clippy::all)]
-            impl __KeopsStub {
-                /// Stub (the formula failed to compile).
-                pub fn call<'a, T: #p::Scalar>(&self, #(#params),*) -> #p::Result<#p::ndarray::Array2<T>> {
-                    ::core::unimplemented!("the formula failed to compile")
-                }
-                /// Stub.
-                pub fn backend(self, _: #p::Backend) -> Self { self }
-                /// Stub.
-                pub fn sum_scheme(self, _: #p::SumScheme) -> Self { self }
-                /// Stub.
-                pub fn f64_accumulation(self, _: bool) -> Self { self }
-                /// Stub.
-                pub fn threads(self, _: usize) -> Self { self }
-                /// Stub.
-                pub fn simd(self, _: #p::SimdLevel) -> Self { self }
-                /// Stub.
-                pub fn ptx(&self) -> &'static str { "" }
-                #(#grads)*
+            #main
+            #(#grad_kernels)*
+            __KeopsStub { opts: #p::Options::DEFAULT }
+        }
+    }
+}
+
+/// The output types (host, device) of a formula that failed to compile,
+/// read off the name of its outermost reduction, so that the user's code
+/// around the macro type-checks.
+fn stub_output(def: &crate::parse::KernelDef) -> (TokenStream, TokenStream) {
+    use crate::parse::Ast;
+    let p = private();
+    let name = match &def.body {
+        Ast::Call { func, .. } => func.as_str(),
+        Ast::Method { method, .. } => method.as_str(),
+        _ => "",
+    };
+    let name = name.trim_end_matches("_j").trim_end_matches("_i");
+    match name {
+        "argmin" | "argmax" | "argkmin" => (
+            quote!(#p::ndarray::Array2<usize>),
+            quote!(#p::DeviceRows<u64>),
+        ),
+        "min_argmin" | "max_argmax" | "kmin_argkmin" => (
+            quote!((#p::ndarray::Array2<T>, #p::ndarray::Array2<usize>)),
+            quote!((#p::DeviceRows<T>, #p::DeviceRows<u64>)),
+        ),
+        _ => (quote!(#p::ndarray::Array2<T>), quote!(#p::DeviceRows<T>)),
+    }
+}
+
+/// One stub kernel: the whole kernel API, with bodies that are never run
+/// (the expansion also holds a compile error).
+fn stub_kernel(
+    ident: &Ident,
+    params: TokenStream,
+    ret: TokenStream,
+    dev_ret: TokenStream,
+    grads: TokenStream,
+) -> TokenStream {
+    let p = private();
+    quote! {
+        #[derive(Clone, Copy, Debug)]
+        #[allow(non_camel_case_types)]
+        pub struct #ident { opts: #p::Options }
+        #[allow(unused_variables, clippy::all)]
+        impl #ident {
+            pub fn call<'a, T: #p::Scalar>(&self, #params) -> #p::Result<#ret> {
+                ::core::unimplemented!("the formula failed to compile")
             }
-            __KeopsStub
+            pub fn call_device<'a, T: #p::Scalar<Compute = T> + #p::Real>(&self, #params) -> #p::Result<#dev_ret> {
+                ::core::unimplemented!("the formula failed to compile")
+            }
+            pub fn ptx(&self) -> &'static str { "" }
+            pub fn ptx_f64(&self) -> &'static str { "" }
+            #grads
+        }
+        impl #p::Kernel for #ident {
+            fn options(&self) -> #p::Options { self.opts }
+            fn with_options(self, opts: #p::Options) -> Self { #ident { opts } }
+            fn input_names(&self) -> &'static [&'static str] { &[] }
+            fn stages(&self) -> &'static [&'static #p::StageInfo] { &[] }
         }
     }
 }

@@ -43,8 +43,8 @@ impl Reference {
     /// the order given in the source (default 2).
     pub fn parse(src: &str) -> Result<Reference, String> {
         let def = parse::parse_kernel_str(src).map_err(|e| e.to_string())?;
-        let order = def.options.grad_order;
         let stage = front::build_stage(&def, false).map_err(|e| e.to_string())?;
+        let order = grad_order(&def, &stage);
         Ok(Reference {
             family: Family::new(stage, order),
         })
@@ -107,6 +107,48 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
             })
         }
     };
-    let family = Family::new(stage, def.options.grad_order);
+    let order = grad_order(&def, &stage);
+    let family = Family::new(stage, order);
     Ok(Compiled { def, family })
+}
+
+/// Scalar instructions of a forward stage (all four phases), up to which
+/// gradient kernels are emitted up to order 2 by default.
+pub const GRAD_ORDER_2_BUDGET: usize = 64;
+
+/// Scalar instructions of a forward stage up to which gradient kernels are
+/// emitted up to order 1 by default (above it, none unless asked for).
+pub const GRAD_ORDER_1_BUDGET: usize = 1024;
+
+/// The highest gradient order emitted: `grad_order` when written, else
+/// [`default_grad_order`].
+pub fn grad_order(def: &parse::KernelDef, stage: &stage::Stage) -> u32 {
+    if def.options.grad_order_given {
+        def.options.grad_order
+    } else {
+        default_grad_order(stage)
+    }
+}
+
+/// The default highest gradient order of a formula: 2 for small formulas
+/// (the Gaussian sum in D = 3 and its like: `k.grad_x().grad_y()` works
+/// without options), 1 for larger ones, 0 for very large ones, so that a
+/// user who never differentiates a large formula does not pay for its
+/// gradient kernels at every build (each order multiplies the generated
+/// code by about the number of inputs). The size is the number of scalar
+/// instructions of the forward stage ([`GRAD_ORDER_2_BUDGET`],
+/// [`GRAD_ORDER_1_BUDGET`]); `keops!(grad_order = n, ...)` overrides it.
+pub fn default_grad_order(stage: &stage::Stage) -> u32 {
+    let l = lower::lower(stage);
+    let size = l.param.insts.len() + l.outer.insts.len() + l.inner.insts.len() + l.pair.insts.len();
+    if std::env::var_os("KEOPS_PRINT_SIZE").is_some() {
+        eprintln!("forward size {size}");
+    }
+    if size <= GRAD_ORDER_2_BUDGET {
+        2
+    } else if size <= GRAD_ORDER_1_BUDGET {
+        1
+    } else {
+        0
+    }
 }

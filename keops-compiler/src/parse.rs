@@ -18,6 +18,9 @@ use crate::ir::Cat;
 pub struct Options {
     /// Highest order of the generated gradient kernels (`k.grad_x().grad_y()` is order 2).
     pub grad_order: u32,
+    /// Whether `grad_order` was written (otherwise the compiler picks the
+    /// default from the formula's size, see `keops_compiler::default_grad_order`).
+    pub grad_order_given: bool,
     /// Print the generated code at compile time.
     pub debug: bool,
 }
@@ -26,6 +29,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             grad_order: 2,
+            grad_order_given: false,
             debug: false,
         }
     }
@@ -247,6 +251,7 @@ impl Parse for KernelDef {
                         ));
                     }
                     options.grad_order = v;
+                    options.grad_order_given = true;
                 }
                 ("debug", Lit::Bool(b)) => options.debug = b.value,
                 ("grad_order", _) => {

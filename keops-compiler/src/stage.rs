@@ -834,3 +834,36 @@ fn prune(prog: &mut Program) {
 pub fn is_var(g: &Graph, id: Id) -> bool {
     matches!(g.node(id).op, Op::Var(_))
 }
+
+/// PTX texts of one stage (f32 and f64), empty when the GPU back end is not emitted.
+#[derive(Clone, Debug, Default)]
+pub struct StagePtx {
+    /// Module for f32 data.
+    pub f32: String,
+    /// Module for f64 data.
+    pub f64: String,
+}
+
+/// Length of the reduction state (per lane, and per row in f64) of a stage.
+///
+/// Layouts (shared by both back ends and the runtime's reductions):
+/// - `Sum`: `[sum; D]`, then `[compensation; D]`;
+/// - `LogSumExp`: `[max; D]`, then `[scaled sum; D]`;
+/// - `LogSumExpWeight`: `[max; Dw]`, then `[scaled weighted sum; Dw]`;
+/// - `SumSoftmaxWeight`: `[max; Dw]`, `[scaled sum; Dw]`, `[scaled weighted sum; Dw]`;
+/// - `Min`/`Max`/arg variants: `[value; D]`, then `[index; D]`;
+/// - K-reductions: `[value; K*D]`, then `[index; K*D]`, rank-major (`r*D + d`).
+pub fn acc_len(red: RedKind, fdim: u32, wdim: u32) -> u32 {
+    match red {
+        RedKind::Sum | RedKind::LogSumExp => 2 * fdim,
+        RedKind::LogSumExpWeight => 2 * wdim,
+        RedKind::SumSoftmaxWeight => 3 * wdim,
+        RedKind::Min
+        | RedKind::ArgMin
+        | RedKind::MinArgMin
+        | RedKind::Max
+        | RedKind::ArgMax
+        | RedKind::MaxArgMax => 2 * fdim,
+        RedKind::KMin(k) | RedKind::ArgKMin(k) | RedKind::KMinArgKMin(k) => 2 * k * fdim,
+    }
+}

@@ -88,7 +88,7 @@ fn print_and_lower() {
             l.inner.outputs.len()
         );
     }
-    let toks = keops_compiler::emit_cpu::expand(&c.family, &[], "gauss");
+    let toks = keops_compiler::emit_cpu::expand(&quote::quote!(::keops), &c.family, &[], "gauss");
     let s = toks.to_string();
     assert!(s.len() > 100);
 }

@@ -2,9 +2,9 @@
 //! as one module per precision (see [`crate::kernel`] for the kernels and
 //! their ABI).
 
-use keops_compiler::emit_cpu::StagePtx;
 use keops_compiler::lower::lower;
 use keops_compiler::stage::Family;
+use keops_compiler::stage::StagePtx;
 
 use crate::kernel::emit_stage;
 use crate::math::MathOpts;

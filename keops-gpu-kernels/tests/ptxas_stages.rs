@@ -18,7 +18,7 @@ use keops_compiler::stage::Family;
 use keops_gpu_kernels::kernel::emit_stage;
 use keops_gpu_kernels::math::MathOpts;
 use keops_gpu_kernels::ptx::Prec;
-use keops_gpu_kernels::ptxas::{self, AssembleReport};
+use keops_ptx_sim::ptxas::{self, AssembleReport};
 
 fn family(src: &str) -> Result<Family, String> {
     let def = keops_compiler::parse::parse_kernel_str(src).map_err(|e| format!("{src}: {e}"))?;

@@ -1,26 +1,61 @@
-//! The `keops!` procedural macro: a thin shell over `keops-compiler`.
+//! The procedural half of `keops::keops!`: a thin shell over
+//! `keops-compiler` (front end, CPU code) and `keops-gpu-kernels` (PTX).
 //!
-//! Parsing, checking, differentiation and code generation all live in
-//! `keops-compiler` (and the PTX back end in `keops-gpu-kernels`), ordinary
-//! libraries tested without a compiler in the loop. On error, the macro emits
-//! the errors and a stub kernel with the declared `call` signature, so that users see
-//! the formula's mistakes and not a cascade of type errors.
+//! Users call the `keops!` macro of the `keops` facade, a `macro_rules!`
+//! that forwards here with the facade's path (`$crate`, so a renamed
+//! dependency works) and the back ends the facade was built with:
+//!
+//! ```text
+//! __keops_impl!({ $crate } cpu |x: Vi<3>, ...| ...)   // CPU code only
+//! __keops_impl!({ $crate } ptx |x: Vi<3>, ...| ...)   // CPU code and PTX (features cuda/sim)
+//! ```
+//!
+//! On error the expansion holds the errors and a stub kernel with the whole
+//! kernel API, so that users see the formula's mistakes and nothing else.
 
 use proc_macro::TokenStream;
+use proc_macro2::{Delimiter, TokenTree};
 
-/// See the documentation of `keops::keops!`.
+/// Expands a formula; see the documentation of `keops::keops!`.
+#[doc(hidden)]
 #[proc_macro]
-pub fn keops(input: TokenStream) -> TokenStream {
-    let src = input.to_string();
-    match keops_compiler::compile(input.into()) {
+pub fn __keops_impl(input: TokenStream) -> TokenStream {
+    let mut it = proc_macro2::TokenStream::from(input).into_iter();
+    let krate = match it.next() {
+        Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace => g.stream(),
+        _ => return bad_forwarding(),
+    };
+    let ptx = match it.next() {
+        Some(TokenTree::Ident(i)) if i == "ptx" => true,
+        Some(TokenTree::Ident(i)) if i == "cpu" => false,
+        _ => return bad_forwarding(),
+    };
+    let formula: proc_macro2::TokenStream = it.collect();
+    let src = formula.to_string();
+    let out = match keops_compiler::compile(formula) {
         Ok(c) => {
-            let ptx = keops_gpu_kernels::emit_family(&c.family);
-            let out = keops_compiler::emit_cpu::expand(&c.family, &ptx, &src);
+            let ptx = if ptx {
+                keops_gpu_kernels::emit_family(&c.family)
+            } else {
+                Vec::new()
+            };
+            let out = keops_compiler::emit_cpu::expand(&krate, &c.family, &ptx, &src);
             if c.def.options.debug {
                 eprintln!("keops! expansion of `{src}`:\n{out}");
             }
-            out.into()
+            out
         }
-        Err(f) => keops_compiler::emit_cpu::fallback(&f.error, f.def.as_deref()).into(),
-    }
+        Err(f) => keops_compiler::emit_cpu::fallback(&krate, &f.error, f.def.as_deref()),
+    };
+    out.into()
+}
+
+fn bad_forwarding() -> TokenStream {
+    quote_error("`__keops_impl!` is internal: use `keops::keops!`")
+}
+
+fn quote_error(msg: &str) -> TokenStream {
+    syn::Error::new(proc_macro2::Span::call_site(), msg)
+        .to_compile_error()
+        .into()
 }

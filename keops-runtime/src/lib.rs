@@ -8,6 +8,7 @@ pub mod cpu;
 pub mod device;
 pub mod error;
 pub mod gpu;
+pub mod kernel;
 pub mod ops;
 pub mod options;
 pub mod scalar;
@@ -17,6 +18,7 @@ pub mod value;
 
 pub use device::{DeviceElem, DeviceRows};
 pub use error::{Error, Result};
+pub use kernel::{GradientNotEmitted, Kernel};
 pub use options::{Backend, GpuScheme, Options, SumScheme};
 pub use scalar::Scalar;
 pub use simd::{Real, SimdLevel};
@@ -73,6 +75,11 @@ fn run_backend<S: CpuStage, T: Real>(
     n: usize,
     keep: bool,
 ) -> Result<Val<'static, T>> {
+    if opts.backend != Backend::Cpu && S::INFO.ptx_f32.is_empty() {
+        // The macro emits PTX only when the facade is built with `cuda`
+        // (or `sim`); this kernel was expanded without it.
+        return Err(Error::NotCompiledWithCuda);
+    }
     match opts.backend {
         Backend::Cpu => cpu::run_stage::<S, T>(opts, args, m, n),
         #[cfg(feature = "cuda")]
@@ -160,6 +167,7 @@ fn from_f64<T: Real>(v: Val<'static, f64>) -> Result<Val<'static, T>> {
 pub mod __private {
     pub use crate::device::DeviceRows;
     pub use crate::error::{Error, Result};
+    pub use crate::kernel::{GradientNotEmitted, Kernel};
     pub use crate::ops;
     pub use crate::options::{Backend, GpuScheme, Options, SumScheme};
     pub use crate::scalar::Scalar;

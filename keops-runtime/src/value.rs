@@ -1,7 +1,8 @@
 //! Kernel inputs and intermediate values.
 //!
 //! `call` accepts, for `Vi<D>`/`Vj<D>` variables, anything implementing
-//! [`IntoRows`] (`&Array2<T>`, `ArrayView2<T>`, `&[[T; D]]`, ...) and, for
+//! [`IntoRows`] (`&Array2<T>`, `ArrayView2<T>`, `&[[T; D]]`, and for `D = 1`
+//! also `&Array1<T>` and `ArrayView1<T>`) and, for
 //! `Pm<D>`, anything implementing [`IntoParam`] (`&[T]`, `&[T; D]`,
 //! `&Array1<T>`, ...). Arrays are borrowed, never copied unless a
 //! non-contiguous parameter view forces it. `Vi`/`Vj` inputs may also be
@@ -79,6 +80,26 @@ impl<'a, T, const D: usize> IntoRows<'a, T, D> for &'a Vec<[T; D]> {
         Rows::Host(
             ArrayView2::from_shape((self.len(), D), self.as_flattened()).expect("contiguous rows"),
         )
+    }
+}
+
+/// A one-column variable (`Vi<1>`/`Vj<1>`) also takes a vector: one entry
+/// per row.
+impl<'a, T> IntoRows<'a, T, 1> for &'a Array1<T> {
+    fn into_rows(self) -> Rows<'a, T> {
+        Rows::Host(self.view().insert_axis(ndarray::Axis(1)))
+    }
+}
+
+impl<'a, T> IntoRows<'a, T, 1> for ArrayView1<'a, T> {
+    fn into_rows(self) -> Rows<'a, T> {
+        Rows::Host(self.insert_axis(ndarray::Axis(1)))
+    }
+}
+
+impl<'a, 'b: 'a, T> IntoRows<'a, T, 1> for &'a ArrayView1<'b, T> {
+    fn into_rows(self) -> Rows<'a, T> {
+        Rows::Host(self.view().insert_axis(ndarray::Axis(1)))
     }
 }
 

@@ -587,7 +587,7 @@ fn libm_erf(x: f64) -> f64 {
 pub fn device_math_error(f: &str, f64_data: bool) -> f64 {
     use keops_gpu_kernels::math::{self, MathOpts};
     use keops_gpu_kernels::ptx::{Builder, Prec, Ty};
-    use keops_gpu_kernels::sim::{Device, Module, Param};
+    use keops_ptx_sim::{Device, Module, Param};
     let p = if f64_data { Prec::F64 } else { Prec::F32 };
     let (pts, exact) = math_samples(f);
     let mut b = Builder::new();

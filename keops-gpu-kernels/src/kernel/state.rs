@@ -55,7 +55,7 @@ pub(crate) enum St {
 pub fn partial_slots(red: RedKind, fdim: u32, wdim: u32) -> u32 {
     match red {
         RedKind::Sum => fdim,
-        r => keops_compiler::emit_cpu::acc_len(r, fdim, wdim),
+        r => keops_compiler::stage::acc_len(r, fdim, wdim),
     }
 }
 

@@ -7,7 +7,7 @@ use keops_compiler::lower::{lower, Lowered};
 use keops_compiler::stage::Family;
 
 use super::*;
-use crate::sim::{Device, Module, Param};
+use keops_ptx_sim::{Device, Module, Param};
 
 fn lowered(src: &str) -> Lowered {
     let def = keops_compiler::parse::parse_kernel_str(src).unwrap();

@@ -17,7 +17,7 @@
 
 use super::*;
 use crate::ptx::{Builder, Prec, Reg, Ty};
-use crate::sim::{Device, Module, Param};
+use keops_ptx_sim::{Device, Module, Param};
 
 // ---------------------------------------------------------------------------
 // Kernels
@@ -1205,7 +1205,7 @@ fn fast_mode_f32() {
 /// ptxas is installed); prints registers and instruction counts.
 #[test]
 fn ptxas_assembles_every_routine() {
-    let Some(ptxas) = crate::ptxas::find_or_skip("ptxas check of the device math") else {
+    let Some(ptxas) = keops_ptx_sim::ptxas::find_or_skip("ptxas check of the device math") else {
         return;
     };
     for c in cases() {
@@ -1214,7 +1214,7 @@ fn ptxas_assembles_every_routine() {
                 let kname = format!("asm_{}_{}", c.name, p.suffix());
                 let (ptx, count) = kernel(&kname, p, c.f, MathOpts { fast });
                 for arch in ["sm_80", "sm_90"] {
-                    let rep = crate::ptxas::assemble(&ptxas, &ptx, arch)
+                    let rep = keops_ptx_sim::ptxas::assemble(&ptxas, &ptx, arch)
                         .unwrap_or_else(|e| panic!("{kname} {arch}: {e}\n{ptx}"));
                     assert!(!rep.has_warnings(), "{kname}: {}", rep.log);
                     if arch == "sm_80" {

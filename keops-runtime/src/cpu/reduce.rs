@@ -3,7 +3,7 @@
 //! ranges of the reduced index, and the final output.
 //!
 //! State layouts (identical for lanes and rows; see
-//! `keops_compiler::emit_cpu::acc_len`):
+//! `keops_compiler::stage::acc_len`):
 //! - `Sum`: `[sum; D]`, `[Kahan compensation; D]`;
 //! - `LogSumExp`: `[max; D]`, `[sum of exp(f - max); D]`;
 //! - `LogSumExpWeight`: `[max; Dw]`, `[sum of exp(f - max) w; Dw]`;

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use keops_gpu_kernels::sim::{Device, Module, Param};
+use keops_ptx_sim::{Device, Module, Param};
 
 use super::{GpuDevice, SIM_SMS};
 use crate::device::{DeviceElem, DeviceRows, Storage};

@@ -3,7 +3,7 @@
 
 use super::kernels::{conv_data, conv_reference, conv_with, run_conv, CONV_PTX};
 use super::*;
-use crate::sim::{RaceKind, Space};
+use crate::{RaceKind, Space};
 
 #[test]
 fn missing_barrier_after_tile_loop_is_a_shared_race() {

@@ -1,4 +1,6 @@
-//! A strict CPU simulator for the subset of PTX that keops emits.
+//! A strict CPU simulator for the subset of PTX that keops emits, and a
+//! runner for NVIDIA's `ptxas` ([`ptxas`]): the test support of the GPU back
+//! end, kept out of the `keops!` macro's dependency tree.
 //!
 //! It is the oracle that proves the GPU kernels correct on machines without
 //! a GPU, so it is *exact* where PTX is exact and *strict* everywhere:
@@ -8,7 +10,7 @@
 //! # Use
 //!
 //! ```
-//! use keops_gpu_kernels::sim::{Device, Module, Param};
+//! use keops_ptx_sim::{Device, Module, Param};
 //! let ptx = r#"
 //! .version 7.8
 //! .target sm_80
@@ -115,6 +117,7 @@ mod inst;
 mod lex;
 mod memory;
 mod parse;
+pub mod ptxas;
 #[cfg(test)]
 mod tests;
 

@@ -1,7 +1,7 @@
 //! Memory instructions and memory-safety checks.
 
 use super::*;
-use crate::sim::{RaceKind, Space};
+use crate::{RaceKind, Space};
 
 #[test]
 fn vector_and_narrow_loads_stores() {

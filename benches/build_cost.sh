@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Build cost of keops for its users: the size of the `keops!` expansion and
+# the seconds a user's release build spends on formulas.
+#
+#   benches/build_cost.sh            # all measurements (about 3 minutes on 2 cores)
+#   benches/build_cost.sh --quick    # expansion sizes only
+#
+# The user crate lives in target/build-cost/user and depends on this
+# checkout by path with default features (CPU only) and cargo's default
+# release profile, as a user's crate would. Each timing is a rebuild of the
+# user crate alone (keops and its dependencies already built) after the
+# formulas' source changed, the median of 3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+echo "== expansion size (tokens of the keops! expansion, as text)"
+cargo run -q --release --example expansion_size
+[ "${1:-}" = "--quick" ] && exit 0
+
+user=$root/target/build-cost/user
+mkdir -p "$user/src/bin"
+cat > "$user/Cargo.toml" <<TOML
+[package]
+name = "keops-build-cost-user"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+keops = { path = "$root" }
+
+[workspace]
+TOML
+
+gauss() { # $1: a literal that changes between builds, $2: dimension
+    echo "keops!(|x: Vi<$2>, y: Vj<$2>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b * $1))"
+}
+# A bin with the formulas given as arguments (each called once in f32).
+write_bin() { # $1: bin name, $2: literal, $3: dimension, $4: number of formulas
+    {
+        echo "use keops::prelude::*;"
+        echo "fn main() -> Result<()> {"
+        echo "    let x = Array2::<f32>::from_elem((10, $3), 0.1);"
+        echo "    let b = Array2::<f32>::ones((10, 1));"
+        echo "    let mut total = 0.0f32;"
+        for k in $(seq 1 "$4"); do
+            echo "    let k$k = $(gauss "$2.$k" "$3");"
+            echo "    total += k$k.call(&x, &x, &b, &[0.5f32])?.sum();"
+        done
+        echo "    println!(\"{total}\");"
+        echo "    Ok(())"
+        echo "}"
+    } > "$user/src/bin/$1.rs"
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+time_build() { # $1: bin, $2: dimension, $3: formulas
+    for run in 1 2 3; do
+        write_bin "$1" "$((run + 1))" "$2" "$3"
+        local t0 t1
+        t0=$(date +%s.%N)
+        (cd "$user" && cargo build -q --release --bin "$1")
+        t1=$(date +%s.%N)
+        awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}'
+    done | median
+}
+
+echo
+echo "== user crate: release builds (keops built once first)"
+write_bin one 1 3 1
+(cd "$user" && cargo build -q --release --bin one)
+"$user/target/release/one" > /dev/null
+printf "| case | release rebuild (median of 3) |\n|---|---|\n"
+printf "| one Gaussian (D = 3), formula edited | %.2f s |\n" "$(time_build one 3 1)"
+printf "| ten Gaussians (D = 3), formulas edited | %.2f s |\n" "$(time_build ten 3 10)"
+printf "| one Gaussian, D = 784, formula edited | %.2f s |\n" "$(time_build d784 784 1)"

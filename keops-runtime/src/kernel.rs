@@ -1,0 +1,85 @@
+//! The [`Kernel`] trait: what every kernel made by `keops!` has in common.
+
+use crate::options::{Backend, Options, SumScheme};
+use crate::simd::SimdLevel;
+use crate::stage::StageInfo;
+
+/// A kernel made by `keops!`: a `Copy` value carrying its per-call options.
+///
+/// The typed `call`, `call_device`, the gradient accessors `grad_<var>()`
+/// and `ptx()` are inherent methods of each kernel (their signatures depend
+/// on the formula); the options and the metadata are this trait's, written
+/// once here and not in every expansion. Code generic over kernels can hold
+/// them as `K: Kernel`.
+///
+/// ```
+/// use keops::prelude::*;
+///
+/// fn on_one_thread<K: Kernel>(k: K) -> K {
+///     k.threads(1).sum_scheme(SumScheme::Kahan)
+/// }
+/// let k = on_one_thread(keops!(|x: Vi<1>, y: Vj<1>| sum_j(x * y)));
+/// assert_eq!(k.options().threads, Some(1));
+/// assert_eq!(k.input_names(), &["x", "y"]);
+/// ```
+pub trait Kernel: Copy + Sized {
+    /// The options in use.
+    fn options(&self) -> Options;
+
+    /// Replaces all options.
+    fn with_options(self, opts: Options) -> Self;
+
+    /// Names of the inputs of `call`, in order.
+    fn input_names(&self) -> &'static [&'static str];
+
+    /// The stages this kernel runs, in order (a gradient kernel may run
+    /// several reductions; a kernel whose result is identically zero, none).
+    fn stages(&self) -> &'static [&'static StageInfo];
+
+    /// Selects the back end (CPU, a CUDA device, or the PTX simulator) for
+    /// the next calls.
+    fn backend(self, backend: Backend) -> Self {
+        let mut o = self.options();
+        o.backend = backend;
+        self.with_options(o)
+    }
+
+    /// Selects the summation scheme of sum-type reductions.
+    fn sum_scheme(self, scheme: SumScheme) -> Self {
+        let mut o = self.options();
+        o.sum_scheme = scheme;
+        self.with_options(o)
+    }
+
+    /// Computes and accumulates in f64 even for f32 data (results are
+    /// rounded to f32 at the end).
+    fn f64_accumulation(self, on: bool) -> Self {
+        let mut o = self.options();
+        o.f64_accumulation = on;
+        self.with_options(o)
+    }
+
+    /// Number of CPU threads (default: rayon's global pool, which follows
+    /// `RAYON_NUM_THREADS`).
+    fn threads(self, n: usize) -> Self {
+        let mut o = self.options();
+        o.threads = Some(n);
+        self.with_options(o)
+    }
+
+    /// Caps the SIMD instruction set used on the CPU (for testing and
+    /// benchmarking).
+    fn simd(self, level: SimdLevel) -> Self {
+        let mut o = self.options();
+        o.simd = Some(level);
+        self.with_options(o)
+    }
+}
+
+/// What `k.grad_x()` returns when the kernel's gradients of that order were
+/// not emitted (a compile-time choice: see `grad_order` in the `keops!`
+/// documentation). It has no `call`: the compiler reports the missing
+/// method, and a deprecation note at the `grad_x()` call names the fix,
+/// `keops!(grad_order = n, ...)`.
+#[derive(Clone, Copy, Debug)]
+pub struct GradientNotEmitted;
