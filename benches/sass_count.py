@@ -352,6 +352,8 @@ def main():
     ap.add_argument("dump", nargs="?", default=os.path.join(ROOT, "target", "ptx-dump"))
     ap.add_argument("--arch", default="sm_90")
     ap.add_argument("--keep", help="write each module's SASS and hot path to this folder")
+    ap.add_argument("--tsv", help="also write kernel, dtype, I/pair, ceiling (pairs/s) rows to this file")
+    ap.add_argument("--append", action="store_true", help="append to --tsv instead of replacing it")
     a = ap.parse_args()
 
     ptxas = find_tool(["PTXAS", "KEOPS_PTXAS"], [".tools/ptxas/nvidia/cuda_nvcc/bin/ptxas"])
@@ -477,6 +479,13 @@ def main():
         print(f"- {r['label']}: {what}`{r['src']}` (stage {r['stage']}: {r['red']}, entry {r['entry']})")
     for n in notes:
         print(f"note: {n}")
+    if a.tsv:
+        new = not (a.append and os.path.exists(a.tsv))
+        with open(a.tsv, "w" if new else "a") as g:
+            if new:
+                g.write("# kernel\tdtype\tinstructions_per_pair\tmufu_conv_per_pair\tceiling_pairs_per_s\tbound\tregisters\n")
+            for r in rows:
+                g.write(f"{r['label']}\t{prec}\t{fmt(r['total'])}\t{fmt(r['quarter'])}\t{r['ceiling']:.4e}\t{r['bound']}\t{r['regs']}\n")
 
 
 def tool_version(ptxas):

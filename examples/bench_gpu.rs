@@ -497,8 +497,8 @@ fn main() {
         knn3.backend(GPU),
         knn64.backend(GPU),
     );
-    for case in &a.cases {
-        for dtype in &a.dtypes {
+    for dtype in &a.dtypes {
+        for case in &a.cases {
             match dtype.as_str() {
                 "f32" => bench_case!(
                     f32,
