@@ -101,7 +101,7 @@ fi
 # ---- 5. pykeops from the carried wheels
 site=/tmp/gpu_check_site
 step "install pykeops 2.3 (no network)" 60 "$OUT/pip.log" \
-    python3 -m pip install --no-index --no-deps --target "$site" .gpu/whl/pykeops-2.3-*.whl .gpu/whl/keopscore-2.3-*.whl
+    python3 -m pip install --no-index --no-deps --target "$site" .gpu/whl/*.whl
 export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
 
 # ---- 6. benchmarks (ours, then pykeops), f32 cases first
