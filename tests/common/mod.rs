@@ -361,6 +361,7 @@ macro_rules! check {
     ) => {
         #[test]
         fn $name() {
+            use ::keops::Kernel as _;
             let kernel = ::keops::keops!(grad_order = 0, |$($v: $cat<$dim>),*| $body);
             let reference = ::keops_compiler::Reference::parse(concat!(
                 "grad_order = 0, ",
@@ -455,6 +456,7 @@ macro_rules! check_gpu {
     ) => {
         #[test]
         fn $name() {
+            use ::keops::Kernel as _;
             let kernel = ::keops::keops!(grad_order = 0, |$($v: $cat<$dim>),*| $body);
             let reference = ::keops_compiler::Reference::parse(concat!(
                 "grad_order = 0, ",

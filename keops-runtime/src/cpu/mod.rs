@@ -23,6 +23,7 @@
 
 pub(crate) mod reduce;
 
+use std::marker::PhantomData;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -86,7 +87,8 @@ fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>> {
 }
 
 /// Views of a stage's arguments, sorted by role.
-struct Args<'a, T> {
+#[doc(hidden)]
+pub struct Args<'a, T> {
     outer_real: Vec<(usize, ArrayView2<'a, T>)>,
     outer_idx: Vec<(usize, ArrayView2<'a, usize>)>,
     inner_real: Vec<(usize, ArrayView2<'a, T>)>,
@@ -154,42 +156,198 @@ fn gather_row<T: Copy>(dst: &mut [T], views: &[(usize, ArrayView2<'_, T>)], r: u
 
 /// Runs a stage on the CPU. `m` and `n` are the numbers of output rows and
 /// reduced indices.
+///
+/// Only the stage's kernels (the phase functions inside the SIMD loops) are
+/// monomorphised for `S`; the rest of the engine (argument sorting, work
+/// decomposition, threads, merging, finalisation) is compiled once, in this
+/// crate, for f32 and f64 ([`run_engine_f32`], [`run_engine_f64`]), and
+/// reaches them through [`StageKernels`]. This keeps the code a user's build
+/// compiles per formula small.
+#[inline]
 pub fn run_stage<S: CpuStage, T: Real>(
     opts: &Options,
     args: &[&Val<'_, T>],
     m: usize,
     n: usize,
 ) -> Result<Val<'static, T>> {
-    let info = S::INFO;
-    let a = sort_args(info, args)?;
+    T::__cpu_engine(&Kernels::<S>(PhantomData), opts, args, m, n)
+}
+
+/// The engine for f32 data (see [`run_stage`]).
+#[doc(hidden)]
+#[inline(never)]
+pub fn run_engine_f32(
+    k: &dyn StageKernels<f32>,
+    opts: &Options,
+    args: &[&Val<'_, f32>],
+    m: usize,
+    n: usize,
+) -> Result<Val<'static, f32>> {
+    run_engine(k, opts, args, m, n)
+}
+
+/// The engine for f64 data (see [`run_stage`]).
+#[doc(hidden)]
+#[inline(never)]
+pub fn run_engine_f64(
+    k: &dyn StageKernels<f64>,
+    opts: &Options,
+    args: &[&Val<'_, f64>],
+    m: usize,
+    n: usize,
+) -> Result<Val<'static, f64>> {
+    run_engine(k, opts, args, m, n)
+}
+
+fn run_engine<T: Real>(
+    k: &dyn StageKernels<T>,
+    opts: &Options,
+    args: &[&Val<'_, T>],
+    m: usize,
+    n: usize,
+) -> Result<Val<'static, T>> {
+    let a = sort_args(k.info(), args)?;
     let level = match opts.simd {
         Some(l) => l.min(simd::best_level()),
         None => simd::best_level(),
     };
-    let run = || run_inner::<S, T>(opts, &a, m, n, level);
+    let run = || run_inner::<T>(k, opts, &a, m, n, level);
     match opts.threads {
         Some(t) => pool(t.max(1))?.install(run),
         None => run(),
     }
 }
 
-fn run_inner<S: CpuStage, T: Real>(
+/// The stage-specific part of the engine: the phase functions of stage `S`
+/// inside their SIMD loops, for each SIMD level. Implemented by
+/// [`Kernels<S>`] for every stage; the engine holds it as a trait object.
+#[doc(hidden)]
+pub trait StageKernels<T: Real>: Sync {
+    /// The stage's metadata.
+    fn info(&self) -> &'static StageInfo;
+    /// Rows evaluated together (register blocking).
+    fn group(&self) -> usize;
+    /// Whether selected candidates are re-evaluated exactly (dot-product form).
+    fn rerank_needed(&self) -> bool;
+    /// The parameter phase: `raw_p` (`info.raw_param` values) to `pf` (`info.npf`).
+    fn param(&self, raw_p: &[T], pf: &mut [T]);
+    /// The inner phase of the reduced indices `start..end` into one tile.
+    #[allow(clippy::too_many_arguments)]
+    fn inner_tile(
+        &self,
+        level: SimdLevel,
+        a: &Args<'_, T>,
+        pf: &[T],
+        chunk: &mut [T],
+        start: usize,
+        end: usize,
+        tile: usize,
+    );
+    /// One work item: rows × tiles, into the rows' f64 states.
+    fn block(
+        &self,
+        level: SimdLevel,
+        ctx: &BlockCtx<'_, '_, T>,
+        rows: Range<usize>,
+        tiles: Range<usize>,
+        states: &mut [f64],
+    );
+    /// Exact re-evaluation and re-sorting of a row's selected candidates.
+    fn rerank(&self, a: &Args<'_, T>, raw_p: &[T], row: usize, st: &mut [f64]);
+}
+
+/// [`StageKernels`] of stage `S`.
+#[doc(hidden)]
+pub struct Kernels<S>(PhantomData<fn() -> S>);
+
+impl<S: CpuStage, T: Real> StageKernels<T> for Kernels<S> {
+    fn info(&self) -> &'static StageInfo {
+        S::INFO
+    }
+
+    fn group(&self) -> usize {
+        <S::Group<u8> as Buf<u8>>::LEN
+    }
+
+    fn rerank_needed(&self) -> bool {
+        S::RERANK
+    }
+
+    fn param(&self, raw_p: &[T], pf: &mut [T]) {
+        let raw = S::RawP::<T>::from_fn(|k| raw_p[k]);
+        let mut out = S::Pf::<T>::splat(T::default());
+        S::param::<T>(&raw, &mut out);
+        pf.copy_from_slice(out.as_slice());
+    }
+
+    fn inner_tile(
+        &self,
+        level: SimdLevel,
+        a: &Args<'_, T>,
+        pf: &[T],
+        chunk: &mut [T],
+        start: usize,
+        end: usize,
+        tile: usize,
+    ) {
+        let pf = S::Pf::<T>::from_fn(|k| pf[k]);
+        let job = InnerTile::<S, T> {
+            a,
+            pf: &pf,
+            chunk,
+            start,
+            end,
+            tile,
+        };
+        simd::dispatch_at(level, job).expect("supported level");
+    }
+
+    fn block(
+        &self,
+        level: SimdLevel,
+        ctx: &BlockCtx<'_, '_, T>,
+        rows: Range<usize>,
+        tiles: Range<usize>,
+        states: &mut [f64],
+    ) {
+        let job = BlockJob::<S, T> {
+            ctx,
+            pf: S::Pf::<T>::from_fn(|k| ctx.pf[k]),
+            rows,
+            tiles,
+            states,
+        };
+        simd::dispatch_at(level, job).expect("supported level");
+    }
+
+    fn rerank(&self, a: &Args<'_, T>, raw_p: &[T], row: usize, st: &mut [f64]) {
+        if !S::RERANK {
+            // Not called (see `rerank_needed`); nothing to compile.
+            return;
+        }
+        let raw = S::RawP::<T>::from_fn(|k| raw_p[k]);
+        rerank::<S, T>(a, &raw, row, st);
+    }
+}
+
+fn run_inner<T: Real>(
+    k: &dyn StageKernels<T>,
     opts: &Options,
     a: &Args<'_, T>,
     m: usize,
     n: usize,
     level: SimdLevel,
 ) -> Result<Val<'static, T>> {
-    let info = S::INFO;
+    let info = k.info();
     let out_dim = info.out_dim();
     let (has_vals, has_idx) = info.red.outputs();
     // Parameter phase.
-    let mut raw_p = S::RawP::<T>::splat(T::default());
+    let mut raw_p = vec![T::default(); info.raw_param];
     for (off, data) in &a.param {
-        raw_p.as_mut_slice()[*off..*off + data.len()].copy_from_slice(data);
+        raw_p[*off..*off + data.len()].copy_from_slice(data);
     }
-    let mut pf = S::Pf::<T>::splat(T::default());
-    S::param::<T>(&raw_p, &mut pf);
+    let mut pf = vec![T::default(); info.npf];
+    k.param(&raw_p, &mut pf);
 
     // Inner phase, into tiles.
     let tile = tile_len(info);
@@ -200,15 +358,15 @@ fn run_inner<S: CpuStage, T: Real>(
         soa.par_chunks_mut(tile * nnf)
             .enumerate()
             .for_each(|(t, chunk)| {
-                let job = InnerTile::<S, T> {
+                k.inner_tile(
+                    level,
                     a,
-                    pf: &pf,
+                    &pf,
                     chunk,
-                    start: t * tile,
-                    end: ((t + 1) * tile).min(n),
+                    t * tile,
+                    ((t + 1) * tile).min(n),
                     tile,
-                };
-                simd::dispatch_at(level, job).expect("supported level");
+                );
             });
     }
 
@@ -219,12 +377,12 @@ fn run_inner<S: CpuStage, T: Real>(
     let center = if info.dot_of.is_empty() || n == 0 {
         Vec::new()
     } else {
-        center_inner::<S, T>(&mut soa, tile, n)
+        center_inner::<T>(info, &mut soa, tile, n)
     };
 
     // Work decomposition.
     let threads = rayon::current_num_threads().max(1);
-    let group = <S::Group<u8> as Buf<u8>>::LEN;
+    let group = k.group();
     let mut rb = 128usize.max(group);
     while rb > group && m.div_ceil(rb) < 4 * threads {
         rb /= 2;
@@ -240,7 +398,7 @@ fn run_inner<S: CpuStage, T: Real>(
     let nseg = ntiles.div_ceil(tiles_per_seg).max(1);
 
     let acc = info.acc;
-    let ctx = BlockCtx::<S, T> {
+    let ctx = BlockCtx::<T> {
         a,
         pf: &pf,
         soa: &soa,
@@ -253,22 +411,23 @@ fn run_inner<S: CpuStage, T: Real>(
     let mut vals = vec![T::default(); if has_vals { m * out_dim } else { 0 }];
     let mut idxs = vec![0usize; if has_idx { m * out_dim } else { 0 }];
     let finalize_rows = |states: &[f64], rows: Range<usize>, vals: &mut [T], idxs: &mut [usize]| {
-        let mut copy = vec![0.0f64; if S::RERANK { acc } else { 0 }];
-        for (k, r) in rows.enumerate() {
-            let mut st = &states[k * acc..(k + 1) * acc];
-            if S::RERANK {
+        let rerank_needed = k.rerank_needed();
+        let mut copy = vec![0.0f64; if rerank_needed { acc } else { 0 }];
+        for (q, r) in rows.enumerate() {
+            let mut st = &states[q * acc..(q + 1) * acc];
+            if rerank_needed {
                 copy.copy_from_slice(st);
-                rerank::<S, T>(a, &raw_p, r, &mut copy);
+                k.rerank(a, &raw_p, r, &mut copy);
                 st = &copy;
             }
             let (v, i) = (
                 if has_vals {
-                    &mut vals[k * out_dim..(k + 1) * out_dim]
+                    &mut vals[q * out_dim..(q + 1) * out_dim]
                 } else {
                     &mut [][..]
                 },
                 if has_idx {
-                    &mut idxs[k * out_dim..(k + 1) * out_dim]
+                    &mut idxs[q * out_dim..(q + 1) * out_dim]
                 } else {
                     &mut [][..]
                 },
@@ -291,7 +450,7 @@ fn run_inner<S: CpuStage, T: Real>(
                     let rows = b * rb..((b + 1) * rb).min(m);
                     let tiles = s * tiles_per_seg..((s + 1) * tiles_per_seg).min(ntiles);
                     let mut states = vec![0.0f64; rows.len() * acc];
-                    ctx.block(level, rows, tiles, &mut states);
+                    k.block(level, &ctx, rows, tiles, &mut states);
                     states
                 })
                 .collect()
@@ -314,17 +473,17 @@ fn run_inner<S: CpuStage, T: Real>(
                 let rows = b * rb..((b + 1) * rb).min(m);
                 let states = if nseg == 1 {
                     let mut states = vec![0.0f64; rows.len() * acc];
-                    ctx.block(level, rows.clone(), 0..ntiles, &mut states);
+                    k.block(level, &ctx, rows.clone(), 0..ntiles, &mut states);
                     states
                 } else {
                     let mut merged = parts[b * nseg].clone();
                     for s in 1..nseg {
                         let next = &parts[b * nseg + s];
-                        for k in 0..rows.len() {
+                        for q in 0..rows.len() {
                             reduce::merge_rows(
                                 info,
-                                &mut merged[k * acc..(k + 1) * acc],
-                                &next[k * acc..(k + 1) * acc],
+                                &mut merged[q * acc..(q + 1) * acc],
+                                &next[q * acc..(q + 1) * acc],
                             );
                         }
                     }
@@ -365,8 +524,7 @@ fn recenter<T: Real>(f: &mut [T], idx: &[usize], norm: usize, center: &[T]) {
 
 /// Centers the inner vectors of a dot-product-form stage in the feature
 /// tiles (see `recenter`) and returns the translation.
-fn center_inner<S: CpuStage, T: Real>(soa: &mut [T], tile: usize, n: usize) -> Vec<T> {
-    let info = S::INFO;
+fn center_inner<T: Real>(info: &StageInfo, soa: &mut [T], tile: usize, n: usize) -> Vec<T> {
     let nnf = info.nnf;
     let mut sum = vec![0.0f64; info.dot_nf.len()];
     for (t, chunk) in soa.chunks(tile * nnf).enumerate() {
@@ -484,9 +642,10 @@ impl<S: CpuStage, T: Real> WithPack<T> for InnerTile<'_, '_, S, T> {
 }
 
 /// Shared data of the work items.
-struct BlockCtx<'a, 'b, S: CpuStage, T: Real> {
+#[doc(hidden)]
+pub struct BlockCtx<'a, 'b, T: Real> {
     a: &'a Args<'b, T>,
-    pf: &'a S::Pf<T>,
+    pf: &'a [T],
     soa: &'a [T],
     tile: usize,
     n: usize,
@@ -496,23 +655,10 @@ struct BlockCtx<'a, 'b, S: CpuStage, T: Real> {
     center: &'a [T],
 }
 
-impl<S: CpuStage, T: Real> BlockCtx<'_, '_, S, T> {
-    fn block(&self, level: SimdLevel, rows: Range<usize>, tiles: Range<usize>, states: &mut [f64]) {
-        simd::dispatch_at(
-            level,
-            BlockJob {
-                ctx: self,
-                rows,
-                tiles,
-                states,
-            },
-        )
-        .expect("supported level");
-    }
-}
-
 struct BlockJob<'c, 'a, 'b, S: CpuStage, T: Real> {
-    ctx: &'c BlockCtx<'a, 'b, S, T>,
+    ctx: &'c BlockCtx<'a, 'b, T>,
+    /// The parameter features, in the stage's array type.
+    pf: S::Pf<T>,
     rows: Range<usize>,
     tiles: Range<usize>,
     states: &'c mut [f64],
@@ -522,7 +668,7 @@ impl<S: CpuStage, T: Real> WithPack<T> for BlockJob<'_, '_, '_, S, T> {
     type Output = ();
     #[inline(always)]
     fn run<P: Pack<Elem = T>>(self) {
-        process_block::<S, T, P>(self.ctx, self.rows, self.tiles, self.states);
+        process_block::<S, T, P>(self.ctx, &self.pf, self.rows, self.tiles, self.states);
     }
 }
 
@@ -576,7 +722,8 @@ fn dot_block<S: CpuStage, T: Real, P: Pack<Elem = T>, const NP: usize>(
 /// The hot loop of one work item.
 #[inline(always)]
 fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
-    ctx: &BlockCtx<'_, '_, S, T>,
+    ctx: &BlockCtx<'_, '_, T>,
+    pf_t: &S::Pf<T>,
     rows: Range<usize>,
     tiles: Range<usize>,
     states: &mut [f64],
@@ -590,7 +737,7 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
 
     // Splatted parameter features.
     let mut pf = S::Pf::<P>::splat(zero);
-    for (o, &x) in pf.as_mut_slice().iter_mut().zip(ctx.pf.as_slice()) {
+    for (o, &x) in pf.as_mut_slice().iter_mut().zip(pf_t.as_slice()) {
         *o = P::splat(x);
     }
     // Outer features (scalars: the pair function splats them where used)
@@ -602,7 +749,7 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
         for r in rows.clone() {
             gather_row(raw.as_mut_slice(), &ctx.a.outer_real, r);
             let mut oft = S::Of::<T>::splat(T::default());
-            S::outer::<T>(&raw, ctx.pf, &mut oft);
+            S::outer::<T>(&raw, pf_t, &mut oft);
             if !ctx.center.is_empty() {
                 recenter(oft.as_mut_slice(), info.dot_of, info.dot_na, ctx.center);
             }

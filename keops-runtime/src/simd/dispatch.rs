@@ -72,10 +72,6 @@ impl fmt::Display for SimdLevel {
 /// What the CPU offers, probed once.
 struct Cpu {
     level: SimdLevel,
-    /// FMA without the rest of the AVX2 level (or with it): lets the scalar
-    /// level use the hardware `fma` instruction.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    fma: bool,
 }
 
 fn cpu() -> &'static Cpu {
@@ -99,14 +95,13 @@ fn detect() -> Cpu {
     } else {
         SimdLevel::Scalar
     };
-    Cpu { level, fma }
+    Cpu { level }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 fn detect() -> Cpu {
     Cpu {
         level: SimdLevel::Scalar,
-        fma: false,
     }
 }
 
@@ -162,21 +157,14 @@ pub(super) fn assert_supported(level: SimdLevel) {
     );
 }
 
-/// The scalar level: the body with `P = T`, compiled with FMA enabled when
-/// the CPU has it (so that `mul_add` is one instruction, not a libm call).
+/// The scalar level: the body with `P = T`. It is compiled once, without
+/// target features (it is the fallback for CPUs without AVX2, and the
+/// reference level of the tests): `mul_add` is then the C library's `fma`,
+/// correctly rounded like the instruction, so results are the same on every
+/// CPU. (A second copy compiled with FMA enabled would make every formula's
+/// build pay for a path that only CPUs with FMA and without AVX2 take.)
 #[inline]
 pub(super) fn run_scalar<T: Real, W: WithPack<T>>(w: W) -> W::Output {
-    #[cfg(target_arch = "x86_64")]
-    if cpu().fma {
-        // SAFETY: the CPU has FMA (checked just above).
-        return unsafe { run_scalar_fma::<T, W>(w) };
-    }
-    w.run::<T>()
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "fma")]
-unsafe fn run_scalar_fma<T: Real, W: WithPack<T>>(w: W) -> W::Output {
     w.run::<T>()
 }
 

@@ -86,6 +86,17 @@ pub trait Real:
     /// [`dispatch`], which is the only way to reach this).
     #[doc(hidden)]
     fn __dispatch<W: WithPack<Self>>(w: W, level: SimdLevel) -> W::Output;
+
+    /// The CPU engine for this type, compiled once in this crate (see
+    /// `keops_runtime::cpu::run_stage`).
+    #[doc(hidden)]
+    fn __cpu_engine(
+        k: &dyn crate::cpu::StageKernels<Self>,
+        opts: &crate::options::Options,
+        args: &[&crate::value::Val<'_, Self>],
+        m: usize,
+        n: usize,
+    ) -> crate::error::Result<crate::value::Val<'static, Self>>;
 }
 
 /// A body of code generic over the pack type, run by [`dispatch`].

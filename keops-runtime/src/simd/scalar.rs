@@ -48,7 +48,7 @@ macro_rules! impl_scalar {
         $t:ident, $bits:ident, $name:literal,
         mant_bits = $mant:literal, bias = $bias:literal,
         sub_scale = $sub_scale:expr, sub_log2 = $sub_log2:literal,
-        avx2 = $avx2:ident, avx512 = $avx512:ident $(,)?
+        avx2 = $avx2:ident, avx512 = $avx512:ident, engine = $engine:ident $(,)?
     ) => {
         impl Real for $t {
             const NAME: &'static str = $name;
@@ -88,6 +88,17 @@ macro_rules! impl_scalar {
                     },
                     _ => dispatch::run_scalar::<$t, W>(w),
                 }
+            }
+
+            #[inline]
+            fn __cpu_engine(
+                k: &dyn crate::cpu::StageKernels<Self>,
+                opts: &crate::options::Options,
+                args: &[&crate::value::Val<'_, Self>],
+                m: usize,
+                n: usize,
+            ) -> crate::error::Result<crate::value::Val<'static, Self>> {
+                crate::cpu::$engine(k, opts, args, m, n)
             }
         }
 
@@ -280,6 +291,7 @@ impl_scalar!(
     sub_log2 = 32,
     avx2 = F32x8,
     avx512 = F32x16,
+    engine = run_engine_f32,
 );
 impl_scalar!(
     f64,
@@ -291,4 +303,5 @@ impl_scalar!(
     sub_log2 = 64,
     avx2 = F64x4,
     avx512 = F64x8,
+    engine = run_engine_f64,
 );
