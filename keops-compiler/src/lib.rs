@@ -127,14 +127,25 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
         );
         return Err(fail(e, def));
     }
-    match Family::with_budget(stage, order, budget) {
+    let node_budget = limits::MAX_FAMILY_NODES;
+    match Family::with_budget(stage, order, budget, node_budget) {
         Ok(family) => Ok(Compiled { def, family }),
         Err(t) => {
+            let what = if t.cost > budget {
+                format!(
+                    "more than {budget} scalar operations in the generated kernels (about {}",
+                    t.cost
+                )
+            } else {
+                format!(
+                    "more than {node_budget} operations in the generated kernels (about {}",
+                    t.nodes
+                )
+            };
             let e = syn::Error::new(
                 def.span,
                 format!(
-                    "formula too large with its gradients: more than {budget} scalar operations in the generated kernels (about {} in the first {} kernels up to grad_order = {order}); lower `grad_order` (e.g. `keops!(grad_order = {}, |...| ...)`) or the dimensions",
-                    t.cost,
+                    "formula too large with its gradients: {what} in the first {} kernels, up to grad_order = {order}); lower `grad_order` (e.g. `keops!(grad_order = {}, |...| ...)`) or the dimensions",
                     t.kernels,
                     order.saturating_sub(1)
                 ),

@@ -58,6 +58,11 @@ pub const MAX_IR_SIZE: usize = 1_000_000;
 /// kernels are built.
 pub const MAX_SCALAR_OPS: usize = 200_000;
 
+/// Most IR nodes summed over the stages of a family (the per-node work of
+/// building and de-duplicating the gradient stages, whatever their
+/// dimensions: high `grad_order`s of formulas of many operations).
+pub const MAX_FAMILY_NODES: usize = 40_000;
+
 /// Number of kernels of a family with `n` inputs up to gradient order
 /// `order`, saturating: `1 + n + n(n+1) + n(n+1)(n+2) + ...`.
 pub fn kernel_count(n: usize, order: u32) -> usize {

@@ -191,11 +191,15 @@ impl Stage {
     }
 }
 
-/// The family being built would exceed [`crate::limits::MAX_SCALAR_OPS`].
+/// The family being built would exceed its budget of scalar operations
+/// ([`crate::limits::MAX_SCALAR_OPS`]) or of IR nodes
+/// ([`crate::limits::MAX_FAMILY_NODES`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TooLarge {
     /// Total estimated scalar operations of the stages built so far.
     pub cost: usize,
+    /// Total IR nodes of the stages built so far.
+    pub nodes: usize,
     /// Kernels (programs) built so far.
     pub kernels: usize,
 }
@@ -292,7 +296,7 @@ pub struct Family {
 impl Family {
     /// A family whose forward kernel is `stage`, with gradient programs up to `order`.
     pub fn new(stage: Stage, order: u32) -> Family {
-        match Family::with_budget(stage, order, usize::MAX) {
+        match Family::with_budget(stage, order, usize::MAX, usize::MAX) {
             Ok(f) => f,
             Err(_) => unreachable!("unlimited budget"),
         }
@@ -300,8 +304,13 @@ impl Family {
 
     /// Like [`Family::new`], but stops with an error as soon as the
     /// estimated scalar cost of the stages ([`Stage::scalar_cost`], summed)
-    /// exceeds `budget`.
-    pub fn with_budget(stage: Stage, order: u32, budget: usize) -> Result<Family, TooLarge> {
+    /// exceeds `budget`, or their IR nodes exceed `node_budget`.
+    pub fn with_budget(
+        stage: Stage,
+        order: u32,
+        budget: usize,
+        node_budget: usize,
+    ) -> Result<Family, TooLarge> {
         let simplify = stage.graph.simplifies();
         let inputs = stage.vars.clone();
         let mut fam = Family {
@@ -311,6 +320,7 @@ impl Family {
             simplify,
         };
         let mut cost = stage.scalar_cost();
+        let mut nodes = stage.graph.len();
         let sid = fam.add_stage(stage);
         let args = (0..inputs.len() as u32).map(Value::Input).collect();
         let prog = Program {
@@ -328,20 +338,19 @@ impl Family {
                     if input.kind == VarKind::Index {
                         continue;
                     }
-                    if cost > budget {
+                    if cost > budget || nodes > node_budget {
                         return Err(TooLarge {
                             cost,
+                            nodes,
                             kernels: fam.programs.len(),
                         });
                     }
                     let before = fam.stages.len();
                     let g = fam.grad_program(&prog, k);
-                    cost = cost.saturating_add(
-                        fam.stages[before..]
-                            .iter()
-                            .map(Stage::scalar_cost)
-                            .sum::<usize>(),
-                    );
+                    for st in &fam.stages[before..] {
+                        cost = cost.saturating_add(st.scalar_cost());
+                        nodes = nodes.saturating_add(st.graph.len());
+                    }
                     let mut gp = path.clone();
                     gp.push(input.name.clone());
                     fam.programs.push((gp, g));
@@ -350,9 +359,10 @@ impl Family {
             }
             frontier = next;
         }
-        if cost > budget {
+        if cost > budget || nodes > node_budget {
             return Err(TooLarge {
                 cost,
+                nodes,
                 kernels: fam.programs.len(),
             });
         }
