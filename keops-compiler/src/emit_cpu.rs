@@ -645,7 +645,7 @@ pub fn group_rows(l: &Lowered) -> u32 {
 
 /// Name of the kernel method for a derivation step: `grad_x`.
 pub fn grad_method(var: &str) -> Ident {
-    format_ident!("grad_{}", var)
+    format_ident!("grad_{}", sanitize(var))
 }
 
 /// Tokens of the whole expansion: stage structs, kernel structs, and the
@@ -757,7 +757,7 @@ fn program_tokens(
     let mut params = Vec::new();
     let mut conv = Vec::new();
     for (k, v) in prog.inputs.iter().enumerate() {
-        let arg = format_ident!("{}", sanitize(&v.name));
+        let arg = var_ident(&v.name);
         let a = format_ident!("__a{}", k);
         let name = &v.name;
         let dim = usize_lit(v.dim);
@@ -874,11 +874,7 @@ fn program_tokens(
             quote!(#a.part(#part)?.into_static()?)
         }
     };
-    let arg_names: Vec<Ident> = prog
-        .inputs
-        .iter()
-        .map(|v| format_ident!("{}", sanitize(&v.name)))
-        .collect();
+    let arg_names: Vec<Ident> = prog.inputs.iter().map(|v| var_ident(&v.name)).collect();
     // The forward stage's PTX, for inspection.
     let main_stage = prog.steps.iter().rev().find_map(|s| match s {
         Step::Reduce { stage, .. } => Some(*stage),
@@ -1016,6 +1012,24 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
+/// The identifier of a variable in the generated code: the name itself, or
+/// a raw identifier (`r#type`) for a Rust keyword.
+fn var_ident(name: &str) -> Ident {
+    let name = sanitize(name);
+    if matches!(
+        name.as_str(),
+        "self" | "Self" | "super" | "crate" | "_" | ""
+    ) {
+        // Not valid raw identifiers (the parser rejects these names).
+        return format_ident!("{}_", name);
+    }
+    if crate::parse::is_keyword(&name) {
+        Ident::new_raw(&name, Span::call_site())
+    } else {
+        format_ident!("{}", name)
+    }
+}
+
 /// Span-less identifier helper for callers.
 pub fn ident(s: &str) -> Ident {
     Ident::new(s, Span::call_site())
@@ -1038,7 +1052,7 @@ pub fn fallback(
         .params
         .iter()
         .map(|v| {
-            let arg = format_ident!("{}", sanitize(&v.name));
+            let arg = var_ident(&v.name);
             let dim = usize_lit(v.dim);
             match v.cat {
                 Cat::P => quote!(#arg: impl #p::IntoParam<'a, T, #dim>),

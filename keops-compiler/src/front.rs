@@ -12,6 +12,7 @@ use proc_macro2::Span;
 
 use crate::autodiff::vjp;
 use crate::ir::{BilinearMap, Bin, Cat, Graph, Id, Tern, Un, VarInfo, VecRed};
+use crate::limits::{MAX_DIM, MAX_IR_NODES, MAX_IR_SIZE, MAX_K, MAX_SCALAR_OPS};
 use crate::parse::{combine, Arg, Ast, BinOp, IndexKind, KernelDef};
 use crate::stage::{RedKind, Stage, VarDecl, VarKind};
 
@@ -45,6 +46,9 @@ pub fn build_stage(def: &KernelDef, simplify: bool) -> syn::Result<Stage> {
         vars,
         lets: HashMap::new(),
         errors: Vec::new(),
+        accounted: 0,
+        ir_size: 0,
+        too_large: false,
     };
     for (name, span, ast) in &def.lets {
         if fe.vars.iter().any(|v| &v.name == name) {
@@ -96,6 +100,12 @@ struct Front {
     vars: Vec<VarDecl>,
     lets: HashMap<String, (Id, u32)>,
     errors: Vec<syn::Error>,
+    /// Nodes of the graph already counted in `ir_size`.
+    accounted: usize,
+    /// Sum of the dimensions of the graph's nodes.
+    ir_size: usize,
+    /// The formula exceeded [`MAX_IR_NODES`] or [`MAX_IR_SIZE`]: stop building.
+    too_large: bool,
 }
 
 type Top = Option<(RedKind, Cat, Id, Option<Id>)>;
@@ -399,8 +409,15 @@ impl Front {
         };
         let mut out = Vec::new();
         for it in items {
-            match it.as_int() {
-                Some(v) if v >= 0 => out.push(v as u32),
+            match it.as_int().map(u32::try_from) {
+                Some(Ok(v)) => out.push(v),
+                Some(Err(_)) if it.as_int().is_some_and(|v| v > 0) => {
+                    self.err(
+                        it.span(),
+                        format!("{what}: {} is too large", it.as_int().unwrap_or(0)),
+                    );
+                    return None;
+                }
                 _ => {
                     self.err(
                         it.span(),
@@ -610,8 +627,8 @@ impl Front {
                     self.err(k.span(), format!("K must be at least 1 (got {v})"));
                     return None;
                 }
-                if v > 1024 {
-                    self.err(k.span(), format!("K must be at most 1024 (got {v})"));
+                if v > MAX_K as i64 {
+                    self.err(k.span(), format!("K must be at most {MAX_K} (got {v})"));
                     return None;
                 }
                 Some(v as u32)
@@ -641,6 +658,14 @@ impl Front {
             (RedBase::ArgKMin, _) => RedKind::ArgKMin(k?),
             (RedBase::KMinArgKMin, _) => RedKind::KMinArgKMin(k?),
         };
+        if red.k() > 1 {
+            let out_dim = u64::from(red.k()) * u64::from(self.g.dim(f));
+            let what = format!(
+                "the output of `{}` (K times the formula's dimension)",
+                red.name()
+            );
+            self.check_dim(span, &what, out_dim)?;
+        }
         if let Some(w) = w {
             let (fd, wd) = (self.g.dim(f), self.g.dim(w));
             if fd != 1 && fd != wd {
@@ -662,7 +687,47 @@ impl Front {
     // Expressions
     // ------------------------------------------------------------------
 
+    /// Lowers an expression, within the IR size limits.
     fn expr(&mut self, ast: &Ast) -> Option<Id> {
+        if self.too_large {
+            return None;
+        }
+        let r = self.expr_inner(ast);
+        let n = self.g.len();
+        for k in self.accounted..n {
+            self.ir_size += self.g.dim(Id(k as u32)) as usize;
+        }
+        self.accounted = n;
+        if !self.too_large && (n > MAX_IR_NODES || self.ir_size > MAX_IR_SIZE) {
+            self.too_large = true;
+            self.err(
+                ast.span(),
+                format!(
+                    "formula too large: more than {MAX_IR_NODES} operations or {MAX_IR_SIZE} vector components (see `keops_compiler::limits`)"
+                ),
+            );
+            return None;
+        }
+        r
+    }
+
+    /// Checks a dimension computed from the formula against [`MAX_DIM`].
+    fn check_dim(&mut self, span: Span, what: &str, d: u64) -> Option<u32> {
+        if d == 0 {
+            self.err(span, format!("{what} has dimension 0"));
+            return None;
+        }
+        if d > MAX_DIM as u64 {
+            self.err(
+                span,
+                format!("{what} has dimension {d}, more than the limit {MAX_DIM} (vectors are unrolled in the generated code)"),
+            );
+            return None;
+        }
+        Some(d as u32)
+    }
+
+    fn expr_inner(&mut self, ast: &Ast) -> Option<Id> {
         match ast {
             Ast::Name(name, span) => {
                 if let Some(k) = self.vars.iter().position(|v| &v.name == name) {
@@ -1163,7 +1228,7 @@ impl Front {
                     let sq = g.un(Un::Square, x);
                     let p = g.bin(Bin::Mul, s, sq);
                     Some(g.vsum(p))
-                } else if ds == dx * dx {
+                } else if u64::from(ds) == u64::from(dx) * u64::from(dx) {
                     let m = g.bilinear(matvec_map(dx, dx), s, x);
                     let p = g.bin(Bin::Mul, x, m);
                     Some(g.vsum(p))
@@ -1173,7 +1238,7 @@ impl Front {
                         format!(
                             "dimension mismatch in `{lower}`: the weight `{}` has dimension {ds}, but must have dimension 1, {dx} or {} (the vector has dimension {dx})",
                             snippet(sa),
-                            dx * dx
+                            u64::from(dx) * u64::from(dx)
                         ),
                     );
                     None
@@ -1199,10 +1264,12 @@ impl Front {
                 let l = self.int_arg(b.slots[2]?, "the length of `extract`");
                 let (x, k, l) = (x?, k?, l?);
                 let d = self.g.dim(x);
-                if k < 0 || l < 1 || k + l > d as i64 {
+                if k < 0 || l < 1 || k.checked_add(l).is_none_or(|e| e > d as i64) {
                     self.err(
                         span,
-                        format!("`extract` of components {k}..{} out of range for an expression of dimension {d}", k + l),
+                        format!(
+                            "`extract` of {l} components from {k} out of range for an expression of dimension {d}"
+                        ),
                     );
                     return None;
                 }
@@ -1226,10 +1293,12 @@ impl Front {
                     );
                     return None;
                 }
-                if !(1..=65536).contains(&d) {
+                if !(1..=MAX_DIM as i64).contains(&d) {
                     self.err(
                         da.span(),
-                        format!("the dimension of `one_hot` must be between 1 and 65536 (got {d})"),
+                        format!(
+                            "the dimension of `one_hot` must be between 1 and {MAX_DIM} (got {d})"
+                        ),
                     );
                     return None;
                 }
@@ -1268,6 +1337,8 @@ impl Front {
                     }
                     return None;
                 }
+                let total: u64 = ids.iter().map(|&id| u64::from(self.g.dim(id))).sum();
+                self.check_dim(span, "the concatenation", total)?;
                 Some(self.g.concat(&ids))
             }
             "matvecmult" | "vecmatmult" => {
@@ -1311,6 +1382,7 @@ impl Front {
                 let y = self.expr(b.slots[1]?);
                 let (x, y) = (x?, y?);
                 let (dx, dy) = (self.g.dim(x), self.g.dim(y));
+                self.check_dim(span, "the tensor product", u64::from(dx) * u64::from(dy))?;
                 Some(self.g.bilinear(tensorprod_map(dx, dy), x, y))
             }
             "keops_tensordot" | "tensordot" => {
@@ -1388,6 +1460,14 @@ impl Front {
                     self.err(
                         ea.span(),
                         format!("dimension mismatch in `grad`: the cotangent `{}` has dimension {de}, but the formula `{}` has dimension {df} (they must be equal)", snippet(ea), snippet(fa)),
+                    );
+                    return None;
+                }
+                let cost = self.g.op_count(&[f]);
+                if cost > MAX_SCALAR_OPS {
+                    self.err(
+                        span,
+                        format!("formula too large to differentiate: about {cost} scalar operations (at most {MAX_SCALAR_OPS})"),
                     );
                     return None;
                 }
@@ -1572,17 +1652,29 @@ pub fn tensordot_map(
     dim_a: u32,
     dim_b: u32,
 ) -> Result<BilinearMap, String> {
-    let prod = |v: &[u32]| v.iter().product::<u32>();
+    // Products in u64, saturating (the shapes must multiply to the
+    // operands' dimensions, which are at most `MAX_DIM`).
+    let prod = |v: &[u32]| {
+        v.iter()
+            .fold(1u64, |acc, &d| acc.saturating_mul(u64::from(d)))
+    };
     if dfa.is_empty() || dfb.is_empty() {
         return Err("the shapes must not be empty".into());
     }
-    if prod(dfa) != dim_a {
+    const MAX_AXES: usize = 32;
+    if dfa.len() > MAX_AXES || dfb.len() > MAX_AXES {
+        return Err(format!("the shapes have at most {MAX_AXES} axes"));
+    }
+    if dfa.contains(&0) || dfb.contains(&0) {
+        return Err("the shapes' sizes must be at least 1".into());
+    }
+    if prod(dfa) != u64::from(dim_a) {
         return Err(format!(
             "the shape {dfa:?} has {} entries but the first operand has dimension {dim_a}",
             prod(dfa)
         ));
     }
-    if prod(dfb) != dim_b {
+    if prod(dfb) != u64::from(dim_b) {
         return Err(format!(
             "the shape {dfb:?} has {} entries but the second operand has dimension {dim_b}",
             prod(dfb)
@@ -1649,9 +1741,23 @@ pub fn tensordot_map(
     let sb = strides(dfb);
     let so = strides(&out_dims);
     let cont_dims: Vec<u32> = cfa.iter().map(|&x| dfa[x as usize]).collect();
-    let mut terms = Vec::new();
+    // At most dim_a * dim_b <= MAX_DIM^2 and dim_a: no overflow.
     let total_keep: u32 = keep_dims.iter().product();
     let total_cont: u32 = cont_dims.iter().product();
+    if total_keep > crate::limits::MAX_DIM {
+        return Err(format!(
+            "the result has dimension {total_keep}, more than the limit {}",
+            crate::limits::MAX_DIM
+        ));
+    }
+    let n_terms = u64::from(total_keep) * u64::from(total_cont);
+    if n_terms > crate::limits::MAX_SCALAR_OPS as u64 {
+        return Err(format!(
+            "{n_terms} products, more than the limit {}",
+            crate::limits::MAX_SCALAR_OPS
+        ));
+    }
+    let mut terms = Vec::new();
     for kk in 0..total_keep {
         // Multi-index over kept axes (row-major in keep order).
         let mut rem = kk;

@@ -23,6 +23,7 @@ pub mod emit_cpu;
 pub mod eval;
 pub mod front;
 pub mod ir;
+pub mod limits;
 pub mod lower;
 pub mod parse;
 pub mod print;
@@ -43,6 +44,7 @@ impl Reference {
     /// the order given in the source (default 2).
     pub fn parse(src: &str) -> Result<Reference, String> {
         let def = parse::parse_kernel_str(src).map_err(|e| e.to_string())?;
+        check_kernel_count(&def).map_err(|e| e.to_string())?;
         let stage = front::build_stage(&def, false).map_err(|e| e.to_string())?;
         let order = grad_order(&def, &stage);
         Ok(Reference {
@@ -96,20 +98,79 @@ pub struct Failure {
 }
 
 /// Front half of the macro: parse, check and build the kernel family.
+///
+/// Every input gives a value, in bounded time and memory: a family, or
+/// errors with spans (see [`limits`] for the limits on the size of
+/// formulas).
 pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
     let def = parse::parse_kernel(tokens).map_err(|error| Failure { error, def: None })?;
+    let fail = |error: syn::Error, def: parse::KernelDef| Failure {
+        error,
+        def: Some(Box::new(def)),
+    };
+    if let Err(e) = check_kernel_count(&def) {
+        return Err(fail(e, def));
+    }
     let stage = match front::build_stage(&def, true) {
         Ok(s) => s,
-        Err(error) => {
-            return Err(Failure {
-                error,
-                def: Some(Box::new(def)),
-            })
-        }
+        Err(error) => return Err(fail(error, def)),
     };
     let order = grad_order(&def, &stage);
-    let family = Family::new(stage, order);
-    Ok(Compiled { def, family })
+    let budget = limits::MAX_SCALAR_OPS;
+    let forward = stage.scalar_cost();
+    if forward > budget {
+        let e = syn::Error::new(
+            def.span,
+            format!(
+                "formula too large: about {forward} scalar operations per pair of rows (at most {budget}; vectors are unrolled in the generated code)"
+            ),
+        );
+        return Err(fail(e, def));
+    }
+    let node_budget = limits::MAX_FAMILY_NODES;
+    match Family::with_budget(stage, order, budget, node_budget) {
+        Ok(family) => Ok(Compiled { def, family }),
+        Err(t) => {
+            let what = if t.cost > budget {
+                format!(
+                    "more than {budget} scalar operations in the generated kernels (about {}",
+                    t.cost
+                )
+            } else {
+                format!(
+                    "more than {node_budget} operations in the generated kernels (about {}",
+                    t.nodes
+                )
+            };
+            let e = syn::Error::new(
+                def.span,
+                format!(
+                    "formula too large with its gradients: {what} in the first {} kernels, up to grad_order = {order}); lower `grad_order` (e.g. `keops!(grad_order = {}, |...| ...)`) or the dimensions",
+                    t.kernels,
+                    order.saturating_sub(1)
+                ),
+            );
+            Err(fail(e, def))
+        }
+    }
+}
+
+/// Checks the number of kernels the family will have against
+/// [`limits::MAX_KERNELS`].
+fn check_kernel_count(def: &parse::KernelDef) -> syn::Result<()> {
+    let order = def.options.grad_order;
+    let n = limits::kernel_count(def.params.len(), order);
+    if n > limits::MAX_KERNELS {
+        return Err(syn::Error::new(
+            def.span,
+            format!(
+                "too many kernels: {} variables with grad_order = {order} give {n} kernels with the gradients (at most {}); lower `grad_order`",
+                def.params.len(),
+                limits::MAX_KERNELS
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Scalar instructions of a forward stage (all four phases), up to which
@@ -141,9 +202,6 @@ pub fn grad_order(def: &parse::KernelDef, stage: &stage::Stage) -> u32 {
 pub fn default_grad_order(stage: &stage::Stage) -> u32 {
     let l = lower::lower(stage);
     let size = l.param.insts.len() + l.outer.insts.len() + l.inner.insts.len() + l.pair.insts.len();
-    if std::env::var_os("KEOPS_PRINT_SIZE").is_some() {
-        eprintln!("forward size {size}");
-    }
     if size <= GRAD_ORDER_2_BUDGET {
         2
     } else if size <= GRAD_ORDER_1_BUDGET {

@@ -12,6 +12,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, Lit, Pat, Token, Type};
 
 use crate::ir::Cat;
+use crate::limits::{MAX_DIM, MAX_GRAD_ORDER, MAX_NESTING, MAX_TOKENS, MAX_VARIABLES};
 
 /// Options written before the closure: `keops!(grad_order = 3, debug = true, |x: ...| ...)`.
 #[derive(Clone, Debug)]
@@ -213,7 +214,7 @@ impl Ast {
             Ast::Num {
                 value, int: true, ..
             } => Some(*value as i64),
-            Ast::Neg(inner, _) => inner.as_int().map(|v| -v),
+            Ast::Neg(inner, _) => inner.as_int().map(i64::saturating_neg),
             _ => None,
         }
     }
@@ -244,10 +245,10 @@ impl Parse for KernelDef {
             match (key.to_string().as_str(), &value) {
                 ("grad_order", Lit::Int(i)) => {
                     let v: u32 = i.base10_parse()?;
-                    if v > 4 {
+                    if v > MAX_GRAD_ORDER {
                         return Err(syn::Error::new(
                             i.span(),
-                            "grad_order must be at most 4 (each order multiplies the generated kernels)",
+                            format!("grad_order must be at most {MAX_GRAD_ORDER} (each order multiplies the generated kernels)"),
                         ));
                     }
                     options.grad_order = v;
@@ -281,12 +282,129 @@ impl Parse for KernelDef {
 
 /// Parses the macro input.
 pub fn parse_kernel(tokens: TokenStream) -> syn::Result<KernelDef> {
+    check_tokens(&tokens)?;
     syn::parse2(tokens)
 }
 
 /// Parses the macro input from a string (tests, diagnostics).
 pub fn parse_kernel_str(src: &str) -> syn::Result<KernelDef> {
-    syn::parse_str(src)
+    let tokens: TokenStream = src
+        .parse()
+        .map_err(|e: proc_macro2::LexError| syn::Error::new(e.span(), e.to_string()))?;
+    parse_kernel(tokens)
+}
+
+/// Keywords that start or continue a nested expression or type.
+const NESTING_KEYWORDS: &[&str] = &[
+    "as", "async", "await", "become", "box", "break", "const", "continue", "do", "dyn", "else",
+    "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "move", "mut", "raw", "ref",
+    "return", "static", "try", "unsafe", "where", "while", "yield",
+];
+
+/// Checks the size and nesting depth of the macro input before it is parsed
+/// (without recursion), so that neither `syn`'s recursive-descent parser nor
+/// the passes over the formula can overflow the stack.
+///
+/// The nesting depth of a token sequence is, for each argument or statement
+/// (separated by `,` or `;`), its number of operator tokens (punctuation,
+/// keywords) and groups (`(...)`, `[...]`; `{...}` counts 3) plus the depth of its
+/// deepest group: an upper bound of the parser's recursion depth and of the
+/// depth of the formula's syntax tree. See [`crate::limits`].
+pub fn check_tokens(tokens: &TokenStream) -> syn::Result<()> {
+    use proc_macro2::TokenTree;
+    struct Frame {
+        iter: proc_macro2::token_stream::IntoIter,
+        /// Depth accumulated by the enclosing segments (operators before
+        /// this group, one per group level).
+        base: usize,
+        /// Operators in the current segment.
+        ops: usize,
+        /// Depth of the deepest group of the current segment.
+        child: usize,
+        /// Deepest finished segment.
+        best: usize,
+        /// Span of the group.
+        span: Span,
+    }
+    let too_deep = |span: Span| {
+        syn::Error::new(
+            span,
+            format!(
+                "formula nested too deeply (more than {MAX_NESTING} levels of operators, calls, indices and parentheses in one expression): split it with `let` bindings"
+            ),
+        )
+    };
+    let mut count = 0usize;
+    let mut stack = vec![Frame {
+        iter: tokens.clone().into_iter(),
+        base: 0,
+        ops: 0,
+        child: 0,
+        best: 0,
+        span: Span::call_site(),
+    }];
+    loop {
+        let top = stack.last_mut().expect("non-empty stack");
+        let Some(tt) = top.iter.next() else {
+            let done = stack.pop().expect("non-empty stack");
+            let depth = done.best.max(done.ops + done.child);
+            if done.base + depth > MAX_NESTING {
+                return Err(too_deep(done.span));
+            }
+            match stack.last_mut() {
+                Some(parent) => parent.child = parent.child.max(depth),
+                None => return Ok(()),
+            }
+            continue;
+        };
+        count += 1;
+        if count > MAX_TOKENS {
+            return Err(syn::Error::new(
+                tt.span(),
+                format!("formula too long (more than {MAX_TOKENS} tokens)"),
+            ));
+        }
+        match &tt {
+            TokenTree::Punct(p) if matches!(p.as_char(), ',' | ';') => {
+                top.best = top.best.max(top.ops + top.child);
+                top.ops = 0;
+                top.child = 0;
+            }
+            TokenTree::Punct(p) if p.as_char() == ':' => {}
+            TokenTree::Punct(_) => top.ops += 1,
+            TokenTree::Ident(i) => {
+                if NESTING_KEYWORDS.contains(&i.to_string().as_str()) {
+                    top.ops += 1;
+                }
+            }
+            TokenTree::Literal(_) => {}
+            TokenTree::Group(g) => {
+                // Blocks cost the parser about three times as much stack.
+                top.ops += if g.delimiter() == proc_macro2::Delimiter::Brace {
+                    3
+                } else {
+                    1
+                };
+                let base = top.base + top.ops;
+                if base > MAX_NESTING {
+                    return Err(too_deep(g.span_open()));
+                }
+                let iter = g.stream().into_iter();
+                stack.push(Frame {
+                    iter,
+                    base,
+                    ops: 0,
+                    child: 0,
+                    best: 0,
+                    span: g.span(),
+                });
+                continue;
+            }
+        }
+        if top.base + top.ops + top.child > MAX_NESTING {
+            return Err(too_deep(tt.span()));
+        }
+    }
 }
 
 fn closure_to_def(c: syn::ExprClosure, options: Options) -> syn::Result<KernelDef> {
@@ -305,6 +423,12 @@ fn closure_to_def(c: syn::ExprClosure, options: Options) -> syn::Result<KernelDe
     }
     let mut errors: Vec<syn::Error> = Vec::new();
     let mut params: Vec<Param> = Vec::new();
+    if c.inputs.len() > MAX_VARIABLES {
+        return Err(syn::Error::new(
+            c.inputs[MAX_VARIABLES].span(),
+            format!("too many formula variables (at most {MAX_VARIABLES})"),
+        ));
+    }
     if c.inputs.is_empty() {
         errors.push(syn::Error::new(
             span,
@@ -342,7 +466,12 @@ fn closure_to_def(c: syn::ExprClosure, options: Options) -> syn::Result<KernelDe
                     syn::Stmt::Local(l) => {
                         let name = match &l.pat {
                             Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
-                                (pi.ident.to_string(), pi.ident.span())
+                                let name = unraw(&pi.ident);
+                                if let Err(e) = check_name(&name, pi.ident.span()) {
+                                    errors.push(e);
+                                    continue;
+                                }
+                                (name, pi.ident.span())
                             }
                             other => {
                                 errors.push(syn::Error::new(
@@ -440,12 +569,13 @@ fn parse_param(p: &Pat) -> syn::Result<Param> {
     };
     let (name, span) = match &*pt.pat {
         Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() && pi.mutability.is_none() => {
-            (pi.ident.to_string(), pi.ident.span())
+            (unraw(&pi.ident), pi.ident.span())
         }
         other => {
             return Err(syn::Error::new(other.span(), "expected a variable name"));
         }
     };
+    check_name(&name, span)?;
     let (cat, dim) = parse_var_type(&pt.ty)?;
     Ok(Param {
         name,
@@ -504,10 +634,10 @@ fn parse_var_type(ty: &Type) -> syn::Result<(Cat, u32)> {
                     "a variable must have dimension at least 1",
                 ));
             }
-            if d > 1 << 16 {
+            if d > MAX_DIM {
                 return Err(syn::Error::new(
                     i.span(),
-                    "dimension too large (at most 65536)",
+                    format!("dimension too large: {d} (at most {MAX_DIM}: vectors are unrolled in the generated code)"),
                 ));
             }
             Ok((cat, d))
@@ -625,7 +755,12 @@ fn to_ast(e: &Expr) -> syn::Result<Ast> {
                     let start = bound(&r.start)?;
                     let mut end = bound(&r.end)?;
                     if let syn::RangeLimits::Closed(_) = r.limits {
-                        end = end.map(|e| e + 1);
+                        end = match end {
+                            Some(e) => Some(e.checked_add(1).ok_or_else(|| {
+                                syn::Error::new(r.span(), "slice bound out of range")
+                            })?),
+                            None => None,
+                        };
                     }
                     IndexKind::Range(start, end)
                 }
@@ -682,7 +817,7 @@ fn int_literal(e: &Expr) -> syn::Result<i64> {
             op: syn::UnOp::Neg(_),
             expr,
             ..
-        }) => int_literal(expr).map(|v| -v),
+        }) => int_literal(expr).map(i64::saturating_neg),
         Expr::Paren(p) => int_literal(&p.expr),
         other => Err(syn::Error::new(
             other.span(),
@@ -691,7 +826,78 @@ fn int_literal(e: &Expr) -> syn::Result<i64> {
     }
 }
 
+/// Rust's strict and reserved keywords (names that need `r#` in Rust code).
+pub fn is_keyword(name: &str) -> bool {
+    matches!(
+        name,
+        "as" | "break"
+            | "const"
+            | "continue"
+            | "crate"
+            | "else"
+            | "enum"
+            | "extern"
+            | "false"
+            | "fn"
+            | "for"
+            | "if"
+            | "impl"
+            | "in"
+            | "let"
+            | "loop"
+            | "match"
+            | "mod"
+            | "move"
+            | "mut"
+            | "pub"
+            | "ref"
+            | "return"
+            | "self"
+            | "Self"
+            | "static"
+            | "struct"
+            | "super"
+            | "trait"
+            | "true"
+            | "type"
+            | "unsafe"
+            | "use"
+            | "where"
+            | "while"
+            | "async"
+            | "await"
+            | "dyn"
+            | "abstract"
+            | "become"
+            | "box"
+            | "do"
+            | "final"
+            | "macro"
+            | "override"
+            | "priv"
+            | "typeof"
+            | "unsized"
+            | "virtual"
+            | "yield"
+            | "try"
+            | "gen"
+    )
+}
+
+/// Checks a variable or `let` name: `self`, `Self`, `super` and `crate`
+/// cannot name a value (not even as raw identifiers).
+fn check_name(name: &str, span: Span) -> syn::Result<()> {
+    if matches!(name, "self" | "Self" | "super" | "crate") {
+        return Err(syn::Error::new(
+            span,
+            format!("`{name}` cannot be the name of a formula variable"),
+        ));
+    }
+    Ok(())
+}
+
+/// The name of an identifier without its `r#` prefix.
 fn unraw(id: &syn::Ident) -> String {
-    let s = id.to_string();
-    s.strip_prefix("r#").map(str::to_string).unwrap_or(s)
+    use syn::ext::IdentExt;
+    id.unraw().to_string()
 }

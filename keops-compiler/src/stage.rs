@@ -177,6 +177,31 @@ impl Stage {
         roots.extend(self.w);
         self.graph.op_count(&roots)
     }
+
+    /// Estimated size of the stage's scalar programs: its operations, the
+    /// components of its inputs and the components of its output (see
+    /// [`crate::limits::MAX_SCALAR_OPS`]).
+    pub fn scalar_cost(&self) -> usize {
+        let inputs: usize = self.vars.iter().map(|v| v.dim as usize).sum();
+        let out = match self.out() {
+            StageOut::Real(d) | StageOut::Index(d) => d as usize,
+            StageOut::Pair(d) => 2 * d as usize,
+        };
+        self.op_count() + inputs + out
+    }
+}
+
+/// The family being built would exceed its budget of scalar operations
+/// ([`crate::limits::MAX_SCALAR_OPS`]) or of IR nodes
+/// ([`crate::limits::MAX_FAMILY_NODES`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TooLarge {
+    /// Total estimated scalar operations of the stages built so far.
+    pub cost: usize,
+    /// Total IR nodes of the stages built so far.
+    pub nodes: usize,
+    /// Kernels (programs) built so far.
+    pub kernels: usize,
 }
 
 /// A value in a program.
@@ -271,6 +296,21 @@ pub struct Family {
 impl Family {
     /// A family whose forward kernel is `stage`, with gradient programs up to `order`.
     pub fn new(stage: Stage, order: u32) -> Family {
+        match Family::with_budget(stage, order, usize::MAX, usize::MAX) {
+            Ok(f) => f,
+            Err(_) => unreachable!("unlimited budget"),
+        }
+    }
+
+    /// Like [`Family::new`], but stops with an error as soon as the
+    /// estimated scalar cost of the stages ([`Stage::scalar_cost`], summed)
+    /// exceeds `budget`, or their IR nodes exceed `node_budget`.
+    pub fn with_budget(
+        stage: Stage,
+        order: u32,
+        budget: usize,
+        node_budget: usize,
+    ) -> Result<Family, TooLarge> {
         let simplify = stage.graph.simplifies();
         let inputs = stage.vars.clone();
         let mut fam = Family {
@@ -279,6 +319,8 @@ impl Family {
             programs: Vec::new(),
             simplify,
         };
+        let mut cost = stage.scalar_cost();
+        let mut nodes = stage.graph.len();
         let sid = fam.add_stage(stage);
         let args = (0..inputs.len() as u32).map(Value::Input).collect();
         let prog = Program {
@@ -296,7 +338,19 @@ impl Family {
                     if input.kind == VarKind::Index {
                         continue;
                     }
+                    if cost > budget || nodes > node_budget {
+                        return Err(TooLarge {
+                            cost,
+                            nodes,
+                            kernels: fam.programs.len(),
+                        });
+                    }
+                    let before = fam.stages.len();
                     let g = fam.grad_program(&prog, k);
+                    for st in &fam.stages[before..] {
+                        cost = cost.saturating_add(st.scalar_cost());
+                        nodes = nodes.saturating_add(st.graph.len());
+                    }
                     let mut gp = path.clone();
                     gp.push(input.name.clone());
                     fam.programs.push((gp, g));
@@ -305,7 +359,14 @@ impl Family {
             }
             frontier = next;
         }
-        fam
+        if cost > budget || nodes > node_budget {
+            return Err(TooLarge {
+                cost,
+                nodes,
+                kernels: fam.programs.len(),
+            });
+        }
+        Ok(fam)
     }
 
     /// The program at a derivation path.
