@@ -180,9 +180,9 @@ macro_rules! check_gpu_grad {
     (@one $g:ident, $w:ident, $kernel:ident, $reference:ident, $inputs:ident, $ins32:ident, $names:ident, $e64:ident, $e32:ident, $all:ident, $rounded:ident, $tol64:ident, $tol32:ident, $f:tt) => {{
         let r = $reference.eval(&[$names[$w]], &common::grad::ref_inputs(&$all)).unwrap();
         let r32 = $reference.eval(&[$names[$w]], &common::grad::ref_inputs(&$rounded)).unwrap();
-        for (vname, scheme, block) in common::gpu_variants() {
+        for (vname, backend, scheme, block) in common::gpu_variants() {
             let gk = $kernel.$g();
-            let gk = gk.with_options(common::gpu_options(gk.options(), scheme, block));
+            let gk = gk.with_options(common::gpu_options(gk.options(), backend, scheme, block));
             let what = format!("{} ({}, {vname})", stringify!($g), $names[$w]);
             let got: common::Out = grad_rules!(@grad gk, $inputs, &$e64, unpack64, $f);
             common::grad::assert_close(&common::grad::values(&got), r.reals(), $tol64, &format!("{what} f64"));
@@ -218,7 +218,7 @@ check_gpu!(outer_features_computed, |x: Vi<80>, y: Vj<2>| sum_j((exp(-x * 0.1) *
 // ---- Empty reductions and empty outputs ----
 #[test]
 fn empty_reductions() {
-    let opts = |k: Options| gpu_options(k, GpuScheme::Auto, None);
+    let opts = |k: Options| gpu_options(k, Backend::Simulator, GpuScheme::Auto, None);
     for m in [3usize, 70] {
         let x = Array2::from_elem((m, 1), 1.0f32);
         let y = Array2::<f32>::zeros((0, 1));
@@ -248,7 +248,7 @@ fn empty_reductions() {
         let k = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| argkmin_j(x * y, 3));
         for scheme in [GpuScheme::OneD, GpuScheme::TwoD { chunk_len: 0 }] {
             let i = k
-                .with_options(gpu_options(k.options(), scheme, None))
+                .with_options(gpu_options(k.options(), Backend::Simulator, scheme, None))
                 .call(&x, &y)
                 .unwrap();
             assert_eq!(i.dim(), (m, 3));
@@ -297,7 +297,7 @@ fn long_sums_are_accurate() {
         ] {
             let kk = k.with_options(Options {
                 sum_scheme: scheme,
-                ..gpu_options(k.options(), g, None)
+                ..gpu_options(k.options(), Backend::Simulator, g, None)
             });
             let out = kk.call(&x, &y).unwrap();
             for i in 0..3 {
@@ -310,7 +310,12 @@ fn long_sums_are_accurate() {
         }
     }
     let kk = k
-        .with_options(gpu_options(k.options(), GpuScheme::Auto, None))
+        .with_options(gpu_options(
+            k.options(),
+            Backend::Simulator,
+            GpuScheme::Auto,
+            None,
+        ))
         .f64_accumulation(true);
     let out = kk.call(&x, &y).unwrap();
     for i in 0..3 {
@@ -336,7 +341,12 @@ fn strided_inputs() {
     )));
     let cpu = k.call(x, y).unwrap();
     let gpu = k
-        .with_options(gpu_options(k.options(), GpuScheme::Auto, None))
+        .with_options(gpu_options(
+            k.options(),
+            Backend::Simulator,
+            GpuScheme::Auto,
+            None,
+        ))
         .call(x, y)
         .unwrap();
     assert_eq!(cpu.1, gpu.1);

@@ -61,6 +61,28 @@ impl Cat {
     }
 }
 
+/// Element kind of an input variable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VarKind {
+    /// Floating-point data.
+    Real,
+    /// Integer indices (positions produced by arg-type reductions).
+    Index,
+}
+
+/// An input variable of a stage or program.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct VarDecl {
+    /// Name (user names, or generated ones for cotangents and intermediate values).
+    pub name: String,
+    /// Category.
+    pub cat: Cat,
+    /// Dimension (columns).
+    pub dim: u32,
+    /// Element kind.
+    pub kind: VarKind,
+}
+
 /// The set of indices a node depends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Deps(pub u8);

@@ -4,8 +4,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::ir::{Graph, Id, Op};
-use crate::stage::VarDecl;
+use crate::ir::{Graph, Id, Op, VarDecl};
 
 /// One line per node reachable from `roots`: `%3 = exp(%2) [3]`.
 pub fn dag_string(g: &Graph, roots: &[Id], vars: &[VarDecl]) -> String {

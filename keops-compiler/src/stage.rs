@@ -17,27 +17,7 @@ use crate::autodiff::vjp;
 use crate::ir::{Cat, Graph, Id, Op, VarInfo};
 use crate::print::dag_string;
 
-/// Element kind of an input variable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum VarKind {
-    /// Floating-point data.
-    Real,
-    /// Integer indices (positions produced by arg-type reductions).
-    Index,
-}
-
-/// An input variable of a stage or program.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct VarDecl {
-    /// Name (user names, or generated ones for cotangents and intermediate values).
-    pub name: String,
-    /// Category.
-    pub cat: Cat,
-    /// Dimension (columns).
-    pub dim: u32,
-    /// Element kind.
-    pub kind: VarKind,
-}
+pub use crate::ir::{VarDecl, VarKind};
 
 /// Reduction kinds (KeOps' reductions, over i or over j).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

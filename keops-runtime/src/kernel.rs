@@ -10,9 +10,10 @@ use crate::stage::StageInfo;
 /// and `ptx()` are inherent methods of each kernel (their signatures depend
 /// on the formula); the options and the metadata are this trait's, written
 /// once here and not in every expansion. Code generic over kernels can hold
-/// them as `K: Kernel`.
+/// them as `K: Kernel` (this example runs in the facade's tests, where the
+/// macro is: `kernels_are_generic_values` in `tests/reductions.rs`):
 ///
-/// ```
+/// ```ignore
 /// use keops::prelude::*;
 ///
 /// fn on_one_thread<K: Kernel>(k: K) -> K {

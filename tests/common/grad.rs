@@ -237,7 +237,6 @@ macro_rules! check_grad {
     ) => {
         #[test]
         fn $name() {
-            use ::keops::Kernel as _;
             let kernel = $crate::check_grad!(@kernel $f);
             let reference = ::keops_compiler::Reference::parse(&format!("grad_order = 1, {}", $crate::check_grad!(@src $f))).unwrap();
             #[allow(unused_mut, unused_assignments)]

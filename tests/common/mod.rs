@@ -407,13 +407,15 @@ macro_rules! check {
     };
 }
 
-/// The GPU launch variants every `check_gpu!` case runs through the PTX
-/// simulator: the automatic choice, the 1D scheme with small blocks (so
+/// The GPU launch variants every `check_gpu!` case runs: through the PTX
+/// simulator, the automatic choice, the 1D scheme with small blocks (so
 /// that tiles of inner features are loaded in several passes and rows span
 /// several blocks), and the 2D scheme with chunks that do not align with
-/// tiles.
-pub fn gpu_variants() -> Vec<(&'static str, keops::GpuScheme, Option<u32>)> {
-    vec![
+/// tiles; and the same three on CUDA device 0 when the tests are built with
+/// `--features cuda` and a device is present (the same check bodies then
+/// run on real hardware).
+pub fn gpu_variants() -> Vec<(String, keops::Backend, keops::GpuScheme, Option<u32>)> {
+    let schemes = [
         ("auto", keops::GpuScheme::Auto, None),
         ("1d/64", keops::GpuScheme::OneD, Some(64)),
         (
@@ -421,17 +423,30 @@ pub fn gpu_variants() -> Vec<(&'static str, keops::GpuScheme, Option<u32>)> {
             keops::GpuScheme::TwoD { chunk_len: 100 },
             Some(96),
         ),
-    ]
+    ];
+    let mut backends = vec![("sim", keops::Backend::Simulator)];
+    let cuda = keops::Backend::Gpu { device: 0 };
+    if cuda.is_available() {
+        backends.push(("cuda", cuda));
+    }
+    let mut v = Vec::new();
+    for (bname, backend) in backends {
+        for (sname, scheme, block) in schemes {
+            v.push((format!("{bname} {sname}"), backend, scheme, block));
+        }
+    }
+    v
 }
 
-/// Options running a kernel on the simulator with one of [`gpu_variants`].
+/// Options running a kernel on a GPU back end with one of [`gpu_variants`].
 pub fn gpu_options(
     base: keops::Options,
+    backend: keops::Backend,
     scheme: keops::GpuScheme,
     block: Option<u32>,
 ) -> keops::Options {
     keops::Options {
-        backend: keops::Backend::Simulator,
+        backend,
         gpu_scheme: scheme,
         gpu_block: block,
         ..base
@@ -495,8 +510,8 @@ macro_rules! check_gpu {
                 let r32 = reference.forward(&inputs32).unwrap();
                 let pv32 = reference.pair_values(&inputs32).unwrap();
                 let f32_in = ($( $crate::common::ToF32::to_f32(&$crate::common::RoundF32::round_f32(&$v)), )*);
-                for (vname, scheme, block) in $crate::common::gpu_variants() {
-                    let k = kernel.with_options($crate::common::gpu_options(base, scheme, block));
+                for (vname, backend, scheme, block) in $crate::common::gpu_variants() {
+                    let k = kernel.with_options($crate::common::gpu_options(base, backend, scheme, block));
                     let what = format!("{} f64 (M = {m}, N = {n}, {vname})", stringify!($name));
                     let out = $crate::gpu_call!(k, $( $cat $v ),*).unwrap_or_else(|e| panic!("{what}: {e}"));
                     $crate::common::check_forward($crate::common::IntoOut::into_out(out), &r64, &pv64, reference.reduction(), tol64, &what);

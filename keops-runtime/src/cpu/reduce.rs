@@ -234,7 +234,11 @@ fn lanes<P: Pack>(p: P) -> ([P::Elem; 16], usize) {
 /// Combines `(m2, s2...)` into `(m1, s1...)` (log-sum-exp states in f64).
 #[inline(always)]
 fn lse_merge(m1: &mut f64, s1: &mut [&mut f64], m2: f64, s2: &[f64]) {
-    if m2 == f64::NEG_INFINITY {
+    // An empty state (-inf) adds nothing, unless a NaN term reached it: a
+    // lane whose only finite-or-not terms were NaN keeps max = -inf and a
+    // NaN sum, and the NaN must propagate as it does on the scalar level
+    // and the GPU.
+    if m2 == f64::NEG_INFINITY && !s2.iter().any(|s| s.is_nan()) {
         return;
     }
     if *m1 == f64::NEG_INFINITY {
