@@ -695,8 +695,7 @@ pub fn expand(
             // Gradients past the emitted order: a method that names the fix.
             let m = grad_method(&v.name);
             let note = format!(
-                "gradient kernels of order {} were not emitted for this formula: write `keops!(grad_order = {}, ...)`",
-                path.len() + 1,
+                "not emitted: write `keops!(grad_order = {}, ...)`",
                 path.len() + 1
             );
             grads.push(quote! {
@@ -712,7 +711,7 @@ pub fn expand(
                 let m = grad_method(var);
                 let cid = kernel_ident(c);
                 let doc = format!(
-                    "The gradient kernel with respect to `{var}`: its `call` takes this kernel's inputs followed by a cotangent shaped like this kernel's output, and returns the gradient of `<cotangent, output>` shaped like `{var}`."
+                    "Gradient kernel w.r.t. `{var}`: inputs, then a cotangent shaped like the output."
                 );
                 grads.push(quote! {
                     #[doc = #doc]
@@ -884,12 +883,11 @@ fn program_tokens(
         Some(st) => {
             let st = &stage_idents[st as usize];
             quote! {
-                /// The PTX module (f32 data) of this kernel's main reduction stage, as
-                /// embedded in the binary for the CUDA back end.
+                /// The PTX (f32) of the main stage.
                 pub fn ptx(&self) -> &'static str {
                     <#st as #p::CpuStage>::INFO.ptx_f32
                 }
-                /// The PTX module for f64 data.
+                /// The PTX (f64) of the main stage.
                 pub fn ptx_f64(&self) -> &'static str {
                     <#st as #p::CpuStage>::INFO.ptx_f64
                 }
@@ -924,7 +922,11 @@ fn program_tokens(
                 .join(".")
         )
     };
-    let doc = format!("{what} of `{doc_src}`.");
+    let doc = if path.is_empty() {
+        format!("{what} of `{doc_src}`.")
+    } else {
+        format!("{what}.")
+    };
     let cats: Vec<TokenStream> = prog.inputs.iter().map(|v| cat_tokens(v.cat)).collect();
     quote! {
         #[doc = #doc]
@@ -937,22 +939,12 @@ fn program_tokens(
         #[automatically_derived]
         #[allow(unused_variables, clippy::all, clippy::pedantic, non_snake_case)]
         impl #ident {
-            /// Runs the kernel. Inputs are checked (rows, columns, lengths); a
-            /// mismatch is an `Err` naming the variable.
-            ///
-            /// `T` is the storage type of the inputs and outputs: `f32` or
-            /// `f64` (computed in that type), or `half::f16` with the `f16`
-            /// feature (computed and accumulated in f32).
+            /// Runs the kernel (`T`: `f32`, `f64`, or `half::f16` computed in f32).
             pub fn call<'a, T: #p::Scalar>(&self, #(#params),*) -> #p::Result<#ret_ty> {
                 self.__run::<T>(false, #(#arg_names),*)?.#finish
             }
 
-            /// Runs the kernel on its GPU back end (selected with `backend`) and
-            /// leaves the result in device memory: `DeviceRows<T>` for real
-            /// results (a one-row matrix for a parameter gradient), and
-            /// `DeviceRows<u64>` for indices (`u64::MAX` where none exists).
-            /// Inputs may be host arrays or `&DeviceRows<T>` on the same device;
-            /// `T` is `f32` or `f64`.
+            /// Runs the kernel on its GPU back end and leaves the result in device memory.
             pub fn call_device<'a, T: #p::Scalar<Compute = T> + #p::Real>(&self, #(#params),*) -> #p::Result<#dev_ty> {
                 let __backend = self.opts.backend;
                 if __backend == #p::Backend::Cpu {
@@ -963,8 +955,6 @@ fn program_tokens(
                 self.__run::<T>(true, #(#arg_names),*)?.#dev_finish
             }
 
-            /// Runs the stages; with `__keep`, the final stage's result stays on
-            /// the device.
             fn __run<'a, T: #p::Scalar>(&self, __keep: bool, #(#params),*) -> #p::Result<#p::Val<'static, T::Compute>> {
                 #(#conv)*
                 let __rows = #p::RowCounts::of(&[#((#cats, &#input_vals)),*])?;
