@@ -23,6 +23,9 @@
 /// precision and computed in f32.
 #[cfg(feature = "f16")]
 pub use half;
+/// Symbolic matrices (formulas without a reduction): bound matrices,
+/// linear operators, conjugate-gradient solves.
+pub use keops_runtime::matrix;
 pub use keops_runtime::{
     Backend, DeviceElem, DeviceRows, Error, GpuScheme, GradientNotEmitted, IntoIndexRows,
     IntoParam, IntoRows, Kernel, Options, Real, Result, Scalar, SimdLevel, SumScheme,

@@ -95,6 +95,17 @@ pub fn build_stage(def: &KernelDef, simplify: bool) -> syn::Result<Stage> {
     })
 }
 
+/// Whether the body of `def` ends with a reduction (a kernel). A body
+/// without one is a symbolic matrix `K_ij` (see `crate::emit_matrix`).
+pub fn is_reduction(def: &KernelDef) -> bool {
+    match &def.body {
+        Ast::Call { func, .. } => reduction_call(func).is_some(),
+        Ast::Method { method, args, .. } => red_base(&method.to_ascii_lowercase())
+            .is_some_and(|base| Front::method_axis(base, args).is_some()),
+        _ => false,
+    }
+}
+
 struct Front {
     g: Graph,
     vars: Vec<VarDecl>,
@@ -461,7 +472,7 @@ impl Front {
             } => {
                 let lower = method.to_ascii_lowercase();
                 if let Some(base) = red_base(&lower) {
-                    if let Some(axis) = self.method_axis(base, args) {
+                    if let Some(axis) = Front::method_axis(base, args) {
                         return self.reduction(base, axis, Some(recv), args, *span, *method_span);
                     }
                 }
@@ -487,7 +498,7 @@ impl Front {
     }
 
     /// The axis of a method-form reduction, when the call is one.
-    fn method_axis(&self, base: RedBase, args: &[Arg]) -> Option<Cat> {
+    fn method_axis(base: RedBase, args: &[Arg]) -> Option<Cat> {
         let axis_of = |a: &Ast| match a.as_int() {
             Some(0) => Some(Cat::I),
             Some(1) => Some(Cat::J),
@@ -817,7 +828,7 @@ impl Front {
             } => {
                 let lower = method.to_ascii_lowercase();
                 if let Some(base) = red_base(&lower) {
-                    if self.method_axis(base, args).is_some() {
+                    if Front::method_axis(base, args).is_some() {
                         self.err(
                             *span,
                             format!(

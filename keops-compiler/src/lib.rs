@@ -20,6 +20,7 @@
 
 pub mod autodiff;
 pub mod emit_cpu;
+pub mod emit_matrix;
 pub mod eval;
 pub mod front;
 pub mod ir;
@@ -82,8 +83,12 @@ impl Reference {
 pub struct Compiled {
     /// The parsed macro input.
     pub def: parse::KernelDef,
-    /// The family with simplification.
+    /// The family with simplification (for a symbolic matrix, the family of
+    /// `sum_j(K)`).
     pub family: Family,
+    /// A symbolic matrix (a formula without a reduction): its fixed-width
+    /// kernels, emitted by [`emit_matrix::expand`] instead of the family.
+    pub matrix: Option<Box<emit_matrix::MatrixFamilies>>,
 }
 
 /// A failed compilation: the errors, and the parsed definition when the
@@ -111,6 +116,16 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
     if let Err(e) = check_kernel_count(&def) {
         return Err(fail(e, def));
     }
+    if !front::is_reduction(&def) {
+        return match emit_matrix::compile_matrix(&def) {
+            Ok(m) => Ok(Compiled {
+                family: m.parts[0].1.clone(),
+                matrix: Some(Box::new(m)),
+                def,
+            }),
+            Err(e) => Err(fail(e, def)),
+        };
+    }
     let stage = match front::build_stage(&def, true) {
         Ok(s) => s,
         Err(error) => return Err(fail(error, def)),
@@ -129,7 +144,11 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
     }
     let node_budget = limits::MAX_FAMILY_NODES;
     match Family::with_budget(stage, order, budget, node_budget) {
-        Ok(family) => Ok(Compiled { def, family }),
+        Ok(family) => Ok(Compiled {
+            def,
+            family,
+            matrix: None,
+        }),
         Err(t) => {
             let what = if t.cost > budget {
                 format!(

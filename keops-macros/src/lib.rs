@@ -33,6 +33,25 @@ pub fn __keops_impl(input: TokenStream) -> TokenStream {
     let formula: proc_macro2::TokenStream = it.collect();
     let src = formula.to_string();
     let out = match keops_compiler::compile(formula) {
+        Ok(c) if c.matrix.is_some() => {
+            let m = c.matrix.as_deref().expect("checked");
+            let ptx: Vec<_> = m
+                .parts
+                .iter()
+                .map(|(part, fam)| {
+                    if ptx && part.needs_ptx() {
+                        keops_gpu_kernels::emit_family(fam)
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .collect();
+            let out = keops_compiler::emit_matrix::expand(&krate, m, &ptx, &src);
+            if c.def.options.debug {
+                eprintln!("keops! expansion of `{src}`:\n{out}");
+            }
+            out
+        }
         Ok(c) => {
             let ptx = if ptx {
                 keops_gpu_kernels::emit_family(&c.family)

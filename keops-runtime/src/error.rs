@@ -89,6 +89,33 @@ pub enum Error {
     /// A size exceeds what the back end supports.
     #[error("problem too large: {0}")]
     TooLarge(String),
+    /// An operand of a matrix operation (`matmul`, `solve`, gradients of a
+    /// symbolic matrix) has the wrong shape.
+    #[error("`{operand}`: expected {expected}, found {found}")]
+    Shape {
+        /// The operand (`v`, `b`, `u`, `x0`, ...).
+        operand: String,
+        /// What was expected.
+        expected: String,
+        /// What was passed.
+        found: String,
+    },
+    /// An iterative solver stopped before reaching its tolerance; carries
+    /// what it reached.
+    #[error("{method} did not converge: relative residual {residual:e} after {iterations} iterations (tolerance {tolerance:e})")]
+    NotConverged {
+        /// The solver.
+        method: &'static str,
+        /// Iterations done.
+        iterations: usize,
+        /// The largest relative residual `|b - A x| / |b|` over the
+        /// right-hand sides, at the last iterate.
+        residual: f64,
+        /// The tolerance asked for.
+        tolerance: f64,
+        /// The last iterate (one column per right-hand side).
+        last: Box<ndarray::Array2<f64>>,
+    },
     /// An invariant of the generated code did not hold (a bug in keops).
     #[error("internal error (please report): {0}")]
     Internal(String),

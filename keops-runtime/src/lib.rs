@@ -9,6 +9,7 @@ pub mod device;
 pub mod error;
 pub mod gpu;
 pub mod kernel;
+pub mod matrix;
 pub mod ops;
 pub mod options;
 pub mod scalar;
@@ -168,6 +169,7 @@ pub mod __private {
     pub use crate::device::DeviceRows;
     pub use crate::error::{Error, Result};
     pub use crate::kernel::{GradientNotEmitted, Kernel};
+    pub use crate::matrix;
     pub use crate::ops;
     pub use crate::options::{Backend, GpuScheme, Options, SumScheme};
     pub use crate::scalar::Scalar;

@@ -1,0 +1,472 @@
+//! Symbolic matrices: a formula without a reduction whose value has
+//! dimension 1 is the M × N matrix `K_ij` (as a LazyTensor `K_ij` in
+//! KeOps).
+//!
+//! The compiler builds, from the one formula, the fixed-width kernels the
+//! runtime (`keops_runtime::matrix`) combines for right-hand sides of any
+//! width W known only at run time:
+//!
+//! | part | formula | used for |
+//! |---|---|---|
+//! | `TileJ` / `TileI` | `sum_j(K)` / `sum_i(K)` | the pair function: tiles of K values (CPU, W ≥ 2, GEMM) |
+//! | `Vec1J` / `Vec1I` | `sum_j(K * v)`, `v: Vj<1>` / `sum_i(K * u)` | W = 1 (fused map-reduce; CPU and GPU) |
+//! | `ChunkJ` / `ChunkI` | the same with `Vj<CHUNK>` / `Vi<CHUNK>` | GPU: columns in chunks of [`CHUNK`] |
+//! | `Grad1` / `GradC` | `sum_j(K * (u \| v))`, `u: Vi<C>`, `v: Vj<C>` (C = 1, [`CHUNK`]) | gradients of `<U, K V>` (grad_order 1) |
+//!
+//! Each part is an ordinary kernel family, expanded by
+//! [`crate::emit_cpu::expand`] into its own module; the matrix type
+//! implements the runtime's `MatrixKernel` trait by naming their stages.
+
+use proc_macro2::{Delimiter, Ident, Span, TokenStream, TokenTree};
+use quote::{format_ident, quote};
+
+use crate::ir::Cat;
+use crate::limits::{MAX_FAMILY_NODES, MAX_SCALAR_OPS};
+use crate::parse::{Arg, Ast, BinOp, KernelDef, Param};
+use crate::stage::{Family, StagePtx};
+
+/// Columns per chunk of the fixed-width kernels (GPU, gradients).
+pub const CHUNK: u32 = 16;
+
+/// Name of the generated right-hand-side variable over j.
+const V: &str = "__keops_v";
+/// Name of the generated right-hand-side variable over i.
+const U: &str = "__keops_u";
+
+/// One fixed-width kernel of a symbolic matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// `sum_j(K)`: K values, rows i.
+    TileJ,
+    /// `sum_i(K)`: K values, rows j.
+    TileI,
+    /// `sum_j(K * v)`, `v: Vj<1>`.
+    Vec1J,
+    /// `sum_i(K * u)`, `u: Vi<1>`.
+    Vec1I,
+    /// `sum_j(K * v)`, `v: Vj<CHUNK>`.
+    ChunkJ,
+    /// `sum_i(K * u)`, `u: Vi<CHUNK>`.
+    ChunkI,
+    /// `sum_j(K * u * v)`, `u: Vi<1>`, `v: Vj<1>`, with gradients.
+    Grad1,
+    /// `sum_j(K * (u | v))`, `u: Vi<CHUNK>`, `v: Vj<CHUNK>`, with gradients.
+    GradC,
+}
+
+impl Part {
+    /// Whether the part runs on the GPU back ends (so needs PTX).
+    pub fn needs_ptx(self) -> bool {
+        !matches!(self, Part::TileJ | Part::TileI)
+    }
+
+    fn module(self) -> Ident {
+        format_ident!(
+            "__keops_{}",
+            match self {
+                Part::TileJ => "tile_j",
+                Part::TileI => "tile_i",
+                Part::Vec1J => "vec1_j",
+                Part::Vec1I => "vec1_i",
+                Part::ChunkJ => "chunk_j",
+                Part::ChunkI => "chunk_i",
+                Part::Grad1 => "grad1",
+                Part::GradC => "gradc",
+            }
+        )
+    }
+}
+
+/// The kernel families of a symbolic matrix.
+#[derive(Clone, Debug)]
+pub struct MatrixFamilies {
+    /// The user's definition.
+    pub def: KernelDef,
+    /// The fixed-width kernels.
+    pub parts: Vec<(Part, Family)>,
+}
+
+impl MatrixFamilies {
+    /// The family of a part, when built.
+    pub fn family(&self, part: Part) -> Option<&Family> {
+        self.parts.iter().find(|(p, _)| *p == part).map(|(_, f)| f)
+    }
+}
+
+fn name(s: &str, span: Span) -> Ast {
+    Ast::Name(s.into(), span)
+}
+
+fn call(func: &str, args: Vec<Ast>, span: Span) -> Ast {
+    Ast::Call {
+        func: func.into(),
+        func_span: span,
+        args: args
+            .into_iter()
+            .map(|value| Arg {
+                keyword: None,
+                value,
+            })
+            .collect(),
+        span,
+    }
+}
+
+fn bin(op: BinOp, lhs: Ast, rhs: Ast, span: Span) -> Ast {
+    Ast::Binary {
+        op,
+        lhs: Box::new(lhs),
+        rhs: Box::new(rhs),
+        span,
+    }
+}
+
+fn variant(def: &KernelDef, extra: &[(&str, Cat, u32)], body: Ast) -> KernelDef {
+    let mut d = def.clone();
+    for &(n, cat, dim) in extra {
+        d.params.push(Param {
+            name: n.into(),
+            span: def.span,
+            cat,
+            dim,
+        });
+    }
+    d.body = body;
+    d
+}
+
+fn family(def: &KernelDef, order: u32) -> syn::Result<Family> {
+    let stage = crate::front::build_stage(def, true)?;
+    Family::with_budget(stage, order, MAX_SCALAR_OPS, MAX_FAMILY_NODES).map_err(|t| {
+        syn::Error::new(
+            def.span,
+            format!(
+                "symbolic matrix too large with its gradients (about {} scalar operations, {} IR operations); lower `grad_order` to 0 or the dimensions",
+                t.cost, t.nodes
+            ),
+        )
+    })
+}
+
+/// Builds the families of a symbolic matrix (a formula whose body is not a
+/// reduction, see [`crate::front::is_reduction`]). A value of dimension
+/// other than 1 is an error at the body.
+pub fn compile_matrix(def: &KernelDef) -> syn::Result<MatrixFamilies> {
+    let span = def.body.span();
+    let k = || def.body.clone();
+    // K alone, reduced over j: checks the formula (with the user's errors at
+    // their spans) and gives its dimension.
+    let tile_j = variant(def, &[], call("sum_j", vec![k()], span));
+    let stage = crate::front::build_stage(&tile_j, true)?;
+    let dim = stage.graph.dim(stage.f);
+    if dim != 1 {
+        return Err(syn::Error::new(
+            span,
+            format!(
+                "the formula must end with a reduction, e.g. `sum_j(...)`, `f.sum(1)`, `argkmin_j(f, 10)` (`sum(f)` is the vector sum); a formula without a reduction is a symbolic matrix K_ij, which needs a value of dimension 1, but this one has dimension {dim}"
+            ),
+        ));
+    }
+    for p in &def.params {
+        if p.name == U || p.name == V {
+            return Err(syn::Error::new(
+                p.span,
+                format!("`{}` is reserved in symbolic matrices", p.name),
+            ));
+        }
+    }
+    let order = if def.options.grad_order_given {
+        def.options.grad_order.min(1)
+    } else {
+        crate::default_grad_order(&stage).min(1)
+    };
+    let mut parts = vec![(Part::TileJ, Family::new(stage, 0))];
+    let tile_i = variant(def, &[], call("sum_i", vec![k()], span));
+    parts.push((Part::TileI, family(&tile_i, 0)?));
+    for (part, c) in [(Part::Vec1J, 1), (Part::ChunkJ, CHUNK)] {
+        let body = call(
+            "sum_j",
+            vec![bin(BinOp::Mul, k(), name(V, span), span)],
+            span,
+        );
+        parts.push((part, family(&variant(def, &[(V, Cat::J, c)], body), 0)?));
+    }
+    for (part, c) in [(Part::Vec1I, 1), (Part::ChunkI, CHUNK)] {
+        let body = call(
+            "sum_i",
+            vec![bin(BinOp::Mul, k(), name(U, span), span)],
+            span,
+        );
+        parts.push((part, family(&variant(def, &[(U, Cat::I, c)], body), 0)?));
+    }
+    if order >= 1 {
+        for (part, c) in [(Part::Grad1, 1), (Part::GradC, CHUNK)] {
+            let s = if c == 1 {
+                bin(BinOp::Mul, name(U, span), name(V, span), span)
+            } else {
+                bin(BinOp::Dot, name(U, span), name(V, span), span)
+            };
+            let body = call("sum_j", vec![bin(BinOp::Mul, k(), s, span)], span);
+            let d = variant(def, &[(U, Cat::I, c), (V, Cat::J, c)], body);
+            parts.push((part, family(&d, 1)?));
+        }
+    }
+    Ok(MatrixFamilies {
+        def: def.clone(),
+        parts,
+    })
+}
+
+fn var_ident(name: &str) -> Ident {
+    if crate::parse::is_keyword(name) {
+        Ident::new_raw(name, Span::call_site())
+    } else {
+        format_ident!("{}", name)
+    }
+}
+
+/// The items of an [`crate::emit_cpu::expand`] block (without its final
+/// kernel value), in a module that also exports the kernel value as `KERNEL`.
+fn part_module(module: &Ident, expansion: TokenStream) -> TokenStream {
+    let mut toks: Vec<TokenTree> = match expansion.into_iter().next() {
+        Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace => {
+            g.stream().into_iter().collect()
+        }
+        _ => Vec::new(),
+    };
+    // The block ends with `__KeopsKernel0 { opts: ... }`.
+    let n = toks.len().saturating_sub(2);
+    toks.truncate(n);
+    quote! {
+        #[allow(dead_code, unused, non_snake_case, non_camel_case_types, clippy::all)]
+        mod #module {
+            #(#toks)*
+            pub const KERNEL: __KeopsKernel0 = __KeopsKernel0 { opts: __keops::Options::DEFAULT };
+        }
+    }
+}
+
+/// Tokens of a symbolic matrix: the parts' modules, the matrix type (its
+/// `bind`, the `Kernel` options and the runtime's `MatrixKernel` trait),
+/// and its value. `ptx[k]` is the PTX of part `k` (empty when no GPU back
+/// end is compiled in, or for the CPU-only parts).
+pub fn expand(
+    krate: &TokenStream,
+    m: &MatrixFamilies,
+    ptx: &[Vec<StagePtx>],
+    doc_src: &str,
+) -> TokenStream {
+    let mut mods = Vec::new();
+    for (k, (part, fam)) in m.parts.iter().enumerate() {
+        let empty = Vec::new();
+        let e = crate::emit_cpu::expand(krate, fam, ptx.get(k).unwrap_or(&empty), doc_src);
+        mods.push(part_module(&part.module(), e));
+    }
+    let def = &m.def;
+    let mut params = Vec::new();
+    let mut conv = Vec::new();
+    let mut vals = Vec::new();
+    let mut cats = Vec::new();
+    let mut names = Vec::new();
+    for (k, v) in def.params.iter().enumerate() {
+        let arg = var_ident(&v.name);
+        let a = format_ident!("__a{}", k);
+        let nm = &v.name;
+        let dim = proc_macro2::Literal::usize_unsuffixed(v.dim as usize);
+        let cat = match v.cat {
+            Cat::I => quote!(__keops::Cat::I),
+            Cat::J => quote!(__keops::Cat::J),
+            Cat::P => quote!(__keops::Cat::P),
+        };
+        match v.cat {
+            Cat::P => {
+                params.push(quote!(#arg: impl __keops::IntoParam<'a, T, #dim>));
+                conv.push(quote!(let #a = __keops::Val::<T>::from_param(__keops::IntoParam::into_param(#arg), #nm, #dim)?;));
+            }
+            _ => {
+                params.push(quote!(#arg: impl __keops::IntoRows<'a, T, #dim>));
+                conv.push(quote!(let #a = __keops::Val::<T>::from_rows(__keops::IntoRows::into_rows(#arg), #nm, #cat, #dim)?;));
+            }
+        }
+        vals.push(a);
+        cats.push(cat);
+        names.push(nm.clone());
+    }
+    let stage = |p: Part| {
+        let md = p.module();
+        quote!(#md::__KeopsStage0)
+    };
+    let (tj, ti, v1j, v1i, cj, ci) = (
+        stage(Part::TileJ),
+        stage(Part::TileI),
+        stage(Part::Vec1J),
+        stage(Part::Vec1I),
+        stage(Part::ChunkJ),
+        stage(Part::ChunkI),
+    );
+    let chunk = proc_macro2::Literal::usize_unsuffixed(CHUNK as usize);
+    // Gradients: one typed call per input of the gradient kernels of
+    // `<U, K V>`, for C = 1 and C = CHUNK.
+    let grad_body = |part: Part| -> TokenStream {
+        let md = part.module();
+        let args: Vec<TokenStream> = def
+            .params
+            .iter()
+            .enumerate()
+            .map(|(k, v)| match v.cat {
+                Cat::P => quote!(__keops::matrix::param_arg(&__inputs[#k])?),
+                _ => quote!(__keops::matrix::rows_arg(&__inputs[#k])?),
+            })
+            .collect();
+        let grads: Vec<TokenStream> = def
+            .params
+            .iter()
+            .map(|v| {
+                let g = crate::emit_cpu::grad_method(&v.name);
+                let wrap = if v.cat == Cat::P {
+                    quote!(__keops::matrix::Gradient::Param)
+                } else {
+                    quote!(__keops::matrix::Gradient::Rows)
+                };
+                quote!(#wrap(__k.#g().call::<T>(#(#args,)* __u, __v, &__e)?))
+            })
+            .collect();
+        quote! {{
+            let __k = <#md::__KeopsKernel0 as __keops::Kernel>::with_options(#md::KERNEL, self.opts);
+            ::core::result::Result::Ok(::std::vec![#(#grads),*])
+        }}
+    };
+    let grad_fn = if m.family(Part::Grad1).is_some() {
+        let g1 = grad_body(Part::Grad1);
+        let gc = grad_body(Part::GradC);
+        quote! {
+            let __e = __keops::ndarray::Array2::<T>::from_elem((__u.nrows(), 1), <T as __keops::Real>::from_f64(1.0));
+            if __u.ncols() == 1 { #g1 } else if __u.ncols() == #chunk { #gc } else {
+                ::core::result::Result::Err(__keops::Error::Internal("gradient chunk of a bad width".into()))
+            }
+        }
+    } else {
+        quote! {
+            let _ = (__inputs, __u, __v);
+            ::core::result::Result::Err(__keops::Error::Unsupported(
+                "the gradients of this symbolic matrix were not emitted: write `keops!(grad_order = 1, ...)`".into(),
+            ))
+        }
+    };
+    let doc = format!(
+        "The symbolic matrix `{doc_src}`: `bind` its inputs to get a `BoundMatrix` (`matmul`, `t`, `solve`, gradients)."
+    );
+    quote! {
+        {
+            use #krate::__private as __keops;
+            #(#mods)*
+
+            #[doc = #doc]
+            #[derive(Clone, Copy, Debug)]
+            pub struct __KeopsMatrix {
+                opts: __keops::Options,
+            }
+
+            #[automatically_derived]
+            #[allow(unused_variables, clippy::all, clippy::pedantic, non_snake_case)]
+            impl __KeopsMatrix {
+                /// Binds the inputs (views, no copies; host arrays or, for the
+                /// GPU back ends, `&DeviceRows<T>`): the result is the M × N
+                /// matrix `K_ij` as a linear operator. Inputs are checked (rows,
+                /// columns, lengths); a mismatch is an `Err` naming the variable.
+                pub fn bind<'a, T: __keops::Real + __keops::Scalar<Compute = T>>(&self, #(#params),*) -> __keops::Result<__keops::matrix::BoundMatrix<'a, T, Self>> {
+                    #(#conv)*
+                    let __rows = __keops::RowCounts::of(&[#((#cats, &#vals)),*])?;
+                    ::core::result::Result::Ok(__keops::matrix::BoundMatrix::new(
+                        *self,
+                        ::std::vec![#(#vals),*],
+                        __rows.i.unwrap_or(0),
+                        __rows.j.unwrap_or(0),
+                    ))
+                }
+            }
+
+            #[automatically_derived]
+            impl __keops::Kernel for __KeopsMatrix {
+                #[inline]
+                fn options(&self) -> __keops::Options {
+                    self.opts
+                }
+                #[inline]
+                fn with_options(self, opts: __keops::Options) -> Self {
+                    __KeopsMatrix { opts }
+                }
+                fn input_names(&self) -> &'static [&'static str] {
+                    &[#(#names),*]
+                }
+                fn stages(&self) -> &'static [&'static __keops::StageInfo] {
+                    &[
+                        <#tj as __keops::CpuStage>::INFO,
+                        <#v1j as __keops::CpuStage>::INFO,
+                        <#cj as __keops::CpuStage>::INFO,
+                    ]
+                }
+            }
+
+            #[automatically_derived]
+            #[allow(unused_variables, clippy::all, clippy::pedantic, non_snake_case)]
+            impl __keops::matrix::MatrixKernel for __KeopsMatrix {
+                type TileJ = #tj;
+                type TileI = #ti;
+                type Vec1J = #v1j;
+                type Vec1I = #v1i;
+                type ChunkJ = #cj;
+                type ChunkI = #ci;
+                const CHUNK: usize = #chunk;
+                fn grad_chunk<T: __keops::Real + __keops::Scalar<Compute = T>>(
+                    &self,
+                    __inputs: &[__keops::Val<'_, T>],
+                    __u: __keops::ndarray::ArrayView2<'_, T>,
+                    __v: __keops::ndarray::ArrayView2<'_, T>,
+                ) -> __keops::Result<::std::vec::Vec<__keops::matrix::Gradient<T>>> {
+                    #grad_fn
+                }
+            }
+
+            __KeopsMatrix { opts: __keops::Options::DEFAULT }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_the_parts() {
+        let def =
+            crate::parse::parse_kernel_str("|x: Vi<3>, y: Vj<3>, g: Pm<1>| exp(-g * sqdist(x, y))")
+                .unwrap();
+        assert!(!crate::front::is_reduction(&def));
+        let m = compile_matrix(&def).unwrap();
+        assert_eq!(m.parts.len(), 8);
+        let g = m.family(Part::GradC).unwrap();
+        assert!(g.program(&["x"]).is_some() && g.program(&["g"]).is_some());
+        let toks = expand(&quote!(::keops), &m, &[], "K").to_string();
+        assert!(toks.contains("__KeopsMatrix"));
+        assert!(toks.contains("mod __keops_tile_j"));
+    }
+
+    #[test]
+    fn a_vector_value_is_not_a_matrix() {
+        let def = crate::parse::parse_kernel_str("|x: Vi<3>, y: Vj<3>| x - y").unwrap();
+        let e = compile_matrix(&def).unwrap_err().to_string();
+        assert!(e.contains("needs a value of dimension 1"), "{e}");
+        assert!(e.contains("dimension 3"), "{e}");
+    }
+
+    #[test]
+    fn grad_order_zero_skips_the_gradients() {
+        let def = crate::parse::parse_kernel_str(
+            "grad_order = 0, |x: Vi<1>, y: Vj<1>| exp(-(x - y) * (x - y))",
+        )
+        .unwrap();
+        let m = compile_matrix(&def).unwrap();
+        assert!(m.family(Part::Grad1).is_none());
+    }
+}

@@ -1,0 +1,507 @@
+//! Symbolic matrices: `K @ V`, `K.t() @ U`, gradients, linear operators and
+//! conjugate-gradient solves.
+//!
+//! A `keops!` formula without a reduction whose value has dimension 1, e.g.
+//! `keops!(|x: Vi<3>, y: Vj<3>, g: Pm<1>| exp(-g * sqdist(x, y)))`, is the
+//! M × N matrix `K_ij` (never stored). Its `bind(&x, &y, &[0.5])` (the same
+//! input types as a kernel's `call`: views, no copies) gives a
+//! [`BoundMatrix`]:
+//!
+//! ```
+//! use keops::prelude::*;
+//!
+//! let k = keops!(|x: Vi<3>, y: Vj<3>, g: Pm<1>| exp(-g * sqdist(x, y)));
+//! let x = Array2::from_shape_fn((100, 3), |(i, c)| (i + c) as f64 * 0.01);
+//! let y = Array2::from_shape_fn((80, 3), |(j, c)| (j * c) as f64 * 0.01);
+//! let kxy = k.bind(&x, &y, &[0.5])?;
+//! assert_eq!(kxy.shape(), (100, 80));
+//! let v = Array2::<f64>::ones((80, 7));     // any width, known at run time
+//! let kv = kxy.matmul(&v)?;                   // (100, 7)
+//! let u = Array2::<f64>::ones((100, 2));
+//! let ktu = kxy.t().matmul(&u)?;              // (80, 2): the reduction over i
+//! assert_eq!((kv.dim(), ktu.dim()), ((100, 7), (80, 2)));
+//! let kxx = k.bind(&x, &x, &[0.5])?;
+//! let b = Array1::<f64>::ones(100);
+//! let a = kxx.solve(&b, 0.1)?;                // (0.1 I + K) a = b
+//! assert!(a.residual < 1e-6);
+//! # Ok::<(), keops::Error>(())
+//! ```
+//!
+//! How a product runs:
+//!
+//! - **CPU, W = 1**: the fused map-reduce engine on the emitted stage
+//!   `sum_j(K_ij * v_j)` (no buffer, one pass).
+//! - **CPU, W ≥ 2**: rows of K in blocks × tiles of 256 columns are computed
+//!   once per pair into an L2-sized buffer with the stage's SIMD pair
+//!   function, and each tile is multiplied with the matching rows of V by
+//!   `matrixmultiply`'s GEMM micro-kernels (see [`gemm`]): K is evaluated
+//!   once per pair whatever W, and the multiply runs at GEMM speed.
+//! - **GPU** (and the simulator): W = 1 as above; otherwise V in chunks of
+//!   [`MatrixKernel::CHUNK`] columns (the last one zero-padded), one launch
+//!   of the emitted stage `sum_j(K_ij * V_j)` with `V_j` of that width per
+//!   chunk, as KeOps' chunked mode.
+//!
+//! The transpose `t()` runs the same formula reduced over i.
+
+pub mod gemm;
+pub mod operator;
+pub mod solve;
+
+use std::sync::Arc;
+
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2};
+
+use crate::error::{Error, Result};
+use crate::kernel::Kernel;
+use crate::options::{Backend, Options};
+use crate::simd::Real;
+use crate::stage::{Cat, CpuStage};
+use crate::value::{IntoRows, RowCounts, Rows, Val};
+
+pub use operator::{LinearOperator, OperatorExt, Shifted, Sum};
+pub use solve::{cg, SolveOptions, Solved};
+
+/// A gradient with respect to one input of a symbolic matrix: rows for a
+/// `Vi`/`Vj` variable, a vector for a `Pm` parameter.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Gradient<T> {
+    /// Gradient with respect to a `Vi<D>`/`Vj<D>` variable: `(rows, D)`.
+    Rows(Array2<T>),
+    /// Gradient with respect to a `Pm<D>` parameter: length `D`.
+    Param(Array1<T>),
+}
+
+impl<T: Real> Gradient<T> {
+    /// The rows (for a `Vi`/`Vj` variable).
+    pub fn rows(&self) -> Option<&Array2<T>> {
+        match self {
+            Gradient::Rows(a) => Some(a),
+            Gradient::Param(_) => None,
+        }
+    }
+
+    /// The vector (for a `Pm` parameter).
+    pub fn param(&self) -> Option<&Array1<T>> {
+        match self {
+            Gradient::Param(a) => Some(a),
+            Gradient::Rows(_) => None,
+        }
+    }
+
+    fn add(&mut self, o: &Gradient<T>) -> Result<()> {
+        match (self, o) {
+            (Gradient::Rows(a), Gradient::Rows(b)) if a.dim() == b.dim() => {
+                a.zip_mut_with(b, |x, &y| *x += y)
+            }
+            (Gradient::Param(a), Gradient::Param(b)) if a.len() == b.len() => {
+                a.zip_mut_with(b, |x, &y| *x += y)
+            }
+            _ => {
+                return Err(Error::Internal(
+                    "gradient chunks of different shapes".into(),
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the `keops!` macro implements for a symbolic matrix: its
+/// fixed-width stages and gradient kernels (see
+/// `keops_compiler::emit_matrix`). Not meant to be implemented by hand.
+pub trait MatrixKernel: Kernel {
+    /// `sum_j(K)`: the pair function gives K values (rows i).
+    type TileJ: CpuStage;
+    /// `sum_i(K)`: K values, rows j.
+    type TileI: CpuStage;
+    /// `sum_j(K * v)`, `v: Vj<1>`.
+    type Vec1J: CpuStage;
+    /// `sum_i(K * u)`, `u: Vi<1>`.
+    type Vec1I: CpuStage;
+    /// `sum_j(K * v)`, `v: Vj<CHUNK>`.
+    type ChunkJ: CpuStage;
+    /// `sum_i(K * u)`, `u: Vi<CHUNK>`.
+    type ChunkI: CpuStage;
+    /// Columns per chunk of the fixed-width kernels.
+    const CHUNK: usize;
+
+    /// Gradients of `<u, K v>` with respect to every input, for `u` (M, C)
+    /// and `v` (N, C) with C = 1 or [`MatrixKernel::CHUNK`].
+    fn grad_chunk<T: Real + crate::scalar::Scalar<Compute = T>>(
+        &self,
+        inputs: &[Val<'_, T>],
+        u: ArrayView2<'_, T>,
+        v: ArrayView2<'_, T>,
+    ) -> Result<Vec<Gradient<T>>>;
+}
+
+/// Any rows already converted: lets generated code pass a bound input to a
+/// kernel's typed `call`.
+impl<'a, T, const D: usize> IntoRows<'a, T, D> for Rows<'a, T> {
+    fn into_rows(self) -> Rows<'a, T> {
+        self
+    }
+}
+
+/// A bound `Vi`/`Vj` input as rows (generated code).
+pub fn rows_arg<'b, T: Real>(v: &'b Val<'_, T>) -> Result<Rows<'b, T>> {
+    match v {
+        Val::Rows { data, .. } => Ok(Rows::Host(data.view())),
+        Val::Device { data, .. } => Ok(Rows::Device(data)),
+        _ => Err(Error::Internal(format!(
+            "`{}` is not a row input",
+            v.name()
+        ))),
+    }
+}
+
+/// A bound `Pm` input as a slice (generated code).
+pub fn param_arg<'b, T: Real>(v: &'b Val<'_, T>) -> Result<&'b [T]> {
+    match v {
+        Val::Vector { data, .. } => Ok(data),
+        _ => Err(Error::Internal(format!(
+            "`{}` is not a parameter",
+            v.name()
+        ))),
+    }
+}
+
+/// A right-hand side of [`BoundMatrix::matmul`]: a matrix (`&Array2<T>`,
+/// `ArrayView2<T>`; the result is an `Array2<T>`) or a vector (`&Array1<T>`,
+/// `ArrayView1<T>`; the result is an `Array1<T>`).
+pub trait Operand<'b, T> {
+    /// The result type of a product with this operand.
+    type Output;
+    /// The operand as a matrix (a vector is one column).
+    fn view2(self) -> ArrayView2<'b, T>;
+    /// The result, shaped like the operand.
+    fn wrap(out: Array2<T>) -> Self::Output;
+}
+
+impl<'b, T> Operand<'b, T> for &'b Array2<T> {
+    type Output = Array2<T>;
+    fn view2(self) -> ArrayView2<'b, T> {
+        self.view()
+    }
+    fn wrap(out: Array2<T>) -> Array2<T> {
+        out
+    }
+}
+
+impl<'b, T> Operand<'b, T> for ArrayView2<'b, T> {
+    type Output = Array2<T>;
+    fn view2(self) -> ArrayView2<'b, T> {
+        self
+    }
+    fn wrap(out: Array2<T>) -> Array2<T> {
+        out
+    }
+}
+
+impl<'b, 'c: 'b, T> Operand<'b, T> for &'b ArrayView2<'c, T> {
+    type Output = Array2<T>;
+    fn view2(self) -> ArrayView2<'b, T> {
+        self.view()
+    }
+    fn wrap(out: Array2<T>) -> Array2<T> {
+        out
+    }
+}
+
+impl<'b, T> Operand<'b, T> for &'b Array1<T> {
+    type Output = Array1<T>;
+    fn view2(self) -> ArrayView2<'b, T> {
+        self.view().insert_axis(ndarray::Axis(1))
+    }
+    fn wrap(out: Array2<T>) -> Array1<T> {
+        out.index_axis_move(ndarray::Axis(1), 0)
+    }
+}
+
+impl<'b, T> Operand<'b, T> for ArrayView1<'b, T> {
+    type Output = Array1<T>;
+    fn view2(self) -> ArrayView2<'b, T> {
+        self.insert_axis(ndarray::Axis(1))
+    }
+    fn wrap(out: Array2<T>) -> Array1<T> {
+        out.index_axis_move(ndarray::Axis(1), 0)
+    }
+}
+
+/// A symbolic matrix with its inputs bound (views of the caller's data):
+/// an M × N linear operator, never stored. Made by the `bind` method of a
+/// `keops!` matrix; `t()` gives the N × M transpose (sharing the inputs).
+///
+/// Options (back end, threads, sum scheme, SIMD level) are the kernel's at
+/// `bind` time (`k.backend(...).bind(...)`), or set with
+/// [`BoundMatrix::with_options`].
+#[derive(Clone, Debug)]
+pub struct BoundMatrix<'a, T: Real, K> {
+    kernel: K,
+    inputs: Arc<Vec<Val<'a, T>>>,
+    m: usize,
+    n: usize,
+    transposed: bool,
+}
+
+impl<'a, T, K> BoundMatrix<'a, T, K>
+where
+    T: Real + crate::scalar::Scalar<Compute = T>,
+    K: MatrixKernel,
+{
+    /// Binds checked inputs (generated code): `m` rows i, `n` rows j.
+    #[doc(hidden)]
+    pub fn new(kernel: K, inputs: Vec<Val<'a, T>>, m: usize, n: usize) -> Self {
+        BoundMatrix {
+            kernel,
+            inputs: Arc::new(inputs),
+            m,
+            n,
+            transposed: false,
+        }
+    }
+
+    /// `(rows, columns)`: `(M, N)`, or `(N, M)` for a transpose.
+    pub fn shape(&self) -> (usize, usize) {
+        if self.transposed {
+            (self.n, self.m)
+        } else {
+            (self.m, self.n)
+        }
+    }
+
+    /// The options used by the products.
+    pub fn options(&self) -> Options {
+        self.kernel.options()
+    }
+
+    /// The same matrix with other options.
+    pub fn with_options(mut self, opts: Options) -> Self {
+        self.kernel = self.kernel.with_options(opts);
+        self
+    }
+
+    /// The transposed operator (K^T, the same formula reduced over i),
+    /// sharing the bound inputs.
+    pub fn t(&self) -> Self {
+        BoundMatrix {
+            transposed: !self.transposed,
+            ..self.clone()
+        }
+    }
+
+    /// `K @ v` for `v` of shape (columns, W), any W; a vector gives a vector.
+    /// A wrong number of rows is [`Error::Shape`].
+    pub fn matmul<'b, V: Operand<'b, T>>(&self, v: V) -> Result<V::Output> {
+        self.apply_named(v.view2(), "v").map(V::wrap)
+    }
+
+    /// `K @ v` for a vector `v`.
+    pub fn matvec<'b, V: Operand<'b, T>>(&self, v: V) -> Result<V::Output> {
+        self.matmul(v)
+    }
+
+    /// `K^T @ u` (the transposed product).
+    pub fn rmatvec<'b, V: Operand<'b, T>>(&self, u: V) -> Result<V::Output> {
+        self.t().apply_named(u.view2(), "u").map(V::wrap)
+    }
+
+    fn apply_named(&self, v: ArrayView2<'_, T>, operand: &str) -> Result<Array2<T>> {
+        let (rows, cols) = self.shape();
+        if v.nrows() != cols {
+            return Err(Error::Shape {
+                operand: operand.into(),
+                expected: format!("{cols} rows (the matrix is {rows} x {cols})"),
+                found: format!("{} rows", v.nrows()),
+            });
+        }
+        let w = v.ncols();
+        if w == 0 || rows == 0 || cols == 0 {
+            return Ok(Array2::from_elem((rows, w), T::default()));
+        }
+        if self.transposed {
+            self.run::<K::Vec1I, K::ChunkI, K::TileI>(v, rows, Cat::I)
+        } else {
+            self.run::<K::Vec1J, K::ChunkJ, K::TileJ>(v, rows, Cat::J)
+        }
+    }
+
+    fn run<S1: CpuStage, SC: CpuStage, ST: CpuStage>(
+        &self,
+        v: ArrayView2<'_, T>,
+        rows: usize,
+        vcat: Cat,
+    ) -> Result<Array2<T>> {
+        let opts = self.kernel.options();
+        let w = v.ncols();
+        if w == 1 {
+            return self.fixed::<S1>(&opts, v, rows, vcat);
+        }
+        if opts.backend == Backend::Cpu && ST::INFO.dot_of.is_empty() {
+            let args: Vec<&Val<'_, T>> = self.inputs.iter().collect();
+            let (orows, irows) = (rows, v.nrows());
+            if opts.f64_accumulation && T::BYTES == 4 {
+                let conv: Vec<Val<'static, f64>> = args
+                    .iter()
+                    .map(|a| crate::to_f64(a))
+                    .collect::<Result<_>>()?;
+                let refs: Vec<&Val<'_, f64>> = conv.iter().collect();
+                let v64 = v.mapv(|x| x.to_f64());
+                let o = Options {
+                    f64_accumulation: false,
+                    ..opts
+                };
+                let r = gemm::tiled::<ST, f64>(&o, &refs, orows, irows, v64.view())?;
+                return Ok(r.mapv(T::from_f64));
+            }
+            return gemm::tiled::<ST, T>(&opts, &args, orows, irows, v);
+        }
+        // Chunks of CHUNK columns, the last one zero-padded.
+        let c = K::CHUNK;
+        let mut out = Array2::from_elem((rows, w), T::default());
+        let mut buf = Array2::from_elem((v.nrows(), c), T::default());
+        for c0 in (0..w).step_by(c) {
+            let cw = c.min(w - c0);
+            buf.fill(T::default());
+            buf.slice_mut(s![.., ..cw])
+                .assign(&v.slice(s![.., c0..c0 + cw]));
+            let r = self.fixed::<SC>(&opts, buf.view(), rows, vcat)?;
+            out.slice_mut(s![.., c0..c0 + cw])
+                .assign(&r.slice(s![.., ..cw]));
+        }
+        Ok(out)
+    }
+
+    /// One run of a fixed-width stage `sum K * v` (v: the last input).
+    fn fixed<S: CpuStage>(
+        &self,
+        opts: &Options,
+        v: ArrayView2<'_, T>,
+        rows: usize,
+        vcat: Cat,
+    ) -> Result<Array2<T>> {
+        let vv = Val::rows(v, "v", vcat, v.ncols())?;
+        let re: Vec<Val<'_, T>> = self.inputs.iter().map(|a| a.reborrow()).collect();
+        let mut args: Vec<&Val<'_, T>> = re.iter().collect();
+        args.push(&vv);
+        let counts = RowCounts {
+            i: Some(self.m),
+            j: Some(self.n),
+        };
+        let r = crate::run_stage::<S, T>(opts, &args, &counts, false)?.into_rows()?;
+        if r.nrows() != rows {
+            return Err(Error::Internal("matrix product of a bad shape".into()));
+        }
+        Ok(r)
+    }
+
+    /// Gradients of `<u, A v>` (A this operator, `u` of shape (rows, W), `v`
+    /// of shape (columns, W), any W) with respect to every input of the
+    /// formula, in the order of `bind`'s arguments: [`Gradient::Rows`] for a
+    /// `Vi`/`Vj` variable, [`Gradient::Param`] for a parameter. Needs the
+    /// gradient kernels (emitted unless `grad_order = 0` or the formula is
+    /// very large).
+    ///
+    /// `<u, K v> = sum_ij K_ij (u_i . v_j)`: this is the gradient of the sum
+    /// reduction of `K_ij s_ij`, `s_ij = u_i . v_j`, run on column chunks
+    /// of `u` and `v`.
+    pub fn grad_inner<'b, 'c, U: Operand<'b, T>, V: Operand<'c, T>>(
+        &self,
+        u: U,
+        v: V,
+    ) -> Result<Vec<Gradient<T>>> {
+        let (u, v) = (u.view2(), v.view2());
+        let (rows, cols) = self.shape();
+        if u.nrows() != rows {
+            return Err(Error::Shape {
+                operand: "u".into(),
+                expected: format!("{rows} rows (the matrix is {rows} x {cols})"),
+                found: format!("{} rows", u.nrows()),
+            });
+        }
+        if v.nrows() != cols {
+            return Err(Error::Shape {
+                operand: "v".into(),
+                expected: format!("{cols} rows (the matrix is {rows} x {cols})"),
+                found: format!("{} rows", v.nrows()),
+            });
+        }
+        if u.ncols() != v.ncols() {
+            return Err(Error::Shape {
+                operand: "v".into(),
+                expected: format!("{} columns (as `u`)", u.ncols()),
+                found: format!("{} columns", v.ncols()),
+            });
+        }
+        // <u, K^T v> = <v, K u>.
+        let (u, v) = if self.transposed { (v, u) } else { (u, v) };
+        let w = u.ncols();
+        if w <= 1 {
+            let zu;
+            let zv;
+            let (u, v) = if w == 0 {
+                zu = Array2::from_elem((self.m, 1), T::default());
+                zv = Array2::from_elem((self.n, 1), T::default());
+                (zu.view(), zv.view())
+            } else {
+                (u, v)
+            };
+            return self.kernel.grad_chunk::<T>(&self.inputs, u, v);
+        }
+        let c = K::CHUNK;
+        let mut bu = Array2::from_elem((self.m, c), T::default());
+        let mut bv = Array2::from_elem((self.n, c), T::default());
+        let mut total: Option<Vec<Gradient<T>>> = None;
+        for c0 in (0..w).step_by(c) {
+            let cw = c.min(w - c0);
+            bu.fill(T::default());
+            bv.fill(T::default());
+            bu.slice_mut(s![.., ..cw])
+                .assign(&u.slice(s![.., c0..c0 + cw]));
+            bv.slice_mut(s![.., ..cw])
+                .assign(&v.slice(s![.., c0..c0 + cw]));
+            let g = self
+                .kernel
+                .grad_chunk::<T>(&self.inputs, bu.view(), bv.view())?;
+            match &mut total {
+                None => total = Some(g),
+                Some(t) => {
+                    for (a, b) in t.iter_mut().zip(&g) {
+                        a.add(b)?;
+                    }
+                }
+            }
+        }
+        total.ok_or_else(|| Error::Internal("no gradient chunk".into()))
+    }
+
+    /// Solves `(alpha I + K) a = b` by conjugate gradient (as KeOps'
+    /// `KernelSolve`), for one right-hand side (a vector `b`) or several (the
+    /// columns of a matrix `b`), with the default [`SolveOptions`].
+    ///
+    /// K is assumed symmetric positive (semi-)definite (x and y the same
+    /// points and a positive kernel, e.g. Gaussian or Laplace, with
+    /// `alpha > 0`); this is not checked, as in KeOps. Stopping before the
+    /// tolerance is [`Error::NotConverged`], carrying the iterate reached.
+    pub fn solve<'b, B: Operand<'b, T>>(&self, b: B, alpha: f64) -> Result<Solved<B::Output>> {
+        self.solve_with(b, alpha, &SolveOptions::default())
+    }
+
+    /// [`BoundMatrix::solve`] with options (tolerance, iteration cap, warm
+    /// start).
+    pub fn solve_with<'b, B: Operand<'b, T>>(
+        &self,
+        b: B,
+        alpha: f64,
+        opts: &SolveOptions<'_, T>,
+    ) -> Result<Solved<B::Output>> {
+        let op = Shifted::new(alpha, self);
+        let r = cg(&op, b.view2(), opts)?;
+        Ok(Solved {
+            solution: B::wrap(r.solution),
+            iterations: r.iterations,
+            residual: r.residual,
+            residuals: r.residuals,
+        })
+    }
+}
