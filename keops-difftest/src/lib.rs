@@ -175,6 +175,12 @@ pub fn replay_command(seed: u64) -> String {
     format!("KEOPS_DIFF_SEED={seed} .ci/difftest")
 }
 
+/// The command that replays one formula of a run (only that formula is
+/// built).
+pub fn replay_one_command(seed: u64, id: usize) -> String {
+    format!("KEOPS_DIFF_SEED={seed} KEOPS_DIFF_ONLY={id} .ci/difftest")
+}
+
 /// Input precision of a check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Prec {
@@ -191,7 +197,7 @@ struct Ctx<'c> {
 
 impl Ctx<'_> {
     fn fail(&mut self, msg: String) {
-        if self.failures.len() < 12 {
+        if self.failures.len() < 60 {
             self.failures.push(msg);
         }
     }
@@ -260,7 +266,7 @@ pub fn run(case: &Case<'_>) {
             "formula {} disagrees with the reference (KEOPS_DIFF_SEED={}; replay: {}):\n  keops!({})\n{}",
             case.id,
             case.seed,
-            replay_command(case.seed),
+            replay_one_command(case.seed, case.id),
             case.src,
             ctx.failures.join("\n")
         );
@@ -650,8 +656,13 @@ fn compare_forward(
             }
         }
     }
-    for f in failures {
+    // The first few disagreements of this back end and precision.
+    let more = failures.len().saturating_sub(3);
+    for f in failures.into_iter().take(3) {
         ctx.fail(f);
+    }
+    if more > 0 {
+        ctx.fail(format!("{what}: {more} more disagreements"));
     }
 }
 
