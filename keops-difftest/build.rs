@@ -144,6 +144,7 @@ fn write_test(out: &mut String, f: &generator::Formula) {
          \x20       src: {src:?},\n\
          \x20       range: ({lo:?}, {hi:?}),\n\
          \x20       sim: {sim},\n\
+         \x20       discontinuous: {disc},\n\
          \x20       fwd64: &|o, a| {fwd},\n\
          \x20       fwd32: &|o, a| {fwd},\n\
          \x20       grads: &[{grads}],\n\
@@ -155,6 +156,7 @@ fn write_test(out: &mut String, f: &generator::Formula) {
         lo = f.range.0,
         hi = f.range.1,
         sim = f.sim,
+        disc = f.discontinuous(),
         grads = grads.join(", "),
     );
 }

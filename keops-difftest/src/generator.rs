@@ -208,7 +208,31 @@ pub struct Formula {
     pub ops: BTreeSet<&'static str>,
 }
 
+/// Operations with jumps (piecewise-constant results or branches).
+pub const DISCONTINUOUS: &[&str] = &[
+    "sign",
+    "step",
+    "floor",
+    "round",
+    "%",
+    "mod",
+    "cmp",
+    "clampint",
+    "ifelse",
+    "one_hot",
+    "argmax_vec",
+    "argmin_vec",
+];
+
 impl Formula {
+    /// Whether the formula has a jump: its f32 evaluation may land on the
+    /// other side of the jump than the f64 reference where an argument is
+    /// within rounding of the threshold (for instance `one_hot(0.5 + t)` with
+    /// a tiny negative `t`, which rounds to `0.5` in f32).
+    pub fn discontinuous(&self) -> bool {
+        DISCONTINUOUS.iter().any(|op| self.ops.contains(op))
+    }
+
     /// The closure: `|x: Vi<3>, ...| body`.
     pub fn closure(&self) -> String {
         let params: Vec<String> = self
@@ -1071,7 +1095,7 @@ impl Gen<'_> {
                 break op;
             }
         };
-        let divisors: Vec<u32> = (1..=dim).filter(|d| dim % d == 0).collect();
+        let divisors: Vec<u32> = (1..=dim).filter(|d| dim.is_multiple_of(*d)).collect();
         let (s, b) = match op {
             "normalize" => {
                 self.use_op("normalize");

@@ -16,6 +16,7 @@ fn the_right_kernel_passes() {
         src: "grad_order = 1, |x: Vi<2>, y: Vj<2>| sum_j(exp(-sqdist(x, y)) * y)",
         range: (-1.0, 1.0),
         sim: true,
+        discontinuous: false,
         fwd64: &|o, a| {
             k.with_options(o)
                 .call(a.r(0), a.r(1))
@@ -56,6 +57,7 @@ fn a_slightly_wrong_value_fails() {
         src: "grad_order = 0, |x: Vi<2>, y: Vj<2>| sum_j(exp(-sqdist(x, y)))",
         range: (-1.0, 1.0),
         sim: false,
+        discontinuous: false,
         fwd64: &|o, a| {
             k.with_options(o)
                 .call(a.r(0), a.r(1))
@@ -83,6 +85,7 @@ fn a_wrong_index_fails() {
         src: "grad_order = 0, |x: Vi<2>, y: Vj<2>| argkmin_j(sqdist(x, y), 3)",
         range: (-1.0, 1.0),
         sim: false,
+        discontinuous: false,
         fwd64: &|o, a| {
             k.with_options(o)
                 .call(a.r(0), a.r(1))
@@ -109,6 +112,7 @@ fn a_wrong_gradient_fails() {
         src: "grad_order = 1, |x: Vi<2>, y: Vj<2>| sum_j(exp(-sqdist(x, y)) * (1.0 + 0.001 * cos(y)))",
         range: (-1.0, 1.0),
         sim: false,
+        discontinuous: false,
         fwd64: &|o, a| k.with_options(o).call(a.r(0), a.r(1)).map(IntoOut::into_out),
         fwd32: &|o, a| k.with_options(o).call(a.r(0), a.r(1)).map(IntoOut::into_out),
         grads: &[Grad {
