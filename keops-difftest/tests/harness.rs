@@ -1,0 +1,124 @@
+//! The checks of `run` catch wrong kernels (a harness that accepts
+//! everything would pass every differential test): a kernel computing
+//! another formula than its reference source must fail, on values, on
+//! indices and on gradients; the right kernel passes.
+
+use keops_difftest::{run, Case, Grad, IntoOut, Kernel};
+
+#[test]
+fn the_right_kernel_passes() {
+    let k = keops::keops!(grad_order = 1, |x: Vi<2>, y: Vj<2>| sum_j(
+        exp(-sqdist(x, y)) * y
+    ));
+    run(&Case {
+        seed: 0,
+        id: 0,
+        src: "grad_order = 1, |x: Vi<2>, y: Vj<2>| sum_j(exp(-sqdist(x, y)) * y)",
+        range: (-1.0, 1.0),
+        sim: true,
+        discontinuous: false,
+        fwd64: &|o, a| {
+            k.with_options(o)
+                .call(a.r(0), a.r(1))
+                .map(IntoOut::into_out)
+        },
+        fwd32: &|o, a| {
+            k.with_options(o)
+                .call(a.r(0), a.r(1))
+                .map(IntoOut::into_out)
+        },
+        grads: &[Grad {
+            var: "x",
+            f64: &|o, a, e| {
+                k.grad_x()
+                    .with_options(o)
+                    .call(a.r(0), a.r(1), e)
+                    .map(IntoOut::into_out)
+            },
+            f32: &|o, a, e| {
+                k.grad_x()
+                    .with_options(o)
+                    .call(a.r(0), a.r(1), e)
+                    .map(IntoOut::into_out)
+            },
+        }],
+    });
+}
+
+#[test]
+#[should_panic(expected = "disagrees with the reference")]
+fn a_slightly_wrong_value_fails() {
+    let k = keops::keops!(grad_order = 0, |x: Vi<2>, y: Vj<2>| sum_j(
+        exp(-sqdist(x, y)) * 1.0001
+    ));
+    run(&Case {
+        seed: 0,
+        id: 1,
+        src: "grad_order = 0, |x: Vi<2>, y: Vj<2>| sum_j(exp(-sqdist(x, y)))",
+        range: (-1.0, 1.0),
+        sim: false,
+        discontinuous: false,
+        fwd64: &|o, a| {
+            k.with_options(o)
+                .call(a.r(0), a.r(1))
+                .map(IntoOut::into_out)
+        },
+        fwd32: &|o, a| {
+            k.with_options(o)
+                .call(a.r(0), a.r(1))
+                .map(IntoOut::into_out)
+        },
+        grads: &[],
+    });
+}
+
+#[test]
+#[should_panic(expected = "index")]
+fn a_wrong_index_fails() {
+    let k = keops::keops!(grad_order = 0, |x: Vi<2>, y: Vj<2>| argkmin_j(
+        sqdist(x, y) + y[0] * 0.3,
+        3
+    ));
+    run(&Case {
+        seed: 0,
+        id: 2,
+        src: "grad_order = 0, |x: Vi<2>, y: Vj<2>| argkmin_j(sqdist(x, y), 3)",
+        range: (-1.0, 1.0),
+        sim: false,
+        discontinuous: false,
+        fwd64: &|o, a| {
+            k.with_options(o)
+                .call(a.r(0), a.r(1))
+                .map(IntoOut::into_out)
+        },
+        fwd32: &|o, a| {
+            k.with_options(o)
+                .call(a.r(0), a.r(1))
+                .map(IntoOut::into_out)
+        },
+        grads: &[],
+    });
+}
+
+#[test]
+#[should_panic(expected = "grad_y")]
+fn a_wrong_gradient_fails() {
+    let k = keops::keops!(grad_order = 1, |x: Vi<2>, y: Vj<2>| sum_j(
+        exp(-sqdist(x, y)) * (1.0 + 0.001 * sin(y))
+    ));
+    run(&Case {
+        seed: 0,
+        id: 3,
+        src: "grad_order = 1, |x: Vi<2>, y: Vj<2>| sum_j(exp(-sqdist(x, y)) * (1.0 + 0.001 * cos(y)))",
+        range: (-1.0, 1.0),
+        sim: false,
+        discontinuous: false,
+        fwd64: &|o, a| k.with_options(o).call(a.r(0), a.r(1)).map(IntoOut::into_out),
+        fwd32: &|o, a| k.with_options(o).call(a.r(0), a.r(1)).map(IntoOut::into_out),
+        grads: &[Grad {
+            var: "y",
+            f64: &|o, a, e| k.grad_y().with_options(o).call(a.r(0), a.r(1), e).map(IntoOut::into_out),
+            f32: &|o, a, e| k.grad_y().with_options(o).call(a.r(0), a.r(1), e).map(IntoOut::into_out),
+        }],
+    });
+}
