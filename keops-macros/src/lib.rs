@@ -35,7 +35,7 @@ pub fn __keops_impl(input: TokenStream) -> TokenStream {
     let out = match keops_compiler::compile(formula) {
         Ok(c) => {
             let ptx = if ptx {
-                keops_gpu_kernels::emit_family(&c.family)
+                keops_gpu_kernels::emit_family(&c.family, &c.def.options)
             } else {
                 Vec::new()
             };
