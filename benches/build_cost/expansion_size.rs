@@ -34,7 +34,7 @@ fn expand(src: &str, ptx: bool) -> (usize, usize, f64) {
     let tokens: proc_macro2::TokenStream = src.parse().expect("formula lexes");
     let c = keops_compiler::compile(tokens).unwrap_or_else(|f| panic!("{src}: {}", f.error));
     let ptx = if ptx {
-        keops_gpu_kernels::emit_family(&c.family)
+        keops_gpu_kernels::emit_family(&c.family, &c.def.options)
     } else {
         Vec::new()
     };

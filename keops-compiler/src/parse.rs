@@ -14,7 +14,7 @@ use syn::{Expr, Lit, Pat, Token, Type};
 use crate::ir::Cat;
 use crate::limits::{MAX_DIM, MAX_GRAD_ORDER, MAX_NESTING, MAX_TOKENS, MAX_VARIABLES};
 
-/// Options written before the closure: `keops!(grad_order = 3, debug = true, |x: ...| ...)`.
+/// Options written before the closure: `keops!(grad_order = 3, debug = true, fast_math = true, |x: ...| ...)`.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Highest order of the generated gradient kernels (`k.grad_x().grad_y()` is order 2).
@@ -24,6 +24,10 @@ pub struct Options {
     pub grad_order_given: bool,
     /// Print the generated code at compile time.
     pub debug: bool,
+    /// GPU kernels use the hardware's approximate exp/log/sin/cos
+    /// (`ex2.approx` & co., like KeOps' `use_fast_math`); default: the
+    /// accurate device math (see `keops_gpu_kernels::math`).
+    pub fast_math: bool,
 }
 
 impl Default for Options {
@@ -32,6 +36,7 @@ impl Default for Options {
             grad_order: 2,
             grad_order_given: false,
             debug: false,
+            fast_math: false,
         }
     }
 }
@@ -255,6 +260,10 @@ impl Parse for KernelDef {
                     options.grad_order_given = true;
                 }
                 ("debug", Lit::Bool(b)) => options.debug = b.value,
+                ("fast_math", Lit::Bool(b)) => options.fast_math = b.value,
+                ("fast_math", _) => {
+                    return Err(syn::Error::new(value.span(), "fast_math takes a bool"))
+                }
                 ("grad_order", _) => {
                     return Err(syn::Error::new(value.span(), "grad_order takes an integer"))
                 }
@@ -262,7 +271,7 @@ impl Parse for KernelDef {
                 _ => {
                     return Err(syn::Error::new(
                         key.span(),
-                        format!("unknown option `{key}` (options: grad_order = N, debug = true)"),
+                        format!("unknown option `{key}` (options: grad_order = N, debug = true, fast_math = true)"),
                     ))
                 }
             }

@@ -2,7 +2,7 @@
 //! for instruction counting (`benches/sass_count.py`, issue 13).
 //!
 //! ```text
-//! cargo run -p keops-gpu-kernels --example dump_ptx -- [--out DIR] [--f64] [KERNEL]...
+//! cargo run -p keops-gpu-kernels --example dump_ptx -- [--out DIR] [--f64] [--fast] [KERNEL]...
 //! ```
 //!
 //! With no `KERNEL` argument the built-in set (the kernels of the GPU
@@ -16,10 +16,15 @@
 //! one line per module: kernel name, file, stage number, reduction, the
 //! entry that holds the hot loop (`keops_reduce_block` for sums, the
 //! runtime's default scheme; `keops_reduce` otherwise), the pairs one
-//! iteration of the PTX pair loop handles (always 1: the emitter does not
-//! unroll; any unrolling seen in the machine code is `ptxas`'s), pykeops
+//! iteration of the PTX pair loop handles (the `unroll=` of the module's
+//! metadata line; any further unrolling seen in the machine code is
+//! `ptxas`'s), pykeops
 //! 2.3's instructions per pair in f32 (`-` when unknown or with `--f64`),
 //! the derivation path (`-` for the forward kernel) and the source.
+//!
+//! `--fast` emits every kernel with `fast_math = true` (the hardware's
+//! approximate exponential; a `KERNEL` source may also carry the option,
+//! `NAME=fast_math = true, |x: ...| ...`).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -127,14 +132,16 @@ fn hot_entry(red: RedKind) -> &'static str {
 fn run() -> Result<(), String> {
     let mut out = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/ptx-dump"));
     let mut f64 = false;
+    let mut fast = false;
     let mut kernels = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--out" => out = args.next().ok_or("--out needs a folder")?.into(),
             "--f64" => f64 = true,
+            "--fast" => fast = true,
             "-h" | "--help" => {
-                println!("usage: dump_ptx [--out DIR] [--f64] [NAME=SOURCE | NAME@PATH=SOURCE]...");
+                println!("usage: dump_ptx [--out DIR] [--f64] [--fast] [NAME=SOURCE | NAME@PATH=SOURCE]...");
                 return Ok(());
             }
             _ => kernels.push(parse_arg(&a)?),
@@ -154,6 +161,7 @@ fn run() -> Result<(), String> {
         // depend on the order; fewer programs are quicker to build).
         let order = k.path.len() as u32;
         def.options.grad_order = order;
+        def.options.fast_math |= fast;
         let stage = build_stage(&def, true).map_err(|e| format!("{}: {e}", k.name))?;
         let family = Family::new(stage, order);
         let path: Vec<&str> = k.path.iter().map(String::as_str).collect();
@@ -168,7 +176,7 @@ fn run() -> Result<(), String> {
                 _ => None,
             })
             .collect();
-        let ptx = emit_family(&family);
+        let ptx = emit_family(&family, &def.options);
         for &s in &stages {
             let file = format!("{}.s{s}.ptx", k.name);
             let text = if f64 {
@@ -178,6 +186,14 @@ fn run() -> Result<(), String> {
             };
             std::fs::write(out.join(&file), text).map_err(|e| format!("{file}: {e}"))?;
             let red = family.stages[s as usize].red;
+            // Pairs per iteration of the PTX pair loop: `unroll=` of the
+            // metadata line.
+            let unroll = text
+                .lines()
+                .find(|l| l.starts_with("// keops-kernel"))
+                .and_then(|l| l.split_whitespace().find_map(|kv| kv.strip_prefix("unroll=")))
+                .unwrap_or("1")
+                .to_string();
             let pyk = match k.pykeops {
                 Some(v) if !f64 => v.to_string(),
                 _ => "-".to_string(),
@@ -189,7 +205,7 @@ fn run() -> Result<(), String> {
             };
             writeln!(
                 manifest,
-                "{}\t{file}\t{s}\t{}\t{}\t1\t{pyk}\t{kpath}\t{}",
+                "{}\t{file}\t{s}\t{}\t{}\t{unroll}\t{pyk}\t{kpath}\t{}",
                 k.name,
                 red.name(),
                 hot_entry(red),

@@ -3,6 +3,7 @@
 //! their ABI).
 
 use keops_compiler::lower::lower;
+use keops_compiler::parse::Options;
 use keops_compiler::stage::Family;
 use keops_compiler::stage::StagePtx;
 
@@ -10,16 +11,27 @@ use crate::kernel::emit_stage;
 use crate::math::MathOpts;
 use crate::ptx::Prec;
 
-/// The PTX modules (f32 and f64) of every stage of a family, in stage order.
-pub fn emit_family(family: &Family) -> Vec<StagePtx> {
+/// The device-math options of a kernel's `keops!` options: `fast_math =
+/// true` selects the hardware approximations ([`MathOpts::fast`]).
+pub fn math_opts(opts: &Options) -> MathOpts {
+    MathOpts {
+        fast: opts.fast_math,
+    }
+}
+
+/// The PTX modules (f32 and f64) of every stage of a family, in stage
+/// order, for the kernel options `opts` (the `keops!` options carried in
+/// the compiled definition; only `fast_math` matters here).
+pub fn emit_family(family: &Family, opts: &Options) -> Vec<StagePtx> {
+    let mo = math_opts(opts);
     family
         .stages
         .iter()
         .map(|st| {
             let l = lower(st);
             StagePtx {
-                f32: emit_stage(&l, Prec::F32, MathOpts::default()),
-                f64: emit_stage(&l, Prec::F64, MathOpts::default()),
+                f32: emit_stage(&l, Prec::F32, mo),
+                f64: emit_stage(&l, Prec::F64, mo),
             }
         })
         .collect()

@@ -54,7 +54,7 @@ pub fn __keops_impl(input: TokenStream) -> TokenStream {
         }
         Ok(c) => {
             let ptx = if ptx {
-                keops_gpu_kernels::emit_family(&c.family)
+                keops_gpu_kernels::emit_family(&c.family, &c.def.options)
             } else {
                 Vec::new()
             };

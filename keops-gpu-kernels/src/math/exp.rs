@@ -145,6 +145,41 @@ pub(crate) fn exp_accurate(e: &mut E, x: Reg) -> Reg {
     e.ldexp(p, ji)
 }
 
+/// Default f32 `e^x` on the special-function unit, 6 instructions:
+///
+/// ```text
+/// t  = rz(x * log2e)                       // FMUL.RZ
+/// c  = (x - t ln2_hi) - t ln2_lo           // 2 FFMA: x - t ln2, |c| <= ulp(t) ln2
+/// c' = min(c, 1)                           // FMNMX: NaN (x = +-inf) -> 1
+/// r  = ex2.approx.ftz(t)                   // MUFU.EX2
+/// e^x = r e^c ~ fma(r, c', r)              // FFMA (c^2/2 <= 2^-35 dropped)
+/// ```
+///
+/// `t` is rounded toward zero and `log2e` (f32) is below the true value,
+/// so `c >= 0` whenever `x > 0`: an overflowing `r = inf` is never
+/// multiplied by a negative correction (which would give `inf - inf`).
+/// Infinite `x` make `c` NaN, which `min` (NaN-ignoring) replaces by 1:
+/// `e^inf = inf * 1 + inf`, `e^-inf = 0`. NaN propagates through `r`.
+/// For |x| > 2.36e38, `t` is +-FLT_MAX (round toward zero), `c` is large
+/// and capped at 1: `inf` or `0`, as they should be.
+///
+/// Error: with an exact `ex2` this routine is within 1 ulp (the rounding
+/// of `ex2` and of the final fma; measured 0.8x ulp through the
+/// simulator, which computes `ex2.approx` correctly rounded); on the
+/// hardware add the error of `ex2.approx.ftz.f32` (NVIDIA: relative error
+/// below 2^-22, i.e. 2 ulp). Results below 2^-126 (x < -87.34) are flushed
+/// to zero by `.ftz` (absolute error below 2^-126), as CUDA's `expf` with
+/// `-ftz=true`.
+pub(crate) fn exp_sfu_f32(e: &mut E, x: Reg) -> Reg {
+    let (l2e, hi, lo) = ln2_parts(Prec::F32);
+    let t = e.op(Ty::F32, "mul.rz.f32", &[x.into(), e.kb(l2e)]);
+    let c = e.fma(t, e.kb(hi ^ 0x8000_0000), x);
+    let c = e.fma(t, e.kb(lo ^ 0x8000_0000), c);
+    let c = e.op(Ty::F32, "min.f32", &[c.into(), e.k(1.0)]);
+    let r = e.op(Ty::F32, "ex2.approx.ftz.f32", &[t.into()]);
+    e.fma(r, c, r)
+}
+
 /// Fast f32 `e^x`: `ex2.approx.ftz(x log2 e)`.
 pub(crate) fn exp_fast_f32(e: &mut E, x: Reg) -> Reg {
     let t = e.mul(x, e.kb(0x3FB8AA3B));

@@ -137,6 +137,8 @@ pub fn exp(b: &mut Builder, p: Prec, x: Reg, o: MathOpts) -> Reg {
     let mut e = E::new(b, p);
     if fast32(p, o) {
         exp::exp_fast_f32(&mut e, x)
+    } else if p == Prec::F32 {
+        exp::exp_sfu_f32(&mut e, x)
     } else {
         exp::exp_accurate(&mut e, x)
     }
