@@ -40,7 +40,7 @@ pub fn __keops_impl(input: TokenStream) -> TokenStream {
                 .iter()
                 .map(|(part, fam)| {
                     if ptx && part.needs_ptx() {
-                        keops_gpu_kernels::emit_family(fam)
+                        keops_gpu_kernels::emit_family(fam, &c.def.options)
                     } else {
                         Vec::new()
                     }
