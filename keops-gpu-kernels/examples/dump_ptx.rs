@@ -191,7 +191,10 @@ fn run() -> Result<(), String> {
             let unroll = text
                 .lines()
                 .find(|l| l.starts_with("// keops-kernel"))
-                .and_then(|l| l.split_whitespace().find_map(|kv| kv.strip_prefix("unroll=")))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .find_map(|kv| kv.strip_prefix("unroll="))
+                })
                 .unwrap_or("1")
                 .to_string();
             let pyk = match k.pykeops {
