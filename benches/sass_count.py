@@ -26,7 +26,14 @@ rejected, the running maximum does not change). The static size of the
 loop body (every path) is printed too. When ptxas unrolls the loop, the
 pairs one iteration handles are the ratio of 32-bit words read from shared
 memory on that path to those the PTX pair loop reads per pair (the manifest
-says how many pairs one PTX iteration handles: 1 for our emitter).
+says how many pairs one PTX iteration handles: the emitter's unroll
+factor, `unroll=` in the module's metadata line).
+
+A second table estimates occupancy for both schemes: resident warps per SM
+of the reduce kernel (from its registers, block size and shared tile) and
+of the 2D scheme's merge kernel (instructions of its loop over chunks),
+and the share of the H200's resident warps an M = N = 1e4 problem fills
+with one thread per row (1D) and with the runtime's automatic choice.
 
 Tools (installed by nothing here; see ../shared/GPU.md):
   PTXAS    (or KEOPS_PTXAS), default .tools/ptxas/nvidia/cuda_nvcc/bin/ptxas
@@ -118,6 +125,45 @@ def lds_words(op):
         if width in op:
             return words
     return 1
+
+
+# ---------------------------------------------------------------- occupancy
+
+SMS = 132  # H200
+REGS_PER_SM = 65536
+MAX_WARPS_PER_SM = 64
+MAX_BLOCKS_PER_SM = 32
+SHARED_PER_SM = 228 * 1024  # sm_90: 228 KB per SM, 1 KB reserved per block
+
+
+def resident_warps(regs, block, shared):
+    """Resident warps per SM of a kernel (sm_90 rules: registers allocated
+    per warp in units of 256, i.e. per thread rounded up to 8; at most 64
+    warps, 32 blocks, 228 KB of shared memory (1 KB reserved per block))."""
+    wpb = -(-block // 32)
+    per_warp = -(-max(regs, 1) * 32 // 256) * 256
+    by_regs = (REGS_PER_SM // per_warp) // wpb
+    by_shared = SHARED_PER_SM // (shared + 1024)
+    blocks = min(by_regs, by_shared, MAX_BLOCKS_PER_SM, MAX_WARPS_PER_SM // wpb)
+    return blocks * wpb
+
+
+def scheme_fill(m, n, block, tile, warps):
+    """(chunks, fraction of the resident warps of the card filled) of the
+    1D scheme and of the runtime's automatic choice (the rule of
+    keops-runtime/src/gpu/mod.rs, `choose_scheme`) for an M x N problem."""
+    blocks = -(-m // block)
+    wave = SMS * max(1, 2048 // block)
+    chunks = 1
+    if n > 0 and blocks < wave:
+        want = max(2, -(-wave // blocks))
+        ln = max(-(-n // want), tile)
+        ln = -(-ln // tile) * tile
+        if -(-n // ln) >= 2:
+            chunks = -(-n // ln)
+    cap = SMS * warps
+    w1 = blocks * -(-block // 32)
+    return chunks, min(1.0, w1 / cap), min(1.0, w1 * chunks / cap)
 
 
 # ---------------------------------------------------------------- tools
@@ -413,7 +459,12 @@ def main():
         if ptx_words > 0 and sass_words > 0:
             r = sass_words / ptx_words
             unroll = max(1, round(r))
-            if abs(r - unroll) > 1e-9:
+            if r < 1:
+                # ptxas narrows the padded vector loads whose padding the
+                # program never uses (5 features: LDS.128 + LDS.32, not 2
+                # LDS.128): no unrolling of its own.
+                unroll = 1
+            elif abs(r - unroll) > 1e-9:
                 notes.append(
                     f"{name}: shared words per iteration {sass_words} vs {ptx_words} per PTX pair "
                     f"(ratio {r:.2f}); unroll taken as {unroll}"
@@ -431,6 +482,22 @@ def main():
         if per["fp64"]:
             bounds.append((FP64_RATE / per["fp64"], "FP64"))
         ceiling, bound = min(bounds)
+        # The 2D scheme's merge kernel: its loop over chunks (instructions
+        # per merged chunk of a row; every path, it has no common case).
+        merge = None
+        if "keops_merge" in funcs:
+            minsts, mlabels = funcs["keops_merge"]
+            mloops = innermost(loops(minsts, mlabels))
+            if mloops:
+                mh, _, me = max(mloops, key=lambda lp: lp[2] - lp[0])
+                merge = sum(1 for i in minsts if mh <= i.addr <= me)
+        meta = re.search(r"block=(\d+) tile=(\d+)", text)
+        block, tile = (int(meta.group(1)), int(meta.group(2))) if meta else (256, 256)
+        shared = 0
+        m_sh = re.search(r"keops_tile\[(\d+)\]", ptx_entry(text, entry) or "")
+        if m_sh:
+            shared = int(m_sh.group(1))
+        mres = parse_resources(log).get("keops_merge", [0, 0, 0])
         several = sum(1 for e in entries if e[0] == name) > 1
         label = f"{name} (stage {stage})" if several else name
         rows.append(
@@ -438,6 +505,7 @@ def main():
                 label=label, red=red, entry=entry, total=total, per=per, quarter=quarter,
                 static=static_len / pairs, pairs=pairs, regs=res[0], spill=(res[1], res[2]),
                 ceiling=ceiling, bound=bound, pyk=pyk, src=src, dpath=dpath, stage=stage,
+                merge=merge, merge_regs=mres[0], block=block, tile=tile, shared=shared,
             )
         )
         if a.keep:
@@ -473,6 +541,31 @@ def main():
         + ") pairs/s (H200, one warp instruction per scheduler per clock; MUFU and "
         "conversions at 16 per SM per clock)."
     )
+    print()
+    print()
+    print(
+        "Schemes (H200: 132 SMs, 64K registers and 64 warps per SM): resident warps per SM "
+        "of the reduce kernel (registers, block, shared tile) and of the 2D scheme's merge "
+        "kernel (instructions per merged chunk of a row); fill: resident warps of the card "
+        "that an M = N = 1e4 problem occupies, 1D (one thread per row) and with the "
+        "runtime's automatic choice (2D with C chunks when the rows cannot fill the card)."
+    )
+    print()
+    print(
+        "| kernel | reduce regs | block | shared B | warps/SM | occupancy | merge regs | "
+        "merge I/chunk | merge warps/SM | M=N=1e4: 1D fill | auto: chunks | auto fill |"
+    )
+    print("|" + "---|" * 12)
+    for r in rows:
+        w = resident_warps(r["regs"], r["block"], r["shared"])
+        mw = resident_warps(r["merge_regs"], r["block"], 0) if r["merge_regs"] else 0
+        chunks, f1, f2 = scheme_fill(10_000, 10_000, r["block"], r["tile"], w)
+        print(
+            f"| {r['label']} | {r['regs']} | {r['block']} | {r['shared']} | {w} | "
+            f"{w / MAX_WARPS_PER_SM:.0%} | {r['merge_regs'] or '-'} | "
+            f"{r['merge'] if r['merge'] is not None else '-'} | {mw or '-'} | {f1:.1%} | "
+            f"{chunks} | {f2:.0%} |"
+        )
     print()
     for r in rows:
         what = "" if r["dpath"] == "-" else f"gradient along {r['dpath']} of "

@@ -7,9 +7,18 @@
 //!   registers and initialises its reduction state. The reduced index is
 //!   walked in tiles of `tile` indices: the threads of the block compute the
 //!   *inner features* of the tile's indices (inner phase) into shared memory
-//!   (feature-major, `[feature][tile]`), `bar.sync`, then every thread with a
-//!   row evaluates the pair program against each index of the tile and
-//!   updates its state in registers, `bar.sync`. Threads without a row (the
+//!   (index-major, `[tile][stride]`: each row padded with zeros to a
+//!   multiple of 16 bytes, [`row_stride`], and written with vector stores),
+//!   `bar.sync`, then every thread with a row evaluates the pair program
+//!   against each index of the tile and updates its state in registers,
+//!   `bar.sync`. The pair loop reads a row's features with one
+//!   `ld.shared.v4.f32` (`v2.f64`) per group of 4 (2), at the group's first
+//!   use, and handles [`unroll`] pairs per iteration (a remainder loop takes
+//!   the last ones); the log-sum-exp family checks the pairs of an
+//!   iteration at once for its common case (no new maximum), the
+//!   min/max family selects 32-bit tile rows and forms the 64-bit index
+//!   once per tile, and sums whose term is a product accumulate it with
+//!   one `fma`. Threads without a row (the
 //!   tail of the last block) still load tiles and reach every barrier.
 //!   At the end each thread finalises its state and writes its output row.
 //! * **2D** (small M, large N): the same kernel, launched with a grid of
@@ -73,8 +82,11 @@
 //! comment carrying the launch metadata, `key=value` pairs:
 //!
 //! ```text
-//! // keops-kernel abi=1 prec=f32 block=256 tile=256 outer_scratch=0 partial_slots=1 red=sum
+//! // keops-kernel abi=1 prec=f32 block=256 tile=256 outer_scratch=0 partial_slots=1 red=sum unroll=4
 //! ```
+//!
+//! (`unroll` is informative: the pairs one iteration of the pair loop
+//! handles, read by the instruction counter `benches/sass_count.py`.)
 
 mod prog;
 mod state;
@@ -83,12 +95,13 @@ mod tests;
 
 use std::collections::HashMap;
 
+use keops_compiler::ir::Bin;
 use keops_compiler::lower::{Inst, Lowered, Role};
 use keops_compiler::stage::{RedKind, VarKind};
 
 use crate::math::MathOpts;
 use crate::ptx::{Builder, Prec, Reg, Ty};
-use prog::{emit_prog, emit_prog_with, Ops};
+use prog::{emit_prog_deferred, emit_prog_with, Ops};
 pub use state::partial_slots;
 
 /// Version of the kernel ABI described in this module's documentation.
@@ -130,6 +143,11 @@ pub struct Plan {
     pub block: u32,
     /// Reduced indices per shared-memory tile.
     pub tile: u32,
+    /// Elements per row of the shared tile: the inner features padded to
+    /// the vector width ([`row_stride`]).
+    pub stride: u32,
+    /// Pairs one iteration of the emitted pair loop handles ([`unroll`]).
+    pub unroll: u32,
     /// Whether the outer features go through the scratch buffer.
     pub outer_in_memory: bool,
     /// Bytes of the static shared tile.
@@ -138,19 +156,52 @@ pub struct Plan {
     pub partial_slots: u32,
 }
 
+/// Width (elements) of the vector loads of a shared row: 16 bytes
+/// (`v4.f32`, `v2.f64`), less for rows shorter than that.
+pub fn vector_width(stride: u32, p: Prec) -> u32 {
+    (16 / p.bytes()).min(stride).max(1)
+}
+
+/// Elements per row of the shared tile for `nnf` inner features: `nnf`
+/// itself for one feature (and two in f32), else `nnf` rounded up to a
+/// multiple of the 16-byte vector width, so that each group of features is
+/// one aligned `ld.shared.v4.f32` / `ld.shared.v2.f64` (padding: zeros).
+pub fn row_stride(nnf: u32, p: Prec) -> u32 {
+    let vw = 16 / p.bytes();
+    if nnf <= 1 || (p == Prec::F32 && nnf == 2) {
+        nnf
+    } else {
+        nnf.div_ceil(vw) * vw
+    }
+}
+
+/// Pairs per iteration of the emitted pair loop: 4 for short pair programs
+/// (at most 48 scalar instructions), 2 up to 128, else 1 (a remainder loop
+/// takes the last pairs of a tile one by one). Unrolling amortises the
+/// loop's compare, branch and address increments and lets `ptxas`
+/// interleave the pairs.
+pub fn unroll(l: &Lowered) -> u32 {
+    match l.pair.insts.len() {
+        0..=48 => 4,
+        49..=128 => 2,
+        _ => 1,
+    }
+}
+
 /// Decides the tile, the block size and where outer features live.
 pub fn plan(l: &Lowered, p: Prec) -> Plan {
     let bytes = p.bytes();
     let words = bytes / 4;
     let nnf = l.inner.outputs.len() as u32;
     let nof = l.outer.outputs.len() as u32;
+    let stride = row_stride(nnf, p);
     let block = match p {
         Prec::F32 => 256,
         Prec::F64 => 192,
     };
     let mut tile = block;
     if nnf > 0 {
-        let fit = SHARED_BUDGET / (nnf * bytes);
+        let fit = SHARED_BUDGET / (stride * bytes);
         if fit < tile {
             // Multiples of 8 when possible.
             tile = if fit >= 8 { fit / 8 * 8 } else { fit.max(1) };
@@ -160,8 +211,10 @@ pub fn plan(l: &Lowered, p: Prec) -> Plan {
     Plan {
         block,
         tile,
+        stride,
+        unroll: unroll(l),
         outer_in_memory,
-        shared_bytes: nnf * tile * bytes,
+        shared_bytes: stride * tile * bytes,
         partial_slots: partial_slots(l.red, l.fdim, l.wdim),
     }
 }
@@ -189,13 +242,14 @@ pub fn emit_stage(l: &Lowered, p: Prec, mo: MathOpts) -> String {
     let mut s = String::new();
     s.push_str(".version 7.8\n.target sm_80\n.address_size 64\n");
     s.push_str(&format!(
-        "// keops-kernel abi={ABI_VERSION} prec={} block={} tile={} outer_scratch={} partial_slots={} red={}\n\n",
+        "// keops-kernel abi={ABI_VERSION} prec={} block={} tile={} outer_scratch={} partial_slots={} red={} unroll={}\n\n",
         p.suffix(),
         plan.block,
         plan.tile,
         if plan.outer_in_memory { l.outer.outputs.len() } else { 0 },
         plan.partial_slots,
         l.red.name(),
+        plan.unroll,
     ));
     if plan.outer_in_memory {
         s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Outer));
@@ -448,7 +502,7 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             let s = p.suffix();
             if nnf > 0 {
                 shared_decl = format!(
-                    "\t.shared .align 8 .b8 keops_tile[{}];\n",
+                    "\t.shared .align 16 .b8 keops_tile[{}];\n",
                     plan.shared_bytes
                 );
             }
@@ -544,16 +598,40 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
                 cx.b.emit(format!("@{q2} bra {loaded}"));
                 let nf = inner_phase(&mut cx, &pf, j);
                 let a = cx.b.reg(Ty::B32);
-                cx.b.emit(format!("mad.lo.u32 {a}, {t}, {by}, {tbase}"));
-                for (k, r) in nf.iter().enumerate() {
-                    cx.b.emit(format!("st.shared.{s} [{a}+{}], {r}", k as u32 * tile * by));
+                cx.b.emit(format!(
+                    "mad.lo.u32 {a}, {t}, {}, {tbase}",
+                    plan.stride * by
+                ));
+                // Row `t`: the features, then zeros up to the stride, one
+                // vector store per group.
+                let gw = vector_width(plan.stride, p);
+                let zero = if plan.stride > nnf {
+                    Some(cx.b.fconst(p, 0.0))
+                } else {
+                    None
+                };
+                for g in 0..plan.stride / gw {
+                    let regs: Vec<String> = (g * gw..(g + 1) * gw)
+                        .map(|k| match nf.get(k as usize) {
+                            Some(r) => r.to_string(),
+                            None => zero.expect("padding").to_string(),
+                        })
+                        .collect();
+                    cx.b.emit(format!(
+                        "st.shared{}.{s} [{a}+{}], {}",
+                        vec_suffix(gw),
+                        g * gw * by,
+                        vec_operand(&regs)
+                    ));
                 }
                 cx.b.emit(format!("add.u32 {t}, {t}, {ntid}"));
                 cx.b.emit(format!("bra {load_top}"));
                 cx.b.place(loaded);
                 cx.b.emit("bar.sync 0");
             }
-            // Pairs (threads with a row).
+            // Pairs (threads with a row): a loop of `unroll` pairs per
+            // iteration over rows `[0, tlen & !(unroll - 1))` of the tile,
+            // then a loop of one pair per iteration for the rest.
             let pairs_done = cx.b.label();
             cx.b.emit(format!("@!{has_row} bra {pairs_done}"));
             let rem = cx.b.reg(Ty::B64);
@@ -563,64 +641,68 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             cx.b.emit(format!("cvt.u32.u64 {tlen}, {rem}"));
             let jj = cx.b.reg(Ty::B32);
             cx.b.emit(format!("mov.u32 {jj}, 0"));
-            let pair_top = cx.b.label();
+            // Address of row `jj` of the tile.
+            let ja = cx.b.reg(Ty::B32);
+            if nnf > 0 {
+                cx.b.emit(format!("mov.u32 {ja}, {tbase}"));
+            }
+            let row_bytes = plan.stride * by;
+            let fused = fused_sum_outputs(l, scheme);
+            let pe = PairEnv {
+                pf: &pf,
+                of: &of,
+                orow,
+                row_hi,
+                row_lo,
+                oidx: &oidx,
+                ts,
+                jj,
+                ja,
+                row_bytes,
+                gw: vector_width(plan.stride, p),
+                fused: &fused,
+            };
             let pair_end = cx.b.label();
-            cx.b.place(pair_top);
+            let u = plan.unroll;
+            if u > 1 {
+                let tl_u = cx.b.reg(Ty::B32);
+                cx.b.emit(format!("and.b32 {tl_u}, {tlen}, {}", !(u - 1)));
+                let top = cx.b.label();
+                let rest = cx.b.label();
+                cx.b.place(top);
+                let q = cx.b.reg(Ty::Pred);
+                cx.b.emit(format!("setp.ge.u32 {q}, {jj}, {tl_u}"));
+                cx.b.emit(format!("@{q} bra {rest}"));
+                if matches!(st, state::St::Lse { .. }) {
+                    // One common-case check for the whole group.
+                    let outs: Vec<Vec<Reg>> =
+                        (0..u).map(|r| pair_outputs(&mut cx, &pe, r).0).collect();
+                    cx.lse_update_group(&st, &outs);
+                } else {
+                    for r in 0..u {
+                        emit_pair(&mut cx, &pe, &st, r);
+                    }
+                }
+                cx.b.emit(format!("add.u32 {jj}, {jj}, {u}"));
+                if nnf > 0 {
+                    cx.b.emit(format!("add.u32 {ja}, {ja}, {}", u * row_bytes));
+                }
+                cx.b.emit(format!("bra {top}"));
+                cx.b.place(rest);
+            }
+            let top1 = cx.b.label();
+            cx.b.place(top1);
             let q = cx.b.reg(Ty::Pred);
             cx.b.emit(format!("setp.ge.u32 {q}, {jj}, {tlen}"));
             cx.b.emit(format!("@{q} bra {pair_end}"));
-            let jj64 = cx.b.reg(Ty::B64);
-            cx.b.emit(format!("cvt.u64.u32 {jj64}, {jj}"));
-            let j = cx.b.reg(Ty::B64);
-            cx.b.emit(format!("add.u64 {j}, {ts}, {jj64}"));
-            let jaddr = cx.b.reg(Ty::B32);
-            if nnf > 0 {
-                cx.b.emit(format!("mad.lo.u32 {jaddr}, {jj}, {by}, {tbase}"));
-            }
-            // Scratch base for this pair: + a volatile zero, so that the
-            // outer-feature loads stay inside the loop.
-            let obase = orow.map(|orow| {
-                let z = cx.b.reg(Ty::B32);
-                cx.b.emit(format!("ld.volatile.shared.u32 {z}, [keops_zero]"));
-                let z64 = cx.b.reg(Ty::B64);
-                cx.b.emit(format!("cvt.u64.u32 {z64}, {z}"));
-                let ob = cx.b.reg(Ty::B64);
-                cx.b.emit(format!("add.u64 {ob}, {orow}, {z64}"));
-                ob
-            });
-            let ops = cx.ops;
-            let mut input = |b: &mut Builder, i: &Inst| -> Reg {
-                match *i {
-                    Inst::Pf(k) => pf[k as usize],
-                    Inst::Of(k) => match obase {
-                        None => of[k as usize],
-                        Some(ob) => {
-                            let r = b.freg(p);
-                            b.emit(format!("ld.global.nc.{s} {r}, [{ob}+{}]", k * 32 * by));
-                            r
-                        }
-                    },
-                    Inst::Nf(k) => {
-                        let r = b.freg(p);
-                        b.emit(format!("ld.shared.{s} {r}, [{jaddr}+{}]", k * tile * by));
-                        r
-                    }
-                    Inst::OuterRowHi => row_hi.expect("computed"),
-                    Inst::OuterRowLo => row_lo.expect("computed"),
-                    Inst::MatchOuterIndex(k) => {
-                        let q = b.reg(Ty::Pred);
-                        b.emit(format!("setp.eq.u64 {q}, {j}, {}", oidx[&k]));
-                        ops.indicator(b, q)
-                    }
-                    ref other => panic!("unexpected {other:?} in the pair phase"),
-                }
-            };
-            let out = emit_prog(&mut cx.b, &ops, &l.pair, &mut input);
-            cx.state_update(&st, &out, j);
+            emit_pair(&mut cx, &pe, &st, 0);
             cx.b.emit(format!("add.u32 {jj}, {jj}, 1"));
-            cx.b.emit(format!("bra {pair_top}"));
+            if nnf > 0 {
+                cx.b.emit(format!("add.u32 {ja}, {ja}, {row_bytes}"));
+            }
+            cx.b.emit(format!("bra {top1}"));
             cx.b.place(pair_end);
-            cx.state_tile_flush(&st);
+            cx.state_tile_flush(&st, ts);
             cx.b.place(pairs_done);
             if nnf > 0 {
                 cx.b.emit("bar.sync 0");
@@ -654,6 +736,186 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
         cx.b.declarations(),
         cx.b.body()
     )
+}
+
+/// `.vN` for a vector of `n` elements (nothing for one).
+fn vec_suffix(n: u32) -> String {
+    if n == 1 {
+        String::new()
+    } else {
+        format!(".v{n}")
+    }
+}
+
+/// `{a, b, c, d}` (or `a` alone).
+fn vec_operand(regs: &[String]) -> String {
+    if regs.len() == 1 {
+        regs[0].clone()
+    } else {
+        format!("{{{}}}", regs.join(", "))
+    }
+}
+
+/// Sum outputs whose last operation is a product used nowhere else:
+/// `acc += x * y` becomes one `fma` (one rounding instead of two), for the
+/// direct and block schemes (Kahan needs the term itself). Indexed by
+/// output column; `true` where fused.
+fn fused_sum_outputs(l: &Lowered, scheme: SumScheme) -> Vec<bool> {
+    let prog = &l.pair;
+    let n = l.fdim as usize;
+    if l.red != RedKind::Sum || scheme == SumScheme::Kahan {
+        return vec![false; n];
+    }
+    let mut uses = vec![0u32; prog.insts.len()];
+    for i in &prog.insts {
+        for o in i.operands() {
+            uses[o as usize] += 1;
+        }
+    }
+    for &o in &prog.outputs {
+        uses[o as usize] += 1;
+    }
+    (0..n)
+        .map(|d| {
+            let o = prog.outputs[d] as usize;
+            matches!(prog.insts[o], Inst::Bin(Bin::Mul, _, _)) && uses[o] == 1
+        })
+        .collect()
+}
+
+/// What the pair body needs from the reduce kernel.
+struct PairEnv<'a> {
+    pf: &'a [Reg],
+    of: &'a [Reg],
+    orow: Option<Reg>,
+    row_hi: Option<Reg>,
+    row_lo: Option<Reg>,
+    oidx: &'a HashMap<u32, Reg>,
+    /// First reduced index of the tile (u64).
+    ts: Reg,
+    /// Row of the tile of the loop iteration (u32).
+    jj: Reg,
+    /// Shared address of row `jj`.
+    ja: Reg,
+    /// Bytes per row of the shared tile.
+    row_bytes: u32,
+    /// Elements per vector load.
+    gw: u32,
+    /// Sum outputs fused into an fma ([`fused_sum_outputs`]).
+    fused: &'a [bool],
+}
+
+/// One pair: row `jj + r` of the tile against the thread's row.
+fn emit_pair(cx: &mut Ctx<'_>, pe: &PairEnv<'_>, st: &state::St, r: u32) {
+    let (out, fused, j, jl) = pair_outputs(cx, pe, r);
+    cx.state_update_fused(st, &out, &fused, j, jl);
+}
+
+/// The pair program of row `jj + r` of the tile: its outputs, the operands
+/// of the fused sum products ([`fused_sum_outputs`]) and the reduced index
+/// `j` (u64).
+#[allow(clippy::type_complexity)]
+fn pair_outputs(
+    cx: &mut Ctx<'_>,
+    pe: &PairEnv<'_>,
+    r: u32,
+) -> (Vec<Reg>, Vec<Option<(Reg, Reg)>>, Reg, Reg) {
+    let l = cx.l;
+    let p = cx.p();
+    let (s, by) = (p.suffix(), p.bytes());
+    let jj64 = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("cvt.u64.u32 {jj64}, {}", pe.jj));
+    let j = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("add.u64 {j}, {}, {jj64}", pe.ts));
+    let j = if r > 0 {
+        let jr = cx.b.reg(Ty::B64);
+        cx.b.emit(format!("add.u64 {jr}, {j}, {r}"));
+        jr
+    } else {
+        j
+    };
+    // Row of the tile (u32).
+    let jl = if r > 0 {
+        let q = cx.b.reg(Ty::B32);
+        cx.b.emit(format!("add.u32 {q}, {}, {r}", pe.jj));
+        q
+    } else {
+        pe.jj
+    };
+    // Scratch base for this pair: + a volatile zero, so that the
+    // outer-feature loads stay inside the loop.
+    let obase = pe.orow.map(|orow| {
+        let z = cx.b.reg(Ty::B32);
+        cx.b.emit(format!("ld.volatile.shared.u32 {z}, [keops_zero]"));
+        let z64 = cx.b.reg(Ty::B64);
+        cx.b.emit(format!("cvt.u64.u32 {z64}, {z}"));
+        let ob = cx.b.reg(Ty::B64);
+        cx.b.emit(format!("add.u64 {ob}, {orow}, {z64}"));
+        ob
+    });
+    let ops = cx.ops;
+    let gw = pe.gw;
+    let ja = pe.ja;
+    let row_off = r * pe.row_bytes;
+    // Inner features, loaded one vector group at a time at first use.
+    let mut groups: HashMap<u32, Vec<Reg>> = HashMap::new();
+    let mut input = |b: &mut Builder, i: &Inst| -> Reg {
+        match *i {
+            Inst::Pf(k) => pe.pf[k as usize],
+            Inst::Of(k) => match obase {
+                None => pe.of[k as usize],
+                Some(ob) => {
+                    let r = b.freg(p);
+                    b.emit(format!("ld.global.nc.{s} {r}, [{ob}+{}]", k * 32 * by));
+                    r
+                }
+            },
+            Inst::Nf(k) => {
+                let g = k / gw;
+                let regs = groups.entry(g).or_insert_with(|| {
+                    let regs: Vec<Reg> = (0..gw).map(|_| b.freg(p)).collect();
+                    let names: Vec<String> = regs.iter().map(Reg::to_string).collect();
+                    b.emit(format!(
+                        "ld.shared{}.{s} {}, [{ja}+{}]",
+                        vec_suffix(gw),
+                        vec_operand(&names),
+                        row_off + g * gw * by
+                    ));
+                    regs
+                });
+                regs[(k % gw) as usize]
+            }
+            Inst::OuterRowHi => pe.row_hi.expect("computed"),
+            Inst::OuterRowLo => pe.row_lo.expect("computed"),
+            Inst::MatchOuterIndex(k) => {
+                let q = b.reg(Ty::Pred);
+                b.emit(format!("setp.eq.u64 {q}, {j}, {}", pe.oidx[&k]));
+                ops.indicator(b, q)
+            }
+            ref other => panic!("unexpected {other:?} in the pair phase"),
+        }
+    };
+    let defer: Vec<u32> = pe
+        .fused
+        .iter()
+        .enumerate()
+        .filter(|(_, &f)| f)
+        .map(|(d, _)| l.pair.outputs[d])
+        .collect();
+    let (out, products) = emit_prog_deferred(&mut cx.b, &ops, &l.pair, &mut input, &defer);
+    let fused: Vec<Option<(Reg, Reg)>> = pe
+        .fused
+        .iter()
+        .enumerate()
+        .map(|(d, &f)| {
+            if f {
+                products.get(&l.pair.outputs[d]).copied()
+            } else {
+                None
+            }
+        })
+        .collect();
+    (out, fused, j, jl)
 }
 
 /// Address of feature 0 of row `row` in the outer-feature scratch

@@ -6,6 +6,8 @@
 //! transcendental functions go through [`crate::math`]; comparisons use the
 //! ordered or unordered `setp` forms that reproduce Rust's NaN behaviour.
 
+use std::collections::HashMap;
+
 use keops_compiler::ir::{Bin, Tern, Un};
 use keops_compiler::lower::{Inst, ScalarProg};
 
@@ -283,17 +285,60 @@ impl Ops {
 /// Emits a scalar program; `input` provides the registers of the input
 /// instructions (raw components, features, indices) and is called at the
 /// position of each, so that loads sit next to their first use. Returns the
-/// registers of the program's outputs.
-pub(crate) fn emit_prog(
+/// registers of the program's outputs. The products `Bin(Mul, x, y)` at the
+/// instruction indices `defer` (outputs used nowhere else) are not
+/// emitted: their operand registers are returned instead (keyed by
+/// instruction index), for the caller to fuse into an `fma`.
+pub(crate) fn emit_prog_deferred(
     b: &mut Builder,
     ops: &Ops,
     prog: &ScalarProg,
     input: &mut dyn FnMut(&mut Builder, &Inst) -> Reg,
-) -> Vec<Reg> {
-    emit_prog_with(b, ops, prog, input, &mut |_, _, _| {})
+    defer: &[u32],
+) -> (Vec<Reg>, HashMap<u32, (Reg, Reg)>) {
+    let mut products = HashMap::new();
+    let mut vals: Vec<Reg> = Vec::with_capacity(prog.insts.len());
+    for (idx, inst) in prog.insts.iter().enumerate() {
+        let v = |k: u32| vals[k as usize];
+        let r = match *inst {
+            Inst::Bin(Bin::Mul, x, y) if defer.contains(&(idx as u32)) => {
+                products.insert(idx as u32, (v(x), v(y)));
+                // Placeholder: a deferred product is used by no instruction.
+                v(x)
+            }
+            _ => emit_inst(b, ops, inst, &vals, input),
+        };
+        vals.push(r);
+    }
+    let outs = prog.outputs.iter().map(|&o| vals[o as usize]).collect();
+    (outs, products)
 }
 
-/// [`emit_prog`], calling `sink(b, k, reg)` for output `k` right after the
+/// One instruction of a scalar program (`vals`: the earlier results).
+fn emit_inst(
+    b: &mut Builder,
+    ops: &Ops,
+    inst: &Inst,
+    vals: &[Reg],
+    input: &mut dyn FnMut(&mut Builder, &Inst) -> Reg,
+) -> Reg {
+    let v = |k: u32| vals[k as usize];
+    match *inst {
+        Inst::Const(bits) => ops.c(b, f64::from_bits(bits)),
+        Inst::Un(u, a) => ops.unary(b, u, v(a)),
+        Inst::Bin(op, x, y) => ops.binary(b, op, v(x), v(y)),
+        Inst::Tern(t, x, y, z) => ops.ternary(b, t, v(x), v(y), v(z)),
+        Inst::Select(c, x, y) => {
+            // `c != 0` is true for NaN, as in Rust: unordered `neu`.
+            let pr = ops.setp_imm(b, "neu", v(c), 0.0);
+            ops.sel(b, v(x), v(y), pr)
+        }
+        Inst::Fma(x, y, z) => ops.fma(b, v(x), v(y), v(z)),
+        ref other => input(b, other),
+    }
+}
+
+/// [`emit_prog_deferred`] without deferred products, calling `sink(b, k, reg)` for output `k` right after the
 /// instruction that computes it (so that e.g. stores do not keep every
 /// output alive until the end of the program).
 pub(crate) fn emit_prog_with(
@@ -309,20 +354,7 @@ pub(crate) fn emit_prog_with(
     }
     let mut vals: Vec<Reg> = Vec::with_capacity(prog.insts.len());
     for (idx, inst) in prog.insts.iter().enumerate() {
-        let v = |k: u32| vals[k as usize];
-        let r = match *inst {
-            Inst::Const(bits) => ops.c(b, f64::from_bits(bits)),
-            Inst::Un(u, a) => ops.unary(b, u, v(a)),
-            Inst::Bin(op, x, y) => ops.binary(b, op, v(x), v(y)),
-            Inst::Tern(t, x, y, z) => ops.ternary(b, t, v(x), v(y), v(z)),
-            Inst::Select(c, x, y) => {
-                // `c != 0` is true for NaN, as in Rust: unordered `neu`.
-                let pr = ops.setp_imm(b, "neu", v(c), 0.0);
-                ops.sel(b, v(x), v(y), pr)
-            }
-            Inst::Fma(x, y, z) => ops.fma(b, v(x), v(y), v(z)),
-            ref other => input(b, other),
-        };
+        let r = emit_inst(b, ops, inst, &vals, input);
         vals.push(r);
         for &k in &outs_of[idx] {
             sink(b, k, r);

@@ -43,8 +43,18 @@ pub(crate) enum St {
         v: Vec<Reg>,
         /// Indices (`u64::MAX`: none).
         i: Vec<Reg>,
+        /// Min/max family in the reduce kernel: the row of the current tile
+        /// (u32, `u32::MAX`: none) where `v` was last improved; it becomes
+        /// the index `i` at the end of the tile ([`Ctx::state_tile_flush`]),
+        /// so that the pair loop selects a 32-bit tile row instead of a
+        /// 64-bit index. Empty for K-lists and the merge kernel.
+        loc: Vec<Reg>,
     },
 }
+
+/// One log-sum-exp step of a pair: (maximum, [(sum, weight output index)],
+/// formula output index).
+type LseStep = (Reg, Vec<(Reg, Option<usize>)>, usize);
 
 /// Number of 8-byte slots of a row's partial state in the 2D scheme.
 ///
@@ -160,34 +170,143 @@ impl Ctx<'_> {
                 };
                 let v = (0..n).map(|_| self.fresh_const(init)).collect();
                 let i = (0..n).map(|_| self.fresh_idx_none()).collect();
-                St::Sel { v, i }
+                let loc = if merge
+                    || matches!(
+                        r,
+                        RedKind::KMin(_) | RedKind::ArgKMin(_) | RedKind::KMinArgKMin(_)
+                    ) {
+                    Vec::new()
+                } else {
+                    (0..n)
+                        .map(|_| {
+                            let q = self.b.reg(Ty::B32);
+                            self.b.emit(format!("mov.u32 {q}, {}", u32::MAX));
+                            q
+                        })
+                        .collect()
+                };
+                St::Sel { v, i, loc }
             }
         }
     }
 
-    /// One online log-sum-exp step: `m` and the sums `s` (with weights
-    /// `w`, `None` meaning 1) absorb the value `f`.
-    fn lse_step(&mut self, m: Reg, s: &[(Reg, Option<Reg>)], f: Reg) {
-        let ops = self.ops_copy();
-        let b = &mut self.b;
-        let gt = ops.setp(b, "gt", f, m);
-        let a = ops.bin(b, "sub.rn", m, f);
-        let c = ops.bin(b, "sub.rn", f, m);
-        let t = ops.sel(b, a, c, gt);
-        let e = math::exp(b, ops.p, t, ops.mo);
-        let skip = ops.setp_imm(b, "eq", f, f64::NEG_INFINITY);
-        for &(sr, w) in s {
-            let w = match w {
-                Some(w) => w,
-                None => ops.c(b, 1.0),
-            };
-            // gt: s * e + w; else: e * w + s (one rounding each).
-            let g1 = ops.fma(b, sr, e, w);
-            let g2 = ops.fma(b, e, w, sr);
-            let g = ops.sel(b, g1, g2, gt);
-            b.emit(format!("selp.{} {sr}, {sr}, {g}, {skip}", ops.p.suffix()));
+    /// The log-sum-exp steps of one pair: `(maximum, [(sum, weight output
+    /// index)], formula output index)`, in the order of the general rule.
+    fn lse_steps(&self, st: &St) -> Vec<LseStep> {
+        let St::Lse { m, s } = st else {
+            unreachable!("log-sum-exp state")
+        };
+        let l = self.l;
+        let fdim = l.fdim as usize;
+        let cols = m.len();
+        match l.red {
+            RedKind::LogSumExp => (0..cols)
+                .map(|d| (m[d], vec![(s[0][d], None)], d))
+                .collect(),
+            _ => {
+                let softmax = l.red == RedKind::SumSoftmaxWeight;
+                let sums_of = |d: usize| -> Vec<(Reg, Option<usize>)> {
+                    let w = Some(fdim + d);
+                    if softmax {
+                        vec![(s[0][d], None), (s[1][d], w)]
+                    } else {
+                        vec![(s[0][d], w)]
+                    }
+                };
+                if fdim == 1 {
+                    // One maximum shared by every column.
+                    vec![(m[0], (0..cols).flat_map(sums_of).collect(), 0)]
+                } else {
+                    (0..cols).map(|d| (m[d], sums_of(d), d)).collect()
+                }
+            }
         }
-        b.emit(format!("selp.{} {m}, {f}, {m}, {gt}", ops.p.suffix()));
+    }
+
+    /// Online log-sum-exp update by the pairs whose outputs are `outs`
+    /// (in order): the maxima `m` and the sums `s` (with weights `w`, 1
+    /// where none) absorb each value `f`.
+    ///
+    /// Common case first: every `d = f - m` of the group in `(-inf, 0]`
+    /// (no maximum changes; checked with a chain of compares and one `min`
+    /// over the group, one branch per group): `s += e^d w`,
+    /// one exponential per value and no rescaling. Otherwise (a new
+    /// maximum, `f = -inf`, which is skipped, or NaN) the group goes
+    /// through the general rule pair by pair (`e = exp(-|f - m|)`,
+    /// rescaling the sums when `f > m`). Both paths compute exactly what
+    /// the general rule computes, pair after pair.
+    pub(crate) fn lse_update_group(&mut self, st: &St, outs: &[Vec<Reg>]) {
+        let steps = self.lse_steps(st);
+        let ops = self.ops_copy();
+        let sfx = ops.p.suffix();
+        let b = &mut self.b;
+        let slow = b.label();
+        let done = b.label();
+        let mut ds = Vec::new();
+        for out in outs {
+            for (m, _, fk) in &steps {
+                ds.push(ops.bin(b, "sub.rn", out[*fk], *m));
+            }
+        }
+        // Every d <= 0 (false for NaN): a chain of `setp.le.and`; every
+        // d > -inf: their minimum.
+        let mut le = ops.setp_imm(b, "le", ds[0], 0.0);
+        let mut dmin = ds[0];
+        for &d in &ds[1..] {
+            let q = b.reg(Ty::Pred);
+            b.emit(format!(
+                "setp.le.and.{sfx} {q}, {d}, {}, {le}",
+                ops.p.imm(0.0)
+            ));
+            le = q;
+            dmin = ops.bin(b, "min", dmin, d);
+        }
+        let common = b.reg(Ty::Pred);
+        b.emit(format!(
+            "setp.gt.and.{sfx} {common}, {dmin}, {}, {le}",
+            ops.p.imm(f64::NEG_INFINITY)
+        ));
+        b.emit(format!("@!{common} bra {slow}"));
+        let mut k = 0;
+        for out in outs {
+            for (_, sums, _) in &steps {
+                let e = math::exp(b, ops.p, ds[k], ops.mo);
+                k += 1;
+                for &(sr, w) in sums {
+                    match w {
+                        Some(w) => b.emit(format!("fma.rn.{sfx} {sr}, {e}, {}, {sr}", out[w])),
+                        None => b.emit(format!("add.rn.{sfx} {sr}, {e}, {sr}")),
+                    }
+                }
+            }
+        }
+        b.emit(format!("bra {done}"));
+        b.place(slow);
+        for out in outs {
+            for (m, sums, fk) in &steps {
+                let f = out[*fk];
+                let m = *m;
+                let gt = ops.setp(b, "gt", f, m);
+                let a = ops.bin(b, "sub.rn", m, f);
+                let c = ops.bin(b, "sub.rn", f, m);
+                let t = ops.sel(b, a, c, gt);
+                let e = math::exp(b, ops.p, t, ops.mo);
+                let skip = ops.setp_imm(b, "eq", f, f64::NEG_INFINITY);
+                for &(sr, w) in sums {
+                    let w = match w {
+                        Some(w) => out[w],
+                        None => ops.c(b, 1.0),
+                    };
+                    // gt: s * e + w; else: e * w + s (one rounding each).
+                    let g1 = ops.fma(b, sr, e, w);
+                    let g2 = ops.fma(b, e, w, sr);
+                    let g = ops.sel(b, g1, g2, gt);
+                    b.emit(format!("selp.{sfx} {sr}, {sr}, {g}, {skip}"));
+                }
+                b.emit(format!("selp.{sfx} {m}, {f}, {m}, {gt}"));
+            }
+        }
+        b.place(done);
     }
 
     /// Inserts `(v, j)` into the sorted K-list `vals[r*D + d]`, `idx[..]`
@@ -237,9 +356,34 @@ impl Ctx<'_> {
         self.b.place(skip);
     }
 
+    /// [`Ctx::state_update`], where `fused[d]` (sums, direct and block
+    /// schemes) gives the operands `x, y` of a sum column whose term is the
+    /// product `x * y`: `acc = fma(x, y, acc)`, one rounding.
+    pub(crate) fn state_update_fused(
+        &mut self,
+        st: &St,
+        out: &[Reg],
+        fused: &[Option<(Reg, Reg)>],
+        j: Reg,
+        jl: Reg,
+    ) {
+        match st {
+            St::Sum { acc, comp, .. } if comp.is_empty() => {
+                let sfx = self.ops.p.suffix();
+                for (d, a) in acc.iter().enumerate() {
+                    match fused.get(d).copied().flatten() {
+                        Some((x, y)) => self.b.emit(format!("fma.rn.{sfx} {a}, {x}, {y}, {a}")),
+                        None => self.b.emit(format!("add.rn.{sfx} {a}, {a}, {}", out[d])),
+                    }
+                }
+            }
+            _ => self.state_update(st, out, j, jl),
+        }
+    }
+
     /// Updates the state with the pair outputs `out` (formula, then weight)
-    /// at the absolute reduced index `j` (u64).
-    pub(crate) fn state_update(&mut self, st: &St, out: &[Reg], j: Reg) {
+    /// at the absolute reduced index `j` (u64), row `jl` (u32) of the tile.
+    pub(crate) fn state_update(&mut self, st: &St, out: &[Reg], j: Reg, jl: Reg) {
         let l = self.l;
         let ops = self.ops_copy();
         let fdim = l.fdim as usize;
@@ -264,39 +408,8 @@ impl Ctx<'_> {
                     }
                 }
             }
-            St::Lse { m, s } => {
-                let cols = m.len();
-                match l.red {
-                    RedKind::LogSumExp => {
-                        for d in 0..cols {
-                            self.lse_step(m[d], &[(s[0][d], None)], out[d]);
-                        }
-                    }
-                    _ => {
-                        let softmax = l.red == RedKind::SumSoftmaxWeight;
-                        let sums_of = |d: usize| -> Vec<(Reg, Option<Reg>)> {
-                            let w = Some(out[fdim + d]);
-                            if softmax {
-                                vec![(s[0][d], None), (s[1][d], w)]
-                            } else {
-                                vec![(s[0][d], w)]
-                            }
-                        };
-                        if fdim == 1 {
-                            // One maximum shared by every column.
-                            let all: Vec<(Reg, Option<Reg>)> =
-                                (0..cols).flat_map(sums_of).collect();
-                            self.lse_step(m[0], &all, out[0]);
-                        } else {
-                            for d in 0..cols {
-                                let sd = sums_of(d);
-                                self.lse_step(m[d], &sd, out[d]);
-                            }
-                        }
-                    }
-                }
-            }
-            St::Sel { v, i } => match l.red {
+            St::Lse { .. } => self.lse_update_group(st, &[out.to_vec()]),
+            St::Sel { v, i, loc } => match l.red {
                 RedKind::KMin(k) | RedKind::ArgKMin(k) | RedKind::KMinArgKMin(k) => {
                     for d in 0..fdim {
                         self.kmin_insert(v, i, k as usize, fdim, d, out[d], j);
@@ -313,17 +426,36 @@ impl Ctx<'_> {
                             out[d],
                             v[d]
                         ));
-                        self.b
-                            .emit(format!("selp.b64 {}, {j}, {}, {pr}", i[d], i[d]));
+                        if loc.is_empty() {
+                            self.b
+                                .emit(format!("selp.b64 {}, {j}, {}, {pr}", i[d], i[d]));
+                        } else {
+                            self.b
+                                .emit(format!("selp.b32 {}, {jl}, {}, {pr}", loc[d], loc[d]));
+                        }
                     }
                 }
             },
         }
     }
 
-    /// End of a tile, block sum scheme: the tile's partial sums are added
-    /// to the f64 accumulators and reset.
-    pub(crate) fn state_tile_flush(&mut self, st: &St) {
+    /// End of a tile (first reduced index `ts`, u64): block sum scheme,
+    /// the tile's partial sums are added to the f64 accumulators and reset;
+    /// min/max family, the tile row of the last improvement becomes the
+    /// index `ts + row`.
+    pub(crate) fn state_tile_flush(&mut self, st: &St, ts: Reg) {
+        if let St::Sel { i, loc, .. } = st {
+            for (ix, q) in i.iter().zip(loc) {
+                let p = self.b.reg(Ty::Pred);
+                self.b.emit(format!("setp.ne.u32 {p}, {q}, {}", u32::MAX));
+                let q64 = self.b.reg(Ty::B64);
+                self.b.emit(format!("cvt.u64.u32 {q64}, {q}"));
+                let a = self.b.reg(Ty::B64);
+                self.b.emit(format!("add.u64 {a}, {ts}, {q64}"));
+                self.b.emit(format!("selp.b64 {ix}, {a}, {ix}, {p}"));
+                self.b.emit(format!("mov.u32 {q}, {}", u32::MAX));
+            }
+        }
         if let St::Sum { acc, acc64, .. } = st {
             if acc64.is_empty() {
                 return;
@@ -433,7 +565,7 @@ impl Ctx<'_> {
                     }
                 }
             }
-            St::Sel { v, i } => {
+            St::Sel { v, i, .. } => {
                 if let Some(irow) = irow {
                     for (c, r) in i.iter().enumerate() {
                         self.b
@@ -496,7 +628,7 @@ impl Ctx<'_> {
                     slots.push((w, false));
                 }
             }
-            St::Sel { v, i } => {
+            St::Sel { v, i, .. } => {
                 for &r in v {
                     let w = self.widen(r);
                     slots.push((w, false));
@@ -565,7 +697,7 @@ impl Ctx<'_> {
                     ));
                 }
             }
-            St::Sel { v, i } => {
+            St::Sel { v, i, .. } => {
                 let n = v.len();
                 let fdim = self.l.fdim as usize;
                 for c in 0..n {

@@ -130,3 +130,93 @@ fn launches_split_along_rows() {
         assert_eq!((v, j), (best, arg), "row {i}");
     }
 }
+
+/// Runs the f32 reduce kernel `entry` of `src` (variables `x: Vi<3>`,
+/// `y: Vj<3>`, then `b: Vj<1>` when `with_b`, then `g: Pm<1>`) through the
+/// simulator, one output column.
+fn run_f32(
+    src: &str,
+    entry: &str,
+    mo: MathOpts,
+    xs: &[f32],
+    ys: &[f32],
+    bs: &[f32],
+    g: f32,
+) -> Vec<f32> {
+    let l = lowered(src);
+    let ptx = emit_stage(&l, Prec::F32, mo);
+    let module = Module::parse(&ptx).unwrap();
+    let mut dev = Device::new();
+    let (m, n) = (xs.len() / 3, ys.len() / 3);
+    let mut ptrs = vec![dev.alloc_from_f32(xs), dev.alloc_from_f32(ys)];
+    if !bs.is_empty() {
+        ptrs.push(dev.alloc_from_f32(bs));
+    }
+    ptrs.push(dev.alloc_from_f32(&[g]));
+    let out = dev.alloc(m * 4);
+    let block = 32;
+    let mut params: Vec<u64> = ptrs;
+    params.extend([m as u64, n as u64, 0, n as u64, 1, out, 0, 0, 0]);
+    let params: Vec<Param> = params.iter().map(|&v| Param::U64(v)).collect();
+    let grid = m.div_ceil(block) as u32;
+    dev.launch(
+        &module,
+        entry,
+        [grid, 1, 1],
+        [block as u32, 1, 1],
+        0,
+        &params,
+    )
+    .unwrap();
+    dev.read_f32(out, m).unwrap()
+}
+
+/// Accuracy of the exponential kernels in both math modes, against an f64
+/// reference, through the simulator (which computes `ex2.approx` correctly
+/// rounded: on the hardware add the error of `ex2.approx.ftz.f32`, 2 ulp,
+/// to each exponential). N = 301: the 4-pair loop and its remainder.
+#[test]
+fn exponential_kernels_accuracy_both_modes() {
+    let (m, n, g) = (37usize, 301usize, 0.5f32);
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut v = |k: usize| -> Vec<f32> { (0..k).map(|_| rng.f32() * 4.0 - 2.0).collect() };
+    let (xs, ys, bs) = (v(3 * m), v(3 * n), v(n));
+    let d2 = |i: usize, j: usize| -> f64 {
+        (0..3)
+            .map(|k| {
+                let t = xs[3 * i + k] as f64 - ys[3 * j + k] as f64;
+                t * t
+            })
+            .sum()
+    };
+    let gauss = "grad_order = 0, |x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)";
+    let lse = "grad_order = 0, |x: Vi<3>, y: Vj<3>, g: Pm<1>| logsumexp_j(-g * sqdist(x, y))";
+    for (fast, tol_gauss, tol_lse) in [(false, 1e-5, 2e-6), (true, 1e-4, 1e-5)] {
+        let mo = MathOpts { fast };
+        // Gaussian sum: error relative to sum_j |term|.
+        let got = run_f32(gauss, "keops_reduce_block", mo, &xs, &ys, &bs, g);
+        let mut worst: f64 = 0.0;
+        for i in 0..m {
+            let (mut s, mut a) = (0.0f64, 0.0f64);
+            for j in 0..n {
+                let t = (-(g as f64) * d2(i, j)).exp() * bs[j] as f64;
+                s += t;
+                a += t.abs();
+            }
+            worst = worst.max((got[i] as f64 - s).abs() / a);
+        }
+        println!("gauss fast={fast}: max error {worst:.3e} (relative to sum |terms|)");
+        assert!(worst < tol_gauss, "gauss fast={fast}: {worst:e}");
+        // Log-sum-exp: absolute error of the log.
+        let got = run_f32(lse, "keops_reduce", mo, &xs, &ys, &[], g);
+        let mut worst: f64 = 0.0;
+        for i in 0..m {
+            let f: Vec<f64> = (0..n).map(|j| -(g as f64) * d2(i, j)).collect();
+            let mx = f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let r = mx + f.iter().map(|v| (v - mx).exp()).sum::<f64>().ln();
+            worst = worst.max((got[i] as f64 - r).abs() / r.abs().max(1.0));
+        }
+        println!("logsumexp fast={fast}: max error {worst:.3e} (relative, or absolute below 1)");
+        assert!(worst < tol_lse, "logsumexp fast={fast}: {worst:e}");
+    }
+}

@@ -13,12 +13,20 @@
 //! With `B` threads per block, `T` indices per tile and `S` streaming
 //! multiprocessors (the simulator pretends to have [`SIM_SMS`]):
 //!
-//! - **1D** when `ceil(M / B) >= 2 S` (enough blocks to fill the device), or
-//!   when the reduced range is short;
+//! - **1D** when `ceil(M / B) >= W`, `W = S * max(1, 2048 / B)` being one
+//!   wave of resident blocks (2048 threads per SM on sm_80/sm_90: the rows
+//!   alone fill the device), or when the reduced range is short;
 //! - otherwise **2D**: the reduced range is cut in `C` chunks so that
-//!   `ceil(M / B) * C` is about `4 S` blocks, each chunk at least `4 T`
+//!   `ceil(M / B) * C` is about `W` blocks, each chunk at least one tile
 //!   long (a multiple of `T`) and `C <= 65535`; 1D if that leaves a single
-//!   chunk.
+//!   chunk. E.g. M = N = 1e4 on an H200 (132 SMs, B = T = 256): 40 blocks
+//!   of rows (4% of the card's 1056 resident blocks) become 40 x 20 blocks
+//!   of 2 tiles each (76%), and the merge kernel combines 20 partial
+//!   states per row.
+//!
+//! The SM count comes from the device (`cuDeviceGetAttribute` through
+//! cudarc); the simulator pretends to have [`SIM_SMS`], so its choices
+//! are deterministic.
 //!
 //! [`Options::gpu_scheme`] forces either scheme (tests).
 //! Launches are split along rows when `ceil(M / B)` exceeds the grid
@@ -39,6 +47,9 @@ use crate::value::Val;
 
 /// Number of SMs the simulator pretends to have (for the 1D/2D choice).
 pub const SIM_SMS: u32 = 4;
+
+/// Resident threads per SM (sm_80, sm_90: 64 warps).
+const THREADS_PER_SM: u64 = 2048;
 
 /// Largest grid x dimension.
 const MAX_GRID_X: u64 = (1 << 31) - 1;
@@ -177,13 +188,15 @@ pub fn choose_scheme(
         sms.max(1) as u64,
     );
     let min_len = n.div_ceil(MAX_GRID_Y).max(1);
+    // One wave of resident blocks (2048 threads per SM).
+    let wave = sms * (THREADS_PER_SM / block).max(1);
     let auto = |force: bool| -> Option<u64> {
         let blocks = m.div_ceil(block).max(1);
-        if !force && (n == 0 || blocks >= 2 * sms) {
+        if !force && (n == 0 || blocks >= wave) {
             return None;
         }
-        let want = (4 * sms).div_ceil(blocks).max(2);
-        let mut len = n.div_ceil(want).max(if force { 1 } else { 4 * tile });
+        let want = wave.div_ceil(blocks).max(2);
+        let mut len = n.div_ceil(want).max(if force { 1 } else { tile });
         len = len.div_ceil(tile) * tile;
         len = len.max(min_len);
         if !force && n.div_ceil(len) < 2 {
@@ -456,19 +469,23 @@ mod tests {
 
     #[test]
     fn scheme_choice() {
-        // Many rows: 1D.
+        // Many rows (a wave of resident blocks: 100 SMs x 8 blocks): 1D.
         assert_eq!(
-            choose_scheme(100_000, 100_000, 256, 256, 100, GpuScheme::Auto),
+            choose_scheme(204_800, 100_000, 256, 256, 100, GpuScheme::Auto),
             None
         );
-        // Few rows, long range: 2D with chunks of at least 4 tiles.
+        // Few rows, long range: 2D with chunks of whole tiles.
         let c = choose_scheme(100, 1_000_000, 256, 256, 100, GpuScheme::Auto).unwrap();
         assert_eq!(c % 256, 0);
-        assert!(c >= 1024);
         assert!(1_000_000u64.div_ceil(c) >= 2);
-        // Short range: 1D.
+        // Issue 13's small problem on an H200: M = N = 1e4, 40 blocks of
+        // rows, 20 chunks of 2 tiles (800 of the wave's 1056 blocks).
+        let c = choose_scheme(10_000, 10_000, 256, 256, 132, GpuScheme::Auto).unwrap();
+        assert_eq!(c, 512);
+        assert_eq!(10_000u64.div_ceil(c), 20);
+        // Short range (one tile): 1D.
         assert_eq!(
-            choose_scheme(100, 1000, 256, 256, 100, GpuScheme::Auto),
+            choose_scheme(100, 256, 256, 256, 100, GpuScheme::Auto),
             None
         );
         assert_eq!(choose_scheme(100, 0, 256, 256, 100, GpuScheme::Auto), None);
