@@ -20,18 +20,31 @@ use keops_gpu_kernels::math::MathOpts;
 use keops_gpu_kernels::ptx::Prec;
 use keops_ptx_sim::ptxas::{self, AssembleReport};
 
-fn family(src: &str) -> Result<Family, String> {
+/// The kernel families of a formula whose PTX the macro emits: the family
+/// up to `grad_order` (2 unless written), or for a symbolic matrix (a
+/// formula without reduction) the families of its GPU parts.
+fn families(src: &str) -> Result<Vec<Family>, String> {
     let def = keops_compiler::parse::parse_kernel_str(src).map_err(|e| format!("{src}: {e}"))?;
+    let tokens: proc_macro2::TokenStream = src.parse().map_err(|e| format!("{src}: {e}"))?;
+    let c = keops_compiler::compile(tokens).map_err(|f| format!("{src}: {}", f.error))?;
+    if let Some(m) = c.matrix {
+        return Ok(m
+            .parts
+            .into_iter()
+            .filter(|(part, _)| part.needs_ptx())
+            .map(|(_, fam)| fam)
+            .collect());
+    }
     let stage =
         keops_compiler::front::build_stage(&def, true).map_err(|e| format!("{src}: {e}"))?;
-    Ok(Family::new(stage, def.options.grad_order))
+    Ok(vec![Family::new(stage, def.options.grad_order)])
 }
 
 /// The stage modules of a formula: (description, PTX).
 fn modules(src: &str) -> Vec<(String, String)> {
-    let fam = family(src).unwrap_or_else(|e| panic!("{e}"));
+    let fams = families(src).unwrap_or_else(|e| panic!("{e}"));
     let mut v = Vec::new();
-    for (k, st) in fam.stages.iter().enumerate() {
+    for (k, st) in fams.iter().flat_map(|f| &f.stages).enumerate() {
         let l = lower(st);
         for p in [Prec::F32, Prec::F64] {
             let what = format!("`{src}` stage {k} ({}) {}", st.red.name(), p.suffix());
@@ -294,8 +307,10 @@ fn formula_extraction_finds_the_test_formulas() {
         "{f:?}"
     );
     assert!(
-        f.iter().all(|s| family(s).is_ok()),
+        f.iter().all(|s| families(s).is_ok()),
         "{:?}",
-        f.iter().filter(|s| family(s).is_err()).collect::<Vec<_>>()
+        f.iter()
+            .filter(|s| families(s).is_err())
+            .collect::<Vec<_>>()
     );
 }

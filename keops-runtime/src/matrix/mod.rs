@@ -7,7 +7,9 @@
 //! input types as a kernel's `call`: views, no copies) gives a
 //! [`BoundMatrix`]:
 //!
-//! ```
+//! (The example needs the `keops!` macro of the facade; the same code runs in `tests/matrix.rs`.)
+//!
+//! ```ignore
 //! use keops::prelude::*;
 //!
 //! let k = keops!(|x: Vi<3>, y: Vj<3>, g: Pm<1>| exp(-g * sqdist(x, y)));

@@ -6,7 +6,9 @@
 //! `alpha I + A` ([`Shifted`]) and `A + B` ([`Sum`]), built with
 //! [`OperatorExt`]:
 //!
-//! ```
+//! (The example needs the `keops!` macro of the facade; the same code runs in `tests/matrix.rs`.)
+//!
+//! ```ignore
 //! use keops::prelude::*;
 //! use keops::matrix::{LinearOperator, OperatorExt};
 //!
