@@ -6,7 +6,10 @@
 //! `alpha I + A` ([`Shifted`]) and `A + B` ([`Sum`]), built with
 //! [`OperatorExt`]:
 //!
-//! ```
+//! (Through the `keops` facade, which this crate's doctests cannot use; the
+//! same code runs in `tests/matrix.rs` and the README.)
+//!
+//! ```ignore
 //! use keops::prelude::*;
 //! use keops::matrix::{LinearOperator, OperatorExt};
 //!
