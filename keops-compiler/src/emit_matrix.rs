@@ -452,6 +452,27 @@ mod tests {
         assert!(toks.contains("mod __keops_tile_j"));
     }
 
+    /// The build cost of a matrix against the Gaussian sum kernel (printed
+    /// with `--nocapture`): 6 forward stages and 2 first-order gradient
+    /// families, against one forward stage and its gradients to order 2.
+    #[test]
+    fn expansion_size() {
+        let m =
+            crate::parse::parse_kernel_str("|x: Vi<3>, y: Vj<3>, g: Pm<1>| exp(-g * sqdist(x, y))")
+                .unwrap();
+        let m = compile_matrix(&m).unwrap();
+        let mat = expand(&quote!(::keops), &m, &[], "K").to_string().len();
+        let src = "|x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)";
+        let c = crate::compile(src.parse().unwrap())
+            .map_err(|f| f.error)
+            .unwrap();
+        let k = crate::emit_cpu::expand(&quote!(::keops), &c.family, &[], src)
+            .to_string()
+            .len();
+        println!("expansion (CPU only): matrix {mat} bytes, Gaussian sum kernel {k} bytes");
+        assert!(mat < 4 * k, "matrix {mat} vs kernel {k}");
+    }
+
     #[test]
     fn a_vector_value_is_not_a_matrix() {
         let def = crate::parse::parse_kernel_str("|x: Vi<3>, y: Vj<3>| x - y").unwrap();

@@ -36,7 +36,11 @@ fn to_nd<T: Real>(m: MatRef<'_, T>) -> Array2<T> {
 }
 
 fn store<T: Real>(mut out: MatMut<'_, T>, a: &Array2<T>) {
-    assert_eq!((out.nrows(), out.ncols()), a.dim(), "keops operator: result of a bad shape");
+    assert_eq!(
+        (out.nrows(), out.ncols()),
+        a.dim(),
+        "keops operator: result of a bad shape"
+    );
     for ((i, j), &v) in a.indexed_iter() {
         out[(i, j)] = v;
     }

@@ -46,6 +46,8 @@
 //!
 //! The transpose `t()` runs the same formula reduced over i.
 
+#[cfg(feature = "faer")]
+pub mod faer;
 pub mod gemm;
 pub mod operator;
 pub mod solve;
