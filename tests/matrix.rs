@@ -644,3 +644,80 @@ fn operator_doc_example() -> keops::Result<()> {
     assert!((&a - &b).iter().all(|d| d.abs() < 1e-12));
     Ok(())
 }
+
+/// faer's conjugate gradient on a bound matrix through `FaerOp` (feature
+/// `faer`: `cargo test --features faer --test matrix faer`).
+#[cfg(feature = "faer")]
+#[test]
+fn faer_conjugate_gradient_on_a_bound_matrix() {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::matrix_free::conjugate_gradient::{
+        conjugate_gradient, conjugate_gradient_scratch, CgParams,
+    };
+    use faer::matrix_free::{BiLinOp, IdentityPrecond, LinOp};
+    use keops::matrix::faer::FaerOp;
+
+    let k = keops!(|x: Vi<2>, y: Vj<2>, g: Pm<1>| exp(-g * sqdist(x, y)));
+    let mut r = rng(9);
+    let n = 120;
+    let x = rand_rows(&mut r, n, 2, 0.0, 1.0);
+    let alpha = 0.2;
+    let mut a = dense(&x, &x, gauss(2.0));
+    for i in 0..n {
+        a[[i, i]] += alpha;
+    }
+    let b = rand_rows(&mut r, n, 2, -1.0, 1.0);
+    let want = dense_solve(&a, &b);
+    let g = [2.0];
+    let kxx = k.bind(&x, &x, &g).unwrap();
+    let op = FaerOp(kxx.shifted(alpha));
+    assert_eq!((LinOp::<f64>::nrows(&op), LinOp::<f64>::ncols(&op)), (n, n));
+    let rhs = faer::Mat::<f64>::from_fn(n, 2, |i, j| b[[i, j]]);
+    let mut out = faer::Mat::<f64>::zeros(n, 2);
+    let precond = IdentityPrecond { dim: n };
+    let params = CgParams::<f64> {
+        rel_tolerance: 1e-12,
+        max_iters: 500,
+        ..Default::default()
+    };
+    let mut mem = MemBuffer::new(conjugate_gradient_scratch(precond, &op, 2, faer::Par::Seq));
+    conjugate_gradient(
+        out.as_mut(),
+        precond,
+        &op,
+        rhs.as_ref(),
+        params,
+        |_| {},
+        faer::Par::Seq,
+        MemStack::new(&mut mem),
+    )
+    .unwrap();
+    let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for i in 0..n {
+        for j in 0..2 {
+            assert!(
+                (out[(i, j)] - want[[i, j]]).abs() <= 1e-7 * scale,
+                "{} vs {}",
+                out[(i, j)],
+                want[[i, j]]
+            );
+        }
+    }
+    // The transpose through BiLinOp.
+    let kd = dense(&x, &x, gauss(2.0));
+    let mut t = faer::Mat::<f64>::zeros(n, 2);
+    let mut mem = MemBuffer::new(op.transpose_apply_scratch(2, faer::Par::Seq));
+    op.transpose_apply(
+        t.as_mut(),
+        rhs.as_ref(),
+        faer::Par::Seq,
+        MemStack::new(&mut mem),
+    );
+    let (p, bound) = product(&kd.t().to_owned(), &b);
+    for i in 0..n {
+        for j in 0..2 {
+            let want = p[[i, j]] + alpha * b[[i, j]];
+            assert!((t[(i, j)] - want).abs() <= 1e-12 * (bound[[i, j]] + 1.0));
+        }
+    }
+}

@@ -135,17 +135,40 @@ fn variant(def: &KernelDef, extra: &[(&str, Cat, u32)], body: Ast) -> KernelDef 
     d
 }
 
-fn family(def: &KernelDef, order: u32) -> syn::Result<Family> {
+/// What is left of the limits ([`MAX_SCALAR_OPS`], [`MAX_FAMILY_NODES`]),
+/// shared by all the families of a matrix.
+struct Budget {
+    ops: usize,
+    nodes: usize,
+}
+
+fn family(def: &KernelDef, order: u32, budget: &mut Budget) -> syn::Result<Family> {
     let stage = crate::front::build_stage(def, true)?;
-    Family::with_budget(stage, order, MAX_SCALAR_OPS, MAX_FAMILY_NODES).map_err(|t| {
+    let too_large = |cost: usize, nodes: usize| {
         syn::Error::new(
             def.span,
             format!(
-                "symbolic matrix too large with its gradients (about {} scalar operations, {} IR operations); lower `grad_order` to 0 or the dimensions",
-                t.cost, t.nodes
+                "symbolic matrix too large: its kernels (K @ V for V of width 1 and {CHUNK}, over i and j, and the gradients) exceed about {MAX_SCALAR_OPS} scalar operations or {MAX_FAMILY_NODES} IR operations (about {cost} and {nodes} when stopped); lower `grad_order` to 0 or the dimensions"
             ),
         )
-    })
+    };
+    let fam = Family::with_budget(stage, order, budget.ops, budget.nodes).map_err(|t| {
+        too_large(
+            MAX_SCALAR_OPS - budget.ops + t.cost,
+            MAX_FAMILY_NODES - budget.nodes + t.nodes,
+        )
+    })?;
+    let ops: usize = fam.stages.iter().map(|s| s.scalar_cost()).sum();
+    let nodes: usize = fam.stages.iter().map(|s| s.graph.len()).sum();
+    if ops > budget.ops || nodes > budget.nodes {
+        return Err(too_large(
+            MAX_SCALAR_OPS - budget.ops + ops,
+            MAX_FAMILY_NODES - budget.nodes + nodes,
+        ));
+    }
+    budget.ops -= ops;
+    budget.nodes -= nodes;
+    Ok(fam)
 }
 
 /// Builds the families of a symbolic matrix (a formula whose body is not a
@@ -180,16 +203,23 @@ pub fn compile_matrix(def: &KernelDef) -> syn::Result<MatrixFamilies> {
     } else {
         crate::default_grad_order(&stage).min(1)
     };
-    let mut parts = vec![(Part::TileJ, Family::new(stage, 0))];
+    let mut budget = Budget {
+        ops: MAX_SCALAR_OPS,
+        nodes: MAX_FAMILY_NODES,
+    };
+    let mut parts = vec![(Part::TileJ, family(&tile_j, 0, &mut budget)?)];
     let tile_i = variant(def, &[], call("sum_i", vec![k()], span));
-    parts.push((Part::TileI, family(&tile_i, 0)?));
+    parts.push((Part::TileI, family(&tile_i, 0, &mut budget)?));
     for (part, c) in [(Part::Vec1J, 1), (Part::ChunkJ, CHUNK)] {
         let body = call(
             "sum_j",
             vec![bin(BinOp::Mul, k(), name(V, span), span)],
             span,
         );
-        parts.push((part, family(&variant(def, &[(V, Cat::J, c)], body), 0)?));
+        parts.push((
+            part,
+            family(&variant(def, &[(V, Cat::J, c)], body), 0, &mut budget)?,
+        ));
     }
     for (part, c) in [(Part::Vec1I, 1), (Part::ChunkI, CHUNK)] {
         let body = call(
@@ -197,7 +227,10 @@ pub fn compile_matrix(def: &KernelDef) -> syn::Result<MatrixFamilies> {
             vec![bin(BinOp::Mul, k(), name(U, span), span)],
             span,
         );
-        parts.push((part, family(&variant(def, &[(U, Cat::I, c)], body), 0)?));
+        parts.push((
+            part,
+            family(&variant(def, &[(U, Cat::I, c)], body), 0, &mut budget)?,
+        ));
     }
     if order >= 1 {
         for (part, c) in [(Part::Grad1, 1), (Part::GradC, CHUNK)] {
@@ -208,7 +241,7 @@ pub fn compile_matrix(def: &KernelDef) -> syn::Result<MatrixFamilies> {
             };
             let body = call("sum_j", vec![bin(BinOp::Mul, k(), s, span)], span);
             let d = variant(def, &[(U, Cat::I, c), (V, Cat::J, c)], body);
-            parts.push((part, family(&d, 1)?));
+            parts.push((part, family(&d, 1, &mut budget)?));
         }
     }
     Ok(MatrixFamilies {
@@ -452,12 +485,69 @@ mod tests {
         assert!(toks.contains("mod __keops_tile_j"));
     }
 
+    /// The build cost of a matrix against the Gaussian sum kernel (printed
+    /// with `--nocapture`): 6 forward stages and 2 first-order gradient
+    /// families, against one forward stage and its gradients to order 2.
+    #[test]
+    fn expansion_size() {
+        let m =
+            crate::parse::parse_kernel_str("|x: Vi<3>, y: Vj<3>, g: Pm<1>| exp(-g * sqdist(x, y))")
+                .unwrap();
+        let m = compile_matrix(&m).unwrap();
+        let mat = expand(&quote!(::keops), &m, &[], "K").to_string().len();
+        let src = "|x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)";
+        let c = crate::compile(src.parse().unwrap())
+            .map_err(|f| f.error)
+            .unwrap();
+        let k = crate::emit_cpu::expand(&quote!(::keops), &c.family, &[], src)
+            .to_string()
+            .len();
+        println!("expansion (CPU only): matrix {mat} bytes, Gaussian sum kernel {k} bytes");
+        assert!(mat < 4 * k, "matrix {mat} vs kernel {k}");
+    }
+
     #[test]
     fn a_vector_value_is_not_a_matrix() {
         let def = crate::parse::parse_kernel_str("|x: Vi<3>, y: Vj<3>| x - y").unwrap();
         let e = compile_matrix(&def).unwrap_err().to_string();
         assert!(e.contains("needs a value of dimension 1"), "{e}");
         assert!(e.contains("dimension 3"), "{e}");
+    }
+
+    #[test]
+    fn the_limits_are_shared_by_the_families() {
+        // A K that fits one kernel's budget, but not six times over.
+        let terms = [
+            "sqnorm2(x * y)",
+            "sqnorm2(x - y * 2.0)",
+            "sqnorm2(x + y)",
+            "sqnorm2(x * y - x)",
+            "sqnorm2(sin(x) * y)",
+            "sqnorm2(cos(y) * x)",
+            "sqnorm2(x * x * y)",
+            "sqnorm2(y * y - x)",
+        ];
+        let mut body = String::from("-sqdist(x, y)");
+        for t in terms {
+            body = format!("{body} - {t}");
+            let src = format!("grad_order = 0, |x: Vi<1024>, y: Vj<1024>| exp({body})");
+            let def = crate::parse::parse_kernel_str(&src).unwrap();
+            let one = crate::front::build_stage(
+                &variant(&def, &[], call("sum_j", vec![def.body.clone()], def.span)),
+                true,
+            )
+            .unwrap()
+            .scalar_cost();
+            if one > MAX_SCALAR_OPS / 5 {
+                assert!(one < MAX_SCALAR_OPS);
+                match compile_matrix(&def) {
+                    Err(e) => assert!(e.to_string().contains("symbolic matrix too large"), "{e}"),
+                    Ok(_) => panic!("a K of {one} operations, six times, was accepted"),
+                }
+                return;
+            }
+        }
+        panic!("the formulas are too small for this test");
     }
 
     #[test]

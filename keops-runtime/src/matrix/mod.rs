@@ -7,7 +7,8 @@
 //! input types as a kernel's `call`: views, no copies) gives a
 //! [`BoundMatrix`]:
 //!
-//! (The example needs the `keops!` macro of the facade; the same code runs in `tests/matrix.rs`.)
+//! (Through the `keops` facade, which this crate's doctests cannot use; the
+//! same code runs in `tests/matrix.rs` and the README.)
 //!
 //! ```ignore
 //! use keops::prelude::*;
@@ -45,6 +46,8 @@
 //!
 //! The transpose `t()` runs the same formula reduced over i.
 
+#[cfg(feature = "faer")]
+pub mod faer;
 pub mod gemm;
 pub mod operator;
 pub mod solve;
@@ -62,6 +65,22 @@ use crate::value::{IntoRows, RowCounts, Rows, Val};
 
 pub use operator::{LinearOperator, OperatorExt, Shifted, Sum};
 pub use solve::{cg, SolveOptions, Solved};
+
+/// The CPU's choice for `K @ V`: fused stages (`sum_j K_ij v_j` in
+/// chunks of `CHUNK` columns) up to this width, tiles of K and GEMM above.
+pub const GEMM_FROM: usize = 1;
+
+/// How a CPU product runs (see [`BoundMatrix::matmul_path`]).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuPath {
+    /// The default choice.
+    Auto,
+    /// The fused map-reduce stages (chunks of columns).
+    Fused,
+    /// Tiles of K and GEMM.
+    Gemm,
+}
 
 /// A gradient with respect to one input of a symbolic matrix: rows for a
 /// `Vi`/`Vj` variable, a vector for a `Pm` parameter.
@@ -328,18 +347,48 @@ where
         }
     }
 
+    /// `K @ v` by a chosen CPU path (benchmarks and tests; `matmul` picks
+    /// [`CpuPath::Auto`]).
+    #[doc(hidden)]
+    pub fn matmul_path(&self, v: ArrayView2<'_, T>, path: CpuPath) -> Result<Array2<T>> {
+        let (rows, cols) = self.shape();
+        if v.nrows() != cols || v.ncols() == 0 || rows == 0 || cols == 0 {
+            return self.apply_named(v, "v");
+        }
+        if self.transposed {
+            self.run_path::<K::Vec1I, K::ChunkI, K::TileI>(v, rows, Cat::I, path)
+        } else {
+            self.run_path::<K::Vec1J, K::ChunkJ, K::TileJ>(v, rows, Cat::J, path)
+        }
+    }
+
     fn run<S1: CpuStage, SC: CpuStage, ST: CpuStage>(
         &self,
         v: ArrayView2<'_, T>,
         rows: usize,
         vcat: Cat,
     ) -> Result<Array2<T>> {
+        self.run_path::<S1, SC, ST>(v, rows, vcat, CpuPath::Auto)
+    }
+
+    fn run_path<S1: CpuStage, SC: CpuStage, ST: CpuStage>(
+        &self,
+        v: ArrayView2<'_, T>,
+        rows: usize,
+        vcat: Cat,
+        path: CpuPath,
+    ) -> Result<Array2<T>> {
         let opts = self.kernel.options();
         let w = v.ncols();
-        if w == 1 {
+        if w == 1 && path != CpuPath::Gemm {
             return self.fixed::<S1>(&opts, v, rows, vcat);
         }
-        if opts.backend == Backend::Cpu && ST::INFO.dot_of.is_empty() {
+        let gemm = match path {
+            CpuPath::Auto => w > GEMM_FROM,
+            CpuPath::Gemm => true,
+            CpuPath::Fused => false,
+        };
+        if gemm && opts.backend == Backend::Cpu && ST::INFO.dot_of.is_empty() {
             let args: Vec<&Val<'_, T>> = self.inputs.iter().collect();
             let (orows, irows) = (rows, v.nrows());
             if opts.f64_accumulation && T::BYTES == 4 {

@@ -6,7 +6,8 @@
 //! `alpha I + A` ([`Shifted`]) and `A + B` ([`Sum`]), built with
 //! [`OperatorExt`]:
 //!
-//! (The example needs the `keops!` macro of the facade; the same code runs in `tests/matrix.rs`.)
+//! (Through the `keops` facade, which this crate's doctests cannot use; the
+//! same code runs in `tests/matrix.rs` and the README.)
 //!
 //! ```ignore
 //! use keops::prelude::*;
