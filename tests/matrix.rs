@@ -610,41 +610,6 @@ fn simulator_matches_dense() {
     }
 }
 
-/// The example of `keops_runtime::matrix` (module documentation).
-#[test]
-fn module_doc_example() -> keops::Result<()> {
-    let k = keops!(|x: Vi<3>, y: Vj<3>, g: Pm<1>| exp(-g * sqdist(x, y)));
-    let x = Array2::from_shape_fn((100, 3), |(i, c)| (i + c) as f64 * 0.01);
-    let y = Array2::from_shape_fn((80, 3), |(j, c)| (j * c) as f64 * 0.01);
-    let kxy = k.bind(&x, &y, &[0.5])?;
-    assert_eq!(kxy.shape(), (100, 80));
-    let v = Array2::<f64>::ones((80, 7)); // any width, known at run time
-    let kv = kxy.matmul(&v)?; // (100, 7)
-    let u = Array2::<f64>::ones((100, 2));
-    let ktu = kxy.t().matmul(&u)?; // (80, 2): the reduction over i
-    assert_eq!((kv.dim(), ktu.dim()), ((100, 7), (80, 2)));
-    let kxx = k.bind(&x, &x, &[0.5])?;
-    let b = Array1::<f64>::ones(100);
-    let a = kxx.solve(&b, 0.1)?; // (0.1 I + K) a = b
-    assert!(a.residual < 1e-6);
-    Ok(())
-}
-
-/// The example of `keops_runtime::matrix::operator` (module documentation).
-#[test]
-fn operator_doc_example() -> keops::Result<()> {
-    let k = keops!(|x: Vi<1>, y: Vj<1>| exp(-(x - y) * (x - y)));
-    let l = keops!(|x: Vi<1>, y: Vj<1>| exp(-abs(x - y)));
-    let x = Array2::from_shape_fn((50, 1), |(i, _)| i as f64 * 0.1);
-    let (kx, lx) = (k.bind(&x, &x)?, l.bind(&x, &x)?);
-    let op = kx.plus(&lx).shifted(0.5); // 0.5 I + K + L
-    let v = Array2::<f64>::ones((50, 3));
-    let a = op.apply(v.view())?;
-    let b = &(&kx.matmul(&v)? + &lx.matmul(&v)?) + &(&v * 0.5);
-    assert!((&a - &b).iter().all(|d| d.abs() < 1e-12));
-    Ok(())
-}
-
 /// faer's conjugate gradient on a bound matrix through `FaerOp` (feature
 /// `faer`: `cargo test --features faer --test matrix faer`).
 #[cfg(feature = "faer")]

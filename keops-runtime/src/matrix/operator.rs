@@ -17,7 +17,7 @@
 //! let l = keops!(|x: Vi<1>, y: Vj<1>| exp(-abs(x - y)));
 //! let x = Array2::from_shape_fn((50, 1), |(i, _)| i as f64 * 0.1);
 //! let (kx, lx) = (k.bind(&x, &x)?, l.bind(&x, &x)?);
-//! let op = kx.plus(&lx).shifted(0.5);              // 0.5 I + K + L
+//! let op = (&kx).plus(&lx).shifted(0.5);           // 0.5 I + K + L
 //! let v = Array2::<f64>::ones((50, 3));
 //! let a = op.apply(v.view())?;
 //! let b = &(&kx.matmul(&v)? + &lx.matmul(&v)?) + &(&v * 0.5);
