@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Workloads: `gauss`, `gauss_f64`, `gauss_b16`, `lse`, `grad`, `knn3`,
-//! `knn64`, `small` (see the script). The data directory holds raw
+//! `knn64`, `small`, `gauss784`, `grad784`, `knn784` (see the script). The data directory holds raw
 //! little-endian arrays `x.bin`, `y.bin`, `b.bin` (f32, or f64 for
 //! `gauss_f64`) and `shape.txt` (`M N D E`, E the width of b).
 
@@ -170,6 +170,50 @@ fn main() {
         }
         "knn64" => {
             let k = keops!(grad_order = 0, |x: Vi<64>, y: Vj<64>| argkmin_j(
+                sqdist(x, y),
+                10
+            ));
+            let (x, y) = (
+                read::<f32>(&dir.join("x.bin"), m, d),
+                read::<f32>(&dir.join("y.bin"), n, d),
+            );
+            let (o, f, md) = time(repeats, || k.call(&x, &y).unwrap());
+            let o: Vec<i64> = o.iter().map(|&v| v as i64).collect();
+            write_raw(&dir.join("out_rs.bin"), &o);
+            (f, md, "out_rs.bin")
+        }
+        "gauss784" => {
+            let k = keops!(
+                grad_order = 0,
+                |x: Vi<784>, y: Vj<784>, b: Vj<1>, g: Pm<1>| { sum_j(exp(-g * sqdist(x, y)) * b) }
+            );
+            let (x, y, b) = (
+                read::<f32>(&dir.join("x.bin"), m, d),
+                read::<f32>(&dir.join("y.bin"), n, d),
+                read::<f32>(&dir.join("b.bin"), n, e),
+            );
+            let (o, f, md) = time(repeats, || k.call(&x, &y, &b, &[g]).unwrap());
+            write_raw(&dir.join("out_rs.bin"), o.as_slice().unwrap());
+            (f, md, "out_rs.bin")
+        }
+        "grad784" => {
+            let k = keops!(
+                grad_order = 1,
+                |x: Vi<784>, y: Vj<784>, b: Vj<1>, g: Pm<1>| { sum_j(exp(-g * sqdist(x, y)) * b) }
+            );
+            let (x, y, b) = (
+                read::<f32>(&dir.join("x.bin"), m, d),
+                read::<f32>(&dir.join("y.bin"), n, d),
+                read::<f32>(&dir.join("b.bin"), n, e),
+            );
+            let ee = Array2::<f32>::ones((m, 1));
+            let gx = k.grad_x();
+            let (o, f, md) = time(repeats, || gx.call(&x, &y, &b, &[g], &ee).unwrap());
+            write_raw(&dir.join("out_rs.bin"), o.as_slice().unwrap());
+            (f, md, "out_rs.bin")
+        }
+        "knn784" => {
+            let k = keops!(grad_order = 0, |x: Vi<784>, y: Vj<784>| argkmin_j(
                 sqdist(x, y),
                 10
             ));

@@ -46,6 +46,9 @@ WORKLOADS = {
     "knn3": (None, None, 3, 1, np.float32, "argkmin K=10, D=3"),
     "knn64": (10_000, 10_000, 64, 1, np.float32, "argkmin K=10, D=64, M=N=1e4"),
     "small": (1_000, 1_000, 3, 1, np.float32, "Gaussian sum M=N=1e3 (ours: first call)"),
+    "gauss784": (10_000, 10_000, 784, 1, np.float32, "Gaussian sum, D=784 (MNIST-sized), M=N=1e4"),
+    "grad784": (10_000, 10_000, 784, 1, np.float32, "its gradient w.r.t. x, D=784, M=N=1e4"),
+    "knn784": (10_000, 10_000, 784, 1, np.float32, "argkmin K=10, D=784, M=N=1e4"),
 }
 
 
@@ -55,12 +58,12 @@ def pykeops_run(name, x, y, b, g, repeats):
     X = LazyTensor(x[:, None, :])
     Y = LazyTensor(y[None, :, :])
 
-    if name in ("gauss", "gauss_f64", "gauss_b16", "small"):
+    if name in ("gauss", "gauss_f64", "gauss_b16", "small", "gauss784"):
         B = LazyTensor(b[None, :, :])
         f = lambda: (-g * X.sqdist(Y)).exp().__mul__(B).sum(1)
     elif name == "lse":
         f = lambda: (-g * X.sqdist(Y)).logsumexp(1)
-    elif name == "grad":
+    elif name in ("grad", "grad784"):
         from pykeops.numpy import Genred
         # Gradient of sum_j exp(-g |x-y|^2) b_j w.r.t. x, with e = 1.
         formula = "Grad(Exp(-G*SqDist(X,Y))*B, X, E)"
@@ -69,7 +72,7 @@ def pykeops_run(name, x, y, b, g, repeats):
         e = np.ones((x.shape[0], 1), dtype=dtype)
         gg = np.array([g], dtype=dtype)
         f = lambda: op(x, y, b, gg, e)
-    elif name in ("knn3", "knn64"):
+    elif name in ("knn3", "knn64", "knn784"):
         f = lambda: X.sqdist(Y).argKmin(10, dim=1)
     else:
         raise ValueError(name)

@@ -11,7 +11,7 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::ir::{Bin, Cat, Tern, Un};
-use crate::lower::{lower, Inst, Lowered, Role, ScalarProg};
+use crate::lower::{lower_looped, Accumulate, Inst, Loop, Lowered, Role, ScalarProg};
 use crate::stage::{acc_len, Family, Program, RedKind, StagePtx, Step, Value, ValueType, VarKind};
 
 /// The path of the runtime interface in generated code: every expansion
@@ -81,138 +81,380 @@ fn const_tokens(bits: u64) -> TokenStream {
     }
 }
 
-/// The statements of one scalar program. `inputs` maps the input
-/// instructions to expressions; values are named `v<k>`.
-fn prog_body(prog: &ScalarProg, input: &dyn Fn(&Inst) -> TokenStream) -> Vec<TokenStream> {
+/// How a phase function reads an input instruction: the instruction and,
+/// inside a loop body, the loop index (`b + __k` for component `b`).
+type InputFn<'a> = dyn Fn(&Inst, Option<&Ident>) -> TokenStream + 'a;
+
+/// The index expression of component `k` (plus the loop index inside a loop).
+fn index(k: u32, lv: Option<&Ident>) -> TokenStream {
+    let k = usize_lit(k);
+    match lv {
+        Some(lv) => quote!(#k + #lv),
+        None => quote!(#k),
+    }
+}
+
+/// The expression of one arithmetic instruction; values are named by `v`.
+fn inst_expr(inst: &Inst, v: &dyn Fn(u32) -> Ident) -> Option<TokenStream> {
     let p = private();
     let ops = quote!(#p::ops);
+    Some(match *inst {
+        Inst::Const(b) => {
+            let c = const_tokens(b);
+            quote!(#ops::c::<P>(#c))
+        }
+        Inst::Un(u, a) => {
+            let a = v(a);
+            match u {
+                Un::Neg => quote!(-#a),
+                Un::Abs => quote!(#p::Pack::abs(#a)),
+                Un::Exp => quote!(#ops::exp(#a)),
+                Un::Log => quote!(#p::Pack::ln(#a)),
+                Un::Sin => quote!(#p::Pack::sin(#a)),
+                Un::Cos => quote!(#p::Pack::cos(#a)),
+                Un::Sqrt => quote!(#p::Pack::sqrt(#a)),
+                Un::Asin => quote!(#p::Pack::asin(#a)),
+                Un::Acos => quote!(#p::Pack::acos(#a)),
+                Un::Atan => quote!(#p::Pack::atan(#a)),
+                Un::Tanh => quote!(#p::Pack::tanh(#a)),
+                Un::Sinh => quote!(#p::Pack::sinh(#a)),
+                Un::Cosh => quote!(#p::Pack::cosh(#a)),
+                Un::Erf => quote!(#p::Pack::erf(#a)),
+                Un::Log1p => quote!(#p::Pack::ln_1p(#a)),
+                Un::Expm1 => quote!(#p::Pack::exp_m1(#a)),
+                Un::Floor => quote!(#p::Pack::floor(#a)),
+                Un::Round => quote!(#p::Pack::round(#a)),
+                Un::Rsqrt => quote!(#ops::rsqrt(#a)),
+                Un::Sign => quote!(#ops::sign(#a)),
+                Un::Step => quote!(#ops::step(#a)),
+                Un::Relu => quote!(#ops::relu(#a)),
+                Un::Inv => quote!(#ops::inv(#a)),
+                Un::XLogX => quote!(#ops::xlogx(#a)),
+                Un::SinXDivX => quote!(#ops::sinxdivx(#a)),
+                Un::SinXDivXDeriv => quote!(#ops::sinxdivx_deriv(#a)),
+                Un::Square | Un::PowI(_) => unreachable!("expanded by lowering"),
+            }
+        }
+        Inst::Bin(b, x, y) => {
+            let (x, y) = (v(x), v(y));
+            match b {
+                Bin::Add => quote!(#x + #y),
+                Bin::Sub => quote!(#x - #y),
+                Bin::Mul => quote!(#x * #y),
+                Bin::Div => quote!(#x / #y),
+                Bin::Powf => quote!(#p::Pack::powf(#x, #y)),
+                Bin::Atan2 => quote!(#p::Pack::atan2(#x, #y)),
+                Bin::Max => quote!(#ops::max(#x, #y)),
+                Bin::Min => quote!(#ops::min(#x, #y)),
+                Bin::Lt => quote!(#ops::lt(#x, #y)),
+                Bin::Le => quote!(#ops::le(#x, #y)),
+                Bin::Gt => quote!(#ops::gt(#x, #y)),
+                Bin::Ge => quote!(#ops::ge(#x, #y)),
+                Bin::Eq => quote!(#ops::eq(#x, #y)),
+                Bin::Ne => quote!(#ops::ne(#x, #y)),
+            }
+        }
+        Inst::Tern(t, x, y, z) => {
+            let (x, y, z) = (v(x), v(y), v(z));
+            match t {
+                Tern::Clamp => quote!(#ops::clamp(#x, #y, #z)),
+                Tern::IfElse => quote!(#ops::ifelse(#x, #y, #z)),
+                Tern::Mod => quote!(#ops::modulo(#x, #y, #z)),
+            }
+        }
+        Inst::Select(c, x, y) => {
+            let (c, x, y) = (v(c), v(x), v(y));
+            quote!(#ops::select(#c, #x, #y))
+        }
+        Inst::Fma(x, y, z) => {
+            let (x, y, z) = (v(x), v(y), v(z));
+            quote!(#p::Pack::mul_add(#x, #y, #z))
+        }
+        _ => return None,
+    })
+}
+
+fn value_ident(k: u32) -> Ident {
+    format_ident!("v{}", k)
+}
+
+fn body_ident(k: u32) -> Ident {
+    format_ident!("w{}", k)
+}
+
+/// The loop index variable of generated loops.
+fn loop_var() -> Ident {
+    format_ident!("__k")
+}
+
+/// The statements of one iteration of a loop body (values `w<k>`).
+fn loop_body(lp: &Loop, input: &InputFn) -> Vec<TokenStream> {
+    let lv = loop_var();
+    lp.body
+        .insts
+        .iter()
+        .enumerate()
+        .map(|(k, inst)| {
+            let name = body_ident(k as u32);
+            let expr = match *inst {
+                Inst::Cap(v) => {
+                    let v = value_ident(v);
+                    quote!(#v)
+                }
+                ref i => inst_expr(i, &body_ident).unwrap_or_else(|| input(i, Some(&lv))),
+            };
+            quote!(let #name: P = #expr;)
+        })
+        .collect()
+}
+
+/// Uses of each value of a program by its instructions and outputs.
+fn use_counts(prog: &ScalarProg) -> Vec<usize> {
+    let mut uses = vec![0usize; prog.insts.len()];
+    for k in 0..prog.insts.len() {
+        for o in prog.operands(k) {
+            uses[o as usize] += 1;
+        }
+    }
+    for &o in &prog.outputs {
+        uses[o as usize] += 1;
+    }
+    uses
+}
+
+/// The expression of an [`Inst::LoopSum`]: the terms added in order with
+/// the roundings of the scalarised program (see [`Accumulate`]).
+fn loop_sum(lp: &Loop, input: &InputFn) -> TokenStream {
+    let p = private();
+    let lv = loop_var();
+    let body = loop_body(lp, input);
+    let out = lp.body.outputs[0];
+    let t = body_ident(out);
+    let uses = use_counts(&lp.body);
+    let len = usize_lit(lp.len);
+    match lp.body.insts[out as usize] {
+        Inst::Bin(Bin::Mul, a, b) if uses[out as usize] == 1 => {
+            let (a, b) = (body_ident(a), body_ident(b));
+            let first = match lp.acc {
+                // `fma(a0, b0, t1)`, then the others from 2.
+                Accumulate::Adds => quote! {
+                    let #lv: usize = 0;
+                    #(#body)*
+                    let (__a, __b) = (#a, #b);
+                    let #lv: usize = 1;
+                    #(#body)*
+                    let mut __acc: P = #p::Pack::mul_add(__a, __b, #t);
+                    let __from = 2;
+                },
+                Accumulate::Fmas => quote! {
+                    let #lv: usize = 0;
+                    #(#body)*
+                    let mut __acc: P = #t;
+                    let __from = 1;
+                },
+            };
+            quote!({
+                #first
+                for #lv in __from..#len {
+                    #(#body)*
+                    __acc = #p::Pack::mul_add(#a, #b, __acc);
+                }
+                __acc
+            })
+        }
+        _ => quote!({
+            let #lv: usize = 0;
+            #(#body)*
+            let mut __acc: P = #t;
+            for #lv in 1..#len {
+                #(#body)*
+                __acc = __acc + #t;
+            }
+            __acc
+        }),
+    }
+}
+
+/// The statements of one program (values `v<k>`; the outputs are written
+/// separately, see [`write_outputs`]).
+fn prog_body(prog: &ScalarProg, input: &InputFn) -> Vec<TokenStream> {
     let mut stmts = Vec::new();
-    let v = |k: u32| format_ident!("v{}", k);
     for (k, inst) in prog.insts.iter().enumerate() {
-        let name = v(k as u32);
+        let name = value_ident(k as u32);
         let expr = match *inst {
-            Inst::Const(b) => {
-                let c = const_tokens(b);
-                quote!(#ops::c::<P>(#c))
-            }
-            Inst::Un(u, a) => {
-                let a = v(a);
-                match u {
-                    Un::Neg => quote!(-#a),
-                    Un::Abs => quote!(#p::Pack::abs(#a)),
-                    Un::Exp => quote!(#ops::exp(#a)),
-                    Un::Log => quote!(#p::Pack::ln(#a)),
-                    Un::Sin => quote!(#p::Pack::sin(#a)),
-                    Un::Cos => quote!(#p::Pack::cos(#a)),
-                    Un::Sqrt => quote!(#p::Pack::sqrt(#a)),
-                    Un::Asin => quote!(#p::Pack::asin(#a)),
-                    Un::Acos => quote!(#p::Pack::acos(#a)),
-                    Un::Atan => quote!(#p::Pack::atan(#a)),
-                    Un::Tanh => quote!(#p::Pack::tanh(#a)),
-                    Un::Sinh => quote!(#p::Pack::sinh(#a)),
-                    Un::Cosh => quote!(#p::Pack::cosh(#a)),
-                    Un::Erf => quote!(#p::Pack::erf(#a)),
-                    Un::Log1p => quote!(#p::Pack::ln_1p(#a)),
-                    Un::Expm1 => quote!(#p::Pack::exp_m1(#a)),
-                    Un::Floor => quote!(#p::Pack::floor(#a)),
-                    Un::Round => quote!(#p::Pack::round(#a)),
-                    Un::Rsqrt => quote!(#ops::rsqrt(#a)),
-                    Un::Sign => quote!(#ops::sign(#a)),
-                    Un::Step => quote!(#ops::step(#a)),
-                    Un::Relu => quote!(#ops::relu(#a)),
-                    Un::Inv => quote!(#ops::inv(#a)),
-                    Un::XLogX => quote!(#ops::xlogx(#a)),
-                    Un::SinXDivX => quote!(#ops::sinxdivx(#a)),
-                    Un::SinXDivXDeriv => quote!(#ops::sinxdivx_deriv(#a)),
-                    Un::Square | Un::PowI(_) => unreachable!("expanded by lowering"),
-                }
-            }
-            Inst::Bin(b, x, y) => {
-                let (x, y) = (v(x), v(y));
-                match b {
-                    Bin::Add => quote!(#x + #y),
-                    Bin::Sub => quote!(#x - #y),
-                    Bin::Mul => quote!(#x * #y),
-                    Bin::Div => quote!(#x / #y),
-                    Bin::Powf => quote!(#p::Pack::powf(#x, #y)),
-                    Bin::Atan2 => quote!(#p::Pack::atan2(#x, #y)),
-                    Bin::Max => quote!(#ops::max(#x, #y)),
-                    Bin::Min => quote!(#ops::min(#x, #y)),
-                    Bin::Lt => quote!(#ops::lt(#x, #y)),
-                    Bin::Le => quote!(#ops::le(#x, #y)),
-                    Bin::Gt => quote!(#ops::gt(#x, #y)),
-                    Bin::Ge => quote!(#ops::ge(#x, #y)),
-                    Bin::Eq => quote!(#ops::eq(#x, #y)),
-                    Bin::Ne => quote!(#ops::ne(#x, #y)),
-                }
-            }
-            Inst::Tern(t, x, y, z) => {
-                let (x, y, z) = (v(x), v(y), v(z));
-                match t {
-                    Tern::Clamp => quote!(#ops::clamp(#x, #y, #z)),
-                    Tern::IfElse => quote!(#ops::ifelse(#x, #y, #z)),
-                    Tern::Mod => quote!(#ops::modulo(#x, #y, #z)),
-                }
-            }
-            Inst::Select(c, x, y) => {
-                let (c, x, y) = (v(c), v(x), v(y));
-                quote!(#ops::select(#c, #x, #y))
-            }
-            Inst::Fma(x, y, z) => {
-                let (x, y, z) = (v(x), v(y), v(z));
-                quote!(#p::Pack::mul_add(#x, #y, #z))
-            }
-            ref other => input(other),
+            Inst::LoopElem(..) => continue,
+            Inst::LoopSum(l) => loop_sum(&prog.loops[l as usize], input),
+            ref i => inst_expr(i, &value_ident).unwrap_or_else(|| input(i, None)),
         };
         stmts.push(quote!(let #name: P = #expr;));
     }
     stmts
 }
 
-fn outputs_array(prog: &ScalarProg) -> TokenStream {
-    let outs: Vec<Ident> = prog
+/// One output of a program: a value, or a run of a loop's outputs.
+enum OutRun {
+    /// Output position, value.
+    Value(u32, u32),
+    /// Loop; for each of its body outputs written, the first position.
+    Loop(u32, Vec<(u8, u32)>),
+}
+
+/// The outputs of `prog` as values and loop runs (each loop once, with
+/// every run of its outputs).
+fn output_runs(prog: &ScalarProg) -> Vec<OutRun> {
+    let mut runs: Vec<OutRun> = Vec::new();
+    let mut pos = 0usize;
+    let outs = &prog.outputs;
+    while pos < outs.len() {
+        match prog.insts[outs[pos] as usize] {
+            Inst::LoopElem(l, 0, o) => {
+                let len = prog.loops[l as usize].len as usize;
+                let contiguous = (0..len).all(|k| {
+                    outs.get(pos + k).map(|&v| prog.insts[v as usize])
+                        == Some(Inst::LoopElem(l, k as u32, o))
+                });
+                assert!(
+                    contiguous,
+                    "internal error: a loop's outputs are not one run"
+                );
+                let existing = runs
+                    .iter_mut()
+                    .find(|r| matches!(r, OutRun::Loop(ll, _) if *ll == l));
+                match existing {
+                    Some(OutRun::Loop(_, list)) => list.push((o, pos as u32)),
+                    _ => runs.push(OutRun::Loop(l, vec![(o, pos as u32)])),
+                }
+                pos += len;
+            }
+            Inst::LoopElem(..) => panic!("internal error: a loop run does not start at 0"),
+            _ => {
+                runs.push(OutRun::Value(pos as u32, outs[pos]));
+                pos += 1;
+            }
+        }
+    }
+    runs
+}
+
+/// Statements writing the outputs of `prog` to `dest[position]`.
+fn write_outputs(prog: &ScalarProg, input: &InputFn, dest: &TokenStream) -> Vec<TokenStream> {
+    let lv = loop_var();
+    output_runs(prog)
+        .into_iter()
+        .map(|r| match r {
+            OutRun::Value(pos, v) => {
+                let (pos, v) = (usize_lit(pos), value_ident(v));
+                quote!(#dest[#pos] = #v;)
+            }
+            OutRun::Loop(l, list) => {
+                let lp = &prog.loops[l as usize];
+                let body = loop_body(lp, input);
+                let len = usize_lit(lp.len);
+                let writes = list.iter().map(|&(o, pos)| {
+                    let w = body_ident(lp.body.outputs[o as usize]);
+                    let pos = usize_lit(pos);
+                    quote!(#dest[#pos + #lv] = #w;)
+                });
+                quote!(for #lv in 0..#len { #(#body)* #(#writes)* })
+            }
+        })
+        .collect()
+}
+
+/// True when the program returns values only (no loop outputs).
+fn plain_outputs(prog: &ScalarProg) -> bool {
+    !prog
         .outputs
         .iter()
-        .map(|&o| format_ident!("v{}", o))
-        .collect();
+        .any(|&o| matches!(prog.insts[o as usize], Inst::LoopElem(..)))
+}
+
+fn outputs_array(prog: &ScalarProg) -> TokenStream {
+    let outs: Vec<Ident> = prog.outputs.iter().map(|&o| value_ident(o)).collect();
     quote!([#(#outs),*])
 }
 
-fn destructure(name: &str, n: usize, used: &dyn Fn(u32) -> bool) -> TokenStream {
-    let pats: Vec<TokenStream> = (0..n as u32)
-        .map(|k| {
-            if used(k) {
-                let id = format_ident!("{}{}", name, k);
-                quote!(#id)
-            } else {
-                quote!(_)
-            }
+/// `*dest = [outputs]`, or one write per output and loop run.
+fn store_outputs(prog: &ScalarProg, input: &InputFn, dest: &str) -> TokenStream {
+    let d = format_ident!("{}", dest);
+    if plain_outputs(prog) {
+        let arr = outputs_array(prog);
+        quote!(*#d = #arr;)
+    } else {
+        let w = write_outputs(prog, input, &quote!(#d));
+        quote!(#(#w)*)
+    }
+}
+
+/// A block evaluating to the outputs of `prog` as an array of `n` packs.
+fn outputs_value(prog: &ScalarProg, input: &InputFn) -> TokenStream {
+    if plain_outputs(prog) {
+        outputs_array(prog)
+    } else {
+        let p = private();
+        let n = usize_lit(prog.outputs.len() as u32);
+        let w = write_outputs(prog, input, &quote!(__o));
+        quote!({
+            let mut __o = [#p::ops::c::<P>(0.0); #n];
+            #(#w)*
+            __o
         })
-        .collect();
+    }
+}
+
+/// `let name<k> = name[k];` for the components used as scalars.
+fn destructure(name: &str, used: &[u32]) -> TokenStream {
+    let mut used = used.to_vec();
+    used.sort_unstable();
+    used.dedup();
     let src = format_ident!("{}", name);
-    quote!(let [#(#pats),*] = *#src;)
+    let lets = used.iter().map(|&k| {
+        let id = format_ident!("{}{}", name, k);
+        let k = usize_lit(k);
+        quote!(let #id = #src[#k];)
+    });
+    quote!(#(#lets)*)
 }
 
 /// Rewrites the outputs `v_d` of a sum stage's pair program as factor pairs:
 /// outputs `[a_0 .. a_{D-1}, b_0 .. b_{D-1}]` with `v_d = a_d * b_d` (the
-/// product is dropped when `v_d` is used nowhere else), or `b_d = 1`.
+/// product is dropped when `v_d` is used nowhere else), or `b_d = 1`. A
+/// loop's run of outputs is factored in its body.
 fn factor_outputs(prog: &ScalarProg) -> ScalarProg {
     let mut p = prog.clone();
-    let mut uses = vec![0usize; p.insts.len()];
-    for i in &p.insts {
-        for o in i.operands() {
-            uses[o as usize] += 1;
-        }
-    }
-    for &o in &p.outputs {
-        uses[o as usize] += 1;
-    }
+    let uses = use_counts(&p);
     let one = p.insts.len() as u32;
     p.insts.push(Inst::Const(1f64.to_bits()));
+    // Loops whose body's output is a product: their second output.
+    let mut factored = vec![false; p.loops.len()];
+    let stored: Vec<u32> = prog
+        .outputs
+        .iter()
+        .filter_map(|&o| match prog.insts[o as usize] {
+            Inst::LoopElem(l, 0, 0) => Some(l),
+            _ => None,
+        })
+        .collect();
+    for lp_k in stored.into_iter().map(|l| l as usize) {
+        let body = &p.loops[lp_k].body;
+        let bu = use_counts(body);
+        let out = body.outputs[0];
+        if let Inst::Bin(Bin::Mul, x, y) = body.insts[out as usize] {
+            if bu[out as usize] == 1 {
+                p.loops[lp_k].body.outputs = vec![x, y];
+                factored[lp_k] = true;
+            }
+        }
+    }
     let mut a = Vec::new();
     let mut b = Vec::new();
     for &o in &prog.outputs {
         match p.insts[o as usize] {
+            Inst::LoopElem(l, k, 0) if factored[l as usize] => {
+                a.push(o);
+                p.insts.push(Inst::LoopElem(l, k, 1));
+                b.push(p.insts.len() as u32 - 1);
+            }
             Inst::Bin(Bin::Mul, x, y) if uses[o as usize] == 1 => {
                 a.push(x);
                 b.push(y);
@@ -264,87 +506,76 @@ pub fn stage_tokens(
         lit(l.idx_inner),
     );
 
-    let uses = |prog: &ScalarProg, f: &dyn Fn(&Inst) -> Option<u32>| -> Vec<u32> {
-        prog.insts.iter().filter_map(f).collect()
-    };
-    // param phase
-    let raw_used = uses(&l.param, &|i| {
-        if let Inst::RawParam(k) = i {
-            Some(*k)
-        } else {
-            None
-        }
-    });
-    let param_body = prog_body(&l.param, &|i| match i {
-        Inst::RawParam(k) => {
-            let id = format_ident!("raw{}", k);
-            quote!(#id)
-        }
-        other => panic!("unexpected {other:?} in the param phase"),
-    });
-    let param_destr = destructure("raw", l.raw_param as usize, &|k| raw_used.contains(&k));
-    let param_out = outputs_array(&l.param);
-
-    let feature_input = |i: &Inst| -> TokenStream {
-        match i {
-            Inst::Pf(k) => {
-                let id = format_ident!("pf{}", k);
+    // Scalar inputs are read once into locals (`raw3`, `pf0`, `of2`); loop
+    // bodies index the arrays.
+    let local = |name: &str, k: u32, lv: Option<&Ident>| -> TokenStream {
+        let arr = format_ident!("{}", name);
+        match lv {
+            None => {
+                let id = format_ident!("{}{}", name, k);
                 quote!(#id)
             }
+            Some(_) => {
+                let i = index(k, lv);
+                quote!(#arr[#i])
+            }
+        }
+    };
+    let feature_input = |i: &Inst, lv: Option<&Ident>| -> TokenStream {
+        match *i {
+            Inst::RawParam(k) | Inst::RawOuter(k) | Inst::RawInner(k) => local("raw", k, lv),
+            Inst::Pf(k) => local("pf", k, lv),
             Inst::Of(k) => {
-                let id = format_ident!("of{}", k);
-                quote!(#p::Pack::splat(#id))
+                let x = local("of", k, lv);
+                quote!(#p::Pack::splat(#x))
             }
             Inst::Nf(k) => {
-                let k = lit(*k);
+                let k = index(k, lv);
                 quote!(nf.get::<P>(#k))
             }
-            Inst::RawOuter(k) | Inst::RawInner(k) => {
-                let id = format_ident!("raw{}", k);
-                quote!(#id)
-            }
             Inst::InnerIndexHi(k) => {
-                let k = lit(*k);
+                let k = lit(k);
                 quote!(#p::ops::index_hi::<P>(idx[#k]))
             }
             Inst::InnerIndexLo(k) => {
-                let k = lit(*k);
+                let k = lit(k);
                 quote!(#p::ops::index_lo::<P>(idx[#k]))
             }
             Inst::OuterRowHi => quote!(ctx.row_hi),
             Inst::OuterRowLo => quote!(ctx.row_lo),
             Inst::MatchOuterIndex(k) => {
-                let k = lit(*k);
+                let k = lit(k);
                 quote!(#p::ops::index_match::<P>(ctx.oi[#k], ctx.j0))
             }
             Inst::Dot => quote!(dot),
-            other => panic!("unexpected input {other:?}"),
+            ref other => panic!("unexpected input {other:?}"),
         }
     };
+    // The components a program reads as scalars (outside loops).
     let used_in = |prog: &ScalarProg, which: &str| -> Vec<u32> {
         prog.insts
             .iter()
             .filter_map(|i| match (i, which) {
-                (Inst::Pf(k), "pf") | (Inst::Of(k), "of") | (Inst::Nf(k), "nf") => Some(*k),
-                (Inst::RawOuter(k), "ro") | (Inst::RawInner(k), "rn") => Some(*k),
+                (Inst::Pf(k), "pf") | (Inst::Of(k), "of") => Some(*k),
+                (Inst::RawParam(k) | Inst::RawOuter(k) | Inst::RawInner(k), "raw") => Some(*k),
                 _ => None,
             })
             .collect()
     };
+    // param phase
+    let param_body = prog_body(&l.param, &feature_input);
+    let param_destr = destructure("raw", &used_in(&l.param, "raw"));
+    let param_out = store_outputs(&l.param, &feature_input, "pf");
     // outer phase
     let outer_body = prog_body(&l.outer, &feature_input);
-    let o_pf = used_in(&l.outer, "pf");
-    let o_raw = used_in(&l.outer, "ro");
-    let outer_destr_pf = destructure("pf", npf as usize, &|k| o_pf.contains(&k));
-    let outer_destr_raw = destructure("raw", l.raw_outer as usize, &|k| o_raw.contains(&k));
-    let outer_out = outputs_array(&l.outer);
+    let outer_destr_pf = destructure("pf", &used_in(&l.outer, "pf"));
+    let outer_destr_raw = destructure("raw", &used_in(&l.outer, "raw"));
+    let outer_out = store_outputs(&l.outer, &feature_input, "of");
     // inner phase
     let inner_body = prog_body(&l.inner, &feature_input);
-    let n_pf = used_in(&l.inner, "pf");
-    let n_raw = used_in(&l.inner, "rn");
-    let inner_destr_pf = destructure("pf", npf as usize, &|k| n_pf.contains(&k));
-    let inner_destr_raw = destructure("raw", l.raw_inner as usize, &|k| n_raw.contains(&k));
-    let inner_out = outputs_array(&l.inner);
+    let inner_destr_pf = destructure("pf", &used_in(&l.inner, "pf"));
+    let inner_destr_raw = destructure("raw", &used_in(&l.inner, "raw"));
+    let inner_out = store_outputs(&l.inner, &feature_input, "nf");
     // pair phase
     let pair_prog = if factored {
         factor_outputs(&l.pair)
@@ -352,22 +583,41 @@ pub fn stage_tokens(
         l.pair.clone()
     };
     let pair_body = prog_body(&pair_prog, &feature_input);
-    let p_pf = used_in(&l.pair, "pf");
-    let p_of = used_in(&l.pair, "of");
-    let pair_destr_pf = destructure("pf", npf as usize, &|k| p_pf.contains(&k));
-    let pair_destr_of = destructure("of", nof as usize, &|k| p_of.contains(&k));
-    let pair_out = outputs_array(&pair_prog);
+    let pair_destr_pf = destructure("pf", &used_in(&l.pair, "pf"));
+    let pair_destr_of = destructure("of", &used_in(&l.pair, "of"));
+    let pair_out = store_outputs(&pair_prog, &feature_input, "out");
     let exact_fn = exact.unwrap_or_default();
     let pair_sum = if factored {
         let d = l.fdim as usize;
-        let accs: Vec<TokenStream> = (0..d)
-            .map(|k| {
-                let a = format_ident!("v{}", pair_prog.outputs[k]);
-                let b = format_ident!("v{}", pair_prog.outputs[d + k]);
-                let kk = lit(k as u32);
-                quote!(acc[#kk] = #p::Pack::mul_add(#a, #b, acc[#kk]);)
-            })
-            .collect();
+        let outs = &pair_prog.outputs;
+        let mut accs: Vec<TokenStream> = Vec::new();
+        let mut k = 0;
+        while k < d {
+            let kk = lit(k as u32);
+            let (a, b) = (outs[k], outs[d + k]);
+            if let Inst::LoopElem(l, 0, 0) = pair_prog.insts[a as usize] {
+                // A run of the loop's outputs: one loop of fused updates.
+                let lp = &pair_prog.loops[l as usize];
+                let body = loop_body(lp, &feature_input);
+                let wa = body_ident(lp.body.outputs[0]);
+                let wb = match pair_prog.insts[b as usize] {
+                    Inst::LoopElem(..) => body_ident(lp.body.outputs[1]),
+                    _ => value_ident(b),
+                };
+                let (lv, len) = (loop_var(), lit(lp.len));
+                accs.push(quote! {
+                    for #lv in 0..#len {
+                        #(#body)*
+                        acc[#kk + #lv] = #p::Pack::mul_add(#wa, #wb, acc[#kk + #lv]);
+                    }
+                });
+                k += lp.len as usize;
+            } else {
+                let (a, b) = (value_ident(a), value_ident(b));
+                accs.push(quote!(acc[#kk] = #p::Pack::mul_add(#a, #b, acc[#kk]);));
+                k += 1;
+            }
+        }
         quote! {
             #[inline(always)]
             fn pair_sum<P: #p::Pack>(
@@ -475,7 +725,7 @@ pub fn stage_tokens(
             fn param<P: #p::Pack>(raw: &[P; #rp], pf: &mut [P; #npf_l]) {
                 #param_destr
                 #(#param_body)*
-                *pf = #param_out;
+                #param_out
             }
 
             #[inline(always)]
@@ -483,7 +733,7 @@ pub fn stage_tokens(
                 #outer_destr_raw
                 #outer_destr_pf
                 #(#outer_body)*
-                *of = #outer_out;
+                #outer_out
             }
 
             #[inline(always)]
@@ -491,7 +741,7 @@ pub fn stage_tokens(
                 #inner_destr_raw
                 #inner_destr_pf
                 #(#inner_body)*
-                *nf = #inner_out;
+                #inner_out
             }
 
             #[inline(always)]
@@ -506,7 +756,7 @@ pub fn stage_tokens(
                 #pair_destr_pf
                 #pair_destr_of
                 #(#pair_body)*
-                *out = #pair_out;
+                #pair_out
             }
 
             #pair_sum
@@ -529,32 +779,19 @@ fn exact_tokens(l: &Lowered) -> TokenStream {
         lit(l.idx_inner),
     );
     let nout = lit(l.fdim + l.wdim);
-    let input = |i: &Inst| -> TokenStream {
+    let input = |i: &Inst, lv: Option<&Ident>| -> TokenStream {
+        let arr = |name: &str, k: u32| {
+            let a = format_ident!("{}", name);
+            let k = index(k, lv);
+            quote!(#a[#k])
+        };
         match *i {
-            Inst::RawParam(k) => {
-                let k = lit(k);
-                quote!(raw_p[#k])
-            }
-            Inst::RawOuter(k) => {
-                let k = lit(k);
-                quote!(raw_o[#k])
-            }
-            Inst::RawInner(k) => {
-                let k = lit(k);
-                quote!(raw_n[#k])
-            }
-            Inst::Pf(k) => {
-                let k = lit(k);
-                quote!(pf[#k])
-            }
-            Inst::Of(k) => {
-                let k = lit(k);
-                quote!(of[#k])
-            }
-            Inst::Nf(k) => {
-                let k = lit(k);
-                quote!(nf[#k])
-            }
+            Inst::RawParam(k) => arr("raw_p", k),
+            Inst::RawOuter(k) => arr("raw_o", k),
+            Inst::RawInner(k) => arr("raw_n", k),
+            Inst::Pf(k) => arr("pf", k),
+            Inst::Of(k) => arr("of", k),
+            Inst::Nf(k) => arr("nf", k),
             Inst::InnerIndexHi(k) => {
                 let k = lit(k);
                 quote!(#p::ops::index_hi::<P>(idx_n[#k]))
@@ -574,7 +811,7 @@ fn exact_tokens(l: &Lowered) -> TokenStream {
     };
     let phase = |prog: &ScalarProg| -> TokenStream {
         let body = prog_body(prog, &input);
-        let outs = outputs_array(prog);
+        let outs = outputs_value(prog, &input);
         quote!({ #(#body)* #outs })
     };
     let (param, outer, inner, pair) = (
@@ -665,7 +902,7 @@ pub fn expand(
         .map(|k| format_ident!("__KeopsStage{}", k))
         .collect();
     for (k, st) in family.stages.iter().enumerate() {
-        let exact = lower(st);
+        let exact = lower_looped(st);
         let dot = crate::lower::lower_dot_form(st);
         let name = format!(
             "stage{k}: {}_{}",

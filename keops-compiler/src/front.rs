@@ -731,7 +731,7 @@ impl Front {
         if d > MAX_DIM as u64 {
             self.err(
                 span,
-                format!("{what} has dimension {d}, more than the limit {MAX_DIM} (vectors are unrolled in the generated code)"),
+                format!("{what} has dimension {d}, more than the limit {MAX_DIM}"),
             );
             return None;
         }

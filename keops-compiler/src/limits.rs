@@ -7,16 +7,17 @@
 //! building a node for the dimensions, before differentiating and while
 //! building the gradient kernels for the scalar-operation budget).
 //!
-//! The vectors of a formula are scalarised (one instruction per component)
-//! and unrolled in the generated code, so the dimension and operation limits
-//! are set where the generated code stays in the low megabytes: a Gaussian
-//! kernel on `Vi<1024>` with the default `grad_order = 2` is about 140 000
-//! operations, and compiles and expands in about a second (opt-level 1).
+//! On the CPU, vectors of at least `lower::LOOP_MIN_DIM` components are
+//! loops in the generated code; the PTX back end (and some operations:
+//! concatenations, `max` over components, ...) scalarise them, one
+//! instruction per component. The dimension and operation limits are set
+//! where that scalarised code stays in the low megabytes: a Gaussian kernel
+//! on `Vi<4096>` with `grad_order = 1` is about 90 000 operations.
 
 /// Largest dimension of a formula variable (`Vi<D>`, `Vj<D>`, `Pm<D>`) and
 /// of every intermediate vector (`one_hot`, `tensorprod`, `cat`,
 /// `keops_tensordot`, K-reduction outputs `K * D`, ...).
-pub const MAX_DIM: u32 = 1024;
+pub const MAX_DIM: u32 = 4096;
 
 /// Largest K of `kmin`, `argkmin` and `kmin_argkmin`.
 pub const MAX_K: u32 = 1024;

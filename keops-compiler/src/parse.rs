@@ -646,7 +646,7 @@ fn parse_var_type(ty: &Type) -> syn::Result<(Cat, u32)> {
             if d > MAX_DIM {
                 return Err(syn::Error::new(
                     i.span(),
-                    format!("dimension too large: {d} (at most {MAX_DIM}: vectors are unrolled in the generated code)"),
+                    format!("dimension too large: {d} (at most {MAX_DIM})"),
                 ));
             }
             Ok((cat, d))

@@ -6,7 +6,7 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use keops_compiler::limits::{MAX_DIM, MAX_KERNELS, MAX_NESTING, MAX_TOKENS};
+use keops_compiler::limits::{MAX_DIM, MAX_K, MAX_KERNELS, MAX_NESTING, MAX_TOKENS};
 
 /// What a compilation gave: the expansion's text, or the error messages.
 type Outcome = Result<String, String>;
@@ -177,7 +177,7 @@ fn tensorprod_and_weightedsqnorm_of_wide_inputs() {
     );
     expect_err(
         "|x: Vi<1024>, y: Vj<1024>| sum_j(tensorprod(x, y))",
-        "the tensor product has dimension 1048576, more than the limit 1024",
+        "the tensor product has dimension 1048576, more than the limit 4096",
     );
     expect_ok("|s: Vi<1024>, x: Vj<32>| sum_j(weightedsqnorm(s, x))");
 }
@@ -211,7 +211,7 @@ fn erf_of_zero_folds() {
 fn one_hot_dimension_limit() {
     expect_err(
         "grad_order = 2, |x: Vi<1>, y: Vj<1>| sum_j(one_hot(x * y, 65535) * y)",
-        "the dimension of `one_hot` must be between 1 and 1024 (got 65535)",
+        "the dimension of `one_hot` must be between 1 and 4096 (got 65535)",
     );
     expect_ok("grad_order = 2, |x: Vi<1>, y: Vj<1>| sum_j(one_hot(x * y, 1024) * y)");
 }
@@ -220,7 +220,7 @@ fn one_hot_dimension_limit() {
 fn variable_dimension_limit() {
     let e = expect_err(
         "|x: Vi<16384>, y: Vj<16384>| sum_j(exp(-sqdist(x, y)))",
-        "dimension too large: 16384 (at most 1024",
+        "dimension too large: 16384 (at most 4096",
     );
     assert_eq!(e.lines().count(), 2, "one error per too-large dimension");
     // Every accepted dimension works with the default grad_order.
@@ -235,11 +235,11 @@ fn variable_dimension_limit() {
 #[test]
 fn intermediate_dimension_limits() {
     expect_err(
-        "|x: Vi<1000>, y: Vj<1000>| sum_j(cat(x, y))",
-        "the concatenation has dimension 2000",
+        "|x: Vi<3000>, y: Vj<3000>| sum_j(cat(x, y))",
+        "the concatenation has dimension 6000",
     );
     expect_err(
-        "|x: Vi<8>, y: Vj<8>| kmin_j(x - y, 200)",
+        "|x: Vi<8>, y: Vj<8>| kmin_j(x - y, 600)",
         "K times the formula's dimension",
     );
     expect_err(
@@ -401,7 +401,7 @@ fn largest_accepted_formulas_compile_in_bounded_time() {
         format!("|x: Vi<{MAX_DIM}>, y: Vj<{MAX_DIM}>, b: Vj<1>| sum_j(exp(-sqdist(x, y)) * b)"),
         // Many kernels.
         "grad_order = 4, |x: Vi<3>, y: Vj<3>, b: Vj<1>| sum_j(exp(-sqdist(x, y)) * b)".to_string(),
-        format!("|x: Vi<{MAX_DIM}>, y: Vj<{MAX_DIM}>| kmin_argkmin_j(sqdist(x, y), {MAX_DIM})"),
+        format!("|x: Vi<{MAX_K}>, y: Vj<{MAX_K}>| kmin_argkmin_j(sqdist(x, y), {MAX_K})"),
     ] {
         let start = Instant::now();
         expect_ok(&src);
