@@ -1,7 +1,7 @@
 //! Run-time inputs at the edges: NaN and infinities in the data (the same
 //! behaviour on every back end, as documented in the README), empty and
-//! one-row sets, more than 2^31 pairs, and reduced ranges longer than the
-//! f32 significand (indices stay exact).
+//! one-row sets, more than 2^31 pairs, reduced ranges longer than the f32
+//! significand (indices stay exact), and running out of device memory.
 
 use keops::prelude::*;
 
@@ -155,4 +155,32 @@ fn indices_past_two_to_the_24_are_exact() {
     let (v, i) = k.call(&x, &y).unwrap();
     assert_eq!(i.column(0).to_vec(), vec![n - 1, n - 2]);
     assert_eq!(v.column(0).to_vec(), vec![0.0, 0.0]);
+}
+
+/// Running out of device memory is an `Err(OutOfMemory)` naming the
+/// allocation, on the simulator (16 GiB of simulated global memory) and on
+/// CUDA when a GPU is present: the output of 2^24 rows of 4096 f32 columns
+/// takes 256 GiB, more than any device has.
+#[test]
+fn out_of_device_memory_is_an_error() {
+    let k = keops!(grad_order = 0, |x: Vi<1>, y: Vj<4096>| sum_j(x * y));
+    let m = 1usize << 24;
+    let x = Array2::<f32>::zeros((m, 1));
+    let y = Array2::<f32>::ones((3, 4096));
+    for backend in [Backend::Simulator, Backend::Gpu { device: 0 }] {
+        if !backend.is_available() {
+            println!("skipped on {backend:?}: no such device here");
+            continue;
+        }
+        match k.backend(backend).call(&x, &y) {
+            Err(Error::OutOfMemory { bytes, what }) => {
+                assert_eq!(bytes, m * 4096 * 4, "{backend:?}: {what}");
+                assert_eq!(what, "outputs");
+            }
+            other => panic!(
+                "{backend:?}: expected OutOfMemory, got {:?}",
+                other.map(|o| o.dim())
+            ),
+        }
+    }
 }

@@ -22,6 +22,10 @@ const FORMULAS: &[(&str, &str)] = &[
         "gauss D=784",
         "|x: Vi<784>, y: Vj<784>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)",
     ),
+    (
+        "gauss D=4096",
+        "|x: Vi<4096>, y: Vj<4096>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)",
+    ),
     ("tanh D=64", "|x: Vi<64>, y: Vj<64>| sum_j(tanh(x - y))"),
     (
         "argkmin K=10 D=3",

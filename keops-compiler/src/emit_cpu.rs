@@ -11,7 +11,7 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::ir::{Bin, Cat, Tern, Un};
-use crate::lower::{lower_looped, Accumulate, Inst, Loop, Lowered, Role, ScalarProg};
+use crate::lower::{lower_looped, Accumulate, Inst, Loop, Lowered, Role, ScalarProg, LOOP_MIN_DIM};
 use crate::stage::{acc_len, Family, Program, RedKind, StagePtx, Step, Value, ValueType, VarKind};
 
 /// The path of the runtime interface in generated code: every expansion
@@ -402,12 +402,28 @@ fn outputs_value(prog: &ScalarProg, input: &InputFn) -> TokenStream {
     }
 }
 
-/// `let name<k> = name[k];` for the components used as scalars.
-fn destructure(name: &str, used: &[u32]) -> TokenStream {
+/// Reads the components of array `name` (of `n`) used as scalars into
+/// locals `name<k>`: one pattern for short arrays, one `let` per used
+/// component for long ones (whose other components loops read in place).
+fn destructure(name: &str, n: u32, used: &[u32]) -> TokenStream {
     let mut used = used.to_vec();
     used.sort_unstable();
     used.dedup();
     let src = format_ident!("{}", name);
+    if used.is_empty() {
+        return quote!();
+    }
+    if n <= 2 * LOOP_MIN_DIM {
+        let pats = (0..n).map(|k| {
+            if used.binary_search(&k).is_ok() {
+                let id = format_ident!("{}{}", name, k);
+                quote!(#id)
+            } else {
+                quote!(_)
+            }
+        });
+        return quote!(let [#(#pats),*] = *#src;);
+    }
     let lets = used.iter().map(|&k| {
         let id = format_ident!("{}{}", name, k);
         let k = usize_lit(k);
@@ -564,17 +580,17 @@ pub fn stage_tokens(
     };
     // param phase
     let param_body = prog_body(&l.param, &feature_input);
-    let param_destr = destructure("raw", &used_in(&l.param, "raw"));
+    let param_destr = destructure("raw", l.raw_param, &used_in(&l.param, "raw"));
     let param_out = store_outputs(&l.param, &feature_input, "pf");
     // outer phase
     let outer_body = prog_body(&l.outer, &feature_input);
-    let outer_destr_pf = destructure("pf", &used_in(&l.outer, "pf"));
-    let outer_destr_raw = destructure("raw", &used_in(&l.outer, "raw"));
+    let outer_destr_pf = destructure("pf", npf, &used_in(&l.outer, "pf"));
+    let outer_destr_raw = destructure("raw", l.raw_outer, &used_in(&l.outer, "raw"));
     let outer_out = store_outputs(&l.outer, &feature_input, "of");
     // inner phase
     let inner_body = prog_body(&l.inner, &feature_input);
-    let inner_destr_pf = destructure("pf", &used_in(&l.inner, "pf"));
-    let inner_destr_raw = destructure("raw", &used_in(&l.inner, "raw"));
+    let inner_destr_pf = destructure("pf", npf, &used_in(&l.inner, "pf"));
+    let inner_destr_raw = destructure("raw", l.raw_inner, &used_in(&l.inner, "raw"));
     let inner_out = store_outputs(&l.inner, &feature_input, "nf");
     // pair phase
     let pair_prog = if factored {
@@ -583,8 +599,8 @@ pub fn stage_tokens(
         l.pair.clone()
     };
     let pair_body = prog_body(&pair_prog, &feature_input);
-    let pair_destr_pf = destructure("pf", &used_in(&l.pair, "pf"));
-    let pair_destr_of = destructure("of", &used_in(&l.pair, "of"));
+    let pair_destr_pf = destructure("pf", npf, &used_in(&l.pair, "pf"));
+    let pair_destr_of = destructure("of", nof, &used_in(&l.pair, "of"));
     let pair_out = store_outputs(&pair_prog, &feature_input, "out");
     let exact_fn = exact.unwrap_or_default();
     let pair_sum = if factored {

@@ -635,7 +635,12 @@ pub struct Device {
     global: memory::Global,
     instruction_limit: u64,
     global_race_detection: bool,
+    capacity: u64,
 }
+
+/// Global memory of a simulated device unless set otherwise
+/// ([`Device::set_capacity`]): 16 GiB.
+pub const DEFAULT_CAPACITY: u64 = 16 << 30;
 
 impl Default for Device {
     fn default() -> Self {
@@ -651,7 +656,26 @@ impl Device {
             global: memory::Global::new(),
             instruction_limit: DEFAULT_INSTRUCTION_LIMIT,
             global_race_detection: true,
+            capacity: DEFAULT_CAPACITY,
         }
+    }
+
+    /// Sets the bytes of global memory the live allocations may take
+    /// together ([`Device::try_alloc`] fails past it, as a GPU's
+    /// allocator does).
+    pub fn set_capacity(&mut self, bytes: u64) {
+        self.capacity = bytes;
+    }
+
+    /// Allocates `bytes` of uninitialised device memory as
+    /// [`Device::alloc`] does, or `None` when the live allocations would
+    /// take more than the device's capacity.
+    pub fn try_alloc(&mut self, bytes: usize) -> Option<u64> {
+        let live = self.global.live_bytes();
+        let fits = (bytes as u64)
+            .checked_add(live)
+            .is_some_and(|total| total <= self.capacity);
+        fits.then(|| self.alloc(bytes))
     }
 
     /// Sets the per-thread instruction budget (checked at backward

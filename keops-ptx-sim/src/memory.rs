@@ -205,6 +205,13 @@ macro_rules! typed_io {
     };
 }
 
+impl Global {
+    /// Bytes of the live allocations.
+    pub fn live_bytes(&self) -> u64 {
+        self.allocs.iter().filter(|a| a.live).map(|a| a.size).sum()
+    }
+}
+
 impl Device {
     /// Allocates `bytes` of device memory. The bytes start *uninitialised*:
     /// a kernel (or [`Device::read`]) that reads them before anything wrote

@@ -42,6 +42,17 @@ fn lock(dev: &SharedDevice) -> Result<MutexGuard<'_, Device>> {
         .map_err(|_| Error::Internal("simulated device poisoned".into()))
 }
 
+/// An allocation of `bytes` on `dev`, or `OutOfMemory` past the simulated
+/// device's capacity (`keops_ptx_sim::DEFAULT_CAPACITY`), as on a GPU.
+fn try_alloc(dev: &SharedDevice, bytes: usize, what: &str) -> Result<u64> {
+    lock(dev)?
+        .try_alloc(bytes)
+        .ok_or_else(|| Error::OutOfMemory {
+            bytes,
+            what: what.to_string(),
+        })
+}
+
 fn sim_err(e: impl std::fmt::Display) -> Error {
     Error::Simulator(e.to_string())
 }
@@ -55,8 +66,8 @@ pub struct Resident {
 impl Resident {
     /// Copies bytes into a new allocation of `dev`.
     pub(crate) fn upload(dev: &SharedDevice, bytes: &[u8]) -> Result<Resident> {
+        let addr = try_alloc(dev, bytes.len().max(1), "a device matrix")?;
         let mut g = lock(dev)?;
-        let addr = g.alloc(bytes.len().max(1));
         if !bytes.is_empty() {
             g.write(addr, bytes).map_err(sim_err)?;
         }
@@ -162,8 +173,8 @@ impl GpuDevice for SimGpu {
         Ok(SIM_SMS)
     }
 
-    fn alloc(&mut self, bytes: usize, _what: &str) -> Result<u64> {
-        let a = lock(&self.dev)?.alloc(bytes.max(1));
+    fn alloc(&mut self, bytes: usize, what: &str) -> Result<u64> {
+        let a = try_alloc(&self.dev, bytes.max(1), what)?;
         self.temps.push(a);
         Ok(a)
     }
@@ -186,9 +197,13 @@ impl GpuDevice for SimGpu {
         &mut self,
         rows: usize,
         cols: usize,
-        _what: &str,
+        what: &str,
     ) -> Result<DeviceRows<E>> {
-        let addr = lock(&self.dev)?.alloc((rows * cols * E::ELEM_BYTES).max(1));
+        let bytes = rows
+            .checked_mul(cols)
+            .and_then(|n| n.checked_mul(E::ELEM_BYTES))
+            .unwrap_or(usize::MAX);
+        let addr = try_alloc(&self.dev, bytes.max(1), what)?;
         Ok(DeviceRows {
             rows,
             cols,
