@@ -15,6 +15,7 @@ pub mod options;
 pub mod scalar;
 pub mod simd;
 pub mod stage;
+pub mod threads;
 pub mod value;
 
 pub use device::{DeviceElem, DeviceRows};

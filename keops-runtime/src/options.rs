@@ -82,7 +82,9 @@ pub struct Options {
     pub sum_scheme: SumScheme,
     /// Evaluate in f64 even for f32 data (results rounded back to f32).
     pub f64_accumulation: bool,
-    /// CPU threads (`None`: rayon's global pool, which follows `RAYON_NUM_THREADS`).
+    /// CPU threads (`None`: as many as the current rayon pool has, which
+    /// follows `RAYON_NUM_THREADS`; kernels run in pools of their own, see
+    /// [`crate::threads`]).
     pub threads: Option<usize>,
     /// Highest SIMD level the CPU engine may use (`None`: the best available).
     pub simd: Option<SimdLevel>,

@@ -25,7 +25,6 @@ pub(crate) mod reduce;
 
 use std::marker::PhantomData;
 use std::ops::Range;
-use std::sync::{Arc, Mutex, OnceLock};
 
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
@@ -63,28 +62,6 @@ const BLOCK_FLUSH: usize = 2048;
 /// Maximum length of a segment of the reduced index, so that lane indices
 /// stored as f32 stay exact.
 const MAX_SEGMENT: usize = 1 << 24;
-
-type PoolCache = Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>;
-
-/// Thread pools for explicit thread counts, built once per count.
-fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>> {
-    static POOLS: OnceLock<PoolCache> = OnceLock::new();
-    let pools = POOLS.get_or_init(|| Mutex::new(Vec::new()));
-    let mut g = pools
-        .lock()
-        .map_err(|_| Error::Internal("thread pool cache poisoned".into()))?;
-    if let Some((_, p)) = g.iter().find(|(k, _)| *k == n) {
-        return Ok(p.clone());
-    }
-    let p = Arc::new(
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .map_err(|e| Error::Internal(format!("cannot build a thread pool: {e}")))?,
-    );
-    g.push((n, p.clone()));
-    Ok(p)
-}
 
 /// Views of a stage's arguments, sorted by role.
 #[doc(hidden)]
@@ -212,10 +189,7 @@ fn run_engine<T: Real>(
         None => simd::best_level(),
     };
     let run = || run_inner::<T>(k, opts, &a, m, n, level);
-    match opts.threads {
-        Some(t) => pool(t.max(1))?.install(run),
-        None => run(),
-    }
+    crate::threads::install(opts.threads, run)?
 }
 
 /// The stage-specific part of the engine: the phase functions of stage `S`

@@ -28,8 +28,6 @@
 //! (pulp, dyn-stack, gemm-common, the per-type kernels, half, ...) to every
 //! user's build.
 
-use std::sync::{Arc, Mutex, OnceLock};
-
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
@@ -43,27 +41,6 @@ use crate::value::Val;
 pub const TILE: usize = 256;
 /// Output rows per work item (at most).
 pub const ROWS: usize = 128;
-
-type PoolCache = Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>;
-
-fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>> {
-    static POOLS: OnceLock<PoolCache> = OnceLock::new();
-    let pools = POOLS.get_or_init(|| Mutex::new(Vec::new()));
-    let mut g = pools
-        .lock()
-        .map_err(|_| Error::Internal("thread pool cache poisoned".into()))?;
-    if let Some((_, p)) = g.iter().find(|(k, _)| *k == n) {
-        return Ok(p.clone());
-    }
-    let p = Arc::new(
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .map_err(|e| Error::Internal(format!("cannot build a thread pool: {e}")))?,
-    );
-    g.push((n, p.clone()));
-    Ok(p)
-}
 
 struct Args<'a, T> {
     outer: Vec<(usize, ArrayView2<'a, T>)>,
@@ -190,10 +167,7 @@ pub fn tiled<S: CpuStage, T: Real>(
         None => simd::best_level(),
     };
     let run = || run_tiled::<S, T>(opts, &a, m, n, v, level);
-    match opts.threads {
-        Some(t) => pool(t.max(1))?.install(run),
-        None => run(),
-    }
+    crate::threads::install(opts.threads, run)?
 }
 
 fn run_tiled<S: CpuStage, T: Real>(
