@@ -221,14 +221,9 @@ fn t(c: bool) -> f64 {
     }
 }
 
-/// The dimension of a node (for constants of the derivative rules).
-fn dim(g: &Graph, y: Id) -> u32 {
-    g.dim(y)
-}
-
 /// `a / sqrt(1 - x^2)`, the adjoint of `asin` (and minus that of `acos`).
 fn asin_vjp(g: &mut Graph, x: Id, y: Id, a: Id) -> Id {
-    let one = g.splat_const(1.0, dim(g, y));
+    let one = g.splat_const(1.0, g.dim(y));
     let x2 = g.un(Un::Square, x);
     let r = g.bin(Bin::Sub, one, x2);
     let s = g.un(Un::Rsqrt, r);
@@ -243,7 +238,7 @@ fn max_vjp(g: &mut Graph, [x, z]: [Id; 2], y: Id, a: Id, max_op: bool) -> [Optio
     } else {
         g.bin(Bin::Sub, z, x)
     };
-    let zero = g.zeros(dim(g, y));
+    let zero = g.zeros(g.dim(y));
     let dx = g.tern(Tern::IfElse, diff, a, zero);
     let dz = g.tern(Tern::IfElse, diff, zero, a);
     [Some(dx), Some(dz)]
@@ -309,7 +304,7 @@ pub static ELEMENTWISE: &[OpDef] = &[
         f64::sqrt,
         Vjp::Un(|g, _, y, a| {
             // d sqrt(x) = 1 / (2 sqrt(x)).
-            let h = g.splat_const(0.5, dim(g, y));
+            let h = g.splat_const(0.5, g.dim(y));
             let q = g.bin(Bin::Div, a, y);
             Some(g.bin(Bin::Mul, h, q))
         }),
@@ -322,7 +317,7 @@ pub static ELEMENTWISE: &[OpDef] = &[
         Vjp::Un(|g, _, y, a| {
             // d x^(-1/2) = -1/2 x^(-3/2) = -1/2 rsqrt(x)^3.
             let c = g.un(Un::PowI(3), y);
-            let h = g.splat_const(-0.5, dim(g, y));
+            let h = g.splat_const(-0.5, g.dim(y));
             let p = g.bin(Bin::Mul, h, c);
             Some(g.bin(Bin::Mul, a, p))
         }),
@@ -332,7 +327,7 @@ pub static ELEMENTWISE: &[OpDef] = &[
         &["square"],
         |x| x * x,
         Vjp::Un(|g, x, y, a| {
-            let two = g.splat_const(2.0, dim(g, y));
+            let two = g.splat_const(2.0, g.dim(y));
             let p = g.bin(Bin::Mul, two, x);
             Some(g.bin(Bin::Mul, a, p))
         }),
@@ -385,7 +380,7 @@ pub static ELEMENTWISE: &[OpDef] = &[
         |x| if x == 0.0 { 0.0 } else { x * x.ln() },
         Vjp::Un(|g, x, y, a| {
             let l = g.un(Un::Log, x);
-            let one = g.splat_const(1.0, dim(g, y));
+            let one = g.splat_const(1.0, g.dim(y));
             let s = g.bin(Bin::Add, l, one);
             Some(g.bin(Bin::Mul, a, s))
         }),
@@ -418,7 +413,7 @@ pub static ELEMENTWISE: &[OpDef] = &[
             Vjp::Un(|g, x, y, a| {
                 // d/dx [(cos x - sinc x)/x] = (-sin x - 2 sinc'(x)) / x.
                 let s = g.un(Un::Sin, x);
-                let two = g.splat_const(2.0, dim(g, y));
+                let two = g.splat_const(2.0, g.dim(y));
                 let t = g.bin(Bin::Mul, two, y);
                 let num = g.bin(Bin::Add, s, t);
                 let q = g.bin(Bin::Div, num, x);
@@ -447,7 +442,7 @@ pub static ELEMENTWISE: &[OpDef] = &[
         &["atan"],
         f64::atan,
         Vjp::Un(|g, x, y, a| {
-            let one = g.splat_const(1.0, dim(g, y));
+            let one = g.splat_const(1.0, g.dim(y));
             let x2 = g.un(Un::Square, x);
             let r = g.bin(Bin::Add, one, x2);
             Some(g.bin(Bin::Div, a, r))
@@ -458,7 +453,7 @@ pub static ELEMENTWISE: &[OpDef] = &[
         &["tanh"],
         f64::tanh,
         Vjp::Un(|g, _, y, a| {
-            let one = g.splat_const(1.0, dim(g, y));
+            let one = g.splat_const(1.0, g.dim(y));
             let t2 = g.un(Un::Square, y);
             let r = g.bin(Bin::Sub, one, t2);
             Some(g.bin(Bin::Mul, a, r))
@@ -491,7 +486,7 @@ pub static ELEMENTWISE: &[OpDef] = &[
             let x2 = g.un(Un::Square, x);
             let m = g.un(Un::Neg, x2);
             let ex = g.un(Un::Exp, m);
-            let k = g.splat_const(std::f64::consts::FRAC_2_SQRT_PI, dim(g, y));
+            let k = g.splat_const(std::f64::consts::FRAC_2_SQRT_PI, g.dim(y));
             let p = g.bin(Bin::Mul, k, ex);
             Some(g.bin(Bin::Mul, a, p))
         }),
@@ -501,7 +496,7 @@ pub static ELEMENTWISE: &[OpDef] = &[
         &["log1p"],
         f64::ln_1p,
         Vjp::Un(|g, x, y, a| {
-            let one = g.splat_const(1.0, dim(g, y));
+            let one = g.splat_const(1.0, g.dim(y));
             let r = g.bin(Bin::Add, one, x);
             Some(g.bin(Bin::Div, a, r))
         }),
@@ -534,7 +529,7 @@ pub static ELEMENTWISE: &[OpDef] = &[
         ..un(
             Un::PowI(0),
             &["pow"],
-            |x| x,
+            |x| x, // replaced by `eval` above
             Vjp::Un(|g, x, y, a| {
                 let Op::Un(Un::PowI(k)) = g.node(y).op else {
                     unreachable!("the derivative rule of pow is called on a pow node")
@@ -543,7 +538,7 @@ pub static ELEMENTWISE: &[OpDef] = &[
                     None
                 } else {
                     let p = g.un(Un::PowI(k - 1), x);
-                    let c = g.splat_const(k as f64, dim(g, y));
+                    let c = g.splat_const(k as f64, g.dim(y));
                     let q = g.bin(Bin::Mul, c, p);
                     Some(g.bin(Bin::Mul, a, q))
                 }
@@ -600,7 +595,7 @@ pub static ELEMENTWISE: &[OpDef] = &[
         f64::powf,
         Vjp::Bin(|g, [x, z], y, a| {
             // d x^z = z x^(z-1) dx + ln(x) x^z dz.
-            let one = g.splat_const(1.0, dim(g, y));
+            let one = g.splat_const(1.0, g.dim(y));
             let zm1 = g.bin(Bin::Sub, z, one);
             let p = g.bin(Bin::Powf, x, zm1);
             let t = g.bin(Bin::Mul, z, p);
@@ -677,7 +672,7 @@ pub static ELEMENTWISE: &[OpDef] = &[
         },
         |g, [x, lo, hi], y, a| {
             // x passes where lo <= x <= hi; lo where x < lo; hi where x > hi.
-            let d = dim(g, y);
+            let d = g.dim(y);
             // Built first as before the table (unused here): keeps the
             // node numbering, hence the order of lowered instructions.
             let _ = g.zeros(d);
@@ -699,7 +694,7 @@ pub static ELEMENTWISE: &[OpDef] = &[
         // a where c >= 0, else b.
         |c, a, b| if c >= 0.0 { a } else { b },
         |g, [c, _, _], y, a| {
-            let zero = g.zeros(dim(g, y));
+            let zero = g.zeros(g.dim(y));
             let da = g.tern(Tern::IfElse, c, a, zero);
             let db = g.tern(Tern::IfElse, c, zero, a);
             [None, Some(da), Some(db)]
@@ -720,7 +715,7 @@ pub static ELEMENTWISE: &[OpDef] = &[
                 // d/dx = 1, d/dn = -floor((x - d)/n), d/dd = 0.
                 // Built first as before the table (unused here): keeps the
                 // node numbering, hence the order of lowered instructions.
-                let _ = g.zeros(dim(g, y));
+                let _ = g.zeros(g.dim(y));
                 let s = g.bin(Bin::Sub, x, d);
                 let r = g.bin(Bin::Div, s, n);
                 let fl = g.un(Un::Floor, r);
