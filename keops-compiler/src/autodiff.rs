@@ -6,13 +6,16 @@
 //! shares every forward node the derivative reuses (the exponential of a
 //! Gaussian kernel is computed once per pair in its gradient).
 //!
-//! Operations without a derivative (`sign`, `step`, `floor`, `round`, the
-//! comparisons, `one_hot`, the vector `argmin`/`argmax` and the index tests)
-//! have zero derivative, as in KeOps.
+//! The derivative rules of the element-wise operations are in their rows of
+//! [`crate::ops::ELEMENTWISE`]; the layout, bilinear and vector-reduction
+//! rules are here. Operations without a derivative (`sign`, `step`, `floor`,
+//! `round`, the comparisons, `one_hot`, the vector `argmin`/`argmax` and the
+//! index tests) have zero derivative, as in KeOps.
 
 use std::collections::HashMap;
 
-use crate::ir::{BilinearMap, Bin, Graph, Id, Op, Tern, Un, VecRed};
+use crate::ir::{BilinearMap, Bin, Graph, Id, Op, VecRed};
+use crate::ops::{self, ElemOp, Vjp};
 
 /// The vector-Jacobian product of `f` with respect to variable `v`, applied to
 /// the cotangent `e` (`dim(e) == dim(f)`, or 1 and broadcast). The result has
@@ -77,227 +80,20 @@ pub fn vjp(g: &mut Graph, f: Id, v: u32, e: Id) -> Id {
 fn local_vjp(g: &mut Graph, id: Id, a: Id) -> Vec<Option<Id>> {
     let n = g.node(id).clone();
     let args = n.args.clone();
-    let dim = n.dim;
     match &n.op {
         Op::Var(_) | Op::Const(_) | Op::IndexMatch(_) => vec![],
-        Op::Un(u) => {
-            let x = args[0];
-            let d = match u {
-                Un::Neg => Some(g.un(Un::Neg, a)),
-                Un::Abs => {
-                    let s = g.un(Un::Sign, x);
-                    Some(g.bin(Bin::Mul, a, s))
-                }
-                Un::Exp => Some(g.bin(Bin::Mul, a, id)),
-                Un::Log => Some(g.bin(Bin::Div, a, x)),
-                Un::Sin => {
-                    let c = g.un(Un::Cos, x);
-                    Some(g.bin(Bin::Mul, a, c))
-                }
-                Un::Cos => {
-                    let s = g.un(Un::Sin, x);
-                    let p = g.bin(Bin::Mul, a, s);
-                    Some(g.un(Un::Neg, p))
-                }
-                Un::Sqrt => {
-                    // d sqrt(x) = 1 / (2 sqrt(x)).
-                    let h = g.splat_const(0.5, dim);
-                    let q = g.bin(Bin::Div, a, id);
-                    Some(g.bin(Bin::Mul, h, q))
-                }
-                Un::Rsqrt => {
-                    // d x^(-1/2) = -1/2 x^(-3/2) = -1/2 rsqrt(x)^3.
-                    let c = g.un(Un::PowI(3), id);
-                    let h = g.splat_const(-0.5, dim);
-                    let p = g.bin(Bin::Mul, h, c);
-                    Some(g.bin(Bin::Mul, a, p))
-                }
-                Un::Square => {
-                    let two = g.splat_const(2.0, dim);
-                    let p = g.bin(Bin::Mul, two, x);
-                    Some(g.bin(Bin::Mul, a, p))
-                }
-                Un::Sign | Un::Step | Un::Floor | Un::Round => None,
-                Un::Relu => {
-                    let s = g.un(Un::Step, x);
-                    Some(g.bin(Bin::Mul, a, s))
-                }
-                Un::Inv => {
-                    // d (1/x) = -(1/x)^2.
-                    let s = g.un(Un::Square, id);
-                    let p = g.bin(Bin::Mul, a, s);
-                    Some(g.un(Un::Neg, p))
-                }
-                Un::XLogX => {
-                    let l = g.un(Un::Log, x);
-                    let one = g.splat_const(1.0, dim);
-                    let s = g.bin(Bin::Add, l, one);
-                    Some(g.bin(Bin::Mul, a, s))
-                }
-                Un::SinXDivX => {
-                    let d = g.un(Un::SinXDivXDeriv, x);
-                    Some(g.bin(Bin::Mul, a, d))
-                }
-                Un::SinXDivXDeriv => {
-                    // d/dx [(cos x - sinc x)/x] = (-sin x - 2 sinc'(x)) / x.
-                    let s = g.un(Un::Sin, x);
-                    let two = g.splat_const(2.0, dim);
-                    let t = g.bin(Bin::Mul, two, id);
-                    let num = g.bin(Bin::Add, s, t);
-                    let q = g.bin(Bin::Div, num, x);
-                    let p = g.bin(Bin::Mul, a, q);
-                    Some(g.un(Un::Neg, p))
-                }
-                Un::Asin | Un::Acos => {
-                    // ±1 / sqrt(1 - x^2).
-                    let one = g.splat_const(1.0, dim);
-                    let x2 = g.un(Un::Square, x);
-                    let r = g.bin(Bin::Sub, one, x2);
-                    let s = g.un(Un::Rsqrt, r);
-                    let p = g.bin(Bin::Mul, a, s);
-                    Some(if *u == Un::Asin { p } else { g.un(Un::Neg, p) })
-                }
-                Un::Atan => {
-                    let one = g.splat_const(1.0, dim);
-                    let x2 = g.un(Un::Square, x);
-                    let r = g.bin(Bin::Add, one, x2);
-                    Some(g.bin(Bin::Div, a, r))
-                }
-                Un::Tanh => {
-                    let one = g.splat_const(1.0, dim);
-                    let t2 = g.un(Un::Square, id);
-                    let r = g.bin(Bin::Sub, one, t2);
-                    Some(g.bin(Bin::Mul, a, r))
-                }
-                Un::Sinh => {
-                    let c = g.un(Un::Cosh, x);
-                    Some(g.bin(Bin::Mul, a, c))
-                }
-                Un::Cosh => {
-                    let s = g.un(Un::Sinh, x);
-                    Some(g.bin(Bin::Mul, a, s))
-                }
-                Un::Erf => {
-                    // 2/sqrt(pi) exp(-x^2).
-                    let x2 = g.un(Un::Square, x);
-                    let m = g.un(Un::Neg, x2);
-                    let ex = g.un(Un::Exp, m);
-                    let k = g.splat_const(std::f64::consts::FRAC_2_SQRT_PI, dim);
-                    let p = g.bin(Bin::Mul, k, ex);
-                    Some(g.bin(Bin::Mul, a, p))
-                }
-                Un::Log1p => {
-                    let one = g.splat_const(1.0, dim);
-                    let r = g.bin(Bin::Add, one, x);
-                    Some(g.bin(Bin::Div, a, r))
-                }
-                Un::Expm1 => {
-                    let ex = g.un(Un::Exp, x);
-                    Some(g.bin(Bin::Mul, a, ex))
-                }
-                Un::PowI(k) => {
-                    let k = *k;
-                    if k == 0 {
-                        None
-                    } else {
-                        let p = g.un(Un::PowI(k - 1), x);
-                        let c = g.splat_const(k as f64, dim);
-                        let q = g.bin(Bin::Mul, c, p);
-                        Some(g.bin(Bin::Mul, a, q))
-                    }
-                }
+        Op::Un(_) | Op::Bin(_) | Op::Tern(_) => {
+            let op = match n.op {
+                Op::Un(u) => ElemOp::Un(u),
+                Op::Bin(b) => ElemOp::Bin(b),
+                Op::Tern(t) => ElemOp::Tern(t),
+                _ => unreachable!(),
             };
-            vec![d]
-        }
-        Op::Bin(b) => {
-            let (x, y) = (args[0], args[1]);
-            match b {
-                Bin::Add => vec![Some(a), Some(a)],
-                Bin::Sub => {
-                    let m = g.un(Un::Neg, a);
-                    vec![Some(a), Some(m)]
-                }
-                Bin::Mul => {
-                    let dx = g.bin(Bin::Mul, a, y);
-                    let dy = g.bin(Bin::Mul, a, x);
-                    vec![Some(dx), Some(dy)]
-                }
-                Bin::Div => {
-                    // d(x/y) = dx / y - (x/y) dy / y.
-                    let dx = g.bin(Bin::Div, a, y);
-                    let q = g.bin(Bin::Mul, dx, id);
-                    let dy = g.un(Un::Neg, q);
-                    vec![Some(dx), Some(dy)]
-                }
-                Bin::Powf => {
-                    // d x^y = y x^(y-1) dx + ln(x) x^y dy.
-                    let one = g.splat_const(1.0, dim);
-                    let ym1 = g.bin(Bin::Sub, y, one);
-                    let p = g.bin(Bin::Powf, x, ym1);
-                    let t = g.bin(Bin::Mul, y, p);
-                    let dx = g.bin(Bin::Mul, a, t);
-                    let l = g.un(Un::Log, x);
-                    let t2 = g.bin(Bin::Mul, l, id);
-                    let dy = g.bin(Bin::Mul, a, t2);
-                    vec![Some(dx), Some(dy)]
-                }
-                Bin::Atan2 => {
-                    // atan2(y, x) with args (x = numerator y, y = denominator x):
-                    // d/dnum = den / r2, d/dden = -num / r2.
-                    let n2 = g.un(Un::Square, x);
-                    let d2 = g.un(Un::Square, y);
-                    let r2 = g.bin(Bin::Add, n2, d2);
-                    let q = g.bin(Bin::Div, a, r2);
-                    let dnum = g.bin(Bin::Mul, q, y);
-                    let t = g.bin(Bin::Mul, q, x);
-                    let dden = g.un(Un::Neg, t);
-                    vec![Some(dnum), Some(dden)]
-                }
-                Bin::Max | Bin::Min => {
-                    // The adjoint goes to the selected operand (the first on ties).
-                    let diff = if *b == Bin::Max {
-                        g.bin(Bin::Sub, x, y)
-                    } else {
-                        g.bin(Bin::Sub, y, x)
-                    };
-                    let zero = g.zeros(dim);
-                    let dx = g.tern(Tern::IfElse, diff, a, zero);
-                    let dy = g.tern(Tern::IfElse, diff, zero, a);
-                    vec![Some(dx), Some(dy)]
-                }
-                _ => vec![None, None],
-            }
-        }
-        Op::Tern(t) => {
-            let (x, p, q) = (args[0], args[1], args[2]);
-            let zero = g.zeros(dim);
-            match t {
-                Tern::Clamp => {
-                    // x passes where lo <= x <= hi; lo where x < lo; hi where x > hi.
-                    let below = g.bin(Bin::Lt, x, p);
-                    let above = g.bin(Bin::Gt, x, q);
-                    let m_lo = g.bin(Bin::Mul, a, below);
-                    let m_hi = g.bin(Bin::Mul, a, above);
-                    let one = g.splat_const(1.0, dim);
-                    let out = g.bin(Bin::Add, below, above);
-                    let inside = g.bin(Bin::Sub, one, out);
-                    let m_x = g.bin(Bin::Mul, a, inside);
-                    vec![Some(m_x), Some(m_lo), Some(m_hi)]
-                }
-                Tern::IfElse => {
-                    let da = g.tern(Tern::IfElse, x, a, zero);
-                    let db = g.tern(Tern::IfElse, x, zero, a);
-                    vec![None, Some(da), Some(db)]
-                }
-                Tern::Mod => {
-                    // x - n floor((x - d)/n): d/dx = 1, d/dn = -floor((x-d)/n), d/dd = 0.
-                    let s = g.bin(Bin::Sub, x, q);
-                    let r = g.bin(Bin::Div, s, p);
-                    let fl = g.un(Un::Floor, r);
-                    let t = g.bin(Bin::Mul, a, fl);
-                    let dn = g.un(Un::Neg, t);
-                    vec![Some(a), Some(dn), None]
-                }
+            match ops::def(op).vjp {
+                Vjp::Zero => vec![None; args.len()],
+                Vjp::Un(f) => vec![f(g, args[0], id, a)],
+                Vjp::Bin(f) => f(g, [args[0], args[1]], id, a).to_vec(),
+                Vjp::Tern(f) => f(g, [args[0], args[1], args[2]], id, a).to_vec(),
             }
         }
         Op::Gather(m) => {

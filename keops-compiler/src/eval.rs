@@ -172,23 +172,26 @@ impl<'a> PairEval<'a> {
                 }
                 Op::Un(u) => {
                     let a = self.get(n.args[0]);
+                    let f = u.evaluator();
                     for c in 0..dim {
-                        out[c] = u.eval(a[c]);
+                        out[c] = f(a[c]);
                     }
                 }
                 Op::Bin(b) => {
                     let a = self.get(n.args[0]);
                     let bb = self.get(n.args[1]);
+                    let f = b.evaluator();
                     for c in 0..dim {
-                        out[c] = b.eval(a[c], bb[c]);
+                        out[c] = f(a[c], bb[c]);
                     }
                 }
                 Op::Tern(t) => {
                     let a = self.get(n.args[0]);
                     let b = self.get(n.args[1]);
                     let cc = self.get(n.args[2]);
+                    let f = t.evaluator();
                     for c in 0..dim {
-                        out[c] = t.eval(a[c], b[c], cc[c]);
+                        out[c] = f(a[c], b[c], cc[c]);
                     }
                 }
                 Op::Gather(m) => {

@@ -13,6 +13,7 @@ use proc_macro2::Span;
 use crate::autodiff::vjp;
 use crate::ir::{BilinearMap, Bin, Cat, Graph, Id, Tern, Un, VarInfo, VecRed};
 use crate::limits::{MAX_DIM, MAX_IR_NODES, MAX_IR_SIZE, MAX_K, MAX_SCALAR_OPS};
+use crate::ops;
 use crate::parse::{combine, Arg, Ast, BinOp, IndexKind, KernelDef};
 use crate::stage::{RedKind, Stage, VarDecl, VarKind};
 
@@ -179,42 +180,10 @@ fn always_reduction(base: RedBase) -> bool {
     )
 }
 
-const FUNCTIONS: &[&str] = &[
-    "abs",
-    "exp",
-    "log",
-    "ln",
-    "sin",
-    "cos",
-    "sqrt",
-    "rsqrt",
-    "square",
-    "sign",
-    "step",
-    "relu",
-    "inv",
-    "xlogx",
-    "sinxdivx",
-    "asin",
-    "acos",
-    "atan",
-    "tanh",
-    "sinh",
-    "cosh",
-    "erf",
-    "log1p",
-    "expm1",
-    "floor",
-    "round",
-    "pow",
-    "powf",
-    "atan2",
-    "clamp",
+/// Function names other than the element-wise operations' (those are in
+/// [`crate::ops::ELEMENTWISE`]): with them, the "did you mean" candidates.
+const OTHER_FUNCTIONS: &[&str] = &[
     "clampint",
-    "ifelse",
-    "modulo",
-    "max",
-    "min",
     "sqnorm2",
     "norm2",
     "norm",
@@ -252,34 +221,9 @@ const FUNCTIONS: &[&str] = &[
     "kmin_argkmin_j",
 ];
 
-fn unary_fn(name: &str) -> Option<Un> {
-    Some(match name {
-        "abs" => Un::Abs,
-        "exp" => Un::Exp,
-        "log" | "ln" => Un::Log,
-        "sin" => Un::Sin,
-        "cos" => Un::Cos,
-        "sqrt" => Un::Sqrt,
-        "rsqrt" => Un::Rsqrt,
-        "square" => Un::Square,
-        "sign" => Un::Sign,
-        "step" => Un::Step,
-        "relu" => Un::Relu,
-        "inv" => Un::Inv,
-        "xlogx" => Un::XLogX,
-        "sinxdivx" => Un::SinXDivX,
-        "asin" => Un::Asin,
-        "acos" => Un::Acos,
-        "atan" => Un::Atan,
-        "tanh" => Un::Tanh,
-        "sinh" => Un::Sinh,
-        "cosh" => Un::Cosh,
-        "erf" => Un::Erf,
-        "log1p" => Un::Log1p,
-        "expm1" => Un::Expm1,
-        "floor" => Un::Floor,
-        _ => return None,
-    })
+/// The "did you mean" candidates for an unknown function or method.
+fn function_names() -> impl Iterator<Item = &'static str> {
+    ops::suggestions().chain(OTHER_FUNCTIONS.iter().copied())
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -894,24 +838,14 @@ impl Front {
         }
         let g = &mut self.g;
         Some(match op {
-            BinOp::Add => g.bin(Bin::Add, a, b),
-            BinOp::Sub => g.bin(Bin::Sub, a, b),
-            BinOp::Mul => g.bin(Bin::Mul, a, b),
-            BinOp::Div => g.bin(Bin::Div, a, b),
-            BinOp::Rem => {
-                let z = g.constant(0.0);
-                g.tern(Tern::Mod, a, b, z)
-            }
             BinOp::Dot => {
                 let p = g.bin(Bin::Mul, a, b);
                 g.vsum(p)
             }
-            BinOp::Lt => g.bin(Bin::Lt, a, b),
-            BinOp::Le => g.bin(Bin::Le, a, b),
-            BinOp::Gt => g.bin(Bin::Gt, a, b),
-            BinOp::Ge => g.bin(Bin::Ge, a, b),
-            BinOp::Eq => g.bin(Bin::Eq, a, b),
-            BinOp::Ne => g.bin(Bin::Ne, a, b),
+            _ => ops::by_infix(op.symbol())
+                .expect("every infix operator but `|` is in ops::ELEMENTWISE")
+                .op
+                .build(g, &[a, b]),
         })
     }
 
@@ -986,10 +920,51 @@ impl Front {
                 self.bind(&what, span, args, $slots, $req)?
             }};
         }
-        if let Some(u) = unary_fn(&lower) {
-            let b = bind!(&[&["x"]], 1);
-            let x = self.expr(b.slots[0]?)?;
-            return Some(self.g.un(u, x));
+        // Vector max/min: one argument, or a method with axis 2 / -1 / none.
+        if matches!(lower.as_str(), "max" | "min") {
+            let vector_form = args.len() == 1
+                || (method
+                    && args.len() == 2
+                    && matches!(args[1].value.as_int(), Some(2) | Some(-1))
+                    && args[1].keyword.is_none())
+                || (method
+                    && args.len() == 2
+                    && matches!(&args[1].keyword, Some((k, _)) if k == "axis" || k == "dim"));
+            if vector_form {
+                if args.len() == 2 {
+                    if let Some(v) = args[1].value.as_int() {
+                        if v != 2 && v != -1 {
+                            self.err(args[1].value.span(), "axis must be 0 (over i), 1 (over j), or 2 / -1 (over the vector entries)");
+                            return None;
+                        }
+                    }
+                }
+                let x = self.expr(&args[0].value)?;
+                let r = if lower == "max" {
+                    VecRed::Max
+                } else {
+                    VecRed::Min
+                };
+                return Some(self.g.vec_red(r, x));
+            }
+        }
+        // Element-wise operations (but those taking a literal argument).
+        if let Some(def) = ops::by_spelling(&lower).filter(|d| !d.hand_lowered) {
+            let b = bind!(def.args, def.required);
+            let mut ids = Vec::new();
+            let mut bad = false;
+            for a in b.slots.iter().flatten() {
+                match self.expr(a) {
+                    Some(id) => ids.push((id, *a)),
+                    None => bad = true,
+                }
+            }
+            if bad {
+                return None;
+            }
+            self.check_broadcast(def.calls[0], span, &ids)?;
+            let ids: Vec<Id> = ids.iter().map(|&(id, _)| id).collect();
+            return Some(def.op.build(&mut self.g, &ids));
         }
         match lower.as_str() {
             "round" => {
@@ -1031,58 +1006,15 @@ impl Front {
                     Some(self.g.bin(Bin::Powf, x, c))
                 }
             }
-            "powf" | "atan2" | "max" | "min" | "maximum" | "minimum" | "dot" | "scalprod" => {
-                // Vector max/min: one argument, or a method with axis 2 / -1 / none.
-                if matches!(lower.as_str(), "max" | "min") {
-                    let vector_form = args.len() == 1
-                        || (method
-                            && args.len() == 2
-                            && matches!(args[1].value.as_int(), Some(2) | Some(-1))
-                            && args[1].keyword.is_none())
-                        || (method
-                            && args.len() == 2
-                            && matches!(&args[1].keyword, Some((k, _)) if k == "axis" || k == "dim"));
-                    if vector_form {
-                        if args.len() == 2 {
-                            if let Some(v) = args[1].value.as_int() {
-                                if v != 2 && v != -1 {
-                                    self.err(args[1].value.span(), "axis must be 0 (over i), 1 (over j), or 2 / -1 (over the vector entries)");
-                                    return None;
-                                }
-                            }
-                        }
-                        let x = self.expr(&args[0].value)?;
-                        let r = if lower == "max" {
-                            VecRed::Max
-                        } else {
-                            VecRed::Min
-                        };
-                        return Some(self.g.vec_red(r, x));
-                    }
-                }
+            "dot" | "scalprod" => {
                 let b = bind!(&[&["a", "x"], &["b", "y"]], 2);
                 let (aa, ba) = (b.slots[0]?, b.slots[1]?);
                 let a = self.expr(aa);
                 let c = self.expr(ba);
                 let (a, c) = (a?, c?);
-                let shown = match lower.as_str() {
-                    "maximum" => "max",
-                    "minimum" => "min",
-                    "scalprod" => "dot",
-                    l => l,
-                };
-                self.check_broadcast(shown, span, &[(a, aa), (c, ba)])?;
-                let g = &mut self.g;
-                Some(match shown {
-                    "powf" => g.bin(Bin::Powf, a, c),
-                    "atan2" => g.bin(Bin::Atan2, a, c),
-                    "max" => g.bin(Bin::Max, a, c),
-                    "min" => g.bin(Bin::Min, a, c),
-                    _ => {
-                        let p = g.bin(Bin::Mul, a, c);
-                        g.vsum(p)
-                    }
-                })
+                self.check_broadcast("dot", span, &[(a, aa), (c, ba)])?;
+                let p = self.g.bin(Bin::Mul, a, c);
+                Some(self.g.vsum(p))
             }
             "argmax" | "argmin" => {
                 let b = bind!(&[&["x"], &["axis", "dim"]], 1);
@@ -1119,43 +1051,6 @@ impl Front {
                 }
                 let x = self.expr(b.slots[0]?)?;
                 Some(self.g.vsum(x))
-            }
-            "clamp" | "ifelse" | "modulo" | "mod" | "keops_mod" => {
-                let (slots, req): (&[&[&str]], usize) = match lower.as_str() {
-                    "clamp" => (&[&["x"], &["a", "lo", "min"], &["b", "hi", "max"]], 3),
-                    "ifelse" => (&[&["c", "cond"], &["a"], &["b"]], 3),
-                    _ => (&[&["x"], &["n", "modulus"], &["d", "offset"]], 2),
-                };
-                let b = bind!(slots, req);
-                let asts: Vec<Option<&Ast>> = b.slots.clone();
-                let mut ids = Vec::new();
-                let mut bad = false;
-                for a in asts.iter().flatten() {
-                    match self.expr(a) {
-                        Some(id) => ids.push((id, *a)),
-                        None => bad = true,
-                    }
-                }
-                if bad {
-                    return None;
-                }
-                let shown = if lower == "clamp" || lower == "ifelse" {
-                    lower.as_str()
-                } else {
-                    "modulo"
-                };
-                self.check_broadcast(shown, span, &ids)?;
-                let t = match lower.as_str() {
-                    "clamp" => Tern::Clamp,
-                    "ifelse" => Tern::IfElse,
-                    _ => Tern::Mod,
-                };
-                let third = if ids.len() == 3 {
-                    ids[2].0
-                } else {
-                    self.g.constant(0.0)
-                };
-                Some(self.g.tern(t, ids[0].0, ids[1].0, third))
             }
             "clampint" => {
                 let b = bind!(&[&["x"], &["a"], &["b"]], 3);
@@ -1496,7 +1391,7 @@ impl Front {
                 Some(vjp(&mut self.g, f, v, e))
             }
             _ => {
-                let sugg = suggestion(name, FUNCTIONS.iter().copied());
+                let sugg = suggestion(name, function_names());
                 self.err(
                     name_span,
                     if method {
@@ -1813,4 +1708,147 @@ pub fn tensordot_map(
         dim_out: total_keep,
         terms,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::Op;
+    use crate::ops::{ElemOp, ELEMENTWISE};
+    use crate::parse::parse_kernel_str;
+
+    /// The "did you mean" candidates, as before the operation table (the
+    /// nearest candidate wins, ties by name: only the set matters).
+    #[test]
+    fn suggested_names_are_unchanged() {
+        let mut now: Vec<&str> = function_names().collect();
+        now.sort();
+        now.dedup();
+        let mut before = vec![
+            "abs",
+            "exp",
+            "log",
+            "ln",
+            "sin",
+            "cos",
+            "sqrt",
+            "rsqrt",
+            "square",
+            "sign",
+            "step",
+            "relu",
+            "inv",
+            "xlogx",
+            "sinxdivx",
+            "asin",
+            "acos",
+            "atan",
+            "tanh",
+            "sinh",
+            "cosh",
+            "erf",
+            "log1p",
+            "expm1",
+            "floor",
+            "round",
+            "pow",
+            "powf",
+            "atan2",
+            "clamp",
+            "clampint",
+            "ifelse",
+            "modulo",
+            "max",
+            "min",
+            "sqnorm2",
+            "norm2",
+            "norm",
+            "normalize",
+            "sqdist",
+            "weightedsqnorm",
+            "weightedsqdist",
+            "elem",
+            "extract",
+            "one_hot",
+            "concat",
+            "cat",
+            "concatenate",
+            "matvecmult",
+            "vecmatmult",
+            "tensorprod",
+            "keops_tensordot",
+            "sum",
+            "argmax",
+            "argmin",
+            "dot",
+            "grad",
+            "sum_j",
+            "sum_i",
+            "logsumexp_j",
+            "sumsoftmaxweight_j",
+            "min_j",
+            "argmin_j",
+            "min_argmin_j",
+            "max_j",
+            "argmax_j",
+            "max_argmax_j",
+            "kmin_j",
+            "argkmin_j",
+            "kmin_argkmin_j",
+        ];
+        before.sort();
+        assert_eq!(now, before);
+    }
+
+    /// The operations of the formula's graph (not simplified).
+    fn ops_of(body: &str) -> Vec<Op> {
+        let src = format!("|x: Vi<2>, y: Vj<2>, z: Pm<2>| sum_j({body})");
+        let def = parse_kernel_str(&src).unwrap_or_else(|e| panic!("{src}: {e}"));
+        let st = build_stage(&def, false).unwrap_or_else(|e| panic!("{src}: {e}"));
+        st.graph
+            .reachable(&[st.f])
+            .into_iter()
+            .map(|id| st.graph.node(id).op.clone())
+            .collect()
+    }
+
+    fn is(op: &Op, e: ElemOp) -> bool {
+        match (op, e) {
+            (Op::Un(a), ElemOp::Un(b)) => std::mem::discriminant(a) == std::mem::discriminant(&b),
+            (Op::Bin(a), ElemOp::Bin(b)) => *a == b,
+            (Op::Tern(a), ElemOp::Tern(b)) => *a == b,
+            _ => false,
+        }
+    }
+
+    /// Every spelling of the table, as a function, a method and an infix
+    /// operator, lowers to its operation.
+    #[test]
+    fn every_spelling_lowers_to_its_operation() {
+        for d in ELEMENTWISE {
+            let n = d.required;
+            // Literal arguments for the hand-lowered spellings (`pow(x, 3)`).
+            let operands = if d.hand_lowered {
+                ["x", "3", "3"]
+            } else {
+                ["x", "y", "z"]
+            };
+            for s in d.spellings() {
+                let s = if s == "mod" { "r#mod" } else { s };
+                let call = format!("{s}({})", operands[..n].join(", "));
+                let method = format!("x.{s}({})", operands[1..n].join(", "));
+                for body in [call, method] {
+                    assert!(
+                        ops_of(&body).iter().any(|o| is(o, d.op)),
+                        "`{body}` is not {}",
+                        d.name
+                    );
+                }
+            }
+            if let Some(sym) = d.infix {
+                let body = format!("x {sym} y");
+                assert!(ops_of(&body).iter().any(|o| is(o, d.op)), "`{body}`");
+            }
+        }
+    }
 }

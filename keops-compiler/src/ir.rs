@@ -20,6 +20,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::ops::{self, ElemOp, Eval, OpDef, Vjp};
+
 /// Handle of a node in a [`Graph`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Id(pub u32);
@@ -112,7 +114,8 @@ impl Deps {
     }
 }
 
-/// Element-wise unary operations.
+/// Element-wise unary operations (spellings, semantics and derivatives:
+/// [`crate::ops::ELEMENTWISE`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Un {
     /// `-x`
@@ -174,120 +177,41 @@ pub enum Un {
 }
 
 impl Un {
+    /// The operation's row in [`crate::ops::ELEMENTWISE`].
+    pub fn def(self) -> &'static OpDef {
+        ops::def(ElemOp::Un(self))
+    }
+
     /// Name in the formula language.
     pub fn name(self) -> String {
         match self {
-            Un::Neg => "neg".into(),
-            Un::Abs => "abs".into(),
-            Un::Exp => "exp".into(),
-            Un::Log => "log".into(),
-            Un::Sin => "sin".into(),
-            Un::Cos => "cos".into(),
-            Un::Sqrt => "sqrt".into(),
-            Un::Rsqrt => "rsqrt".into(),
-            Un::Square => "square".into(),
-            Un::Sign => "sign".into(),
-            Un::Step => "step".into(),
-            Un::Relu => "relu".into(),
-            Un::Inv => "inv".into(),
-            Un::XLogX => "xlogx".into(),
-            Un::SinXDivX => "sinxdivx".into(),
-            Un::SinXDivXDeriv => "sinxdivx_deriv".into(),
-            Un::Asin => "asin".into(),
-            Un::Acos => "acos".into(),
-            Un::Atan => "atan".into(),
-            Un::Tanh => "tanh".into(),
-            Un::Sinh => "sinh".into(),
-            Un::Cosh => "cosh".into(),
-            Un::Erf => "erf".into(),
-            Un::Log1p => "log1p".into(),
-            Un::Expm1 => "expm1".into(),
-            Un::Floor => "floor".into(),
-            Un::Round => "round".into(),
-            Un::PowI(n) => format!("pow{n}"),
+            Un::PowI(n) => format!("{}{n}", self.def().name),
+            _ => self.def().name.into(),
         }
     }
 
     /// Exact (f64) evaluation: the reference semantics of the operation.
     pub fn eval(self, x: f64) -> f64 {
-        match self {
-            Un::Neg => -x,
-            Un::Abs => x.abs(),
-            Un::Exp => x.exp(),
-            Un::Log => x.ln(),
-            Un::Sin => x.sin(),
-            Un::Cos => x.cos(),
-            Un::Sqrt => x.sqrt(),
-            Un::Rsqrt => {
-                if x == 0.0 {
-                    0.0
-                } else {
-                    1.0 / x.sqrt()
-                }
-            }
-            Un::Square => x * x,
-            Un::Sign => {
-                if x > 0.0 {
-                    1.0
-                } else if x < 0.0 {
-                    -1.0
-                } else {
-                    0.0
-                }
-            }
-            Un::Step => {
-                if x < 0.0 {
-                    0.0
-                } else {
-                    1.0
-                }
-            }
-            Un::Relu => {
-                if x < 0.0 {
-                    0.0
-                } else {
-                    x
-                }
-            }
-            Un::Inv => 1.0 / x,
-            Un::XLogX => {
-                if x == 0.0 {
-                    0.0
-                } else {
-                    x * x.ln()
-                }
-            }
-            Un::SinXDivX => {
-                if x == 0.0 {
-                    1.0
-                } else {
-                    x.sin() / x
-                }
-            }
-            Un::SinXDivXDeriv => {
-                if x == 0.0 {
-                    0.0
-                } else {
-                    (x.cos() - x.sin() / x) / x
-                }
-            }
-            Un::Asin => x.asin(),
-            Un::Acos => x.acos(),
-            Un::Atan => x.atan(),
-            Un::Tanh => x.tanh(),
-            Un::Sinh => x.sinh(),
-            Un::Cosh => x.cosh(),
-            Un::Erf => erf_f64(x),
-            Un::Log1p => x.ln_1p(),
-            Un::Expm1 => x.exp_m1(),
-            Un::Floor => x.floor(),
-            Un::Round => x.round(),
-            Un::PowI(n) => x.powi(n),
+        self.evaluator()(x)
+    }
+
+    /// [`Un::eval`] with the table lookup done once (for loops).
+    pub fn evaluator(self) -> impl Fn(f64) -> f64 {
+        let n = match self {
+            Un::PowI(n) => n,
+            _ => 0,
+        };
+        let e = self.def().eval;
+        move |x| match e {
+            Eval::Un(f) => f(x),
+            Eval::UnInt(f) => f(x, n),
+            Eval::Bin(_) | Eval::Tern(_) => unreachable!("unary operation"),
         }
     }
 }
 
-/// Element-wise binary operations (both operands of the same dimension).
+/// Element-wise binary operations (both operands of the same dimension;
+/// spellings, semantics and derivatives: [`crate::ops::ELEMENTWISE`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Bin {
     /// `a + b`
@@ -321,71 +245,37 @@ pub enum Bin {
 }
 
 impl Bin {
+    /// The operation's row in [`crate::ops::ELEMENTWISE`].
+    pub fn def(self) -> &'static OpDef {
+        ops::def(ElemOp::Bin(self))
+    }
     /// Name in the formula language.
     pub fn name(self) -> &'static str {
-        match self {
-            Bin::Add => "+",
-            Bin::Sub => "-",
-            Bin::Mul => "*",
-            Bin::Div => "/",
-            Bin::Powf => "powf",
-            Bin::Atan2 => "atan2",
-            Bin::Max => "max",
-            Bin::Min => "min",
-            Bin::Lt => "<",
-            Bin::Le => "<=",
-            Bin::Gt => ">",
-            Bin::Ge => ">=",
-            Bin::Eq => "==",
-            Bin::Ne => "!=",
-        }
+        self.def().name
     }
     /// True for the infix arithmetic and comparison operators.
     pub fn is_infix(self) -> bool {
-        !matches!(self, Bin::Powf | Bin::Atan2 | Bin::Max | Bin::Min)
+        self.def().infix.is_some()
     }
     /// True for the comparisons (zero derivative).
     pub fn is_comparison(self) -> bool {
-        matches!(
-            self,
-            Bin::Lt | Bin::Le | Bin::Gt | Bin::Ge | Bin::Eq | Bin::Ne
-        )
+        matches!(self.def().vjp, Vjp::Zero)
     }
     /// Exact (f64) evaluation.
     pub fn eval(self, a: f64, b: f64) -> f64 {
-        let t = |c: bool| if c { 1.0 } else { 0.0 };
-        match self {
-            Bin::Add => a + b,
-            Bin::Sub => a - b,
-            Bin::Mul => a * b,
-            Bin::Div => a / b,
-            Bin::Powf => a.powf(b),
-            Bin::Atan2 => a.atan2(b),
-            Bin::Max => {
-                if a > b || b.is_nan() {
-                    a
-                } else {
-                    b
-                }
-            }
-            Bin::Min => {
-                if a < b || b.is_nan() {
-                    a
-                } else {
-                    b
-                }
-            }
-            Bin::Lt => t(a < b),
-            Bin::Le => t(a <= b),
-            Bin::Gt => t(a > b),
-            Bin::Ge => t(a >= b),
-            Bin::Eq => t(a == b),
-            Bin::Ne => t(a != b),
+        self.evaluator()(a, b)
+    }
+    /// [`Bin::eval`] with the table lookup done once (for loops).
+    pub fn evaluator(self) -> fn(f64, f64) -> f64 {
+        match self.def().eval {
+            Eval::Bin(f) => f,
+            _ => unreachable!("binary operation"),
         }
     }
 }
 
-/// Element-wise ternary operations.
+/// Element-wise ternary operations (spellings, semantics and derivatives:
+/// [`crate::ops::ELEMENTWISE`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Tern {
     /// `clamp(x, lo, hi)`: `lo` if `x < lo`, `hi` if `x > hi`, else `x`.
@@ -397,34 +287,23 @@ pub enum Tern {
 }
 
 impl Tern {
+    /// The operation's row in [`crate::ops::ELEMENTWISE`].
+    pub fn def(self) -> &'static OpDef {
+        ops::def(ElemOp::Tern(self))
+    }
     /// Name in the formula language.
     pub fn name(self) -> &'static str {
-        match self {
-            Tern::Clamp => "clamp",
-            Tern::IfElse => "ifelse",
-            Tern::Mod => "mod",
-        }
+        self.def().name
     }
     /// Exact (f64) evaluation.
     pub fn eval(self, a: f64, b: f64, c: f64) -> f64 {
-        match self {
-            Tern::Clamp => {
-                if a < b {
-                    b
-                } else if a > c {
-                    c
-                } else {
-                    a
-                }
-            }
-            Tern::IfElse => {
-                if a >= 0.0 {
-                    b
-                } else {
-                    c
-                }
-            }
-            Tern::Mod => a - b * ((a - c) / b).floor(),
+        self.evaluator()(a, b, c)
+    }
+    /// [`Tern::eval`] with the table lookup done once (for loops).
+    pub fn evaluator(self) -> fn(f64, f64, f64) -> f64 {
+        match self.def().eval {
+            Eval::Tern(f) => f,
+            _ => unreachable!("ternary operation"),
         }
     }
 }
@@ -942,7 +821,8 @@ impl Graph {
         let dim = self.dim(a);
         if self.simplify {
             if let Some(v) = self.const_value(a) {
-                let r: Vec<f64> = v.iter().map(|&x| op.eval(x)).collect();
+                let f = op.evaluator();
+                let r: Vec<f64> = v.iter().map(|&x| f(x)).collect();
                 return self.const_vector(&r);
             }
             // Push element-wise maps through broadcasts: f(splat(x)) = splat(f(x)).
@@ -1006,10 +886,7 @@ impl Graph {
             }
         }
         // Canonical order for commutative operations (better sharing).
-        let commutative = matches!(
-            op,
-            Bin::Add | Bin::Mul | Bin::Max | Bin::Min | Bin::Eq | Bin::Ne
-        );
+        let commutative = op.def().commutative;
         let key = |g: &Graph, x: Id| (g.const_value(x).is_none(), x);
         let (a, b) = if commutative && key(self, b) < key(self, a) {
             (b, a)
@@ -1021,7 +898,8 @@ impl Graph {
 
     fn simplify_bin(&mut self, op: Bin, a: Id, b: Id, dim: u32) -> Option<Id> {
         if let (Some(va), Some(vb)) = (self.const_value(a), self.const_value(b)) {
-            let r: Vec<f64> = va.iter().zip(&vb).map(|(&x, &y)| op.eval(x, y)).collect();
+            let f = op.evaluator();
+            let r: Vec<f64> = va.iter().zip(&vb).map(|(&x, &y)| f(x, y)).collect();
             return Some(self.const_vector(&r));
         }
         if let (Some(sa), Some(sb)) = (self.broadcast_source(a), self.broadcast_source(b)) {
@@ -1180,9 +1058,8 @@ impl Graph {
                 self.const_value(b),
                 self.const_value(c),
             ) {
-                let r: Vec<f64> = (0..dim as usize)
-                    .map(|k| op.eval(va[k], vb[k], vc[k]))
-                    .collect();
+                let f = op.evaluator();
+                let r: Vec<f64> = (0..dim as usize).map(|k| f(va[k], vb[k], vc[k])).collect();
                 return self.const_vector(&r);
             }
             if op == Tern::IfElse {

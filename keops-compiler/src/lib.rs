@@ -26,6 +26,7 @@ pub mod front;
 pub mod ir;
 pub mod limits;
 pub mod lower;
+pub mod ops;
 pub mod parse;
 pub mod print;
 pub mod stage;

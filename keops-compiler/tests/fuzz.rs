@@ -34,9 +34,10 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
+use keops_compiler::ops::ELEMENTWISE;
 use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
@@ -207,64 +208,64 @@ fn fuzz(strategy: BoxedStrategy<String>, cases: u32, salt: u64) -> [usize; 3] {
 // The grammar
 // ----------------------------------------------------------------------
 
-const UNARY: &[&str] = &[
-    "abs",
-    "exp",
-    "log",
-    "ln",
-    "sin",
-    "cos",
-    "sqrt",
-    "rsqrt",
-    "square",
-    "sign",
-    "step",
-    "relu",
-    "inv",
-    "xlogx",
-    "sinxdivx",
-    "asin",
-    "acos",
-    "atan",
-    "tanh",
-    "sinh",
-    "cosh",
-    "erf",
-    "log1p",
-    "expm1",
-    "floor",
-    "round",
-    "sqnorm2",
-    "norm2",
-    "norm",
-    "normalize",
-    "sum",
-    "max",
-    "min",
-    "argmax",
-    "argmin",
-];
+/// Function spellings of the element-wise operations (`keops_compiler::ops`)
+/// called with `n` arguments (`mod` as the raw identifier `r#mod`); with
+/// `plain`, only those the front end lowers from the table (not `round`,
+/// `pow`, which take literals).
+fn elementwise(n: usize, plain: bool) -> Vec<&'static str> {
+    ELEMENTWISE
+        .iter()
+        .filter(|d| (d.required..=d.args.len()).contains(&n) && !(plain && d.hand_lowered))
+        .flat_map(|d| d.spellings())
+        .map(|s| if s == "mod" { "r#mod" } else { s })
+        .collect()
+}
 
-const BINARY_FN: &[&str] = &[
-    "powf",
-    "atan2",
-    "max",
-    "min",
-    "sqdist",
-    "weightedsqnorm",
-    "concat",
-    "cat",
-    "matvecmult",
-    "vecmatmult",
-    "tensorprod",
-    "dot",
-    "modulo",
-    "r#mod",
-];
+/// Functions of one argument: element-wise ones and vector ones.
+static UNARY: LazyLock<Vec<&str>> = LazyLock::new(|| {
+    let mut v = elementwise(1, false);
+    v.extend([
+        "sqnorm2",
+        "norm2",
+        "norm",
+        "normalize",
+        "sum",
+        "max",
+        "min",
+        "argmax",
+        "argmin",
+    ]);
+    v
+});
 
-const TERNARY_FN: &[&str] = &["clamp", "ifelse", "modulo", "weightedsqdist", "cat"];
+/// Element-wise functions of one argument.
+static UNARY_ELEMENTWISE: LazyLock<Vec<&str>> = LazyLock::new(|| elementwise(1, true));
 
-const OPS: &[&str] = &["+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!="];
+static BINARY_FN: LazyLock<Vec<&str>> = LazyLock::new(|| {
+    let mut v = elementwise(2, false);
+    v.extend([
+        "sqdist",
+        "weightedsqnorm",
+        "concat",
+        "cat",
+        "matvecmult",
+        "vecmatmult",
+        "tensorprod",
+        "dot",
+    ]);
+    v
+});
+
+static TERNARY_FN: LazyLock<Vec<&str>> = LazyLock::new(|| {
+    let mut v = elementwise(3, false);
+    v.extend(["weightedsqdist", "cat"]);
+    v
+});
+
+/// Infix operators: the element-wise ones and the scalar product's `|`
+/// (written `(a | b)` by the grammar).
+static OPS: LazyLock<Vec<&str>> =
+    LazyLock::new(|| ELEMENTWISE.iter().filter_map(|d| d.infix).collect());
 
 /// Integers for indices, dimensions, K, exponents: small ones and extreme ones.
 fn int_lit() -> BoxedStrategy<String> {
@@ -327,18 +328,18 @@ fn expr(names: &Names) -> BoxedStrategy<String> {
             let e = inner.clone();
             prop_oneof![
                 // Unary functions, as functions and methods.
-                4 => (prop::sample::select(UNARY), e.clone(), any::<bool>()).prop_map(
+                4 => (prop::sample::select(UNARY.clone()), e.clone(), any::<bool>()).prop_map(
                     |(f, a, method)| if method { format!("({a}).{f}()") } else { format!("{f}({a})") }
                 ),
                 // Infix operators, unary minus, scalar product.
-                4 => (prop::sample::select(OPS), e.clone(), e.clone())
+                4 => (prop::sample::select(OPS.clone()), e.clone(), e.clone())
                     .prop_map(|(op, a, b)| format!("({a} {op} {b})")),
                 1 => e.clone().prop_map(|a| format!("-{a}")),
                 1 => (e.clone(), e.clone()).prop_map(|(a, b)| format!("({a} | {b})")),
                 // Binary and ternary functions.
-                3 => (prop::sample::select(BINARY_FN), e.clone(), e.clone())
+                3 => (prop::sample::select(BINARY_FN.clone()), e.clone(), e.clone())
                     .prop_map(|(f, a, b)| format!("{f}({a}, {b})")),
-                2 => (prop::sample::select(TERNARY_FN), e.clone(), e.clone(), e.clone())
+                2 => (prop::sample::select(TERNARY_FN.clone()), e.clone(), e.clone(), e.clone())
                     .prop_map(|(f, a, b, c)| format!("{f}({a}, {b}, {c})")),
                 // Functions with integer arguments.
                 3 => (
@@ -518,8 +519,8 @@ fn typed() -> BoxedStrategy<String> {
                 (
                     inner.clone(),
                     inner,
-                    prop::sample::select(UNARY[..25].to_vec()),
-                    prop::sample::select(OPS),
+                    prop::sample::select(UNARY_ELEMENTWISE.clone()),
+                    prop::sample::select(OPS.clone()),
                     0..12u8,
                     0..12u8,
                     prop::sample::select(nm),

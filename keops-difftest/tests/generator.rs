@@ -1,8 +1,12 @@
 //! The generator itself (part of `cargo test --workspace`; fast): its
 //! formulas compile (with and without simplification) for a range of seeds
 //! at the first draw, every operation and reduction of the language appears
-//! in a run of 300, and runs are reproducible from their seed.
+//! in a run of 300 (every element-wise operation of
+//! `keops_compiler::ops::ELEMENTWISE` among them), and runs are reproducible
+//! from their seed.
 
+use keops_compiler::ir::{Bin, Un};
+use keops_compiler::ops::{ElemOp, OpDef, ELEMENTWISE};
 use keops_difftest::generator::{self, Red, COVERAGE};
 
 fn compiles(src: &str) -> Result<(), String> {
@@ -52,6 +56,38 @@ fn a_run_covers_the_language() {
         let grads = fs.iter().filter(|f| f.grad_order == 1).count();
         assert!(grads >= 40, "seed {seed}: only {grads} gradient formulas");
     }
+}
+
+/// The name under which the generator records an element-wise operation
+/// of the compiler's table in `Formula::ops` (its printed name, but
+/// `max2`/`min2` for the binary `max`/`min` and `cmp` for the comparisons);
+/// `None` for an internal operation (no spelling, built by derivative
+/// rules).
+fn coverage_name(d: &OpDef) -> Option<&'static str> {
+    Some(match d.op {
+        ElemOp::Un(Un::SinXDivXDeriv) => return None,
+        ElemOp::Bin(Bin::Max) => "max2",
+        ElemOp::Bin(Bin::Min) => "min2",
+        ElemOp::Bin(b) if b.is_comparison() => "cmp",
+        _ => d.name,
+    })
+}
+
+/// Every element-wise operation of the compiler's table is in the
+/// coverage list (so `a_run_covers_the_language` checks it is generated):
+/// a new row of the table needs a case in the generator (its domain and
+/// bound).
+#[test]
+fn every_elementwise_operation_is_covered() {
+    let missing: Vec<&str> = ELEMENTWISE
+        .iter()
+        .filter_map(coverage_name)
+        .filter(|n| !COVERAGE.contains(n))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in generator::COVERAGE (add a case to the generator): {missing:?}"
+    );
 }
 
 #[test]
