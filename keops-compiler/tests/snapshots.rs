@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use keops_compiler::lower::lower;
+use keops_compiler::lower::{lower, lower_looped, ScalarProg};
 use keops_compiler::print::formula_string;
 
 const CASES: &[(&str, &str)] = &[
@@ -24,7 +24,22 @@ const CASES: &[(&str, &str)] = &[
         "argkmin",
         "|x: Vi<3>, y: Vj<3>| argkmin_j(sqdist(x, y), 4)",
     ),
+    (
+        "gauss_d64",
+        "grad_order = 1, |x: Vi<64>, y: Vj<64>, b: Vj<1>| sum_j(exp(-sqdist(x, y)) * b)",
+    ),
 ];
+
+/// The CPU's looped lowering of a phase: instructions and loops (length
+/// and body size).
+fn looped(p: &ScalarProg) -> String {
+    let loops: Vec<String> = p
+        .loops
+        .iter()
+        .map(|l| format!("{}x{}", l.len, l.body.insts.len()))
+        .collect();
+    format!("{} [{}]", p.insts.len(), loops.join(" "))
+}
 
 fn render(src: &str) -> String {
     let tokens: proc_macro2::TokenStream = src.parse().unwrap();
@@ -50,6 +65,16 @@ fn render(src: &str) -> String {
             l.inner.insts.len(),
             l.pair.insts.len(),
             l.pair.op_count()
+        )
+        .unwrap();
+        let c = lower_looped(st);
+        writeln!(
+            out,
+            "  looped (cpu): param {} outer {} inner {} pair {} (instructions [loops: length x body])",
+            looped(&c.param),
+            looped(&c.outer),
+            looped(&c.inner),
+            looped(&c.pair),
         )
         .unwrap();
     }
