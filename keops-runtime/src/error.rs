@@ -116,6 +116,10 @@ pub enum Error {
         /// The last iterate (one column per right-hand side).
         last: Box<ndarray::Array2<f64>>,
     },
+    /// Invalid block-sparse ranges (see [`crate::ranges`]): the message
+    /// names the array and the entry.
+    #[error("invalid ranges: {0}")]
+    Ranges(String),
     /// An invariant of the generated code did not hold (a bug in keops).
     #[error("internal error (please report): {0}")]
     Internal(String),

@@ -4,6 +4,7 @@
 //! Users reach this crate through the `keops` facade; the items under
 //! [`__private`] are the interface of macro-generated code and not a stable API.
 
+pub mod cluster;
 pub mod cpu;
 pub mod device;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod kernel;
 pub mod matrix;
 pub mod ops;
 pub mod options;
+pub mod ranges;
 pub mod scalar;
 pub mod simd;
 pub mod stage;
@@ -21,6 +23,7 @@ pub use device::{DeviceElem, DeviceRows};
 pub use error::{Error, Result};
 pub use kernel::{GradientNotEmitted, Kernel};
 pub use options::{Backend, GpuScheme, Options, SumScheme};
+pub use ranges::{Ranges, RangesId};
 pub use scalar::Scalar;
 pub use simd::{Real, SimdLevel};
 pub use value::{IntoIndexRows, IntoParam, IntoRows};
@@ -76,6 +79,15 @@ fn run_backend<S: CpuStage, T: Real>(
     n: usize,
     keep: bool,
 ) -> Result<Val<'static, T>> {
+    if opts.backend != Backend::Cpu && opts.ranges.is_some() {
+        // Never a silently dense reduction: the GPU kernels have no
+        // block-sparse scheme yet.
+        return Err(Error::Unsupported(format!(
+            "block-sparse ranges on {}: ranged reductions run on the CPU back end only \
+             (select it with `.backend(Backend::Cpu)`, or remove the ranges with `.dense()`)",
+            device::describe(opts.backend)
+        )));
+    }
     if opts.backend != Backend::Cpu && S::INFO.ptx_f32.is_empty() {
         // The macro emits PTX only when the facade is built with `cuda`
         // (or `sim`); this kernel was expanded without it.
@@ -172,6 +184,7 @@ pub mod __private {
     pub use crate::matrix;
     pub use crate::ops;
     pub use crate::options::{Backend, GpuScheme, Options, SumScheme};
+    pub use crate::ranges::{Ranges, RangesId};
     pub use crate::scalar::Scalar;
     pub use crate::simd::{Pack, Real, SimdLevel};
     pub use crate::stage::{
