@@ -327,14 +327,31 @@ fn powmod(mut b: u64, mut e: u64) -> u64 {
     r
 }
 
-/// `sum_{j in [a, b)} BASE^j mod P61`.
-fn range_hash(a: usize, b: usize, inv: u64) -> u64 {
-    if a >= b {
-        return 0;
+/// `sum_{j in [a, b)} BASE^j mod P61`, as the difference of the prefix
+/// sums `(BASE^a - 1) / (BASE - 1)`, memoised per end point (clusters
+/// share their ends).
+struct RangeHash {
+    inv: u64,
+    memo: HashMap<usize, u64>,
+}
+
+impl RangeHash {
+    fn new() -> Self {
+        RangeHash {
+            inv: powmod((BASE + P61 - 1) % P61, P61 - 2),
+            memo: HashMap::new(),
+        }
     }
-    let ra = powmod(BASE, a as u64);
-    let geo = mulmod((powmod(BASE, (b - a) as u64) + P61 - 1) % P61, inv);
-    mulmod(ra, geo)
+    fn prefix(&mut self, a: usize) -> u64 {
+        let inv = self.inv;
+        *self
+            .memo
+            .entry(a)
+            .or_insert_with(|| mulmod((powmod(BASE, a as u64) + P61 - 1) % P61, inv))
+    }
+    fn range(&mut self, a: usize, b: usize) -> u64 {
+        (self.prefix(b) + P61 - self.prefix(a)) % P61
+    }
 }
 
 fn check_consistent(over_j: &Side, over_i: &Side) -> Result<()> {
@@ -346,18 +363,18 @@ fn check_consistent(over_j: &Side, over_i: &Side) -> Result<()> {
             over_j.pairs, over_i.pairs
         )));
     }
-    let inv = powmod((BASE + P61 - 1) % P61, P61 - 2);
+    let mut rh = RangeHash::new();
     // Events along the i axis: (row, hash delta of the first triple, of the second).
     let mut ev: Vec<(usize, u64, u64)> = Vec::new();
     for b in &over_j.blocks {
         let h = over_j.spans[b.spans.clone()]
             .iter()
-            .fold(0, |h, s| (h + range_hash(s.start, s.end, inv)) % P61);
+            .fold(0, |h, s| (h + rh.range(s.start, s.end)) % P61);
         ev.push((b.rows.start, h, 0));
         ev.push((b.rows.end, P61 - h, 0));
     }
     for b in &over_i.blocks {
-        let h = range_hash(b.rows.start, b.rows.end, inv);
+        let h = rh.range(b.rows.start, b.rows.end);
         for s in &over_i.spans[b.spans.clone()] {
             ev.push((s.start, 0, h));
             ev.push((s.end, 0, (P61 - h) % P61));
