@@ -25,7 +25,7 @@
 pub use half;
 /// Symbolic matrices (formulas without a reduction): bound matrices,
 /// linear operators, conjugate-gradient solves.
-pub use keops_runtime::{cluster, matrix, ranges};
+pub use keops_runtime::{batch, cluster, matrix, ranges};
 pub use keops_runtime::{
     Backend, DeviceElem, DeviceRows, Error, GpuScheme, GradientNotEmitted, IntoIndexRows,
     IntoParam, IntoRows, Kernel, Options, Ranges, Real, Result, Scalar, SimdLevel, SumScheme,

@@ -4,6 +4,7 @@
 //! Users reach this crate through the `keops` facade; the items under
 //! [`__private`] are the interface of macro-generated code and not a stable API.
 
+pub mod batch;
 pub mod cluster;
 pub mod cpu;
 pub mod device;

@@ -61,6 +61,13 @@ impl<'a, 'b: 'a, T, const D: usize> IntoRows<'a, T, D> for &'a ArrayView2<'b, T>
     }
 }
 
+/// Rows that are a view or an owned copy (e.g. [`crate::batch::Batch::rows`]).
+impl<'a, 'b: 'a, T, const D: usize> IntoRows<'a, T, D> for &'a CowArray<'b, T, Ix2> {
+    fn into_rows(self) -> Rows<'a, T> {
+        Rows::Host(self.view())
+    }
+}
+
 impl<'a, T, const D: usize> IntoRows<'a, T, D> for &'a [[T; D]] {
     fn into_rows(self) -> Rows<'a, T> {
         Rows::Host(
