@@ -193,3 +193,114 @@ fn bad_batch_shapes_are_errors() {
     let e = k.call(&xs, &ys).unwrap_err().to_string();
     assert!(e.contains("ends past the 47 rows"), "{e}");
 }
+
+#[test]
+fn parameters_with_a_value_per_problem() {
+    let mut r = fastrand::Rng::with_seed(13);
+    let dims = [2, 3];
+    let (m, n) = (23, 41);
+    let x = rand(&mut r, &[2, 3, m, 2]);
+    let y = rand(&mut r, &[2, 3, n, 2]);
+    // g: one scale per problem; s: one pair per first batch index (broadcast).
+    let g = ArrayD::from_shape_fn(IxDyn(&[2, 3, 1]), |_| 0.5 + r.f64());
+    let sh = rand(&mut r, &[2, 1, 2]);
+    let e = rand(&mut r, &[2, 3, m, 1]);
+    let batch = Batch::new(&dims, m, n).unwrap();
+    let k = keops!(grad_order = 1, |x: Vi<2>, y: Vj<2>, g: Pm<1>, s: Pm<2>| {
+        sum_j(exp(-g * sqdist(x, y)) * (s | y))
+    })
+    .ranges(batch.ranges());
+    let (xf, yf, ef) = (
+        batch.rows(x.view(), "x").unwrap(),
+        batch.cols(y.view(), "y").unwrap(),
+        batch.rows(e.view(), "e").unwrap(),
+    );
+    let (gp, sp) = (
+        batch.params(g.view(), "g").unwrap(),
+        batch.params(sh.view(), "s").unwrap(),
+    );
+    let out = batch
+        .unflatten(k.call(&xf, &yf, &gp, &sp).unwrap())
+        .unwrap();
+    let gg = k.grad_g().call(&xf, &yf, &gp, &sp, &ef).unwrap();
+    let gs = k.grad_s().call(&xf, &yf, &gp, &sp, &ef).unwrap();
+    let gx = batch
+        .unflatten(k.grad_x().call(&xf, &yf, &gp, &sp, &ef).unwrap())
+        .unwrap();
+    assert_eq!((gg.len(), gs.len()), (6, 12));
+    let mut want = ArrayD::<f64>::zeros(IxDyn(&[2, 3, m, 1]));
+    let mut wgx = ArrayD::<f64>::zeros(IxDyn(&[2, 3, m, 2]));
+    let mut wgg = vec![0.0; 6];
+    let mut wgs = vec![0.0; 12];
+    for p in batches(&dims) {
+        let pi = p[0] * 3 + p[1];
+        let gv = g[[p[0], p[1], 0]];
+        for i in 0..m {
+            for j in 0..n {
+                let d2: f64 = (0..2)
+                    .map(|c| (at(&x, &p, i, c) - at(&y, &p, j, c)).powi(2))
+                    .sum();
+                let kij = (-gv * d2).exp();
+                let sy: f64 = (0..2).map(|c| sh[[p[0], 0, c]] * at(&y, &p, j, c)).sum();
+                let ei = at(&e, &p, i, 0);
+                want[[p[0], p[1], i, 0]] += kij * sy;
+                wgg[pi] += ei * kij * sy * -d2;
+                for c in 0..2 {
+                    wgs[pi * 2 + c] += ei * kij * at(&y, &p, j, c);
+                    wgx[[p[0], p[1], i, c]] +=
+                        ei * kij * sy * -gv * 2.0 * (at(&x, &p, i, c) - at(&y, &p, j, c));
+                }
+            }
+        }
+    }
+    assert_close(&out, &want, 1e-12, "forward");
+    assert_close(&gx, &wgx, 1e-12, "grad_x");
+    let gg = gg.into_dyn().into_owned();
+    assert_close(
+        &gg,
+        &ArrayD::from_shape_vec(IxDyn(&[6]), wgg).unwrap(),
+        1e-12,
+        "grad_g",
+    );
+    // The gradient for s, (2, 3, 2) per problem, summed over the broadcast
+    // dimension as s has shape (2, 1, 2).
+    let gs = gs
+        .into_shape_with_order(IxDyn(&[2, 3, 2]))
+        .unwrap()
+        .sum_axis(keops::ndarray::Axis(1));
+    let mut ws = ArrayD::<f64>::zeros(IxDyn(&[2, 2]));
+    for (q, v) in wgs.iter().enumerate() {
+        ws[[q / 6, q % 2]] += v;
+    }
+    assert_close(&gs, &ws, 1e-12, "grad_s");
+    // The same in f32.
+    let (x32, y32) = (x.mapv(|v| v as f32), y.mapv(|v| v as f32));
+    let (g32, s32) = (g.mapv(|v| v as f32), sh.mapv(|v| v as f32));
+    let o32 = k
+        .call(
+            &batch.rows(x32.view(), "x").unwrap(),
+            &batch.cols(y32.view(), "y").unwrap(),
+            &batch.params(g32.view(), "g").unwrap(),
+            &batch.params(s32.view(), "s").unwrap(),
+        )
+        .unwrap();
+    let o32 = batch.unflatten(o32.mapv(|v| v as f64)).unwrap();
+    assert_close(&o32, &want, 1e-5, "forward f32");
+
+    // Errors: without the batch's ranges, or on another batch.
+    let e = k.dense().call(&xf, &yf, &gp, &sp).unwrap_err().to_string();
+    assert!(e.contains("`g` has 6 values") && e.contains("batch"), "{e}");
+    let other = Batch::new(&[3], 2 * m, 2 * n).unwrap();
+    let e = k
+        .ranges(other.ranges())
+        .call(&xf, &yf, &gp, &sp)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("3 problems needs 3 x 1 values, found 6"), "{e}");
+    let e = k
+        .backend(Backend::Simulator)
+        .call(&xf, &yf, &gp, &sp)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("CPU back end only"), "{e}");
+}

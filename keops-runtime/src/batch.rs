@@ -20,17 +20,24 @@
 //! let out = batch.unflatten(out)?;                      // (64, 1000, E)
 //! ```
 //!
+//! A parameter (`Pm`) is shared by the problems when given as usual, or
+//! has a value per problem when given through [`Batch::params`] (shape
+//! `(dims.., D)`); the parameter phase then runs once per problem.
+//!
 //! Gradients follow: a gradient kernel called with the same flattened
 //! inputs (and cotangent) and the same ranges returns flattened gradients;
 //! for an input that was broadcast, [`Batch::sum_to`] sums the gradient
-//! over the broadcast dimensions. Parameters (`Pm`) are shared by the
-//! problems (a parameter with a batch dimension is not supported yet).
+//! over the broadcast dimensions; the gradient with respect to a parameter
+//! with a value per problem has one per problem (`B * D` values).
+
+use std::borrow::Cow;
 
 use ndarray::{Array2, ArrayD, ArrayViewD, Axis, CowArray, Ix2, IxDyn};
 
 use crate::error::{Error, Result};
 use crate::ranges::Ranges;
 use crate::simd::Real;
+use crate::value::ParamData;
 
 /// B problems of `m` i-rows and `n` j-rows each, with batch shape `dims`.
 #[derive(Clone, Debug)]
@@ -53,11 +60,7 @@ impl Batch {
     /// A batch of shape `dims` (`B = dims.iter().product()` problems) with
     /// `m` i-rows and `n` j-rows per problem.
     pub fn new(dims: &[usize], m: usize, n: usize) -> Result<Batch> {
-        let b: usize = dims.iter().product();
-        let ranges_i: Vec<[usize; 2]> = (0..b).map(|k| [k * m, (k + 1) * m]).collect();
-        let ranges_j: Vec<[usize; 2]> = (0..b).map(|k| [k * n, (k + 1) * n]).collect();
-        let slices: Vec<usize> = (1..=b).collect();
-        let ranges = Ranges::new(&ranges_i, &slices, &ranges_j, &ranges_j, &slices, &ranges_i)?;
+        let ranges = Ranges::batch(dims.iter().product(), m, n)?;
         Ok(Batch {
             dims: dims.to_vec(),
             m,
@@ -147,6 +150,50 @@ impl Batch {
         let a = Array2::from_shape_vec((total, d), owned)
             .map_err(|e| Error::Internal(format!("batch flatten: {e}")))?;
         Ok(CowArray::from(a))
+    }
+
+    /// A parameter with a value per problem, of shape `(dims.., D)` (a
+    /// batch dimension of size 1 broadcasting), for a `Pm<D>` argument of a
+    /// kernel that runs with this batch's ranges. Gradients with respect
+    /// to it have a value per problem too (`(B * D)`, problem-major).
+    pub fn params<'a, T: Clone>(
+        &self,
+        p: ArrayViewD<'a, T>,
+        name: &str,
+    ) -> Result<ParamData<'a, T>> {
+        let k = self.dims.len();
+        let sh = p.shape().to_vec();
+        let expected = || {
+            format!(
+                "shape ({}D) (batch dimensions {:?} or 1)",
+                self.dims
+                    .iter()
+                    .map(|d| format!("{d}, "))
+                    .collect::<String>(),
+                self.dims
+            )
+        };
+        if sh.len() != k + 1
+            || sh[..k]
+                .iter()
+                .zip(&self.dims)
+                .any(|(&a, &b)| a != b && a != 1)
+        {
+            return Err(shape_err(name, expected(), &sh));
+        }
+        let mut full = self.dims.clone();
+        full.push(sh[k]);
+        if sh[..k] == self.dims[..] {
+            if let Some(s) = p.to_slice() {
+                return Ok(ParamData::per_problem(Cow::Borrowed(s)));
+            }
+        }
+        let b = p
+            .broadcast(IxDyn(&full))
+            .ok_or_else(|| shape_err(name, expected(), &sh))?;
+        Ok(ParamData::per_problem(Cow::Owned(
+            b.iter().cloned().collect(),
+        )))
     }
 
     /// A flattened result `(B * rows, E)` (rows per problem: `m` for a

@@ -28,6 +28,18 @@ pub enum Error {
         /// Length of the slice passed.
         found: usize,
     },
+    /// A `Pm` input with a value per problem of a batch has the wrong length.
+    #[error("`{var}`: a value per problem of the batch's {problems} problems needs {problems} x {dim} values, found {found}")]
+    ParamLengthPerProblem {
+        /// Variable name.
+        var: String,
+        /// Problems of the batch.
+        problems: usize,
+        /// Declared dimension.
+        dim: usize,
+        /// Values passed.
+        found: usize,
+    },
     /// Two inputs of the same category disagree on the number of rows.
     #[error("`{var}` has {found} rows but `{other}` has {expected}: all {cat} inputs must have the same number of rows")]
     Rows {

@@ -27,7 +27,7 @@ pub use options::{Backend, GpuScheme, Options, SumScheme};
 pub use ranges::{Ranges, RangesId};
 pub use scalar::Scalar;
 pub use simd::{Real, SimdLevel};
-pub use value::{IntoIndexRows, IntoParam, IntoRows};
+pub use value::{IntoIndexRows, IntoParam, IntoRows, ParamData};
 
 use stage::CpuStage;
 use value::{RowCounts, Val};
@@ -41,6 +41,7 @@ pub fn run_stage<S: CpuStage, T: Real>(
     keep: bool,
 ) -> Result<Val<'static, T>> {
     let info = S::INFO;
+    check_params(info, args, opts)?;
     let m = rows_for(info, args, stage::Role::Outer)
         .or(rows.get(info.outer_cat))
         .unwrap_or(0);
@@ -107,6 +108,53 @@ fn run_backend<S: CpuStage, T: Real>(
         #[cfg(not(feature = "sim"))]
         Backend::Simulator => Err(gpu::sim_missing()),
     }
+}
+
+/// Parameters with a value per problem of a batch (longer than declared)
+/// need the batch's ranges, and exactly one value per problem.
+fn check_params<T: Real>(
+    info: &stage::StageInfo,
+    args: &[&Val<'_, T>],
+    opts: &Options,
+) -> Result<()> {
+    for (spec, a) in info.vars.iter().zip(args) {
+        let Val::Vector { name, data } = a else {
+            continue;
+        };
+        if spec.role != stage::Role::Param || data.len() == spec.dim {
+            continue;
+        }
+        let count = match opts.ranges {
+            Some(id) => ranges::resolve(id)?
+                .side(info.outer_cat)
+                .problems
+                .map(|p| p.count),
+            None => None,
+        };
+        match count {
+            Some(b) if data.len() == b * spec.dim => {}
+            Some(b) => {
+                return Err(Error::ParamLengthPerProblem {
+                    var: (*name).into(),
+                    problems: b,
+                    dim: spec.dim,
+                    found: data.len(),
+                })
+            }
+            None => return Err(per_problem_without_batch(name, data.len(), spec.dim)),
+        }
+    }
+    Ok(())
+}
+
+/// The error of a parameter with a value per problem in a call without a
+/// batch.
+pub(crate) fn per_problem_without_batch(name: &str, len: usize, dim: usize) -> Error {
+    Error::Unsupported(format!(
+        "`{name}` has {len} values for a declared dimension {dim}, a value per problem of a \
+         batch: the kernel needs the batch's ranges (`.ranges(batch.ranges())`), on the CPU \
+         back end"
+    ))
 }
 
 /// Whether the intermediate results of a kernel program stay in device

@@ -90,6 +90,16 @@ pub(crate) struct Side {
     red_end: Option<(usize, usize)>,
     /// Number of kept pairs.
     pairs: u128,
+    /// For the ranges of a batch: its problems.
+    pub(crate) problems: Option<Problems>,
+}
+
+/// The problems of a batch ([`crate::batch::Batch`]): problem `p` is block
+/// `p`, whose rows reduce over `p * inner .. (p + 1) * inner`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Problems {
+    pub(crate) count: usize,
+    pub(crate) inner: usize,
 }
 
 /// A block of output rows and its reduced spans (`Side::spans[spans]`).
@@ -97,6 +107,8 @@ pub(crate) struct Side {
 pub(crate) struct Block {
     pub(crate) rows: Range<usize>,
     pub(crate) spans: Range<usize>,
+    /// Its position in the given arrays (the problem of a batch).
+    pub(crate) index: usize,
 }
 
 /// Names of the arrays of a triple, for messages.
@@ -252,6 +264,7 @@ impl Side {
                 blocks.push(Block {
                     rows,
                     spans: first..spans.len(),
+                    index: k,
                 });
             }
             start = end;
@@ -272,6 +285,7 @@ impl Side {
             outer_end: max_end(outer),
             red_end: max_end(red),
             pairs,
+            problems: None,
         })
     }
 
@@ -464,6 +478,19 @@ impl Ranges {
         Ok(Ranges::register(over_j, over_i))
     }
 
+    /// The block-diagonal ranges of `count` problems of `m` i-rows and `n`
+    /// j-rows each.
+    pub(crate) fn batch(count: usize, m: usize, n: usize) -> Result<Ranges> {
+        let ranges_i: Vec<[usize; 2]> = (0..count).map(|k| [k * m, (k + 1) * m]).collect();
+        let ranges_j: Vec<[usize; 2]> = (0..count).map(|k| [k * n, (k + 1) * n]).collect();
+        let slices: Vec<usize> = (1..=count).collect();
+        let mut over_j = Side::new(&ranges_i, &slices, &ranges_j, &OVER_J)?;
+        let mut over_i = Side::new(&ranges_j, &slices, &ranges_i, &OVER_I)?;
+        over_j.problems = Some(Problems { count, inner: n });
+        over_i.problems = Some(Problems { count, inner: m });
+        Ok(Ranges::register(over_j, over_i))
+    }
+
     fn register(over_j: Side, over_i: Side) -> Ranges {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -543,6 +570,7 @@ impl Ranges {
             outer_end: side.outer_end,
             red_end: side.red_end,
             pairs: side.pairs,
+            problems: side.problems,
         };
         Ranges::register(s(&self.inner.over_i), s(&self.inner.over_j))
     }

@@ -97,7 +97,9 @@ pub struct Args<'a, T> {
     outer_idx: Vec<(usize, ArrayView2<'a, usize>)>,
     inner_real: Vec<(usize, ArrayView2<'a, T>)>,
     inner_idx: Vec<(usize, ArrayView2<'a, usize>)>,
-    param: Vec<(usize, &'a [T])>,
+    /// Offset, declared dimension, values (the dimension, or one vector per
+    /// problem of a batch).
+    param: Vec<(usize, usize, &'a [T])>,
 }
 
 fn sort_args<'a, T: Real>(info: &StageInfo, args: &[&'a Val<'_, T>]) -> Result<Args<'a, T>> {
@@ -124,7 +126,9 @@ fn sort_args<'a, T: Real>(info: &StageInfo, args: &[&'a Val<'_, T>]) -> Result<A
             ))
         };
         match (spec.role, spec.kind, arg) {
-            (Role::Param, _, Val::Vector { data, .. }) => a.param.push((spec.offset, data)),
+            (Role::Param, _, Val::Vector { data, .. }) => {
+                a.param.push((spec.offset, spec.dim, data))
+            }
             (Role::Outer, VarKind::Real, Val::Rows { data, .. }) => {
                 a.outer_real.push((spec.offset, data.view()))
             }
@@ -261,6 +265,7 @@ pub trait StageKernels<T: Real>: Sync {
         &self,
         level: SimdLevel,
         ctx: &BlockCtx<'_, '_, T>,
+        pf: &[T],
         rows: Range<usize>,
         spans: &[Range<usize>],
         states: &mut [f64],
@@ -319,13 +324,14 @@ impl<S: CpuStage, T: Real> StageKernels<T> for Kernels<S> {
         &self,
         level: SimdLevel,
         ctx: &BlockCtx<'_, '_, T>,
+        pf: &[T],
         rows: Range<usize>,
         spans: &[Range<usize>],
         states: &mut [f64],
     ) {
         let job = BlockJob::<S, T> {
             ctx,
-            pf: S::Pf::<T>::from_fn(|k| ctx.pf[k]),
+            pf: S::Pf::<T>::from_fn(|k| pf[k]),
             rows,
             spans,
             states,
@@ -355,13 +361,42 @@ fn run_inner<T: Real>(
     let info = k.info();
     let out_dim = info.out_dim();
     let (has_vals, has_idx) = info.red.outputs();
-    // Parameter phase.
-    let mut raw_p = vec![T::default(); info.raw_param];
-    for (off, data) in &a.param {
-        raw_p[*off..*off + data.len()].copy_from_slice(data);
+    // Parameter phase: once, or once per problem of a batch when a
+    // parameter has a value per problem (`run_stage` checked the lengths).
+    let problems = ranges.and_then(|s| s.problems);
+    let nsets = match problems {
+        Some(p) if a.param.iter().any(|(_, d, v)| v.len() != *d) => p.count,
+        _ => 1,
+    };
+    let mut raw_ps = Vec::with_capacity(nsets);
+    let mut pfs = Vec::with_capacity(nsets);
+    for set in 0..nsets {
+        let mut raw_p = vec![T::default(); info.raw_param];
+        for &(off, dim, data) in &a.param {
+            let src = if data.len() == dim {
+                data
+            } else {
+                data.get(set * dim..(set + 1) * dim).ok_or_else(|| {
+                    Error::Internal(format!("{}: parameter of a bad length", info.name))
+                })?
+            };
+            raw_p[off..off + dim].copy_from_slice(src);
+        }
+        let mut pf = vec![T::default(); info.npf];
+        k.param(&raw_p, &mut pf);
+        raw_ps.push(raw_p);
+        pfs.push(pf);
     }
-    let mut pf = vec![T::default(); info.npf];
-    k.param(&raw_p, &mut pf);
+    // The parameter set of the problem of reduced index `j` (of output
+    // row `r`): the last set past the batch's rows.
+    let set_of = |j: usize, per: usize| {
+        if nsets == 1 || per == 0 {
+            0
+        } else {
+            (j / per).min(nsets - 1)
+        }
+    };
+    let inner_per = problems.map_or(0, |p| p.inner);
 
     // Inner phase, into tiles.
     let tile = tile_len(info);
@@ -375,15 +410,19 @@ fn run_inner<T: Real>(
             .par_chunks_mut(tile * nnf)
             .enumerate()
             .for_each(|(t, chunk)| {
-                k.inner_tile(
-                    level,
-                    a,
-                    &pf,
-                    chunk,
-                    t * tile,
-                    ((t + 1) * tile).min(n),
-                    tile,
-                );
+                // One call per problem whose reduced indices the tile holds.
+                let (t0, t1) = (t * tile, ((t + 1) * tile).min(n));
+                let mut j = t0;
+                while j < t1 {
+                    let set = set_of(j, inner_per);
+                    let end = if nsets == 1 || set + 1 == nsets {
+                        t1
+                    } else {
+                        ((set + 1) * inner_per).min(t1)
+                    };
+                    k.inner_tile(level, a, &pfs[set], &mut chunk[j - t0..], j, end, tile);
+                    j = end;
+                }
             });
     }
 
@@ -417,7 +456,6 @@ fn run_inner<T: Real>(
     let acc = info.acc;
     let ctx = BlockCtx::<T> {
         a,
-        pf: &pf,
         soa: &soa,
         tile,
         kahan: opts.sum_scheme == SumScheme::Kahan,
@@ -426,36 +464,39 @@ fn run_inner<T: Real>(
     };
     let mut vals = vec![T::default(); if has_vals { m * out_dim } else { 0 }];
     let mut idxs = vec![0usize; if has_idx { m * out_dim } else { 0 }];
-    let finalize_rows = |states: &[f64], rows: Range<usize>, vals: &mut [T], idxs: &mut [usize]| {
-        let rerank_needed = k.rerank_needed();
-        let mut copy = vec![0.0f64; if rerank_needed { acc } else { 0 }];
-        for (q, r) in rows.enumerate() {
-            let mut st = &states[q * acc..(q + 1) * acc];
-            if rerank_needed {
-                copy.copy_from_slice(st);
-                k.rerank(a, &raw_p, r, &mut copy);
-                st = &copy;
+    let finalize_rows =
+        |states: &[f64], rows: Range<usize>, set: usize, vals: &mut [T], idxs: &mut [usize]| {
+            let raw_p = &raw_ps[set];
+            let rerank_needed = k.rerank_needed();
+            let mut copy = vec![0.0f64; if rerank_needed { acc } else { 0 }];
+            for (q, r) in rows.enumerate() {
+                let mut st = &states[q * acc..(q + 1) * acc];
+                if rerank_needed {
+                    copy.copy_from_slice(st);
+                    k.rerank(a, raw_p, r, &mut copy);
+                    st = &copy;
+                }
+                let (v, i) = (
+                    if has_vals {
+                        &mut vals[q * out_dim..(q + 1) * out_dim]
+                    } else {
+                        &mut [][..]
+                    },
+                    if has_idx {
+                        &mut idxs[q * out_dim..(q + 1) * out_dim]
+                    } else {
+                        &mut [][..]
+                    },
+                );
+                reduce::finalize(info, st, v, i);
             }
-            let (v, i) = (
-                if has_vals {
-                    &mut vals[q * out_dim..(q + 1) * out_dim]
-                } else {
-                    &mut [][..]
-                },
-                if has_idx {
-                    &mut idxs[q * out_dim..(q + 1) * out_dim]
-                } else {
-                    &mut [][..]
-                },
-            );
-            reduce::finalize(info, st, v, i);
-        }
-    };
+        };
     if let Some(side) = ranges {
         run_ranged(
             k,
             &ctx,
             side,
+            &pfs,
             level,
             &finalize_rows,
             RangedOut {
@@ -480,7 +521,7 @@ fn run_inner<T: Real>(
                     let rows = b * rb..((b + 1) * rb).min(m);
                     let span = s * tiles_per_seg * tile..((s + 1) * tiles_per_seg * tile).min(n);
                     let mut states = vec![0.0f64; rows.len() * acc];
-                    k.block(level, &ctx, rows, &[span], &mut states);
+                    k.block(level, &ctx, &pfs[0], rows, &[span], &mut states);
                     states
                 })
                 .collect()
@@ -509,7 +550,7 @@ fn run_inner<T: Real>(
                     } else {
                         std::slice::from_ref(&full)
                     };
-                    k.block(level, &ctx, rows.clone(), spans, &mut states);
+                    k.block(level, &ctx, &pfs[0], rows.clone(), spans, &mut states);
                     states
                 } else {
                     let mut merged = parts[b * nseg].clone();
@@ -525,7 +566,7 @@ fn run_inner<T: Real>(
                     }
                     merged
                 };
-                finalize_rows(&states, rows, v, i);
+                finalize_rows(&states, rows, 0, v, i);
             });
     }
     let vals = if has_vals {
@@ -557,7 +598,7 @@ struct RangedOut<'o, T> {
 }
 
 /// Writes the outputs of rows from their f64 states.
-type FinalizeRows<'f, T> = dyn Fn(&[f64], Range<usize>, &mut [T], &mut [usize]) + Sync + 'f;
+type FinalizeRows<'f, T> = dyn Fn(&[f64], Range<usize>, usize, &mut [T], &mut [usize]) + Sync + 'f;
 
 /// Block-sparse work decomposition: each block of output rows is cut in
 /// chunks of rows, each chunk reduced over its block's spans only (cut in
@@ -567,6 +608,7 @@ fn run_ranged<T: Real>(
     k: &dyn StageKernels<T>,
     ctx: &BlockCtx<'_, '_, T>,
     side: &Side,
+    pfs: &[Vec<T>],
     level: SimdLevel,
     finalize_rows: &FinalizeRows<'_, T>,
     out: RangedOut<'_, T>,
@@ -605,13 +647,16 @@ fn run_ranged<T: Real>(
         rb /= 2;
     }
     let rb = rb.max(group) / group * group;
-    let mut chunks: Vec<(Range<usize>, &[Range<usize>])> = Vec::new();
+    // (Rows, spans, parameter set: the problem of a batch whose parameters
+    // have a value per problem.)
+    let mut chunks: Vec<(Range<usize>, &[Range<usize>], usize)> = Vec::new();
     for b in &side.blocks {
         let spans = &side.spans[b.spans.clone()];
+        let set = if pfs.len() > 1 { b.index } else { 0 };
         let mut r0 = b.rows.start;
         while r0 < b.rows.end {
             let r1 = (r0 + rb).min(b.rows.end);
-            chunks.push((r0..r1, spans));
+            chunks.push((r0..r1, spans, set));
             r0 = r1;
         }
     }
@@ -623,7 +668,7 @@ fn run_ranged<T: Real>(
         1
     };
     let mut items: Vec<(usize, std::borrow::Cow<'_, [Range<usize>]>)> = Vec::new();
-    for (c, (_, spans)) in chunks.iter().enumerate() {
+    for (c, (_, spans, _)) in chunks.iter().enumerate() {
         if want == 1 {
             items.push((c, std::borrow::Cow::Borrowed(*spans)));
             continue;
@@ -652,9 +697,9 @@ fn run_ranged<T: Real>(
     let states: Vec<Vec<f64>> = items
         .par_iter()
         .map(|(c, spans)| {
-            let rows = chunks[*c].0.clone();
+            let (rows, _, set) = chunks[*c].clone();
             let mut st = vec![0.0f64; rows.len() * acc];
-            k.block(level, ctx, rows, spans, &mut st);
+            k.block(level, ctx, &pfs[set], rows, spans, &mut st);
             st
         })
         .collect();
@@ -666,7 +711,7 @@ fn run_ranged<T: Real>(
     let done: Vec<(Vec<T>, Vec<usize>)> = (0..chunks.len())
         .into_par_iter()
         .map(|c| {
-            let rows = chunks[c].0.clone();
+            let (rows, _, set) = chunks[c].clone();
             let q0 = first[c];
             let mut merged = states[q0].clone();
             let mut q = q0 + 1;
@@ -682,11 +727,11 @@ fn run_ranged<T: Real>(
             }
             let mut v = vec![T::default(); if has_vals { rows.len() * od } else { 0 }];
             let mut i = vec![0usize; if has_idx { rows.len() * od } else { 0 }];
-            finalize_rows(&merged, rows, &mut v, &mut i);
+            finalize_rows(&merged, rows, set, &mut v, &mut i);
             (v, i)
         })
         .collect();
-    for ((rows, _), (v, i)) in chunks.iter().zip(done) {
+    for ((rows, _, _), (v, i)) in chunks.iter().zip(done) {
         if has_vals {
             out.vals[rows.start * od..rows.end * od].copy_from_slice(&v);
         }
@@ -830,7 +875,6 @@ impl<S: CpuStage, T: Real> WithPack<T> for InnerTile<'_, '_, S, T> {
 #[doc(hidden)]
 pub struct BlockCtx<'a, 'b, T: Real> {
     a: &'a Args<'b, T>,
-    pf: &'a [T],
     soa: &'a [T],
     tile: usize,
     kahan: bool,
