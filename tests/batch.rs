@@ -231,7 +231,7 @@ fn parameters_with_a_value_per_problem() {
     let mut want = ArrayD::<f64>::zeros(IxDyn(&[2, 3, m, 1]));
     let mut wgx = ArrayD::<f64>::zeros(IxDyn(&[2, 3, m, 2]));
     let mut wgg = vec![0.0; 6];
-    let mut wgs = vec![0.0; 12];
+    let mut wgs = [0.0; 12];
     for p in batches(&dims) {
         let pi = p[0] * 3 + p[1];
         let gv = g[[p[0], p[1], 0]];

@@ -597,6 +597,9 @@ struct RangedOut<'o, T> {
     idxs: &'o mut [usize],
 }
 
+/// A chunk of rows of a block, its spans and its parameter set.
+type Chunk<'s> = (Range<usize>, &'s [Range<usize>], usize);
+
 /// Writes the outputs of rows from their f64 states.
 type FinalizeRows<'f, T> = dyn Fn(&[f64], Range<usize>, usize, &mut [T], &mut [usize]) + Sync + 'f;
 
@@ -649,7 +652,7 @@ fn run_ranged<T: Real>(
     let rb = rb.max(group) / group * group;
     // (Rows, spans, parameter set: the problem of a batch whose parameters
     // have a value per problem.)
-    let mut chunks: Vec<(Range<usize>, &[Range<usize>], usize)> = Vec::new();
+    let mut chunks: Vec<Chunk<'_>> = Vec::new();
     for b in &side.blocks {
         let spans = &side.spans[b.spans.clone()];
         let set = if pfs.len() > 1 { b.index } else { 0 };
