@@ -777,3 +777,37 @@ fn bad_ranges_are_errors() {
     assert!(matches!(e, Error::Unsupported(_)), "{e}");
     assert!(e.to_string().contains("CPU back end only"), "{e}");
 }
+
+// ---------------------------------------------------------------------------
+// Spans longer than 2^24 reduced indices: lane indices are kept relative to
+// a base that moves (f32 holds every integer only up to 2^24).
+
+#[test]
+fn argmin_past_two_to_the_24_in_f32() {
+    let n = (1 << 24) + 100;
+    let target = (1 << 24) + 51; // odd: not an f32 integer
+    let mut y = Array2::<f32>::from_elem((n, 1), 10.0);
+    y[[target, 0]] = 0.25;
+    y[[7, 0]] = 0.5;
+    let x = Array2::<f32>::from_elem((2, 1), 0.25);
+    // Two blocks (so that each is one work item, not cut in segments).
+    let r = Ranges::from_matrix(
+        &[[0, 1], [1, 2]],
+        &[[3, n]],
+        ndarray::array![[true], [true]].view(),
+    )
+    .unwrap();
+    let k = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| min_argmin_j(
+        abs(x - y)
+    ))
+    .ranges(&r);
+    for threads in [1, 2] {
+        let (v, i) = k.threads(threads).call(&x, &y).unwrap();
+        assert_eq!(v.column(0).to_vec(), vec![0.0, 0.0]);
+        assert_eq!(
+            i.column(0).to_vec(),
+            vec![target, target],
+            "{threads} threads"
+        );
+    }
+}
