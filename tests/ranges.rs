@@ -811,3 +811,48 @@ fn argmin_past_two_to_the_24_in_f32() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// k-NN in D = 16 (the dot-product form: blocked scalar products, tail packs
+// that cross tile ends, exact re-ranking of the candidates).
+
+#[test]
+fn argkmin_in_dot_product_form() {
+    let (r, mask) = hand_ranges();
+    let mut g = rng(14);
+    let x = uniform(&mut g, M, 16, 0.0, 1.0);
+    let y = uniform(&mut g, N, 16, 0.0, 1.0);
+    let k = keops!(grad_order = 0, |x: Vi<16>, y: Vj<16>| kmin_argkmin_j(
+        sqdist(x, y),
+        4
+    ))
+    .ranges(&r);
+    assert!(
+        !k.stages()[0].dot_of.is_empty(),
+        "the stage is in dot-product form"
+    );
+    for level in keops::simd::supported_levels() {
+        let (v, ix) = k.simd(level).call(&x, &y).unwrap();
+        let (v32, ix32) = k.simd(level).call(&f32s(&x), &f32s(&y)).unwrap();
+        for i in 0..M {
+            let mut c: Vec<(f64, usize)> = (0..N)
+                .filter(|&j| mask[i][j])
+                .map(|j| (sqd(&x, i, &y, j), j))
+                .collect();
+            c.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            for q in 0..4 {
+                let (bv, bj) = c.get(q).copied().unwrap_or((f64::INFINITY, usize::MAX));
+                let what = format!("{level:?} row {i} rank {q}");
+                assert_eq!(ix[[i, q]], bj, "{what}");
+                assert!(close(v[[i, q]], bv, 1e-12, 1.0), "{what}");
+                if bj == usize::MAX {
+                    assert_eq!(ix32[[i, q]], usize::MAX, "f32 {what}");
+                } else {
+                    // f32: the value at the index found is within rounding.
+                    assert!(mask[i][ix32[[i, q]]], "f32 {what}: a skipped pair");
+                    assert!(close(v32[[i, q]] as f64, bv, 1e-5, 1.0), "f32 {what}");
+                }
+            }
+        }
+    }
+}
