@@ -25,10 +25,10 @@
 pub use half;
 /// Symbolic matrices (formulas without a reduction): bound matrices,
 /// linear operators, conjugate-gradient solves.
-pub use keops_runtime::matrix;
+pub use keops_runtime::{batch, cluster, matrix, ranges};
 pub use keops_runtime::{
     Backend, DeviceElem, DeviceRows, Error, GpuScheme, GradientNotEmitted, IntoIndexRows,
-    IntoParam, IntoRows, Kernel, Options, Real, Result, Scalar, SimdLevel, SumScheme,
+    IntoParam, IntoRows, Kernel, Options, Ranges, Real, Result, Scalar, SimdLevel, SumScheme,
 };
 /// The `ndarray` version keops uses (inputs and outputs are its arrays).
 pub use ndarray;
@@ -37,7 +37,8 @@ pub use ndarray;
 pub mod prelude {
     pub use crate::keops;
     pub use crate::{
-        Backend, DeviceRows, Error, GpuScheme, Kernel, Options, Result, SimdLevel, SumScheme,
+        Backend, DeviceRows, Error, GpuScheme, Kernel, Options, Ranges, Result, SimdLevel,
+        SumScheme,
     };
     pub use ndarray::{array, Array1, Array2, ArrayView1, ArrayView2};
 }

@@ -1070,7 +1070,21 @@ fn program_tokens(
             }
             Step::SumRows(a) => {
                 let a = val(*a);
-                quote!(let #out = #p::Val::sum_rows(#a)?;)
+                // The gradient with respect to the parameter `path.last()`
+                // (the only parameter a cotangent reaches): summed per
+                // problem when it has a value per problem of a batch.
+                let wrt = path.last().and_then(|w| {
+                    prog.inputs
+                        .iter()
+                        .position(|v| &v.name == w && v.cat == Cat::P)
+                });
+                match wrt {
+                    Some(k) => {
+                        let like = format_ident!("__a{}", k);
+                        quote!(let #out = #p::Val::sum_rows_like(#a, &#like)?;)
+                    }
+                    None => quote!(let #out = #p::Val::sum_rows(#a)?;),
+                }
             }
             Step::Add(a, b) => {
                 let (a, b) = (val(*a), val(*b));

@@ -28,6 +28,18 @@ pub enum Error {
         /// Length of the slice passed.
         found: usize,
     },
+    /// A `Pm` input with a value per problem of a batch has the wrong length.
+    #[error("`{var}`: a value per problem of the batch's {problems} problems needs {problems} x {dim} values, found {found}")]
+    ParamLengthPerProblem {
+        /// Variable name.
+        var: String,
+        /// Problems of the batch.
+        problems: usize,
+        /// Declared dimension.
+        dim: usize,
+        /// Values passed.
+        found: usize,
+    },
     /// Two inputs of the same category disagree on the number of rows.
     #[error("`{var}` has {found} rows but `{other}` has {expected}: all {cat} inputs must have the same number of rows")]
     Rows {
@@ -116,6 +128,10 @@ pub enum Error {
         /// The last iterate (one column per right-hand side).
         last: Box<ndarray::Array2<f64>>,
     },
+    /// Invalid block-sparse ranges (see [`crate::ranges`]): the message
+    /// names the array and the entry.
+    #[error("invalid ranges: {0}")]
+    Ranges(String),
     /// An invariant of the generated code did not hold (a bug in keops).
     #[error("internal error (please report): {0}")]
     Internal(String),

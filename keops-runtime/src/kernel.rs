@@ -1,6 +1,7 @@
 //! The [`Kernel`] trait: what every kernel made by `keops!` has in common.
 
 use crate::options::{Backend, Options, SumScheme};
+use crate::ranges::Ranges;
 use crate::simd::SimdLevel;
 use crate::stage::StageInfo;
 
@@ -65,6 +66,28 @@ pub trait Kernel: Copy + Sized {
     fn threads(self, n: usize) -> Self {
         let mut o = self.options();
         o.threads = Some(n);
+        self.with_options(o)
+    }
+
+    /// Restricts the next calls to the pairs kept by block-sparse `ranges`
+    /// (KeOps' `ranges=`), for this kernel and the gradient kernels taken
+    /// from it afterwards: a reduction over j uses `ranges_i`, `slices_i`,
+    /// `redranges_j`, a reduction over i (e.g. the gradient with respect to
+    /// a `Vj` variable) the transposed triple. The kernel keeps a handle:
+    /// `ranges` (or a clone) must outlive the calls, else they return an
+    /// error. CPU back end only for now (the GPU back ends return
+    /// [`Error::Unsupported`](crate::Error::Unsupported)). See
+    /// [`crate::ranges`].
+    fn ranges(self, ranges: &Ranges) -> Self {
+        let mut o = self.options();
+        o.ranges = Some(ranges.id());
+        self.with_options(o)
+    }
+
+    /// Removes the block-sparse ranges: the next calls reduce over every pair.
+    fn dense(self) -> Self {
+        let mut o = self.options();
+        o.ranges = None;
         self.with_options(o)
     }
 

@@ -4,6 +4,8 @@
 //! Users reach this crate through the `keops` facade; the items under
 //! [`__private`] are the interface of macro-generated code and not a stable API.
 
+pub mod batch;
+pub mod cluster;
 pub mod cpu;
 pub mod device;
 pub mod error;
@@ -12,6 +14,7 @@ pub mod kernel;
 pub mod matrix;
 pub mod ops;
 pub mod options;
+pub mod ranges;
 pub mod scalar;
 pub mod simd;
 pub mod stage;
@@ -22,9 +25,10 @@ pub use device::{DeviceElem, DeviceRows};
 pub use error::{Error, Result};
 pub use kernel::{GradientNotEmitted, Kernel};
 pub use options::{Backend, GpuScheme, Options, SumScheme};
+pub use ranges::{Ranges, RangesId};
 pub use scalar::Scalar;
 pub use simd::{Real, SimdLevel};
-pub use value::{IntoIndexRows, IntoParam, IntoRows};
+pub use value::{IntoIndexRows, IntoParam, IntoRows, ParamData};
 
 use stage::CpuStage;
 use value::{RowCounts, Val};
@@ -38,6 +42,7 @@ pub fn run_stage<S: CpuStage, T: Real>(
     keep: bool,
 ) -> Result<Val<'static, T>> {
     let info = S::INFO;
+    check_params(info, args, opts)?;
     let m = rows_for(info, args, stage::Role::Outer)
         .or(rows.get(info.outer_cat))
         .unwrap_or(0);
@@ -77,6 +82,15 @@ fn run_backend<S: CpuStage, T: Real>(
     n: usize,
     keep: bool,
 ) -> Result<Val<'static, T>> {
+    if opts.backend != Backend::Cpu && opts.ranges.is_some() {
+        // Never a silently dense reduction: the GPU kernels have no
+        // block-sparse scheme yet.
+        return Err(Error::Unsupported(format!(
+            "block-sparse ranges on {}: ranged reductions run on the CPU back end only \
+             (select it with `.backend(Backend::Cpu)`, or remove the ranges with `.dense()`)",
+            device::describe(opts.backend)
+        )));
+    }
     if opts.backend != Backend::Cpu && S::INFO.ptx_f32.is_empty() {
         // The macro emits PTX only when the facade is built with `cuda`
         // (or `sim`); this kernel was expanded without it.
@@ -95,6 +109,53 @@ fn run_backend<S: CpuStage, T: Real>(
         #[cfg(not(feature = "sim"))]
         Backend::Simulator => Err(gpu::sim_missing()),
     }
+}
+
+/// Parameters with a value per problem of a batch (longer than declared)
+/// need the batch's ranges, and exactly one value per problem.
+fn check_params<T: Real>(
+    info: &stage::StageInfo,
+    args: &[&Val<'_, T>],
+    opts: &Options,
+) -> Result<()> {
+    for (spec, a) in info.vars.iter().zip(args) {
+        let Val::Vector { name, data } = a else {
+            continue;
+        };
+        if spec.role != stage::Role::Param || data.len() == spec.dim {
+            continue;
+        }
+        let count = match opts.ranges {
+            Some(id) => ranges::resolve(id)?
+                .side(info.outer_cat)
+                .problems
+                .map(|p| p.count),
+            None => None,
+        };
+        match count {
+            Some(b) if data.len() == b * spec.dim => {}
+            Some(b) => {
+                return Err(Error::ParamLengthPerProblem {
+                    var: (*name).into(),
+                    problems: b,
+                    dim: spec.dim,
+                    found: data.len(),
+                })
+            }
+            None => return Err(per_problem_without_batch(name, data.len(), spec.dim)),
+        }
+    }
+    Ok(())
+}
+
+/// The error of a parameter with a value per problem in a call without a
+/// batch.
+pub(crate) fn per_problem_without_batch(name: &str, len: usize, dim: usize) -> Error {
+    Error::Unsupported(format!(
+        "`{name}` has {len} values for a declared dimension {dim}, a value per problem of a \
+         batch: the kernel needs the batch's ranges (`.ranges(batch.ranges())`), on the CPU \
+         back end"
+    ))
 }
 
 /// Whether the intermediate results of a kernel program stay in device
@@ -173,6 +234,7 @@ pub mod __private {
     pub use crate::matrix;
     pub use crate::ops;
     pub use crate::options::{Backend, GpuScheme, Options, SumScheme};
+    pub use crate::ranges::{Ranges, RangesId};
     pub use crate::scalar::Scalar;
     pub use crate::simd::{Pack, Real, SimdLevel};
     pub use crate::stage::{

@@ -1,5 +1,6 @@
 //! Per-call options.
 
+use crate::ranges::RangesId;
 use crate::simd::SimdLevel;
 
 /// Where a kernel runs.
@@ -93,6 +94,9 @@ pub struct Options {
     /// GPU threads per block (`None`: the size advised by the kernel,
     /// capped by what the device allows for it).
     pub gpu_block: Option<u32>,
+    /// Block-sparse ranges (`None`: every pair); set with
+    /// [`Kernel::ranges`](crate::Kernel::ranges).
+    pub ranges: Option<RangesId>,
 }
 
 impl Options {
@@ -105,6 +109,7 @@ impl Options {
         simd: None,
         gpu_scheme: GpuScheme::Auto,
         gpu_block: None,
+        ranges: None,
     };
 }
 

@@ -61,6 +61,13 @@ impl<'a, 'b: 'a, T, const D: usize> IntoRows<'a, T, D> for &'a ArrayView2<'b, T>
     }
 }
 
+/// Rows that are a view or an owned copy (e.g. [`crate::batch::Batch::rows`]).
+impl<'a, 'b: 'a, T, const D: usize> IntoRows<'a, T, D> for &'a CowArray<'b, T, Ix2> {
+    fn into_rows(self) -> Rows<'a, T> {
+        Rows::Host(self.view())
+    }
+}
+
 impl<'a, T, const D: usize> IntoRows<'a, T, D> for &'a [[T; D]] {
     fn into_rows(self) -> Rows<'a, T> {
         Rows::Host(
@@ -103,40 +110,81 @@ impl<'a, 'b: 'a, T> IntoRows<'a, T, 1> for &'a ArrayView1<'b, T> {
     }
 }
 
+/// The values of a `Pm` argument: one vector shared by every problem, or
+/// one per problem of a batch, concatenated ([`crate::batch::Batch::params`]).
+#[derive(Clone, Debug)]
+pub struct ParamData<'a, T: Clone> {
+    data: Cow<'a, [T]>,
+    per_problem: bool,
+}
+
+impl<'a, T: Clone> ParamData<'a, T> {
+    /// One vector of the declared length, shared by every problem.
+    pub fn shared(data: Cow<'a, [T]>) -> Self {
+        ParamData {
+            data,
+            per_problem: false,
+        }
+    }
+
+    /// One vector per problem of a batch, concatenated (B times the
+    /// declared length); the kernel needs the batch's ranges.
+    pub fn per_problem(data: Cow<'a, [T]>) -> Self {
+        ParamData {
+            data,
+            per_problem: true,
+        }
+    }
+
+    /// The values.
+    pub fn values(&self) -> &[T] {
+        &self.data
+    }
+}
+
 /// Conversion of a `Pm<D>` argument into a slice. For `&[T; D]` a wrong `D`
 /// is a compile error; other inputs are checked at run time.
 pub trait IntoParam<'a, T: Clone, const D: usize> {
     /// The values.
-    fn into_param(self) -> Cow<'a, [T]>;
+    fn into_param(self) -> ParamData<'a, T>;
+}
+
+impl<'a, 'b: 'a, T: Clone, const D: usize> IntoParam<'a, T, D> for &'a ParamData<'b, T> {
+    fn into_param(self) -> ParamData<'a, T> {
+        ParamData {
+            data: Cow::Borrowed(&self.data),
+            per_problem: self.per_problem,
+        }
+    }
 }
 
 impl<'a, T: Clone, const D: usize> IntoParam<'a, T, D> for &'a [T] {
-    fn into_param(self) -> Cow<'a, [T]> {
-        Cow::Borrowed(self)
+    fn into_param(self) -> ParamData<'a, T> {
+        ParamData::shared(Cow::Borrowed(self))
     }
 }
 
 impl<'a, T: Clone, const D: usize> IntoParam<'a, T, D> for &'a [T; D] {
-    fn into_param(self) -> Cow<'a, [T]> {
-        Cow::Borrowed(self)
+    fn into_param(self) -> ParamData<'a, T> {
+        ParamData::shared(Cow::Borrowed(self))
     }
 }
 
 impl<'a, T: Clone, const D: usize> IntoParam<'a, T, D> for &'a Vec<T> {
-    fn into_param(self) -> Cow<'a, [T]> {
-        Cow::Borrowed(self)
+    fn into_param(self) -> ParamData<'a, T> {
+        ParamData::shared(Cow::Borrowed(self))
     }
 }
 
 impl<'a, T: Clone, const D: usize> IntoParam<'a, T, D> for &'a Array1<T> {
-    fn into_param(self) -> Cow<'a, [T]> {
-        self.view().into_param_cow()
+    fn into_param(self) -> ParamData<'a, T> {
+        ParamData::shared(self.view().into_param_cow())
     }
 }
 
 impl<'a, T: Clone, const D: usize> IntoParam<'a, T, D> for ArrayView1<'a, T> {
-    fn into_param(self) -> Cow<'a, [T]> {
-        self.into_param_cow()
+    fn into_param(self) -> ParamData<'a, T> {
+        ParamData::shared(self.into_param_cow())
     }
 }
 
@@ -312,22 +360,30 @@ impl<'a, T: Real> Val<'a, T> {
         })
     }
 
-    /// A `Pm` input of storage type `S`, widened to the compute type.
+    /// A `Pm` input of storage type `S`, widened to the compute type. A
+    /// per-problem parameter (a batch's) may hold any positive multiple of
+    /// `dim` values: [`crate::run_stage`] checks it against the batch.
     pub fn from_param<S: crate::scalar::Scalar<Compute = T>>(
-        data: Cow<'a, [S]>,
+        data: ParamData<'a, S>,
         name: &'static str,
         dim: usize,
     ) -> Result<Self> {
-        if data.len() != dim {
+        let len = data.data.len();
+        let ok = if data.per_problem {
+            dim > 0 && len > 0 && len.is_multiple_of(dim)
+        } else {
+            len == dim
+        };
+        if !ok {
             return Err(Error::ParamLength {
                 var: name.into(),
                 expected: dim,
-                found: data.len(),
+                found: len,
             });
         }
         Ok(Val::Vector {
             name,
-            data: S::widen_param(data),
+            data: S::widen_param(data.data),
         })
     }
 
@@ -492,6 +548,44 @@ impl<'a, T: Real> Val<'a, T> {
             (Val::DevicePair(_, b), 1) => Ok(Val::DeviceIndex(b.clone())),
             _ => Err(Error::Internal("part of a non-pair value".into())),
         }
+    }
+
+    /// Sum of the rows of the gradient with respect to the parameter
+    /// `like`: the sum of all rows for a shared parameter, and for one with
+    /// a value per problem of a batch (B times as long as the rows are
+    /// wide), the sums of each problem's rows (B consecutive groups),
+    /// concatenated.
+    pub fn sum_rows_like(&self, like: &Val<'_, T>) -> Result<Val<'static, T>> {
+        let host = self.host()?;
+        let Val::Rows { data, .. } = &*host else {
+            return Err(Error::Internal("sum of rows of a non-real value".into()));
+        };
+        let (rows, w) = data.dim();
+        let len = match like {
+            Val::Vector { data, .. } => data.len(),
+            _ => w,
+        };
+        if w == 0 || len == w {
+            return self.sum_rows();
+        }
+        let b = len / w;
+        if len % w != 0 || !rows.is_multiple_of(b) {
+            return Err(Error::Internal(format!(
+                "per-problem sum of {rows} rows of width {w} for a parameter of length {len}"
+            )));
+        }
+        let per = rows / b;
+        let mut out = vec![0.0f64; len];
+        for (r, row) in data.rows().into_iter().enumerate() {
+            let p = r / per;
+            for (o, &v) in out[p * w..(p + 1) * w].iter_mut().zip(row.iter()) {
+                *o += v.to_f64();
+            }
+        }
+        Ok(Val::Vector {
+            name: "(intermediate)",
+            data: Cow::Owned(out.into_iter().map(T::from_f64).collect()),
+        })
     }
 
     /// Sum of the rows (a vector).

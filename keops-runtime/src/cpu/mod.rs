@@ -31,6 +31,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::options::{Options, SumScheme};
+use crate::ranges::Side;
 use crate::simd::{self, Pack, Real, SimdLevel, WithPack};
 use crate::stage::{Buf, CpuStage, Features, PairCtx, Red, Role, StageInfo, VarKind};
 use crate::value::Val;
@@ -59,6 +60,9 @@ const fn tile_len(info: &StageInfo) -> usize {
 /// summed in the data type before an f64 addition.
 const BLOCK_FLUSH: usize = 2048;
 
+/// Elements past the last tile of the inner features (the widest pack).
+const SOA_PAD: usize = 16;
+
 /// Maximum length of a segment of the reduced index, so that lane indices
 /// stored as f32 stay exact.
 const MAX_SEGMENT: usize = 1 << 24;
@@ -70,7 +74,9 @@ pub struct Args<'a, T> {
     outer_idx: Vec<(usize, ArrayView2<'a, usize>)>,
     inner_real: Vec<(usize, ArrayView2<'a, T>)>,
     inner_idx: Vec<(usize, ArrayView2<'a, usize>)>,
-    param: Vec<(usize, &'a [T])>,
+    /// Offset, declared dimension, values (the dimension, or one vector per
+    /// problem of a batch).
+    param: Vec<(usize, usize, &'a [T])>,
 }
 
 fn sort_args<'a, T: Real>(info: &StageInfo, args: &[&'a Val<'_, T>]) -> Result<Args<'a, T>> {
@@ -97,7 +103,9 @@ fn sort_args<'a, T: Real>(info: &StageInfo, args: &[&'a Val<'_, T>]) -> Result<A
             ))
         };
         match (spec.role, spec.kind, arg) {
-            (Role::Param, _, Val::Vector { data, .. }) => a.param.push((spec.offset, data)),
+            (Role::Param, _, Val::Vector { data, .. }) => {
+                a.param.push((spec.offset, spec.dim, data))
+            }
             (Role::Outer, VarKind::Real, Val::Rows { data, .. }) => {
                 a.outer_real.push((spec.offset, data.view()))
             }
@@ -188,7 +196,15 @@ fn run_engine<T: Real>(
         Some(l) => l.min(simd::best_level()),
         None => simd::best_level(),
     };
-    let run = || run_inner::<T>(k, opts, &a, m, n, level);
+    let ranges = match opts.ranges {
+        Some(id) => Some(crate::ranges::resolve(id)?),
+        None => None,
+    };
+    let side = ranges.as_deref().map(|r| r.side(k.info().outer_cat));
+    if let Some(side) = side {
+        side.check(m, n, k.info().outer_cat)?;
+    }
+    let run = || run_inner::<T>(k, opts, &a, m, n, level, side);
     crate::threads::install(opts.threads, run)?
 }
 
@@ -217,13 +233,15 @@ pub trait StageKernels<T: Real>: Sync {
         end: usize,
         tile: usize,
     );
-    /// One work item: rows × tiles, into the rows' f64 states.
+    /// One work item: rows × spans of reduced indices (sorted, disjoint),
+    /// into the rows' f64 states.
     fn block(
         &self,
         level: SimdLevel,
         ctx: &BlockCtx<'_, '_, T>,
+        pf: &[T],
         rows: Range<usize>,
-        tiles: Range<usize>,
+        spans: &[Range<usize>],
         states: &mut [f64],
     );
     /// Exact re-evaluation and re-sorting of a row's selected candidates.
@@ -280,15 +298,16 @@ impl<S: CpuStage, T: Real> StageKernels<T> for Kernels<S> {
         &self,
         level: SimdLevel,
         ctx: &BlockCtx<'_, '_, T>,
+        pf: &[T],
         rows: Range<usize>,
-        tiles: Range<usize>,
+        spans: &[Range<usize>],
         states: &mut [f64],
     ) {
         let job = BlockJob::<S, T> {
             ctx,
-            pf: S::Pf::<T>::from_fn(|k| ctx.pf[k]),
+            pf: S::Pf::<T>::from_fn(|k| pf[k]),
             rows,
-            tiles,
+            spans,
             states,
         };
         simd::dispatch_at(level, job).expect("supported level");
@@ -311,36 +330,73 @@ fn run_inner<T: Real>(
     m: usize,
     n: usize,
     level: SimdLevel,
+    ranges: Option<&Side>,
 ) -> Result<Val<'static, T>> {
     let info = k.info();
     let out_dim = info.out_dim();
     let (has_vals, has_idx) = info.red.outputs();
-    // Parameter phase.
-    let mut raw_p = vec![T::default(); info.raw_param];
-    for (off, data) in &a.param {
-        raw_p[*off..*off + data.len()].copy_from_slice(data);
+    // Parameter phase: once, or once per problem of a batch when a
+    // parameter has a value per problem (`run_stage` checked the lengths).
+    let problems = ranges.and_then(|s| s.problems);
+    let nsets = match problems {
+        Some(p) if a.param.iter().any(|(_, d, v)| v.len() != *d) => p.count,
+        _ => 1,
+    };
+    let mut raw_ps = Vec::with_capacity(nsets);
+    let mut pfs = Vec::with_capacity(nsets);
+    for set in 0..nsets {
+        let mut raw_p = vec![T::default(); info.raw_param];
+        for &(off, dim, data) in &a.param {
+            let src = if data.len() == dim {
+                data
+            } else {
+                data.get(set * dim..(set + 1) * dim).ok_or_else(|| {
+                    Error::Internal(format!("{}: parameter of a bad length", info.name))
+                })?
+            };
+            raw_p[off..off + dim].copy_from_slice(src);
+        }
+        let mut pf = vec![T::default(); info.npf];
+        k.param(&raw_p, &mut pf);
+        raw_ps.push(raw_p);
+        pfs.push(pf);
     }
-    let mut pf = vec![T::default(); info.npf];
-    k.param(&raw_p, &mut pf);
+    // The parameter set of the problem of reduced index `j` (of output
+    // row `r`): the last set past the batch's rows.
+    let set_of = |j: usize, per: usize| {
+        if nsets == 1 || per == 0 {
+            0
+        } else {
+            (j / per).min(nsets - 1)
+        }
+    };
+    let inner_per = problems.map_or(0, |p| p.inner);
 
     // Inner phase, into tiles.
     let tile = tile_len(info);
     let ntiles = n.div_ceil(tile);
     let nnf = info.nnf;
-    let mut soa = vec![T::default(); ntiles * tile * nnf];
+    // (Padded by a pack: a tail pack may read past the last tile's end, in
+    // lanes that its mask discards.)
+    let mut soa = vec![T::default(); ntiles * tile * nnf + SOA_PAD];
     if nnf > 0 && n > 0 {
-        soa.par_chunks_mut(tile * nnf)
+        soa[..ntiles * tile * nnf]
+            .par_chunks_mut(tile * nnf)
             .enumerate()
             .for_each(|(t, chunk)| {
-                k.inner_tile(
-                    level,
-                    a,
-                    &pf,
-                    chunk,
-                    t * tile,
-                    ((t + 1) * tile).min(n),
-                    tile,
-                );
+                // One call per problem whose reduced indices the tile holds.
+                let (t0, t1) = (t * tile, ((t + 1) * tile).min(n));
+                let mut j = t0;
+                while j < t1 {
+                    let set = set_of(j, inner_per);
+                    let end = if nsets == 1 || set + 1 == nsets {
+                        t1
+                    } else {
+                        ((set + 1) * inner_per).min(t1)
+                    };
+                    k.inner_tile(level, a, &pfs[set], &mut chunk[j - t0..], j, end, tile);
+                    j = end;
+                }
             });
     }
 
@@ -351,7 +407,7 @@ fn run_inner<T: Real>(
     let center = if info.dot_of.is_empty() || n == 0 {
         Vec::new()
     } else {
-        center_inner::<T>(info, &mut soa, tile, n)
+        center_inner::<T>(info, &mut soa[..ntiles * tile * nnf], tile, n)
     };
 
     // Work decomposition.
@@ -374,42 +430,57 @@ fn run_inner<T: Real>(
     let acc = info.acc;
     let ctx = BlockCtx::<T> {
         a,
-        pf: &pf,
         soa: &soa,
         tile,
-        n,
         kahan: opts.sum_scheme == SumScheme::Kahan,
         block_flush: opts.sum_scheme == SumScheme::Block,
         center: &center,
     };
     let mut vals = vec![T::default(); if has_vals { m * out_dim } else { 0 }];
     let mut idxs = vec![0usize; if has_idx { m * out_dim } else { 0 }];
-    let finalize_rows = |states: &[f64], rows: Range<usize>, vals: &mut [T], idxs: &mut [usize]| {
-        let rerank_needed = k.rerank_needed();
-        let mut copy = vec![0.0f64; if rerank_needed { acc } else { 0 }];
-        for (q, r) in rows.enumerate() {
-            let mut st = &states[q * acc..(q + 1) * acc];
-            if rerank_needed {
-                copy.copy_from_slice(st);
-                k.rerank(a, &raw_p, r, &mut copy);
-                st = &copy;
+    let finalize_rows =
+        |states: &[f64], rows: Range<usize>, set: usize, vals: &mut [T], idxs: &mut [usize]| {
+            let raw_p = &raw_ps[set];
+            let rerank_needed = k.rerank_needed();
+            let mut copy = vec![0.0f64; if rerank_needed { acc } else { 0 }];
+            for (q, r) in rows.enumerate() {
+                let mut st = &states[q * acc..(q + 1) * acc];
+                if rerank_needed {
+                    copy.copy_from_slice(st);
+                    k.rerank(a, raw_p, r, &mut copy);
+                    st = &copy;
+                }
+                let (v, i) = (
+                    if has_vals {
+                        &mut vals[q * out_dim..(q + 1) * out_dim]
+                    } else {
+                        &mut [][..]
+                    },
+                    if has_idx {
+                        &mut idxs[q * out_dim..(q + 1) * out_dim]
+                    } else {
+                        &mut [][..]
+                    },
+                );
+                reduce::finalize(info, st, v, i);
             }
-            let (v, i) = (
-                if has_vals {
-                    &mut vals[q * out_dim..(q + 1) * out_dim]
-                } else {
-                    &mut [][..]
-                },
-                if has_idx {
-                    &mut idxs[q * out_dim..(q + 1) * out_dim]
-                } else {
-                    &mut [][..]
-                },
-            );
-            reduce::finalize(info, st, v, i);
-        }
-    };
-    if m > 0 {
+        };
+    if let Some(side) = ranges {
+        run_ranged(
+            k,
+            &ctx,
+            side,
+            &pfs,
+            level,
+            &finalize_rows,
+            RangedOut {
+                m,
+                out_dim,
+                vals: &mut vals,
+                idxs: &mut idxs,
+            },
+        );
+    } else if m > 0 {
         // With several segments per row block, the segments run first (in
         // parallel) and each block merges its segments in order below.
         let parts: Vec<Vec<f64>> = if nseg == 1 {
@@ -422,9 +493,9 @@ fn run_inner<T: Real>(
                 .par_iter()
                 .map(|&(b, s)| {
                     let rows = b * rb..((b + 1) * rb).min(m);
-                    let tiles = s * tiles_per_seg..((s + 1) * tiles_per_seg).min(ntiles);
+                    let span = s * tiles_per_seg * tile..((s + 1) * tiles_per_seg * tile).min(n);
                     let mut states = vec![0.0f64; rows.len() * acc];
-                    k.block(level, &ctx, rows, tiles, &mut states);
+                    k.block(level, &ctx, &pfs[0], rows, &[span], &mut states);
                     states
                 })
                 .collect()
@@ -447,7 +518,13 @@ fn run_inner<T: Real>(
                 let rows = b * rb..((b + 1) * rb).min(m);
                 let states = if nseg == 1 {
                     let mut states = vec![0.0f64; rows.len() * acc];
-                    k.block(level, &ctx, rows.clone(), 0..ntiles, &mut states);
+                    let full = 0..n;
+                    let spans = if n == 0 {
+                        &[][..]
+                    } else {
+                        std::slice::from_ref(&full)
+                    };
+                    k.block(level, &ctx, &pfs[0], rows.clone(), spans, &mut states);
                     states
                 } else {
                     let mut merged = parts[b * nseg].clone();
@@ -463,7 +540,7 @@ fn run_inner<T: Real>(
                     }
                     merged
                 };
-                finalize_rows(&states, rows, v, i);
+                finalize_rows(&states, rows, 0, v, i);
             });
     }
     let vals = if has_vals {
@@ -483,6 +560,162 @@ fn run_inner<T: Real>(
         None
     };
     Val::from_outputs(info.name, vals, idxs)
+}
+
+/// The outputs of a ranged stage: `m` rows of `out_dim` values and/or
+/// indices.
+struct RangedOut<'o, T> {
+    m: usize,
+    out_dim: usize,
+    vals: &'o mut [T],
+    idxs: &'o mut [usize],
+}
+
+/// A chunk of rows of a block, its spans and its parameter set.
+type Chunk<'s> = (Range<usize>, &'s [Range<usize>], usize);
+
+/// Writes the outputs of rows from their f64 states.
+type FinalizeRows<'f, T> = dyn Fn(&[f64], Range<usize>, usize, &mut [T], &mut [usize]) + Sync + 'f;
+
+/// Block-sparse work decomposition: each block of output rows is cut in
+/// chunks of rows, each chunk reduced over its block's spans only (cut in
+/// segments when there are too few chunks to occupy the threads); rows
+/// outside every block get the reduction's value over an empty set.
+fn run_ranged<T: Real>(
+    k: &dyn StageKernels<T>,
+    ctx: &BlockCtx<'_, '_, T>,
+    side: &Side,
+    pfs: &[Vec<T>],
+    level: SimdLevel,
+    finalize_rows: &FinalizeRows<'_, T>,
+    out: RangedOut<'_, T>,
+) {
+    let info = k.info();
+    let acc = info.acc;
+    let od = out.out_dim;
+    let (has_vals, has_idx) = info.red.outputs();
+    // Every row first gets the value of an empty reduction.
+    {
+        let mut st = vec![0.0f64; acc];
+        reduce::init_row(info, &mut st);
+        let mut v = vec![T::default(); if has_vals { od } else { 0 }];
+        let mut i = vec![0usize; if has_idx { od } else { 0 }];
+        reduce::finalize(info, &st, &mut v, &mut i);
+        for r in 0..out.m {
+            if has_vals {
+                out.vals[r * od..(r + 1) * od].copy_from_slice(&v);
+            }
+            if has_idx {
+                out.idxs[r * od..(r + 1) * od].copy_from_slice(&i);
+            }
+        }
+    }
+    if side.blocks.is_empty() {
+        return;
+    }
+    // Chunks of rows: as many as the dense decomposition would make for the
+    // covered rows.
+    let threads = rayon::current_num_threads().max(1);
+    let group = k.group();
+    let nchunks =
+        |rb: usize| -> usize { side.blocks.iter().map(|b| b.rows.len().div_ceil(rb)).sum() };
+    let mut rb = 128usize.max(group);
+    while rb > group && nchunks(rb) < 4 * threads {
+        rb /= 2;
+    }
+    let rb = rb.max(group) / group * group;
+    // (Rows, spans, parameter set: the problem of a batch whose parameters
+    // have a value per problem.)
+    let mut chunks: Vec<Chunk<'_>> = Vec::new();
+    for b in &side.blocks {
+        let spans = &side.spans[b.spans.clone()];
+        let set = if pfs.len() > 1 { b.index } else { 0 };
+        let mut r0 = b.rows.start;
+        while r0 < b.rows.end {
+            let r1 = (r0 + rb).min(b.rows.end);
+            chunks.push((r0..r1, spans, set));
+            r0 = r1;
+        }
+    }
+    // Too few chunks: cut their spans in segments of about equal length
+    // (at least a tile), merged in order afterwards.
+    let want = if chunks.len() < 2 * threads {
+        (4 * threads).div_ceil(chunks.len())
+    } else {
+        1
+    };
+    let mut items: Vec<(usize, std::borrow::Cow<'_, [Range<usize>]>)> = Vec::new();
+    for (c, (_, spans, _)) in chunks.iter().enumerate() {
+        if want == 1 {
+            items.push((c, std::borrow::Cow::Borrowed(*spans)));
+            continue;
+        }
+        let total: usize = spans.iter().map(|s| s.len()).sum();
+        let per = total.div_ceil(want).max(ctx.tile);
+        let mut cur: Vec<Range<usize>> = Vec::new();
+        let mut len = 0;
+        for s in spans.iter() {
+            let mut a = s.start;
+            while a < s.end {
+                let b = s.end.min(a + (per - len));
+                cur.push(a..b);
+                len += b - a;
+                a = b;
+                if len == per {
+                    items.push((c, std::borrow::Cow::Owned(std::mem::take(&mut cur))));
+                    len = 0;
+                }
+            }
+        }
+        if !cur.is_empty() {
+            items.push((c, std::borrow::Cow::Owned(cur)));
+        }
+    }
+    let states: Vec<Vec<f64>> = items
+        .par_iter()
+        .map(|(c, spans)| {
+            let (rows, _, set) = chunks[*c].clone();
+            let mut st = vec![0.0f64; rows.len() * acc];
+            k.block(level, ctx, &pfs[set], rows, spans, &mut st);
+            st
+        })
+        .collect();
+    // Merge the segments of each chunk (in order) and finalise.
+    let mut first = vec![usize::MAX; chunks.len()];
+    for (q, (c, _)) in items.iter().enumerate().rev() {
+        first[*c] = q;
+    }
+    let done: Vec<(Vec<T>, Vec<usize>)> = (0..chunks.len())
+        .into_par_iter()
+        .map(|c| {
+            let (rows, _, set) = chunks[c].clone();
+            let q0 = first[c];
+            let mut merged = states[q0].clone();
+            let mut q = q0 + 1;
+            while q < items.len() && items[q].0 == c {
+                for r in 0..rows.len() {
+                    reduce::merge_rows(
+                        info,
+                        &mut merged[r * acc..(r + 1) * acc],
+                        &states[q][r * acc..(r + 1) * acc],
+                    );
+                }
+                q += 1;
+            }
+            let mut v = vec![T::default(); if has_vals { rows.len() * od } else { 0 }];
+            let mut i = vec![0usize; if has_idx { rows.len() * od } else { 0 }];
+            finalize_rows(&merged, rows, set, &mut v, &mut i);
+            (v, i)
+        })
+        .collect();
+    for ((rows, _, _), (v, i)) in chunks.iter().zip(done) {
+        if has_vals {
+            out.vals[rows.start * od..rows.end * od].copy_from_slice(&v);
+        }
+        if has_idx {
+            out.idxs[rows.start * od..rows.end * od].copy_from_slice(&i);
+        }
+    }
 }
 
 /// Translates the vector at features `idx` of `f` by `-center` and
@@ -619,10 +852,8 @@ impl<S: CpuStage, T: Real> WithPack<T> for InnerTile<'_, '_, S, T> {
 #[doc(hidden)]
 pub struct BlockCtx<'a, 'b, T: Real> {
     a: &'a Args<'b, T>,
-    pf: &'a [T],
     soa: &'a [T],
     tile: usize,
-    n: usize,
     kahan: bool,
     block_flush: bool,
     /// Dot-product form: the translation applied to the rewritten vectors.
@@ -634,7 +865,7 @@ struct BlockJob<'c, 'a, 'b, S: CpuStage, T: Real> {
     /// The parameter features, in the stage's array type.
     pf: S::Pf<T>,
     rows: Range<usize>,
-    tiles: Range<usize>,
+    spans: &'c [Range<usize>],
     states: &'c mut [f64],
 }
 
@@ -642,7 +873,7 @@ impl<S: CpuStage, T: Real> WithPack<T> for BlockJob<'_, '_, '_, S, T> {
     type Output = ();
     #[inline(always)]
     fn run<P: Pack<Elem = T>>(self) {
-        process_block::<S, T, P>(self.ctx, &self.pf, self.rows, self.tiles, self.states);
+        process_block::<S, T, P>(self.ctx, &self.pf, self.rows, self.spans, self.states);
     }
 }
 
@@ -665,14 +896,16 @@ fn dot_block<S: CpuStage, T: Real, P: Pack<Elem = T>, const NP: usize>(
     let mut acc = S::Group::<[P; 2]>::splat([zero; 2]);
     assert!(rk.as_slice().iter().all(|&k| k < of.len()));
     // Every feature offset below is in bounds: the caller checked
-    // `dot_nf[k] < nnf` and `dot_of[k] < nof`, and packs `l .. l + NP * LANES`
-    // lie inside the tile.
-    assert!(l + NP * P::LANES <= tile && tile_data.len() >= info.nnf * tile);
+    // `dot_nf[k] < nnf` and `dot_of[k] < nof`, and the packs
+    // `l .. l + NP * LANES` of the last feature lie inside `tile_data`
+    // (the tile, the next ones and the padding: a tail pack may cross the
+    // tile's end).
+    assert!(info.nnf.max(1) * tile - tile + l + NP * P::LANES <= tile_data.len());
     for (&fa, &fb) in info.dot_of.iter().zip(info.dot_nf) {
         let base = fb * tile + l;
-        // SAFETY: `fb < nnf` (checked once per work item) and
-        // `l + NP * LANES <= tile`, so `base + NP * LANES <= nnf * tile <=
-        // tile_data.len()`.
+        // SAFETY: `fb < nnf` (checked once per work item), so
+        // `base + NP * LANES <= (nnf - 1) * tile + l + NP * LANES <=
+        // tile_data.len()` (asserted above).
         let y: [P; NP] = core::array::from_fn(|pk| unsafe {
             P::load_ptr(tile_data.as_ptr().add(base + pk * P::LANES))
         });
@@ -699,7 +932,7 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
     ctx: &BlockCtx<'_, '_, T>,
     pf_t: &S::Pf<T>,
     rows: Range<usize>,
-    tiles: Range<usize>,
+    spans: &[Range<usize>],
     states: &mut [f64],
 ) {
     let info = S::INFO;
@@ -743,16 +976,13 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
     }
     let tile = const { tile_len(S::INFO) };
     debug_assert_eq!(tile, ctx.tile);
-    let seg_start = tiles.start * tile;
-    let flush_every = if ctx.block_flush && info.red == Red::Sum {
-        (BLOCK_FLUSH / tile).max(1)
-    } else {
-        usize::MAX
-    };
+    // Sum stages of the block scheme fold their lane sums into the f64 row
+    // states every `BLOCK_FLUSH` reduced indices (at least one tile).
+    let block_sum = ctx.block_flush && info.red == Red::Sum;
     let nnf = info.nnf;
     let fused_sum = info.red == Red::Sum && !ctx.kahan;
     // K-reductions: a row-wide bound on the K-th value (see
-    // `reduce::kmin_bound`), refreshed after tiles 1, 2, 4, 8, ...
+    // `reduce::kmin_bound`), refreshed after pieces 1, 2, 4, 8, ...
     let is_kmin = info.red.is_kmin();
     let has_dot = !info.dot_of.is_empty();
     assert!(
@@ -764,162 +994,220 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
     let mut taus: Vec<S::Out<P>> =
         vec![S::Out::<P>::splat(P::splat(T::INFINITY)); if is_kmin { nrows } else { 0 }];
 
-    for (count, t) in tiles.clone().enumerate() {
-        let t0 = t * tile;
-        let t1 = (t0 + tile).min(ctx.n);
-        let base = t * tile * nnf;
-        let tile_data = &ctx.soa[base..base + tile * nnf];
-        let tile_flush = (count + 1) % flush_every == 0 || t + 1 == tiles.end;
-        let mut g0 = 0;
-        while g0 < nrows {
-            let gn = group.min(nrows - g0);
-            // The group's rows (rows past the end repeat the last row and
-            // are discarded).
-            let rk: S::Group<usize> = S::Group::<usize>::from_fn(|r| g0 + r.min(gn - 1));
-            // K-lists (2K packs per row) do not fit in registers: they are
-            // updated where they live instead of being copied in and out.
-            let in_place = const { S::INFO.red.is_kmin() };
-            // (For K-lists `acc` is never read: the copy is dead code.)
-            let mut acc: S::Group<S::Acc<P>> =
-                S::Group::<S::Acc<P>>::from_fn(|r| lane_states[rk.as_slice()[r]]);
-            let halves: S::Group<(P, P)> = S::Group::<(P, P)>::from_fn(|r| {
-                let row = rows.start + rk.as_slice()[r];
-                (
-                    P::splat(T::from_usize(row >> 16)),
-                    P::splat(T::from_usize(row & 0xffff)),
-                )
-            });
-            // Full packs update the group's states in registers (the array
-            // `acc` only sees constant indices); the tail pack (masked)
-            // updates the stored copies.
-            let full_end = t0 + (t1 - t0) / lanes * lanes;
-            let mut j0 = t0;
-            while j0 < full_end {
-                // Dot-product form: the scalar products of the group's rows
-                // with two packs at once (the blocked kernel), else one pack.
-                let npk = if has_dot && j0 + 2 * lanes <= full_end {
-                    2
-                } else {
-                    1
-                };
-                let dots: S::Group<[P; 2]> = if !has_dot {
-                    S::Group::<[P; 2]>::splat([zero; 2])
-                } else if npk == 2 {
-                    dot_block::<S, T, P, 2>(tile_data, tile, j0 - t0, &of, &rk)
-                } else {
-                    dot_block::<S, T, P, 1>(tile_data, tile, j0 - t0, &of, &rk)
-                };
-                for pk in 0..npk {
-                    let jp = j0 + pk * lanes;
-                    let nf =
-                        Features::new(tile_data.get(jp - t0..).unwrap_or(&[]), tile, nnf, lanes);
-                    let jl = P::splat(T::from_usize(jp - seg_start)) + P::iota();
-                    for r in 0..group {
-                        let k = rk.as_slice()[r];
-                        let (hi, lo) = halves.as_slice()[r];
-                        let pctx = PairCtx {
-                            oi: oi[k].as_slice(),
-                            j0: jp,
-                            row_hi: hi,
-                            row_lo: lo,
-                        };
-                        if in_place {
-                            // K-lists, updated where they live. (Rows past the
-                            // end repeat the last row: updated in place, they
-                            // would enter its lists twice.)
-                            if r >= gn {
-                                continue;
-                            }
+    // Lane indices are relative to `base` (a tile start), so that they stay
+    // exact in `T`: when a piece would end more than `MAX_SEGMENT` past it,
+    // the lanes are folded into the row states and `base` moves.
+    let mut base = spans.first().map_or(0, |s| s.start / tile * tile);
+    let mut count = 0usize;
+    let mut since_flush = 0usize;
+    for (si, span) in spans.iter().enumerate() {
+        let mut a = span.start;
+        while a < span.end {
+            // The piece [a, b) of the span inside tile t.
+            let t = a / tile;
+            let t0 = t * tile;
+            let b = span.end.min(t0 + tile);
+            if b - base > MAX_SEGMENT {
+                for k in 0..nrows {
+                    reduce::flush(
+                        info,
+                        lane_states[k].as_mut_slice(),
+                        &mut states[k * acc_len..(k + 1) * acc_len],
+                        base,
+                    );
+                }
+                base = t0;
+            }
+            let last = si + 1 == spans.len() && b == span.end;
+            since_flush += b - a;
+            let tile_flush = block_sum && (since_flush >= BLOCK_FLUSH || last);
+            if tile_flush {
+                since_flush = 0;
+            }
+            // The tile's features, and those of the next tiles: the tail pack
+            // of a piece that does not start on a pack boundary reads past
+            // the tile's end (into the next feature row, or the padding of
+            // the last tile), in lanes that its mask discards.
+            let tile_data = &ctx.soa[t * tile * nnf..];
+            // Full packs from `a` to `full_end`, then a masked tail pack.
+            let full_end = a + (b - a) / lanes * lanes;
+            let mut g0 = 0;
+            while g0 < nrows {
+                let gn = group.min(nrows - g0);
+                // The masked tail pack at `jp`, for the group's rows, on the
+                // stored lane states.
+                macro_rules! masked {
+                    ($jp:expr, $mask:expr) => {{
+                        let jp: usize = $jp;
+                        let mask: P::Mask = $mask;
+                        let nf = Features::new(
+                            tile_data.get(jp - t0..).unwrap_or(&[]),
+                            tile,
+                            nnf,
+                            lanes,
+                        );
+                        let jl = P::splat(T::from_usize(jp - base)) + P::iota();
+                        for k in g0..g0 + gn {
+                            let row = rows.start + k;
+                            let pctx = PairCtx {
+                                oi: oi[k].as_slice(),
+                                j0: jp,
+                                row_hi: P::splat(T::from_usize(row >> 16)),
+                                row_lo: P::splat(T::from_usize(row & 0xffff)),
+                            };
+                            let dot = if has_dot {
+                                let g = S::Group::<usize>::splat(k);
+                                dot_block::<S, T, P, 1>(tile_data, tile, jp - t0, &of, &g)
+                                    .as_slice()[0][0]
+                            } else {
+                                zero
+                            };
                             let mut out = S::Out::<P>::splat(zero);
-                            S::pair::<P>(&pf, &of[k], nf, &pctx, dots.as_slice()[r][pk], &mut out);
+                            S::pair::<P>(&pf, &of[k], nf, &pctx, dot, &mut out);
                             reduce::update(
                                 info,
                                 ctx.kahan,
                                 lane_states[k].as_mut_slice(),
                                 out.as_slice(),
                                 jl,
-                                None,
-                                taus[k].as_slice(),
-                            );
-                            continue;
-                        }
-                        let st = &mut acc.as_mut_slice()[r];
-                        if fused_sum {
-                            S::pair_sum::<P>(&pf, &of[k], nf, &pctx, st);
-                        } else {
-                            let mut out = S::Out::<P>::splat(zero);
-                            S::pair::<P>(&pf, &of[k], nf, &pctx, dots.as_slice()[r][pk], &mut out);
-                            reduce::update(
-                                info,
-                                ctx.kahan,
-                                st.as_mut_slice(),
-                                out.as_slice(),
-                                jl,
-                                None,
+                                Some(mask),
                                 if is_kmin { taus[k].as_slice() } else { &[] },
                             );
                         }
+                    }};
+                }
+                // The group's rows (rows past the end repeat the last row and
+                // are discarded).
+                let rk: S::Group<usize> = S::Group::<usize>::from_fn(|r| g0 + r.min(gn - 1));
+                // K-lists (2K packs per row) do not fit in registers: they are
+                // updated where they live instead of being copied in and out.
+                let in_place = const { S::INFO.red.is_kmin() };
+                // (For K-lists `acc` is never read: the copy is dead code.)
+                let mut acc: S::Group<S::Acc<P>> =
+                    S::Group::<S::Acc<P>>::from_fn(|r| lane_states[rk.as_slice()[r]]);
+                let halves: S::Group<(P, P)> = S::Group::<(P, P)>::from_fn(|r| {
+                    let row = rows.start + rk.as_slice()[r];
+                    (
+                        P::splat(T::from_usize(row >> 16)),
+                        P::splat(T::from_usize(row & 0xffff)),
+                    )
+                });
+                // Full packs update the group's states in registers (the array
+                // `acc` only sees constant indices); the tail pack (masked)
+                // updates the stored copies.
+                let mut j0 = a;
+                while j0 < full_end {
+                    // Dot-product form: the scalar products of the group's rows
+                    // with two packs at once (the blocked kernel), else one pack.
+                    let npk = if has_dot && j0 + 2 * lanes <= full_end {
+                        2
+                    } else {
+                        1
+                    };
+                    let dots: S::Group<[P; 2]> = if !has_dot {
+                        S::Group::<[P; 2]>::splat([zero; 2])
+                    } else if npk == 2 {
+                        dot_block::<S, T, P, 2>(tile_data, tile, j0 - t0, &of, &rk)
+                    } else {
+                        dot_block::<S, T, P, 1>(tile_data, tile, j0 - t0, &of, &rk)
+                    };
+                    for pk in 0..npk {
+                        let jp = j0 + pk * lanes;
+                        let nf = Features::new(
+                            tile_data.get(jp - t0..).unwrap_or(&[]),
+                            tile,
+                            nnf,
+                            lanes,
+                        );
+                        let jl = P::splat(T::from_usize(jp - base)) + P::iota();
+                        for r in 0..group {
+                            let k = rk.as_slice()[r];
+                            let (hi, lo) = halves.as_slice()[r];
+                            let pctx = PairCtx {
+                                oi: oi[k].as_slice(),
+                                j0: jp,
+                                row_hi: hi,
+                                row_lo: lo,
+                            };
+                            if in_place {
+                                // K-lists, updated where they live. (Rows past the
+                                // end repeat the last row: updated in place, they
+                                // would enter its lists twice.)
+                                if r >= gn {
+                                    continue;
+                                }
+                                let mut out = S::Out::<P>::splat(zero);
+                                S::pair::<P>(
+                                    &pf,
+                                    &of[k],
+                                    nf,
+                                    &pctx,
+                                    dots.as_slice()[r][pk],
+                                    &mut out,
+                                );
+                                reduce::update(
+                                    info,
+                                    ctx.kahan,
+                                    lane_states[k].as_mut_slice(),
+                                    out.as_slice(),
+                                    jl,
+                                    None,
+                                    taus[k].as_slice(),
+                                );
+                                continue;
+                            }
+                            let st = &mut acc.as_mut_slice()[r];
+                            if fused_sum {
+                                S::pair_sum::<P>(&pf, &of[k], nf, &pctx, st);
+                            } else {
+                                let mut out = S::Out::<P>::splat(zero);
+                                S::pair::<P>(
+                                    &pf,
+                                    &of[k],
+                                    nf,
+                                    &pctx,
+                                    dots.as_slice()[r][pk],
+                                    &mut out,
+                                );
+                                reduce::update(
+                                    info,
+                                    ctx.kahan,
+                                    st.as_mut_slice(),
+                                    out.as_slice(),
+                                    jl,
+                                    None,
+                                    if is_kmin { taus[k].as_slice() } else { &[] },
+                                );
+                            }
+                        }
+                    }
+                    j0 += npk * lanes;
+                }
+                if !in_place {
+                    lane_states[g0..g0 + gn].copy_from_slice(&acc.as_slice()[..gn]);
+                }
+                if full_end < b {
+                    masked!(full_end, P::first_n(b - full_end));
+                }
+                if is_kmin && (count + 1).is_power_of_two() {
+                    for k in g0..g0 + gn {
+                        reduce::kmin_bound(info, lane_states[k].as_slice(), taus[k].as_mut_slice());
                     }
                 }
-                j0 += npk * lanes;
-            }
-            if !in_place {
-                lane_states[g0..g0 + gn].copy_from_slice(&acc.as_slice()[..gn]);
-            }
-            if full_end < t1 {
-                let nf = Features::new(
-                    tile_data.get(full_end - t0..).unwrap_or(&[]),
-                    tile,
-                    nnf,
-                    lanes,
-                );
-                let jl = P::splat(T::from_usize(full_end - seg_start)) + P::iota();
-                let mask = P::first_n(t1 - full_end);
-                for r in 0..gn {
-                    let k = g0 + r;
-                    let (hi, lo) = halves.as_slice()[r];
-                    let pctx = PairCtx {
-                        oi: oi[k].as_slice(),
-                        j0: full_end,
-                        row_hi: hi,
-                        row_lo: lo,
-                    };
-                    let dot = if has_dot {
-                        let g = S::Group::<usize>::splat(k);
-                        dot_block::<S, T, P, 1>(tile_data, tile, full_end - t0, &of, &g).as_slice()
-                            [0][0]
-                    } else {
-                        zero
-                    };
-                    let mut out = S::Out::<P>::splat(zero);
-                    S::pair::<P>(&pf, &of[k], nf, &pctx, dot, &mut out);
-                    reduce::update(
-                        info,
-                        ctx.kahan,
-                        lane_states[k].as_mut_slice(),
-                        out.as_slice(),
-                        jl,
-                        Some(mask),
-                        if is_kmin { taus[k].as_slice() } else { &[] },
-                    );
+                if tile_flush {
+                    for k in g0..g0 + gn {
+                        reduce::flush(
+                            info,
+                            lane_states[k].as_mut_slice(),
+                            &mut states[k * acc_len..(k + 1) * acc_len],
+                            base,
+                        );
+                    }
                 }
+                g0 += gn;
             }
-            if is_kmin && (count + 1).is_power_of_two() {
-                for k in g0..g0 + gn {
-                    reduce::kmin_bound(info, lane_states[k].as_slice(), taus[k].as_mut_slice());
-                }
-            }
-            if tile_flush && flush_every != usize::MAX {
-                for k in g0..g0 + gn {
-                    reduce::flush(
-                        info,
-                        lane_states[k].as_mut_slice(),
-                        &mut states[k * acc_len..(k + 1) * acc_len],
-                        seg_start,
-                    );
-                }
-            }
-            g0 += gn;
+            count += 1;
+            a = b;
         }
     }
     for k in 0..nrows {
@@ -927,7 +1215,7 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
             info,
             lane_states[k].as_mut_slice(),
             &mut states[k * acc_len..(k + 1) * acc_len],
-            seg_start,
+            base,
         );
     }
 }

@@ -141,7 +141,12 @@ pub fn tiled<S: CpuStage, T: Real>(
     };
     for (spec, arg) in info.vars.iter().zip(args) {
         match (spec.role, spec.kind, arg) {
-            (Role::Param, _, Val::Vector { data, .. }) => a.param.push((spec.offset, data)),
+            (Role::Param, _, Val::Vector { data, .. }) if data.len() == spec.dim => {
+                a.param.push((spec.offset, data))
+            }
+            (Role::Param, _, Val::Vector { data, name }) => {
+                return Err(crate::per_problem_without_batch(name, data.len(), spec.dim))
+            }
             (Role::Outer, VarKind::Real, Val::Rows { data, .. }) => {
                 a.outer.push((spec.offset, data.view()))
             }

@@ -388,7 +388,12 @@ where
             CpuPath::Gemm => true,
             CpuPath::Fused => false,
         };
-        if gemm && opts.backend == Backend::Cpu && ST::INFO.dot_of.is_empty() {
+        // (Block-sparse ranges run on the fused stages, which skip blocks.)
+        if gemm
+            && opts.backend == Backend::Cpu
+            && ST::INFO.dot_of.is_empty()
+            && opts.ranges.is_none()
+        {
             let args: Vec<&Val<'_, T>> = self.inputs.iter().collect();
             let (orows, irows) = (rows, v.nrows());
             if opts.f64_accumulation && T::BYTES == 4 {
