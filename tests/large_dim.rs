@@ -1,7 +1,7 @@
 //! Large dimensions: the Gaussian sum, logsumexp and k-NN with their
 //! gradients for D = 256, 784, 1024 and 4096, against the reference
 //! evaluator, on every SIMD level and both summation schemes of the CPU
-//! engine. Vectors of at least `keops_compiler::lower::LOOP_MIN_DIM`
+//! engine, and the PTX kernels through the simulator. Vectors of at least `keops_compiler::lower::LOOP_MIN_DIM`
 //! components are loops in the generated code (sums of components, element
 //! maps, features and outputs), so these kernels cost what a D = 32 one
 //! costs to build; M and N are not multiples of any tile or pack.
@@ -56,6 +56,21 @@ macro_rules! check_large {
                 let pv = r.pair_values(&inputs).unwrap();
                 let gx = r.eval(&["x"], &with_e).unwrap();
                 let gy = r.eval(&["y"], &with_e).unwrap();
+                // The PTX kernels through the simulator: outer features in
+                // the scratch buffer, tiles of a few rows (one row of 4096
+                // f64 takes 32 KiB of the 40 KiB of shared memory).
+                {
+                    let what = format!("{} D = {} {m}x{n} simulator", stringify!($name), $d);
+                    let k = k.backend(keops::Backend::Simulator);
+                    let out = k.call(&x, &y $(, &$b)?).unwrap().into_out();
+                    check_forward(out, &fwd, &pv, r.reduction(), 1e-12, &format!("{what} f64"));
+                    let out = k.grad_x().call(&x, &y $(, &$b)?, &e).unwrap().into_out();
+                    check_any(out, &gx, 1e-11, &format!("{what} f64 grad_x"));
+                    let (x32, y32) = (f32s(&x), f32s(&y));
+                    $( let $b = f32s(&$b); )?
+                    let out = k.call(&x32, &y32 $(, &$b)?).unwrap().into_out();
+                    check_forward(out, &fwd, &pv, r.reduction(), $t32, &format!("{what} f32"));
+                }
                 for level in levels() {
                     for scheme in [SumScheme::Block, SumScheme::Kahan] {
                         let what = format!("{} D = {} {m}x{n} {level:?} {scheme:?}", stringify!($name), $d);
