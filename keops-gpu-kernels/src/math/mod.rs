@@ -157,6 +157,21 @@ pub fn exp(b: &mut Builder, p: Prec, x: Reg, o: MathOpts) -> Reg {
         exp::exp_accurate(&mut e, x)
     }
 }
+/// `2^x` by the hardware's `ex2.approx.ftz.f32` (f32 fast mode: the
+/// pair programs of fast kernels compute their exponentials in base 2, the
+/// factor `log2 e` folded into the argument; relative error below 2^-22,
+/// subnormal results flushed to zero).
+pub fn exp2_approx_f32(b: &mut Builder, x: Reg) -> Reg {
+    let r = b.freg(Prec::F32);
+    b.emit(format!("ex2.approx.ftz.f32 {r}, {x}"));
+    r
+}
+/// `log2 x` by the hardware's `lg2.approx.ftz.f32` (f32 fast mode).
+pub fn log2_approx_f32(b: &mut Builder, x: Reg) -> Reg {
+    let r = b.freg(Prec::F32);
+    b.emit(format!("lg2.approx.ftz.f32 {r}, {x}"));
+    r
+}
 /// `e^x - 1`, accurate near 0.
 pub fn expm1(b: &mut Builder, p: Prec, x: Reg, _o: MathOpts) -> Reg {
     exp::expm1(&mut E::new(b, p), x)
