@@ -29,6 +29,13 @@
 //!   per row) then combines the chunks of each row in increasing order (so
 //!   the tie rules of the 1D scheme hold) and writes the outputs.
 //!
+//! Before emission the stage's programs are rewritten for the GPU
+//! (`opt.rs`): exactly in every mode (negated sum products fused, one
+//! softmax denominator per shared formula), and in f32 fast mode
+//! (`fast_math`, the `keops!` default) with base-2 exponentials, a base-2
+//! log-sum-exp state and loop-invariant factors of products hoisted into
+//! the parameter or outer program.
+//!
 //! Large inner dimensions: inner features live in shared memory and are
 //! read at their first use in the pair program; the tile shrinks so that
 //! the shared tile stays within [`SHARED_BUDGET`] bytes. Outer features
