@@ -451,3 +451,45 @@ fn reductions_accuracy_both_modes() {
         assert!(worst < 2e-6, "sumsoftmaxweight fast={fast}: {worst:e}");
     }
 }
+
+/// `opt::tune` on the Gaussian's gradients: the accurate mode changes
+/// nothing but the negated sum products (made fusable, exactly); the fast
+/// mode hoists `-g log2 e` (parameter program) and `-2 g u_i` (outer
+/// program), two multiplications per pair fewer.
+#[test]
+fn tune_rewrites_by_mode() {
+    use keops_compiler::ir::{Bin, Un};
+    let src = "|x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)";
+    let muls = |l: &Lowered| {
+        l.pair
+            .insts
+            .iter()
+            .filter(|i| matches!(i, Inst::Bin(Bin::Mul, ..)))
+            .count()
+    };
+    // Gradient w.r.t. x (stage 1).
+    let gx = lowered_stage(src, 1, 1);
+    let acc = opt::tune(&gx, false);
+    assert_eq!(acc.pair.insts, gx.pair.insts);
+    assert_eq!(acc.pair.outputs, gx.pair.outputs);
+    let fast = opt::tune(&gx, true);
+    assert_eq!(muls(&gx) - muls(&fast), 2, "{:?}", fast.pair.insts);
+    assert_eq!(fast.param.outputs.len(), gx.param.outputs.len() + 1);
+    assert_eq!(fast.outer.outputs.len(), gx.outer.outputs.len() + 1);
+    // Every sum output stays a product (fused into an fma).
+    for l in [&acc, &fast] {
+        assert_eq!(deferred_outputs(l, SumScheme::Block, false), [true; 3]);
+    }
+    // Gradient w.r.t. y (stage 2): -(d * p) becomes (-d) * p in both modes.
+    let gy = lowered_stage(src, 1, 2);
+    assert!(gy
+        .pair
+        .outputs
+        .iter()
+        .all(|&o| matches!(gy.pair.insts[o as usize], Inst::Un(Un::Neg, _))));
+    assert_eq!(deferred_outputs(&gy, SumScheme::Block, false), [false; 3]);
+    for fast in [false, true] {
+        let t = opt::tune(&gy, fast);
+        assert_eq!(deferred_outputs(&t, SumScheme::Block, fast), [true; 3]);
+    }
+}
