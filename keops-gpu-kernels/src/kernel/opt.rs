@@ -6,7 +6,9 @@
 //! * **Negated products of sums**: a sum output `-(x * y)` becomes
 //!   `(-x) * y`, so that the sum kernels fuse it into one `fma` (`ptxas`
 //!   folds the negation into the operand). Round-to-nearest is symmetric,
-//!   so the value is the same bit for bit.
+//!   so the value is the same bit for bit. (The other exact saving, one
+//!   softmax denominator for a formula shared by the weight columns, is in
+//!   the state, `state.rs`.)
 //!
 //! Fast mode (`fast_math`, f32 only):
 //!
