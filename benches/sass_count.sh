@@ -4,7 +4,8 @@
 # keops-gpu-kernels), then assembles, disassembles and counts it
 # (benches/sass_count.py) and prints a markdown table.
 #
-#   benches/sass_count.sh                 # the built-in kernel set, f32
+#   benches/sass_count.sh                 # the built-in kernel set, f32, default math (fast_math = true)
+#   benches/sass_count.sh --accurate      # the same with fast_math = false
 #   benches/sass_count.sh --f64           # the same in f64
 #   benches/sass_count.sh 'k=|x: Vi<3>, y: Vj<3>| sum_j(exp(-sqdist(x, y)))'
 #

@@ -54,6 +54,17 @@ check_gpu!(sum_direct, |x: Vi<2>, y: Vj<2>| sum_j(exp(-sqdist(x, y)) * y); schem
 check_gpu!(sum_kahan, |x: Vi<2>, y: Vj<2>| sum_j(exp(-sqdist(x, y)) * y); scheme = SumScheme::Kahan; math = ["exp"]);
 check_gpu!(sum_block, |x: Vi<2>, y: Vj<2>| sum_j(exp(-sqdist(x, y)) * y); scheme = SumScheme::Block; math = ["exp"]);
 
+// ---- Accurate device math (`fast_math = false`; the rest of this file
+// runs the default, `fast_math = true`) ----
+check_gpu!(accurate_gaussian, |x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b); range = (0.0, 2.0); sizes = vec![(0, 3), (1, 1), (300, 70), (7, 1033)]; fast_math = false; math = ["exp"]);
+check_gpu!(accurate_sum_kahan, |x: Vi<2>, y: Vj<2>| sum_j(exp(-sqdist(x, y)) * y); scheme = SumScheme::Kahan; fast_math = false; math = ["exp"]);
+check_gpu!(accurate_logsumexp_j, |x: Vi<3>, y: Vj<3>| logsumexp_j(-sqdist(x, y)); range = (-2.0, 2.0); fast_math = false; math = ["exp", "log"]);
+check_gpu!(accurate_logsumexp_weight_j, |x: Vi<2>, y: Vj<2>, w: Vj<3>| logsumexp_j(-sqdist(x, y), exp(w)); range = (-2.0, 2.0); fast_math = false; math = ["exp", "log"]);
+check_gpu!(accurate_sumsoftmaxweight_j, |x: Vi<2>, y: Vj<2>, w: Vj<3>| sumsoftmaxweight_j(-sqdist(x, y) * 5.0, w); fast_math = false; math = ["exp"]);
+check_gpu!(accurate_exp_log, |x: Vi<2>, y: Vj<2>| sum_j(exp(x - y) + log(x * y) + (x + y).log()); range = (0.1, 3.0); fast_math = false; math = ["exp", "log"]);
+check_gpu!(accurate_sin_cos, |x: Vi<2>, y: Vj<2>| sum_j(sin(3.0 * x * y) + cos(x - 2.0 * y)); range = (-4.0, 4.0); fast_math = false; math = ["sin", "cos"]);
+check_gpu!(accurate_powf_rsqrt, |x: Vi<2>, y: Vj<2>| sum_j(powf(x + y, x * y) + (x * y).powf(0.3) + rsqrt(x + y)); range = (0.1, 2.0); tol32 = 5e-5; fast_math = false; math = ["powf"]);
+
 // ---- Element-wise operations ----
 check_gpu!(arithmetic, |x: Vi<3>, y: Vj<3>, p: Pm<2>| sum_j(
     x * y - x / (y * y + 1.0) + 2 * x - 0.5 * y + p[0] * x - p[1] + (-(x * y))
@@ -152,9 +163,9 @@ macro_rules! check_gpu_grad {
             let (mut tol64, mut tol32) = (1e-12, 1e-4);
             $(
                 let funcs: &[&str] = &[$($fn_),*];
-                let Some(t) = common::device_math_tolerance(funcs, true, tol64) else { return };
+                let Some(t) = common::device_math_tolerance(funcs, true, true, tol64) else { return };
                 tol64 = t;
-                let Some(t) = common::device_math_tolerance(funcs, false, tol32) else { return };
+                let Some(t) = common::device_math_tolerance(funcs, false, true, tol32) else { return };
                 tol32 = t;
             )?
             let mut rng = common::rng(stringify!($name), size.0, size.1);
@@ -287,7 +298,7 @@ fn long_sums_are_accurate() {
     let k = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| sum_j(
         sin(x * y * 0.5) + 1.0
     ));
-    if device_math_tolerance(&["sin"], false, 0.0).is_none() {
+    if device_math_tolerance(&["sin"], false, true, 0.0).is_none() {
         return;
     }
     for (scheme, tol) in [(SumScheme::Block, 1e-5), (SumScheme::Kahan, 1e-5)] {

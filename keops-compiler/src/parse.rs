@@ -14,7 +14,7 @@ use syn::{Expr, Lit, Pat, Token, Type};
 use crate::ir::Cat;
 use crate::limits::{MAX_DIM, MAX_GRAD_ORDER, MAX_NESTING, MAX_TOKENS, MAX_VARIABLES};
 
-/// Options written before the closure: `keops!(grad_order = 3, debug = true, fast_math = true, |x: ...| ...)`.
+/// Options written before the closure: `keops!(grad_order = 3, debug = true, fast_math = false, |x: ...| ...)`.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Highest order of the generated gradient kernels (`k.grad_x().grad_y()` is order 2).
@@ -24,9 +24,12 @@ pub struct Options {
     pub grad_order_given: bool,
     /// Print the generated code at compile time.
     pub debug: bool,
-    /// GPU kernels use the hardware's approximate exp/log/sin/cos
-    /// (`ex2.approx` & co., like KeOps' `use_fast_math`); default: the
-    /// accurate device math (see `keops_gpu_kernels::math`).
+    /// f32 GPU kernels use the hardware's approximate exp/log/sin/cos
+    /// (`ex2.approx` & co.) and may reassociate products to hoist
+    /// loop-invariant factors, like KeOps' `use_fast_math` (default
+    /// `true`, as in KeOps); `false`: the accurate device math and the
+    /// formula's evaluation order (see `keops_gpu_kernels::math` for the
+    /// accuracy of each). f64 GPU kernels and the CPU back end ignore it.
     pub fast_math: bool,
 }
 
@@ -36,7 +39,7 @@ impl Default for Options {
             grad_order: 2,
             grad_order_given: false,
             debug: false,
-            fast_math: false,
+            fast_math: true,
         }
     }
 }
@@ -271,7 +274,7 @@ impl Parse for KernelDef {
                 _ => {
                     return Err(syn::Error::new(
                         key.span(),
-                        format!("unknown option `{key}` (options: grad_order = N, debug = true, fast_math = true)"),
+                        format!("unknown option `{key}` (options: grad_order = N, debug = true, fast_math = bool)"),
                     ))
                 }
             }

@@ -2,7 +2,7 @@
 //! for instruction counting (`benches/sass_count.py`, issue 13).
 //!
 //! ```text
-//! cargo run -p keops-gpu-kernels --example dump_ptx -- [--out DIR] [--f64] [--fast] [KERNEL]...
+//! cargo run -p keops-gpu-kernels --example dump_ptx -- [--out DIR] [--f64] [--accurate | --fast] [KERNEL]...
 //! ```
 //!
 //! With no `KERNEL` argument the built-in set (the kernels of the GPU
@@ -22,9 +22,12 @@
 //! 2.3's instructions per pair in f32 (`-` when unknown or with `--f64`),
 //! the derivation path (`-` for the forward kernel) and the source.
 //!
-//! `--fast` emits every kernel with `fast_math = true` (the hardware's
-//! approximate exponential; a `KERNEL` source may also carry the option,
-//! `NAME=fast_math = true, |x: ...| ...`).
+//! Kernels are emitted with the `keops!` default, `fast_math = true` (the
+//! hardware's approximate exponential, hoisted invariant factors);
+//! `--accurate` emits every kernel with `fast_math = false` (the accurate
+//! device math), `--fast` with `fast_math = true` whatever the source says
+//! (a `KERNEL` source may also carry the option, `NAME=fast_math = false,
+//! |x: ...| ...`).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -132,16 +135,17 @@ fn hot_entry(red: RedKind) -> &'static str {
 fn run() -> Result<(), String> {
     let mut out = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/ptx-dump"));
     let mut f64 = false;
-    let mut fast = false;
+    let mut fast: Option<bool> = None;
     let mut kernels = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--out" => out = args.next().ok_or("--out needs a folder")?.into(),
             "--f64" => f64 = true,
-            "--fast" => fast = true,
+            "--fast" => fast = Some(true),
+            "--accurate" => fast = Some(false),
             "-h" | "--help" => {
-                println!("usage: dump_ptx [--out DIR] [--f64] [--fast] [NAME=SOURCE | NAME@PATH=SOURCE]...");
+                println!("usage: dump_ptx [--out DIR] [--f64] [--accurate | --fast] [NAME=SOURCE | NAME@PATH=SOURCE]...");
                 return Ok(());
             }
             _ => kernels.push(parse_arg(&a)?),
@@ -161,7 +165,9 @@ fn run() -> Result<(), String> {
         // depend on the order; fewer programs are quicker to build).
         let order = k.path.len() as u32;
         def.options.grad_order = order;
-        def.options.fast_math |= fast;
+        if let Some(f) = fast {
+            def.options.fast_math = f;
+        }
         let stage = build_stage(&def, true).map_err(|e| format!("{}: {e}", k.name))?;
         let family = Family::new(stage, order);
         let path: Vec<&str> = k.path.iter().map(String::as_str).collect();

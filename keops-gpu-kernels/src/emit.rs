@@ -11,8 +11,11 @@ use crate::kernel::emit_stage;
 use crate::math::MathOpts;
 use crate::ptx::Prec;
 
-/// The device-math options of a kernel's `keops!` options: `fast_math =
-/// true` selects the hardware approximations ([`MathOpts::fast`]).
+/// The device-math options of a kernel's `keops!` options: `fast_math`
+/// (default `true`) selects the hardware approximations and, in f32, the
+/// base-2 exponentials and hoisted invariant factors of the pair loop
+/// ([`MathOpts::fast`], `kernel::opt`); `fast_math = false` the accurate
+/// device math.
 pub fn math_opts(opts: &Options) -> MathOpts {
     MathOpts {
         fast: opts.fast_math,

@@ -16,7 +16,6 @@ use std::path::Path;
 use keops_compiler::lower::lower;
 use keops_compiler::stage::Family;
 use keops_gpu_kernels::kernel::emit_stage;
-use keops_gpu_kernels::math::MathOpts;
 use keops_gpu_kernels::ptx::Prec;
 use keops_ptx_sim::ptxas::{self, AssembleReport};
 
@@ -40,15 +39,18 @@ fn families(src: &str) -> Result<Vec<Family>, String> {
     Ok(vec![Family::new(stage, def.options.grad_order)])
 }
 
-/// The stage modules of a formula: (description, PTX).
+/// The stage modules of a formula, in its math mode (`fast_math`, as the
+/// macro emits them): (description, PTX).
 fn modules(src: &str) -> Vec<(String, String)> {
     let fams = families(src).unwrap_or_else(|e| panic!("{e}"));
+    let def = keops_compiler::parse::parse_kernel_str(src).unwrap_or_else(|e| panic!("{e}"));
+    let mo = keops_gpu_kernels::emit::math_opts(&def.options);
     let mut v = Vec::new();
     for (k, st) in fams.iter().flat_map(|f| &f.stages).enumerate() {
         let l = lower(st);
         for p in [Prec::F32, Prec::F64] {
             let what = format!("`{src}` stage {k} ({}) {}", st.red.name(), p.suffix());
-            v.push((what, emit_stage(&l, p, MathOpts::default())));
+            v.push((what, emit_stage(&l, p, mo)));
         }
     }
     v
@@ -147,10 +149,23 @@ fn test_formulas() -> Vec<String> {
                             } else {
                                 formula.to_string()
                             };
-                        format!("grad_order = {}, {formula}", if kind == 2 { 1 } else { 0 })
+                        // `check_gpu!(...; fast_math = false; ...)`.
+                        let opts = parts[1..]
+                            .iter()
+                            .map(|p| p.trim())
+                            .filter(|p| p.starts_with("fast_math"))
+                            .map(|p| format!("{p}, "))
+                            .collect::<String>();
+                        format!(
+                            "grad_order = {}, {opts}{formula}",
+                            if kind == 2 { 1 } else { 0 }
+                        )
                     }
                 };
-                if src.starts_with('|') || src.starts_with("grad_order") {
+                if src.starts_with('|')
+                    || src.starts_with("grad_order")
+                    || src.starts_with("fast_math")
+                {
                     out.push(src);
                 }
             }
@@ -264,10 +279,12 @@ fn assert_no_spills(reps: &[AssembleReport]) {
 #[test]
 fn gaussian_small_does_not_spill() {
     let Some(bin) = ptxas_or_skip() else { return };
-    let reps = forward_reports(&bin, "grad_order = 0, |x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)");
-    assert_no_spills(&reps);
-    for k in &reps[0].kernels {
-        assert!(k.registers <= 64, "{}", reps[0]);
+    for opts in ["", "fast_math = false, "] {
+        let reps = forward_reports(&bin, &format!("grad_order = 0, {opts}|x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)"));
+        assert_no_spills(&reps);
+        for k in &reps[0].kernels {
+            assert!(k.registers <= 64, "{}", reps[0]);
+        }
     }
 }
 

@@ -458,6 +458,10 @@ pub fn gpu_options(
 /// and f32, against the reference evaluator. Default sizes are smaller than
 /// `check!`'s (the simulator runs every thread of every block) but still
 /// exercise empty ranges, tails, several blocks and several tiles.
+/// `fast_math = false` compiles the kernel with the accurate device math
+/// (the default is the macro's, `fast_math = true`); `math = [...]` names
+/// the device-math routines of the formula, whose error measured in that
+/// mode sets a floor under `tol32` / `tol64` ([`device_math_tolerance`]).
 #[macro_export]
 macro_rules! check_gpu {
     (
@@ -467,12 +471,17 @@ macro_rules! check_gpu {
         $(; tol64 = $t64:expr)?
         $(; tol32 = $t32:expr)?
         $(; scheme = $scheme:expr)?
+        $(; fast_math = $fm:literal)?
         $(; math = [$($f:literal),* $(,)?])?
     ) => {
         #[test]
         fn $name() {
             use ::keops::Kernel as _;
-            let kernel = ::keops::keops!(grad_order = 0, |$($v: $cat<$dim>),*| $body);
+            let kernel = ::keops::keops!(grad_order = 0, $(fast_math = $fm,)? |$($v: $cat<$dim>),*| $body);
+            #[allow(unused_mut, unused_assignments)]
+            let mut fast = true;
+            $( fast = $fm; )?
+            let _ = fast;
             let reference = ::keops_compiler::Reference::parse(concat!(
                 "grad_order = 0, ",
                 stringify!(|$($v: $cat<$dim>),*| $body)
@@ -495,9 +504,9 @@ macro_rules! check_gpu {
             $( base.sum_scheme = $scheme; )?
             $(
                 let funcs: &[&str] = &[$($f),*];
-                let Some(t) = $crate::common::device_math_tolerance(funcs, true, tol64) else { return };
+                let Some(t) = $crate::common::device_math_tolerance(funcs, true, fast, tol64) else { return };
                 tol64 = t;
-                let Some(t) = $crate::common::device_math_tolerance(funcs, false, tol32) else { return };
+                let Some(t) = $crate::common::device_math_tolerance(funcs, false, fast, tol32) else { return };
                 tol32 = t;
             )?
             for &(m, n) in &sizes {
@@ -598,10 +607,13 @@ fn libm_erf(x: f64) -> f64 {
     keops_compiler::ir::Un::Erf.eval(x)
 }
 
-/// Largest error of the device-math routine `f` (as the kernels emit it,
-/// run through the simulator) on sample points, relative to
-/// `max(|f(x)|, 1)` (so that zeros of `f` do not dominate).
-pub fn device_math_error(f: &str, f64_data: bool) -> f64 {
+/// Largest error of the device-math routine `f` (as the kernels emit it
+/// with `fast_math = fast`, run through the simulator) on sample points,
+/// relative to `max(|f(x)|, 1)` (so that zeros of `f` do not dominate).
+/// The simulator computes the hardware's `.approx` instructions (fast
+/// mode) correctly rounded: their own error (NVIDIA's bounds, see
+/// `keops_gpu_kernels::math`) is not in this figure.
+pub fn device_math_error(f: &str, f64_data: bool, fast: bool) -> f64 {
     use keops_gpu_kernels::math::{self, MathOpts};
     use keops_gpu_kernels::ptx::{Builder, Prec, Ty};
     use keops_ptx_sim::{Device, Module, Param};
@@ -625,7 +637,7 @@ pub fn device_math_error(f: &str, f64_data: bool) -> f64 {
     let (x, y) = (b.freg(p), b.freg(p));
     b.emit(format!("ld.global.{s} {x}, [{ax}]"));
     b.emit(format!("ld.global.{s} {y}, [{ay}]"));
-    let o = MathOpts::default();
+    let o = MathOpts { fast };
     let r = match f {
         "exp" => math::exp(&mut b, p, x, o),
         "expm1" => math::expm1(&mut b, p, x, o),
@@ -698,13 +710,14 @@ pub fn device_math_error(f: &str, f64_data: bool) -> f64 {
 }
 
 /// The tolerance of a test whose formula uses the device-math routines
-/// `funcs`: `base`, or 16 times their measured error if larger; `None`
-/// (with a message) when a routine is grossly inaccurate, i.e. still a
-/// placeholder of the device-math library, in which case the test is skipped.
-pub fn device_math_tolerance(funcs: &[&str], f64_data: bool, base: f64) -> Option<f64> {
+/// `funcs` (in the mode `fast_math = fast`): `base`, or 16 times their
+/// measured error if larger; `None` (with a message) when a routine is
+/// grossly inaccurate, i.e. still a placeholder of the device-math library,
+/// in which case the test is skipped.
+pub fn device_math_tolerance(funcs: &[&str], f64_data: bool, fast: bool, base: f64) -> Option<f64> {
     let mut worst: f64 = 0.0;
     for f in funcs {
-        let e = device_math_error(f, f64_data);
+        let e = device_math_error(f, f64_data, fast);
         if e > 1e-3 {
             println!(
                 "skipped: device math `{f}` ({}) is not accurate yet (max relative error {e:e})",

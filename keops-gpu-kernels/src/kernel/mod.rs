@@ -29,6 +29,13 @@
 //!   per row) then combines the chunks of each row in increasing order (so
 //!   the tie rules of the 1D scheme hold) and writes the outputs.
 //!
+//! Before emission the stage's programs are rewritten for the GPU
+//! (`opt.rs`): exactly in every mode (negated sum products fused, one
+//! softmax denominator per shared formula), and in f32 fast mode
+//! (`fast_math`, the `keops!` default) with base-2 exponentials, a base-2
+//! log-sum-exp state and loop-invariant factors of products hoisted into
+//! the parameter or outer program.
+//!
 //! Large inner dimensions: inner features live in shared memory and are
 //! read at their first use in the pair program; the tile shrinks so that
 //! the shared tile stays within [`SHARED_BUDGET`] bytes. Outer features
@@ -88,6 +95,7 @@
 //! (`unroll` is informative: the pairs one iteration of the pair loop
 //! handles, read by the instruction counter `benches/sass_count.py`.)
 
+mod opt;
 mod prog;
 mod state;
 #[cfg(test)]
@@ -238,6 +246,9 @@ pub fn kernel_names(l: &Lowered, p: Prec) -> Vec<String> {
 
 /// The PTX module of a lowered stage in precision `p`.
 pub fn emit_stage(l: &Lowered, p: Prec, mo: MathOpts) -> String {
+    // The programs as the kernels run them (`opt.rs`).
+    let tuned = opt::tune(l, fast32(p, mo));
+    let l = &tuned;
     let plan = plan(l, p);
     let mut s = String::new();
     s.push_str(".version 7.8\n.target sm_80\n.address_size 64\n");
@@ -271,6 +282,12 @@ pub fn emit_stage(l: &Lowered, p: Prec, mo: MathOpts) -> String {
     }
     s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Merge));
     s
+}
+
+/// Whether `p` and `mo` select the f32 fast mode (base-2 exponentials in
+/// the pair program and the log-sum-exp state, hoisted invariant factors).
+pub(crate) fn fast32(p: Prec, mo: MathOpts) -> bool {
+    mo.fast && p == Prec::F32
 }
 
 /// Which kernel of the module.
@@ -332,6 +349,11 @@ impl Ctx<'_> {
 
     fn p(&self) -> Prec {
         self.ops.p
+    }
+
+    /// f32 fast mode ([`fast32`]).
+    fn fast(&self) -> bool {
+        fast32(self.ops.p, self.ops.mo)
     }
 
     /// The variable holding component `k` of the concatenated buffer of
@@ -647,7 +669,7 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
                 cx.b.emit(format!("mov.u32 {ja}, {tbase}"));
             }
             let row_bytes = plan.stride * by;
-            let fused = fused_sum_outputs(l, scheme);
+            let fused = deferred_outputs(l, scheme, cx.fast());
             let pe = PairEnv {
                 pf: &pf,
                 of: &of,
@@ -675,8 +697,12 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
                 cx.b.emit(format!("@{q} bra {rest}"));
                 if matches!(st, state::St::Lse { .. }) {
                     // One common-case check for the whole group.
-                    let outs: Vec<Vec<Reg>> =
-                        (0..u).map(|r| pair_outputs(&mut cx, &pe, r).0).collect();
+                    let outs: Vec<state::PairOut> = (0..u)
+                        .map(|r| {
+                            let (o, f, _, _) = pair_outputs(&mut cx, &pe, r);
+                            (o, f)
+                        })
+                        .collect();
                     cx.lse_update_group(&st, &outs);
                 } else {
                     for r in 0..u {
@@ -756,14 +782,20 @@ fn vec_operand(regs: &[String]) -> String {
     }
 }
 
-/// Sum outputs whose last operation is a product used nowhere else:
-/// `acc += x * y` becomes one `fma` (one rounding instead of two), for the
-/// direct and block schemes (Kahan needs the term itself). Indexed by
-/// output column; `true` where fused.
-fn fused_sum_outputs(l: &Lowered, scheme: SumScheme) -> Vec<bool> {
+/// Outputs whose last operation is a product used nowhere else, left to
+/// the state update to fuse into an `fma`: sum columns (`acc += x * y` is
+/// one `fma`, one rounding instead of two; direct and block schemes, Kahan
+/// needs the term itself) and, in f32 fast mode, the log-sum-exp family's
+/// formula columns (`f - m = fma(x, y, -m)`). Indexed by output column;
+/// `true` where deferred.
+fn deferred_outputs(l: &Lowered, scheme: SumScheme, fast: bool) -> Vec<bool> {
     let prog = &l.pair;
     let n = l.fdim as usize;
-    if l.red != RedKind::Sum || scheme == SumScheme::Kahan {
+    let on = match l.red {
+        RedKind::Sum => scheme != SumScheme::Kahan,
+        r => fast && opt::lse_family(r),
+    };
+    if !on {
         return vec![false; n];
     }
     let mut uses = vec![0u32; prog.insts.len()];
@@ -801,7 +833,7 @@ struct PairEnv<'a> {
     row_bytes: u32,
     /// Elements per vector load.
     gw: u32,
-    /// Sum outputs fused into an fma ([`fused_sum_outputs`]).
+    /// Outputs left as products ([`deferred_outputs`]).
     fused: &'a [bool],
 }
 
@@ -812,7 +844,7 @@ fn emit_pair(cx: &mut Ctx<'_>, pe: &PairEnv<'_>, st: &state::St, r: u32) {
 }
 
 /// The pair program of row `jj + r` of the tile: its outputs, the operands
-/// of the fused sum products ([`fused_sum_outputs`]) and the reduced index
+/// of the deferred products ([`deferred_outputs`]) and the reduced index
 /// `j` (u64).
 #[allow(clippy::type_complexity)]
 fn pair_outputs(
@@ -902,7 +934,8 @@ fn pair_outputs(
         .filter(|(_, &f)| f)
         .map(|(d, _)| l.pair.outputs[d])
         .collect();
-    let (out, products) = emit_prog_deferred(&mut cx.b, &ops, &l.pair, &mut input, &defer);
+    let exp2 = cx.fast();
+    let (out, products) = emit_prog_deferred(&mut cx.b, &ops, &l.pair, &mut input, &defer, exp2);
     let fused: Vec<Option<(Reg, Reg)>> = pe
         .fused
         .iter()

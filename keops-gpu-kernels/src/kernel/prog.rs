@@ -288,13 +288,17 @@ impl Ops {
 /// registers of the program's outputs. The products `Bin(Mul, x, y)` at the
 /// instruction indices `defer` (outputs used nowhere else) are not
 /// emitted: their operand registers are returned instead (keyed by
-/// instruction index), for the caller to fuse into an `fma`.
+/// instruction index), for the caller to fuse into an `fma`. With `exp2`
+/// (the pair program of an f32 fast-math kernel, see `opt.rs`) every
+/// `Un(Exp, a)` is the raw `ex2.approx(a)`: its argument is already in
+/// base 2.
 pub(crate) fn emit_prog_deferred(
     b: &mut Builder,
     ops: &Ops,
     prog: &ScalarProg,
     input: &mut dyn FnMut(&mut Builder, &Inst) -> Reg,
     defer: &[u32],
+    exp2: bool,
 ) -> (Vec<Reg>, HashMap<u32, (Reg, Reg)>) {
     let mut products = HashMap::new();
     let mut vals: Vec<Reg> = Vec::with_capacity(prog.insts.len());
@@ -306,6 +310,7 @@ pub(crate) fn emit_prog_deferred(
                 // Placeholder: a deferred product is used by no instruction.
                 v(x)
             }
+            Inst::Un(Un::Exp, a) if exp2 => math::exp2_approx_f32(b, v(a)),
             _ => emit_inst(b, ops, inst, &vals, input),
         };
         vals.push(r);

@@ -30,12 +30,23 @@ pub(crate) enum St {
     /// Log-sum-exp family: maxima `m` (one per output column; the same
     /// register repeated when a scalar formula is shared by every weight
     /// column) and one or two scaled sums per column.
+    ///
+    /// In f32 fast mode (`base2`) the formula values are `f log2 e` (the
+    /// pair program scales them, `opt.rs`), `m` is their maximum, the sums
+    /// hold `2^(f - m)` terms (raw `ex2`) and the result is
+    /// `(m + lg2 s) ln 2`; `nm = -m` lets the common case compute
+    /// `f - m` as one `fma` of a deferred product.
     Lse {
         /// Running maxima.
         m: Vec<Reg>,
+        /// `-m` (base 2 in the reduce kernel; empty otherwise).
+        nm: Vec<Reg>,
         /// `s[0]`: sum of `exp(f - m) w` (or of `exp(f - m)` for the
-        /// softmax denominator); `s[1]`: the softmax numerator.
+        /// softmax denominator, then one register shared by every column
+        /// when the formula is shared); `s[1]`: the softmax numerator.
         s: Vec<Vec<Reg>>,
+        /// Values, maxima and exponentials in base 2 (f32 fast mode).
+        base2: bool,
     },
     /// Min/max family and K-lists: values (T) and indices (u64), rank-major.
     Sel {
@@ -52,9 +63,13 @@ pub(crate) enum St {
     },
 }
 
-/// One log-sum-exp step of a pair: (maximum, [(sum, weight output index)],
-/// formula output index).
-type LseStep = (Reg, Vec<(Reg, Option<usize>)>, usize);
+/// One log-sum-exp step of a pair: (maximum, its negation if kept, [(sum,
+/// weight output index)], formula output index).
+type LseStep = (Reg, Option<Reg>, Vec<(Reg, Option<usize>)>, usize);
+
+/// The outputs of one pair and its deferred products (see
+/// `deferred_outputs` in `mod.rs`).
+pub(crate) type PairOut = (Vec<Reg>, Vec<Option<(Reg, Reg)>>);
 
 /// Number of 8-byte slots of a row's partial state in the 2D scheme.
 ///
@@ -148,6 +163,7 @@ impl Ctx<'_> {
                 // maximum (all columns' maxima are equal), except in the
                 // merge kernel where each column is merged on its own.
                 let shared = !merge && l.red != RedKind::LogSumExp && fdim == 1;
+                let base2 = self.fast();
                 let m: Vec<Reg> = if shared {
                     let r = self.fresh_const(f64::NEG_INFINITY);
                     vec![r; cols]
@@ -156,10 +172,27 @@ impl Ctx<'_> {
                         .map(|_| self.fresh_const(f64::NEG_INFINITY))
                         .collect()
                 };
+                let nm: Vec<Reg> = if !base2 || merge {
+                    Vec::new()
+                } else if shared {
+                    let r = self.fresh_const(f64::INFINITY);
+                    vec![r; cols]
+                } else {
+                    (0..cols).map(|_| self.fresh_const(f64::INFINITY)).collect()
+                };
+                // The softmax denominators of a shared formula are equal:
+                // one register.
                 let s = (0..nsum)
-                    .map(|_| (0..cols).map(|_| self.fresh_const(0.0)).collect())
+                    .map(|q| {
+                        if shared && q == 0 && l.red == RedKind::SumSoftmaxWeight {
+                            let r = self.fresh_const(0.0);
+                            vec![r; cols]
+                        } else {
+                            (0..cols).map(|_| self.fresh_const(0.0)).collect()
+                        }
+                    })
                     .collect();
-                St::Lse { m, s }
+                St::Lse { m, nm, s, base2 }
             }
             r => {
                 let n = (r.k() * l.fdim) as usize;
@@ -193,15 +226,16 @@ impl Ctx<'_> {
     /// The log-sum-exp steps of one pair: `(maximum, [(sum, weight output
     /// index)], formula output index)`, in the order of the general rule.
     fn lse_steps(&self, st: &St) -> Vec<LseStep> {
-        let St::Lse { m, s } = st else {
+        let St::Lse { m, nm, s, .. } = st else {
             unreachable!("log-sum-exp state")
         };
         let l = self.l;
         let fdim = l.fdim as usize;
         let cols = m.len();
+        let nm = |d: usize| nm.get(d).copied();
         match l.red {
             RedKind::LogSumExp => (0..cols)
-                .map(|d| (m[d], vec![(s[0][d], None)], d))
+                .map(|d| (m[d], nm(d), vec![(s[0][d], None)], d))
                 .collect(),
             _ => {
                 let softmax = l.red == RedKind::SumSoftmaxWeight;
@@ -214,18 +248,25 @@ impl Ctx<'_> {
                     }
                 };
                 if fdim == 1 {
-                    // One maximum shared by every column.
-                    vec![(m[0], (0..cols).flat_map(sums_of).collect(), 0)]
+                    // One maximum shared by every column (and one softmax
+                    // denominator: a register appears once).
+                    let mut sums: Vec<(Reg, Option<usize>)> = Vec::new();
+                    for x in (0..cols).flat_map(sums_of) {
+                        if !sums.iter().any(|y| y.0 == x.0) {
+                            sums.push(x);
+                        }
+                    }
+                    vec![(m[0], nm(0), sums, 0)]
                 } else {
-                    (0..cols).map(|d| (m[d], sums_of(d), d)).collect()
+                    (0..cols).map(|d| (m[d], nm(d), sums_of(d), d)).collect()
                 }
             }
         }
     }
 
     /// Online log-sum-exp update by the pairs whose outputs are `outs`
-    /// (in order): the maxima `m` and the sums `s` (with weights `w`, 1
-    /// where none) absorb each value `f`.
+    /// (in order, with their deferred products): the maxima `m` and the
+    /// sums `s` (with weights `w`, 1 where none) absorb each value `f`.
     ///
     /// Common case first: every `d = f - m` of the group in `(-inf, 0]`
     /// (no maximum changes; checked with a chain of compares and one `min`
@@ -233,19 +274,40 @@ impl Ctx<'_> {
     /// one exponential per value and no rescaling. Otherwise (a new
     /// maximum, `f = -inf`, which is skipped, or NaN) the group goes
     /// through the general rule pair by pair (`e = exp(-|f - m|)`,
-    /// rescaling the sums when `f > m`). Both paths compute exactly what
-    /// the general rule computes, pair after pair.
-    pub(crate) fn lse_update_group(&mut self, st: &St, outs: &[Vec<Reg>]) {
+    /// rescaling the sums when `f > m`). Both paths compute what the
+    /// general rule computes, pair after pair (bit for bit, except in
+    /// base 2 where the common case rounds `f - m` once from a deferred
+    /// product `f = x * y`: `fma(x, y, -m)`).
+    pub(crate) fn lse_update_group(&mut self, st: &St, outs: &[PairOut]) {
         let steps = self.lse_steps(st);
+        let St::Lse { base2, .. } = st else {
+            unreachable!("log-sum-exp state")
+        };
+        let base2 = *base2;
         let ops = self.ops_copy();
         let sfx = ops.p.suffix();
         let b = &mut self.b;
+        let exp = |b: &mut crate::ptx::Builder, x: Reg| {
+            if base2 {
+                math::exp2_approx_f32(b, x)
+            } else {
+                math::exp(b, ops.p, x, ops.mo)
+            }
+        };
         let slow = b.label();
         let done = b.label();
         let mut ds = Vec::new();
-        for out in outs {
-            for (m, _, fk) in &steps {
-                ds.push(ops.bin(b, "sub.rn", out[*fk], *m));
+        for (out, prods) in outs {
+            for (m, nm, _, fk) in &steps {
+                let d = match (prods.get(*fk).copied().flatten(), nm) {
+                    (Some((x, y)), Some(nm)) => ops.fma(b, x, y, *nm),
+                    (Some((x, y)), None) => {
+                        let f = ops.bin(b, "mul.rn", x, y);
+                        ops.bin(b, "sub.rn", f, *m)
+                    }
+                    (None, _) => ops.bin(b, "sub.rn", out[*fk], *m),
+                };
+                ds.push(d);
             }
         }
         // Every d <= 0 (false for NaN): a chain of `setp.le.and`; every
@@ -268,9 +330,9 @@ impl Ctx<'_> {
         ));
         b.emit(format!("@!{common} bra {slow}"));
         let mut k = 0;
-        for out in outs {
-            for (_, sums, _) in &steps {
-                let e = math::exp(b, ops.p, ds[k], ops.mo);
+        for (out, _) in outs {
+            for (_, _, sums, _) in &steps {
+                let e = exp(b, ds[k]);
                 k += 1;
                 for &(sr, w) in sums {
                     match w {
@@ -282,15 +344,18 @@ impl Ctx<'_> {
         }
         b.emit(format!("bra {done}"));
         b.place(slow);
-        for out in outs {
-            for (m, sums, fk) in &steps {
-                let f = out[*fk];
+        for (out, prods) in outs {
+            for (m, nm, sums, fk) in &steps {
+                let f = match prods.get(*fk).copied().flatten() {
+                    Some((x, y)) => ops.bin(b, "mul.rn", x, y),
+                    None => out[*fk],
+                };
                 let m = *m;
                 let gt = ops.setp(b, "gt", f, m);
                 let a = ops.bin(b, "sub.rn", m, f);
                 let c = ops.bin(b, "sub.rn", f, m);
                 let t = ops.sel(b, a, c, gt);
-                let e = math::exp(b, ops.p, t, ops.mo);
+                let e = exp(b, t);
                 let skip = ops.setp_imm(b, "eq", f, f64::NEG_INFINITY);
                 for &(sr, w) in sums {
                     let w = match w {
@@ -304,6 +369,9 @@ impl Ctx<'_> {
                     b.emit(format!("selp.{sfx} {sr}, {sr}, {g}, {skip}"));
                 }
                 b.emit(format!("selp.{sfx} {m}, {f}, {m}, {gt}"));
+                if let Some(nm) = nm {
+                    b.emit(format!("neg.{sfx} {nm}, {m}"));
+                }
             }
         }
         b.place(done);
@@ -377,6 +445,7 @@ impl Ctx<'_> {
                     }
                 }
             }
+            St::Lse { .. } => self.lse_update_group(st, &[(out.to_vec(), fused.to_vec())]),
             _ => self.state_update(st, out, j, jl),
         }
     }
@@ -408,7 +477,7 @@ impl Ctx<'_> {
                     }
                 }
             }
-            St::Lse { .. } => self.lse_update_group(st, &[out.to_vec()]),
+            St::Lse { .. } => self.lse_update_group(st, &[(out.to_vec(), Vec::new())]),
             St::Sel { v, i, loc } => match l.red {
                 RedKind::KMin(k) | RedKind::ArgKMin(k) | RedKind::KMinArgKMin(k) => {
                     for d in 0..fdim {
@@ -547,7 +616,9 @@ impl Ctx<'_> {
                     vals.push(self.narrow(t));
                 }
             }
-            St::Lse { m, s: sums } => {
+            St::Lse {
+                m, s: sums, base2, ..
+            } => {
                 for d in 0..m.len() {
                     if l.red == RedKind::SumSoftmaxWeight {
                         let b = &mut self.b;
@@ -555,6 +626,16 @@ impl Ctx<'_> {
                         let z = ops.setp_imm(b, "eq", sums[0][d], 0.0);
                         let zero = ops.c(b, 0.0);
                         vals.push(ops.sel(b, zero, q, z));
+                    } else if *base2 {
+                        // (m + lg2 s) ln 2; m = +-inf: m.
+                        let b = &mut self.b;
+                        let lg = math::log2_approx_f32(b, sums[0][d]);
+                        let t2 = ops.bin(b, "add.rn", m[d], lg);
+                        let ln2 = ops.c(b, std::f64::consts::LN_2);
+                        let t = ops.bin(b, "mul.rn", t2, ln2);
+                        let inf = ops.un(b, "abs", m[d]);
+                        let isinf = ops.setp_imm(b, "eq", inf, f64::INFINITY);
+                        vals.push(ops.sel(b, m[d], t, isinf));
                     } else {
                         let b = &mut self.b;
                         let lg = math::log(b, p, sums[0][d], ops.mo);
@@ -622,7 +703,7 @@ impl Ctx<'_> {
                     slots.push((t, false));
                 }
             }
-            St::Lse { m, s } => {
+            St::Lse { m, s, .. } => {
                 for &r in m.iter().chain(s.iter().flatten()) {
                     let w = self.widen(r);
                     slots.push((w, false));
@@ -664,7 +745,7 @@ impl Ctx<'_> {
                     self.b.emit(format!("add.rn.f64 {a64}, {a64}, {x}"));
                 }
             }
-            St::Lse { m, s } => {
+            St::Lse { m, s, base2, .. } => {
                 let cols = m.len();
                 for d in 0..cols {
                     let m2w = load64(self, d);
@@ -680,7 +761,11 @@ impl Ctx<'_> {
                     let a = ops.bin(b, "sub.rn", m[d], m2);
                     let c = ops.bin(b, "sub.rn", m2, m[d]);
                     let t = ops.sel(b, a, c, gt);
-                    let e = math::exp(b, p, t, ops.mo);
+                    let e = if *base2 {
+                        math::exp2_approx_f32(b, t)
+                    } else {
+                        math::exp(b, p, t, ops.mo)
+                    };
                     let skip = ops.setp_imm(b, "eq", m2, f64::NEG_INFINITY);
                     for q in 0..s.len() {
                         let sr = s[q][d];

@@ -220,3 +220,276 @@ fn exponential_kernels_accuracy_both_modes() {
         assert!(worst < tol_lse, "logsumexp fast={fast}: {worst:e}");
     }
 }
+
+/// Stage `k` of the family of `src` up to gradient order `order`, lowered.
+fn lowered_stage(src: &str, order: u32, k: usize) -> Lowered {
+    let def = keops_compiler::parse::parse_kernel_str(src).unwrap();
+    let stage = keops_compiler::front::build_stage(&def, true).unwrap();
+    lower(&Family::new(stage, order).stages[k])
+}
+
+/// Runs the f32 reduce kernel `entry` of `l` through the simulator (1D
+/// scheme, blocks of 64 threads): `vars[k]` holds the data of `l.vars[k]`
+/// (row-major), `m` output rows, `n` reduced indices; returns the `m *
+/// cols` outputs.
+fn run_lowered_f32(
+    l: &Lowered,
+    entry: &str,
+    mo: MathOpts,
+    vars: &[Vec<f32>],
+    (m, n, cols): (usize, usize, usize),
+) -> Vec<f32> {
+    let ptx = emit_stage(l, Prec::F32, mo);
+    let module = Module::parse(&ptx).unwrap();
+    let mut dev = Device::new();
+    let mut params: Vec<u64> = vars.iter().map(|v| dev.alloc_from_f32(v)).collect();
+    let out = dev.alloc(m * cols * 4);
+    params.extend([m as u64, n as u64, 0, n as u64, 1, out, 0, 0, 0]);
+    let params: Vec<Param> = params.iter().map(|&v| Param::U64(v)).collect();
+    let block = 64;
+    dev.launch(
+        &module,
+        entry,
+        [m.div_ceil(block) as u32, 1, 1],
+        [block as u32, 1, 1],
+        0,
+        &params,
+    )
+    .unwrap();
+    dev.read_f32(out, m * cols).unwrap()
+}
+
+/// Error of `got` against the exact `want` in ulp of `want`'s f32 binade
+/// (`None` for results below the normal range, flushed by `.ftz`).
+fn ulp_f32(got: f32, want: f64) -> Option<f64> {
+    let a = want.abs();
+    if a < f32::MIN_POSITIVE as f64 {
+        return None;
+    }
+    let e = a.log2().floor() as i32;
+    let e = if 2f64.powi(e) > a { e - 1 } else { e };
+    Some((got as f64 - want).abs() / 2f64.powi(e - 23))
+}
+
+/// The exponential as the kernels compute it, in both modes, measured
+/// through the simulator (correctly rounded `ex2.approx`: on the hardware
+/// add NVIDIA's 2 ulp): `exp(x - y)` (y = 0, the argument exact) over
+/// three ranges, and the Gaussian term `exp(-g |x - y|^2)` (the argument
+/// rounded in both modes, the fast one also folds `-g log2 e`), one pair
+/// per row, against the f64 value of the formula on the same f32 inputs.
+/// Prints the figures of the accuracy table of `benches/RESULTS.md`.
+#[test]
+fn exp_accuracy_in_kernels_both_modes() {
+    let mut rng = fastrand::Rng::with_seed(11);
+    let exp1 = lowered("grad_order = 0, |x: Vi<1>, y: Vj<1>| sum_j(exp(x - y))");
+    let gauss =
+        lowered("grad_order = 0, |x: Vi<3>, y: Vj<3>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)))");
+    let m = 4096;
+    // (range, accurate bound, fast bound) in ulp, exact ex2.
+    for (lo, hi, acc_bound, fast_bound) in [
+        (-1.0f32, 1.0f32, 1.0, 1.5),
+        (-10.0, 10.0, 1.0, 8.0),
+        (-87.3, 88.7, 1.0, 64.0),
+    ] {
+        let xs: Vec<f32> = (0..m).map(|_| lo + (hi - lo) * rng.f32()).collect();
+        let mut row = format!("exp(x), x in [{lo}, {hi}]:");
+        for (fast, bound) in [(false, acc_bound), (true, fast_bound)] {
+            let got = run_lowered_f32(
+                &exp1,
+                "keops_reduce_block",
+                MathOpts { fast },
+                &[xs.clone(), vec![0.0]],
+                (m, 1, 1),
+            );
+            let worst = xs
+                .iter()
+                .zip(&got)
+                .filter_map(|(&x, &g)| ulp_f32(g, (x as f64).exp()))
+                .fold(0.0f64, f64::max);
+            row += &format!(" fast={fast}: {worst:.2} ulp;");
+            assert!(
+                worst <= bound,
+                "exp fast={fast} on [{lo}, {hi}]: {worst} ulp"
+            );
+        }
+        println!("{row}");
+    }
+    // Gaussian term: -g |x|^2 in [-a, 0].
+    // Both modes: the rounding of the argument (sqdist, the product by g)
+    // costs about |x| ulp; the fast one rounds `-g log2 e` and the base-2
+    // argument too.
+    for (a, acc_bound, fast_bound) in [
+        (1.0f64, 3.2, 3.75),
+        (10.0, 14.0, 19.5),
+        (87.0, 106.4, 154.25),
+    ] {
+        let xs: Vec<f32> = (0..3 * m).map(|_| rng.f32() * 2.0 - 1.0).collect();
+        let g = (a / 3.0) as f32;
+        let mut row = format!("exp(-g |x|^2) in [-{a}, 0]:");
+        for (fast, bound) in [(false, acc_bound), (true, fast_bound)] {
+            let got = run_lowered_f32(
+                &gauss,
+                "keops_reduce_block",
+                MathOpts { fast },
+                &[xs.clone(), vec![0.0; 3], vec![g]],
+                (m, 1, 1),
+            );
+            let worst = (0..m)
+                .filter_map(|i| {
+                    let d2: f64 = (0..3).map(|k| (xs[3 * i + k] as f64).powi(2)).sum();
+                    ulp_f32(got[i], (-(g as f64) * d2).exp())
+                })
+                .fold(0.0f64, f64::max);
+            row += &format!(" fast={fast}: {worst:.2} ulp;");
+            assert!(
+                worst <= bound,
+                "gauss term fast={fast}, a = {a}: {worst} ulp"
+            );
+        }
+        println!("{row}");
+    }
+}
+
+/// Whole reductions in both modes against f64 references (simulator,
+/// correctly rounded `.approx`): the Gaussian sum and its gradient, the
+/// log-sum-exp (also with large exponents, the base-2 state of the fast
+/// mode) and the softmax-weighted sum. Errors relative to the sum of
+/// |terms| (sums) or to max(|result|, 1) (log-sum-exp); printed for
+/// `benches/RESULTS.md`.
+#[test]
+fn reductions_accuracy_both_modes() {
+    let (m, n) = (37usize, 301usize);
+    let mut rng = fastrand::Rng::with_seed(5);
+    let mut v = |k: usize| -> Vec<f32> { (0..k).map(|_| rng.f32() * 4.0 - 2.0).collect() };
+    let (xs, ys, bs, cs, ws) = (v(3 * m), v(3 * n), v(n), v(m), v(3 * n));
+    let d2 = |i: usize, j: usize| -> f64 {
+        (0..3)
+            .map(|k| (xs[3 * i + k] as f64 - ys[3 * j + k] as f64).powi(2))
+            .sum()
+    };
+    let src = "|x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)";
+    let grad = lowered_stage(src, 1, 1);
+    let names: Vec<&str> = grad.vars.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["x", "y", "b", "g", "__cot"]);
+    let lse =
+        lowered("grad_order = 0, |x: Vi<3>, y: Vj<3>, g: Pm<1>| logsumexp_j(-g * sqdist(x, y))");
+    let soft = lowered("grad_order = 0, |x: Vi<3>, y: Vj<3>, w: Vj<3>, g: Pm<1>| sumsoftmaxweight_j(-g * sqdist(x, y), w)");
+    for fast in [false, true] {
+        let mo = MathOpts { fast };
+        // Gradient w.r.t. x: sum_j -2 g e_i exp(-g d2) b_j (x_i - y_j).
+        let g = 0.5f32;
+        let got = run_lowered_f32(
+            &grad,
+            "keops_reduce_block",
+            mo,
+            &[xs.clone(), ys.clone(), bs.clone(), vec![g], cs.clone()],
+            (m, n, 3),
+        );
+        let mut worst: f64 = 0.0;
+        for i in 0..m {
+            for k in 0..3 {
+                let (mut s, mut a) = (0.0f64, 0.0f64);
+                for j in 0..n {
+                    let t = -2.0
+                        * g as f64
+                        * cs[i] as f64
+                        * (-(g as f64) * d2(i, j)).exp()
+                        * bs[j] as f64
+                        * (xs[3 * i + k] as f64 - ys[3 * j + k] as f64);
+                    s += t;
+                    a += t.abs();
+                }
+                worst = worst.max((got[3 * i + k] as f64 - s).abs() / a);
+            }
+        }
+        println!("gauss_grad_x fast={fast}: max error {worst:.3e} of sum |terms|");
+        assert!(worst < 2e-6, "gauss_grad_x fast={fast}: {worst:e}");
+        // Log-sum-exp, small and large exponents.
+        for (g, tol) in [(0.5f32, 1e-6), (40.0, 1e-6)] {
+            let got = run_lowered_f32(
+                &lse,
+                "keops_reduce",
+                mo,
+                &[xs.clone(), ys.clone(), vec![g]],
+                (m, n, 1),
+            );
+            let mut worst: f64 = 0.0;
+            for i in 0..m {
+                let f: Vec<f64> = (0..n).map(|j| -(g as f64) * d2(i, j)).collect();
+                let mx = f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let r = mx + f.iter().map(|v| (v - mx).exp()).sum::<f64>().ln();
+                worst = worst.max((got[i] as f64 - r).abs() / r.abs().max(1.0));
+            }
+            println!("logsumexp g={g} fast={fast}: max error {worst:.3e} of max(|result|, 1)");
+            assert!(worst < tol, "logsumexp g={g} fast={fast}: {worst:e}");
+        }
+        // Softmax-weighted sum.
+        let g = 2.0f32;
+        let got = run_lowered_f32(
+            &soft,
+            "keops_reduce",
+            mo,
+            &[xs.clone(), ys.clone(), ws.clone(), vec![g]],
+            (m, n, 3),
+        );
+        let mut worst: f64 = 0.0;
+        for i in 0..m {
+            let f: Vec<f64> = (0..n).map(|j| -(g as f64) * d2(i, j)).collect();
+            let mx = f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let den: f64 = f.iter().map(|v| (v - mx).exp()).sum();
+            for k in 0..3 {
+                let (mut num, mut a) = (0.0f64, 0.0f64);
+                for j in 0..n {
+                    let t = (f[j] - mx).exp() * ws[3 * j + k] as f64;
+                    num += t;
+                    a += t.abs();
+                }
+                worst = worst.max((got[3 * i + k] as f64 - num / den).abs() / (a / den));
+            }
+        }
+        println!("sumsoftmaxweight fast={fast}: max error {worst:.3e} of sum |w| softmax");
+        assert!(worst < 2e-6, "sumsoftmaxweight fast={fast}: {worst:e}");
+    }
+}
+
+/// `opt::tune` on the Gaussian's gradients: the accurate mode changes
+/// nothing but the negated sum products (made fusable, exactly); the fast
+/// mode hoists `-g log2 e` (parameter program) and `-2 g u_i` (outer
+/// program), two multiplications per pair fewer.
+#[test]
+fn tune_rewrites_by_mode() {
+    use keops_compiler::ir::{Bin, Un};
+    let src = "|x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)";
+    let muls = |l: &Lowered| {
+        l.pair
+            .insts
+            .iter()
+            .filter(|i| matches!(i, Inst::Bin(Bin::Mul, ..)))
+            .count()
+    };
+    // Gradient w.r.t. x (stage 1).
+    let gx = lowered_stage(src, 1, 1);
+    let acc = opt::tune(&gx, false);
+    assert_eq!(acc.pair.insts, gx.pair.insts);
+    assert_eq!(acc.pair.outputs, gx.pair.outputs);
+    let fast = opt::tune(&gx, true);
+    assert_eq!(muls(&gx) - muls(&fast), 2, "{:?}", fast.pair.insts);
+    assert_eq!(fast.param.outputs.len(), gx.param.outputs.len() + 1);
+    assert_eq!(fast.outer.outputs.len(), gx.outer.outputs.len() + 1);
+    // Every sum output stays a product (fused into an fma).
+    for l in [&acc, &fast] {
+        assert_eq!(deferred_outputs(l, SumScheme::Block, false), [true; 3]);
+    }
+    // Gradient w.r.t. y (stage 2): -(d * p) becomes (-d) * p in both modes.
+    let gy = lowered_stage(src, 1, 2);
+    assert!(gy
+        .pair
+        .outputs
+        .iter()
+        .all(|&o| matches!(gy.pair.insts[o as usize], Inst::Un(Un::Neg, _))));
+    assert_eq!(deferred_outputs(&gy, SumScheme::Block, false), [false; 3]);
+    for fast in [false, true] {
+        let t = opt::tune(&gy, fast);
+        assert_eq!(deferred_outputs(&t, SumScheme::Block, fast), [true; 3]);
+    }
+}
