@@ -29,11 +29,12 @@ use std::ops::Range;
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
+use crate::cpu::reduce::RedConsts;
 use crate::error::{Error, Result};
 use crate::options::{Options, SumScheme};
 use crate::ranges::Side;
 use crate::simd::{self, Pack, Real, SimdLevel, WithPack};
-use crate::stage::{Buf, CpuStage, Features, PairCtx, Red, Role, StageInfo, VarKind};
+use crate::stage::{Buf, CpuStage, Features, PairCtx, Role, StageInfo, VarKind};
 use crate::value::Val;
 
 /// Reduced indices per tile (a multiple of every pack width). A `const fn` of
@@ -978,13 +979,11 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
     debug_assert_eq!(tile, ctx.tile);
     // Sum stages of the block scheme fold their lane sums into the f64 row
     // states every `BLOCK_FLUSH` reduced indices (at least one tile).
-    let block_sum = ctx.block_flush && info.red == Red::Sum;
+    let block_sum = S::SUM && ctx.block_flush;
     let nnf = info.nnf;
-    let fused_sum = info.red == Red::Sum && !ctx.kahan;
+    let fused_sum = !ctx.kahan;
     // K-reductions: a row-wide bound on the K-th value (see
     // `reduce::kmin_bound`), refreshed after pieces 1, 2, 4, 8, ...
-    let is_kmin = info.red.is_kmin();
-    let has_dot = !info.dot_of.is_empty();
     assert!(
         info.dot_of.iter().all(|&f| f < info.nof)
             && info.dot_nf.iter().all(|&f| f < nnf)
@@ -992,7 +991,7 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
         "internal error: dot-product features out of range"
     );
     let mut taus: Vec<S::Out<P>> =
-        vec![S::Out::<P>::splat(P::splat(T::INFINITY)); if is_kmin { nrows } else { 0 }];
+        vec![S::Out::<P>::splat(P::splat(T::INFINITY)); if S::KMIN { nrows } else { 0 }];
 
     // Lane indices are relative to `base` (a tile start), so that they stay
     // exact in `T`: when a piece would end more than `MAX_SEGMENT` past it,
@@ -1055,7 +1054,7 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
                                 row_hi: P::splat(T::from_usize(row >> 16)),
                                 row_lo: P::splat(T::from_usize(row & 0xffff)),
                             };
-                            let dot = if has_dot {
+                            let dot = if S::DOT {
                                 let g = S::Group::<usize>::splat(k);
                                 dot_block::<S, T, P, 1>(tile_data, tile, jp - t0, &of, &g)
                                     .as_slice()[0][0]
@@ -1064,14 +1063,13 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
                             };
                             let mut out = S::Out::<P>::splat(zero);
                             S::pair::<P>(&pf, &of[k], nf, &pctx, dot, &mut out);
-                            reduce::update(
-                                info,
+                            reduce::update::<S, P>(
                                 ctx.kahan,
                                 lane_states[k].as_mut_slice(),
                                 out.as_slice(),
                                 jl,
                                 Some(mask),
-                                if is_kmin { taus[k].as_slice() } else { &[] },
+                                if S::KMIN { taus[k].as_slice() } else { &[] },
                             );
                         }
                     }};
@@ -1081,7 +1079,6 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
                 let rk: S::Group<usize> = S::Group::<usize>::from_fn(|r| g0 + r.min(gn - 1));
                 // K-lists (2K packs per row) do not fit in registers: they are
                 // updated where they live instead of being copied in and out.
-                let in_place = const { S::INFO.red.is_kmin() };
                 // (For K-lists `acc` is never read: the copy is dead code.)
                 let mut acc: S::Group<S::Acc<P>> =
                     S::Group::<S::Acc<P>>::from_fn(|r| lane_states[rk.as_slice()[r]]);
@@ -1099,12 +1096,12 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
                 while j0 < full_end {
                     // Dot-product form: the scalar products of the group's rows
                     // with two packs at once (the blocked kernel), else one pack.
-                    let npk = if has_dot && j0 + 2 * lanes <= full_end {
+                    let npk = if S::DOT && j0 + 2 * lanes <= full_end {
                         2
                     } else {
                         1
                     };
-                    let dots: S::Group<[P; 2]> = if !has_dot {
+                    let dots: S::Group<[P; 2]> = if !S::DOT {
                         S::Group::<[P; 2]>::splat([zero; 2])
                     } else if npk == 2 {
                         dot_block::<S, T, P, 2>(tile_data, tile, j0 - t0, &of, &rk)
@@ -1129,7 +1126,7 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
                                 row_hi: hi,
                                 row_lo: lo,
                             };
-                            if in_place {
+                            if S::KMIN {
                                 // K-lists, updated where they live. (Rows past the
                                 // end repeat the last row: updated in place, they
                                 // would enter its lists twice.)
@@ -1145,8 +1142,7 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
                                     dots.as_slice()[r][pk],
                                     &mut out,
                                 );
-                                reduce::update(
-                                    info,
+                                reduce::update::<S, P>(
                                     ctx.kahan,
                                     lane_states[k].as_mut_slice(),
                                     out.as_slice(),
@@ -1157,7 +1153,7 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
                                 continue;
                             }
                             let st = &mut acc.as_mut_slice()[r];
-                            if fused_sum {
+                            if S::SUM && fused_sum {
                                 S::pair_sum::<P>(&pf, &of[k], nf, &pctx, st);
                             } else {
                                 let mut out = S::Out::<P>::splat(zero);
@@ -1169,27 +1165,26 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
                                     dots.as_slice()[r][pk],
                                     &mut out,
                                 );
-                                reduce::update(
-                                    info,
+                                reduce::update::<S, P>(
                                     ctx.kahan,
                                     st.as_mut_slice(),
                                     out.as_slice(),
                                     jl,
                                     None,
-                                    if is_kmin { taus[k].as_slice() } else { &[] },
+                                    if S::KMIN { taus[k].as_slice() } else { &[] },
                                 );
                             }
                         }
                     }
                     j0 += npk * lanes;
                 }
-                if !in_place {
+                if !S::KMIN {
                     lane_states[g0..g0 + gn].copy_from_slice(&acc.as_slice()[..gn]);
                 }
                 if full_end < b {
                     masked!(full_end, P::first_n(b - full_end));
                 }
-                if is_kmin && (count + 1).is_power_of_two() {
+                if S::KMIN && (count + 1).is_power_of_two() {
                     for k in g0..g0 + gn {
                         reduce::kmin_bound(info, lane_states[k].as_slice(), taus[k].as_mut_slice());
                     }

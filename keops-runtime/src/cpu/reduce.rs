@@ -16,7 +16,7 @@
 //! f64 (exact below 2^53), `+inf` meaning "none".
 
 use crate::simd::{Pack, Real};
-use crate::stage::{Red, StageInfo};
+use crate::stage::{CpuStage, Red, StageInfo};
 
 #[inline(always)]
 fn splat<P: Pack>(x: f64) -> P {
@@ -113,9 +113,34 @@ fn lse_step<P: Pack>(m: &mut P, sums: &mut [(&mut P, P)], f: P) {
 /// (0 for the factors of a sum, so the product is exactly 0 even where a
 /// factor is inf; -inf for the log-sum-exp family; +inf / -inf for
 /// min / max), weights by 0.
+/// A stage's reduction, as associated constants: a branch on one of them
+/// is resolved when the stage is monomorphised, so rustc generates no code
+/// (and LLVM inlines no pair function) on the side a stage never takes.
+/// Branching on `S::INFO.red` at run time would give the same machine code
+/// after optimisation, at several times the LLVM work for every formula.
+pub(crate) trait RedConsts: CpuStage {
+    /// A sum stage.
+    const SUM: bool = matches!(Self::INFO.red, Red::Sum);
+    /// Log-sum-exp.
+    const LSE: bool = matches!(Self::INFO.red, Red::LogSumExp);
+    /// Weighted log-sum-exp.
+    const LSE_WEIGHT: bool = matches!(Self::INFO.red, Red::LogSumExpWeight);
+    /// Softmax-weighted sum.
+    const SOFTMAX: bool = matches!(Self::INFO.red, Red::SumSoftmaxWeight);
+    /// The min/max family.
+    const SELECT: bool = Self::INFO.red.is_select();
+    /// The maximum family.
+    const MAX: bool = Self::INFO.red.is_max();
+    /// The K-reductions.
+    const KMIN: bool = Self::INFO.red.is_kmin();
+    /// A stage with the dot-product form.
+    const DOT: bool = !Self::INFO.dot_of.is_empty();
+}
+
+impl<S: CpuStage> RedConsts for S {}
+
 #[inline(always)]
-pub(crate) fn update<P: Pack>(
-    info: &StageInfo,
+pub(crate) fn update<S: RedConsts, P: Pack>(
     kahan: bool,
     acc: &mut [P],
     out: &[P],
@@ -123,12 +148,14 @@ pub(crate) fn update<P: Pack>(
     valid: Option<P::Mask>,
     tau: &[P],
 ) {
+    let info = S::INFO;
     let fdim = info.fdim;
-    let neutral: f64 = match info.red {
-        Red::Sum => 0.0,
-        Red::LogSumExp | Red::LogSumExpWeight | Red::SumSoftmaxWeight => f64::NEG_INFINITY,
-        r if r.is_max() => f64::NEG_INFINITY,
-        _ => f64::INFINITY,
+    let neutral: f64 = if S::SUM {
+        0.0
+    } else if S::LSE || S::LSE_WEIGHT || S::SOFTMAX || S::MAX {
+        f64::NEG_INFINITY
+    } else {
+        f64::INFINITY
     };
     let at = |k: usize| -> P {
         match valid {
@@ -136,89 +163,82 @@ pub(crate) fn update<P: Pack>(
             Some(m) => P::select(m, out[k], splat(if k < fdim { neutral } else { 0.0 })),
         }
     };
-    match info.red {
-        Red::Sum => {
-            // The pair outputs of a sum stage are factor pairs: component d
-            // is `at(d) * at(fdim + d)`, accumulated with one FMA.
-            for d in 0..fdim {
-                if kahan {
-                    let y = at(d) * at(fdim + d) - acc[fdim + d];
-                    let t = acc[d] + y;
-                    acc[fdim + d] = (t - acc[d]) - y;
-                    acc[d] = t;
-                } else {
-                    acc[d] = at(d).mul_add(at(fdim + d), acc[d]);
-                }
+    if S::SUM {
+        // The pair outputs of a sum stage are factor pairs: component d
+        // is `at(d) * at(fdim + d)`, accumulated with one FMA.
+        for d in 0..fdim {
+            if kahan {
+                let y = at(d) * at(fdim + d) - acc[fdim + d];
+                let t = acc[d] + y;
+                acc[fdim + d] = (t - acc[d]) - y;
+                acc[d] = t;
+            } else {
+                acc[d] = at(d).mul_add(at(fdim + d), acc[d]);
             }
         }
-        Red::LogSumExp => {
-            for d in 0..fdim {
-                let (m, rest) = acc.split_at_mut(fdim);
-                let one: P = splat(1.0);
-                lse_step(&mut m[d], &mut [(&mut rest[d], one)], at(d));
-            }
+    } else if S::LSE {
+        for d in 0..fdim {
+            let (m, rest) = acc.split_at_mut(fdim);
+            let one: P = splat(1.0);
+            lse_step(&mut m[d], &mut [(&mut rest[d], one)], at(d));
         }
-        Red::LogSumExpWeight => {
-            let wd = info.wdim;
-            for d in 0..wd {
-                let f = if fdim == 1 { at(0) } else { at(d) };
-                let w = at(fdim + d);
-                let (m, rest) = acc.split_at_mut(wd);
-                lse_step(&mut m[d], &mut [(&mut rest[d], w)], f);
-            }
+    } else if S::LSE_WEIGHT {
+        let wd = info.wdim;
+        for d in 0..wd {
+            let f = if fdim == 1 { at(0) } else { at(d) };
+            let w = at(fdim + d);
+            let (m, rest) = acc.split_at_mut(wd);
+            lse_step(&mut m[d], &mut [(&mut rest[d], w)], f);
         }
-        Red::SumSoftmaxWeight => {
-            let wd = info.wdim;
-            for d in 0..wd {
-                let f = if fdim == 1 { at(0) } else { at(d) };
-                let w = at(fdim + d);
-                let (m, rest) = acc.split_at_mut(wd);
-                let (den, num) = rest.split_at_mut(wd);
-                let one: P = splat(1.0);
-                lse_step(&mut m[d], &mut [(&mut den[d], one), (&mut num[d], w)], f);
-            }
+    } else if S::SOFTMAX {
+        let wd = info.wdim;
+        for d in 0..wd {
+            let f = if fdim == 1 { at(0) } else { at(d) };
+            let w = at(fdim + d);
+            let (m, rest) = acc.split_at_mut(wd);
+            let (den, num) = rest.split_at_mut(wd);
+            let one: P = splat(1.0);
+            lse_step(&mut m[d], &mut [(&mut den[d], one), (&mut num[d], w)], f);
         }
-        r if r.is_select() => {
-            let max = r.is_max();
-            for d in 0..fdim {
-                let v = at(d);
-                let better = if max {
-                    v.cmp_gt(acc[d])
-                } else {
-                    v.cmp_lt(acc[d])
-                };
-                acc[d] = P::select(better, v, acc[d]);
-                acc[fdim + d] = P::select(better, jl, acc[fdim + d]);
-            }
+    } else if S::SELECT {
+        let max = S::MAX;
+        for d in 0..fdim {
+            let v = at(d);
+            let better = if max {
+                v.cmp_gt(acc[d])
+            } else {
+                v.cmp_lt(acc[d])
+            };
+            acc[d] = P::select(better, v, acc[d]);
+            acc[fdim + d] = P::select(better, jl, acc[fdim + d]);
         }
-        r => {
-            let k = r.k();
-            let kd = k * fdim;
-            for d in 0..fdim {
-                let v = at(d);
-                // Threshold test against the current K-th value of each lane
-                // and the row-wide bound `tau` (see `kmin_bound`).
-                let lane_kth = acc[(k - 1) * fdim + d];
-                let thr = if tau.is_empty() {
-                    lane_kth
-                } else {
-                    P::min(lane_kth, tau[d])
-                };
-                if !P::mask_any(v.cmp_lt(thr)) {
-                    continue;
-                }
-                let mut cv = v;
-                let mut ci = jl;
-                for rank in 0..k {
-                    let pos = rank * fdim + d;
-                    let cur_v = acc[pos];
-                    let cur_i = acc[kd + pos];
-                    let lt = cv.cmp_lt(cur_v);
-                    acc[pos] = P::select(lt, cv, cur_v);
-                    acc[kd + pos] = P::select(lt, ci, cur_i);
-                    cv = P::select(lt, cur_v, cv);
-                    ci = P::select(lt, cur_i, ci);
-                }
+    } else {
+        let k = info.red.k();
+        let kd = k * fdim;
+        for d in 0..fdim {
+            let v = at(d);
+            // Threshold test against the current K-th value of each lane
+            // and the row-wide bound `tau` (see `kmin_bound`).
+            let lane_kth = acc[(k - 1) * fdim + d];
+            let thr = if tau.is_empty() {
+                lane_kth
+            } else {
+                P::min(lane_kth, tau[d])
+            };
+            if !P::mask_any(v.cmp_lt(thr)) {
+                continue;
+            }
+            let mut cv = v;
+            let mut ci = jl;
+            for rank in 0..k {
+                let pos = rank * fdim + d;
+                let cur_v = acc[pos];
+                let cur_i = acc[kd + pos];
+                let lt = cv.cmp_lt(cur_v);
+                acc[pos] = P::select(lt, cv, cur_v);
+                acc[kd + pos] = P::select(lt, ci, cur_i);
+                cv = P::select(lt, cur_v, cv);
+                ci = P::select(lt, cur_i, ci);
             }
         }
     }
