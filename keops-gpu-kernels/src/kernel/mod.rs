@@ -28,6 +28,13 @@
 //!   rows' states in the partial-state buffer; the merge kernel (one thread
 //!   per row) then combines the chunks of each row in increasing order (so
 //!   the tie rules of the 1D scheme hold) and writes the outputs.
+//! * **Ranged** (block-sparse reductions, KeOps' GpuConv1DRanges): the 1D
+//!   kernel driven by a per-block table that the host builds from the
+//!   ranges: each block of threads takes a tile of rows inside one block
+//!   of the ranges and walks that block's sorted spans of reduced indices,
+//!   each span with the tile loop above (a span starts and ends anywhere
+//!   in a tile). The same kernel serves dense calls (no table: one span,
+//!   the chunk), so ranges cost no extra kernel per stage.
 //!
 //! Before emission the stage's programs are rewritten for the GPU
 //! (`opt.rs`): exactly in every mode (negated sum products fused, one
@@ -75,12 +82,33 @@
 //!    `outer_scratch` is non-zero), interleaved by groups of 32 rows (one
 //!    warp) so that both the loads of a warp and the addressing are cheap:
 //!    feature `k` of row `r` at element `((r / 32) * F + k) * 32 + r % 32`,
-//!    `F = outer_scratch`; its size is `ceil(m / 32) * 32 * F` elements.
+//!    `F = outer_scratch`; its size is `ceil(m / 32) * 32 * F` elements;
+//! 10. `table`: 0 for a dense call; for a block-sparse (ranged) call, the
+//!     per-block table: entry `row_base + ctaid.x`, [`TABLE_ENTRY_BYTES`]
+//!     bytes at `(row_base + ctaid.x) * 32`, holds the block's rows
+//!     `[row_start, row_end)` (two `u64` at bytes 0 and 8: thread `t` has row
+//!     `row_start + t` if it is below `row_end`), its spans
+//!     `[span_begin, span_end)` in the span array (two `u32` at 16 and 20)
+//!     and its parameter set (`u64` at 24: parameter `v` is read at
+//!     `v + set * dim * bytes`, for the problems of a batch whose
+//!     parameters have a value per problem; 0 otherwise). A ranged call is
+//!     one chunk (`nchunks = 1`, `chunk_len` unused), and `row_base` is the
+//!     first table entry of the launch instead of a row;
+//! 11. `spans`: the reduced spans of a ranged call, `[start, end)` as two
+//!     `u64` per span (16 bytes), sorted within each block's slice; 0 for a
+//!     dense call.
+//!
+//! A ranged call covers every output row: the host gives the rows of no
+//! block (or of a block without reduced range) table entries with no span,
+//! whose outputs are then the reduction's value over an empty set. The
+//! span loop wraps the tile loop, so the pair loop is the same for dense
+//! and ranged calls (a dense call is a single span, the chunk).
 //!
 //! Kernels: `keops_reduce` (sum stages: `keops_reduce_direct`,
 //! `keops_reduce_block`, `keops_reduce_kahan`, one per summation scheme),
 //! `keops_merge`, and `keops_outer` when `outer_scratch > 0` (launched
-//! first, one thread per row). Launch with a 1D block of any size up to the
+//! first, one thread per row; for a ranged call with the same table and
+//! block size as the reduce kernel). Launch with a 1D block of any size up to the
 //! device limit (`block` is the advised size) and grid
 //! `(ceil(rows / block), nchunks)` (the merge kernel: `(ceil(rows / block), 1)`);
 //! no dynamic shared memory.
@@ -89,7 +117,7 @@
 //! comment carrying the launch metadata, `key=value` pairs:
 //!
 //! ```text
-//! // keops-kernel abi=1 prec=f32 block=256 tile=256 outer_scratch=0 partial_slots=1 red=sum unroll=4
+//! // keops-kernel abi=2 prec=f32 block=256 tile=256 outer_scratch=0 partial_slots=1 red=sum unroll=4
 //! ```
 //!
 //! (`unroll` is informative: the pairs one iteration of the pair loop
@@ -113,7 +141,11 @@ use prog::{emit_prog_deferred, emit_prog_with, Ops};
 pub use state::partial_slots;
 
 /// Version of the kernel ABI described in this module's documentation.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
+
+/// Bytes of an entry of the per-block table of a ranged call (see the
+/// ABI).
+pub const TABLE_ENTRY_BYTES: u32 = 32;
 
 /// Bytes of shared memory a tile of inner features may take.
 pub const SHARED_BUDGET: u32 = 40 * 1024;
@@ -330,6 +362,12 @@ pub(crate) struct Prm {
     out_idx: Reg,
     partial: Reg,
     oscr: Reg,
+    /// Block-sparse ranges: the per-block table (0: a dense call).
+    table: Reg,
+    /// `p_table` as passed (its zero test does not rely on `cvta`).
+    table_raw: Reg,
+    /// Block-sparse ranges: the reduced spans.
+    spans: Reg,
     /// `m * 8`: stride between partial-state slots.
     m8: Reg,
 }
@@ -396,11 +434,13 @@ impl Ctx<'_> {
     }
 
     /// Runs the parameter phase (every thread).
-    fn param_phase(&mut self) -> Vec<Reg> {
-        let zero = self.b.reg(Ty::B64);
-        self.b.emit(format!("mov.u64 {zero}, 0"));
+    ///
+    /// `set`: the parameter set (u64), the problem of a batch whose
+    /// parameters have a value per problem: parameter `v` is read at
+    /// `p_v + set * dim * bytes` (0 for the usual single set).
+    fn param_phase(&mut self, set: Reg) -> Vec<Reg> {
         let prog = &self.l.param;
-        phase_prog(self, prog, Role::Param, zero, &[], &mut |_, _, _| {})
+        phase_prog(self, prog, Role::Param, set, &[], &mut |_, _, _| {})
     }
 }
 
@@ -416,6 +456,8 @@ fn param_decls(l: &Lowered) -> Vec<String> {
         "p_out_idx",
         "p_partial",
         "p_oscr",
+        "p_table",
+        "p_spans",
     ] {
         v.push(n.to_string());
     }
@@ -426,9 +468,13 @@ fn param_decls(l: &Lowered) -> Vec<String> {
 fn load_params(b: &mut Builder, l: &Lowered) -> Prm {
     let names = param_decls(l);
     let mut regs = Vec::new();
+    let mut table_raw = None;
     for (k, n) in names.iter().enumerate() {
         let r = b.reg(Ty::B64);
         b.emit(format!("ld.param.u64 {r}, [{n}]"));
+        if n == "p_table" {
+            table_raw = Some(r);
+        }
         let is_ptr = k < l.vars.len() || k >= l.vars.len() + 5;
         if is_ptr {
             let g = b.reg(Ty::B64);
@@ -453,6 +499,9 @@ fn load_params(b: &mut Builder, l: &Lowered) -> Prm {
         out_idx: regs[nv + 6],
         partial: regs[nv + 7],
         oscr: regs[nv + 8],
+        table: regs[nv + 9],
+        table_raw: table_raw.expect("declared"),
+        spans: regs[nv + 10],
         m8,
     }
 }
@@ -479,18 +528,50 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
     cx.b.emit(format!("mov.u32 {ctx_x}, %ctaid.x"));
     let row = cx.b.reg(Ty::B64);
     cx.b.emit(format!("mul.wide.u32 {row}, {ctx_x}, {ntid}"));
+    cx.b.emit(format!("add.u64 {row}, {row}, {}", cx.prm.row_base));
+    // End of the block's rows, its spans and its parameter set: a dense
+    // call has rows up to `m`, one span (the chunk) and set 0; a ranged
+    // call reads entry `row_base + ctaid.x` of the table (the merge kernel
+    // serves the 2D scheme, which ranged calls do not use).
+    let rend = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("mov.u64 {rend}, {}", cx.prm.m));
+    let blk = (kind != Kind::Merge).then(|| {
+        let (sb, se, set) = (cx.b.reg(Ty::B32), cx.b.reg(Ty::B32), cx.b.reg(Ty::B64));
+        cx.b.emit(format!("mov.u32 {sb}, 0"));
+        cx.b.emit(format!("mov.u32 {se}, 1"));
+        cx.b.emit(format!("mov.u64 {set}, 0"));
+        let dense = cx.b.label();
+        let q = cx.b.reg(Ty::Pred);
+        cx.b.emit(format!("setp.eq.u64 {q}, {}, 0", cx.prm.table_raw));
+        cx.b.emit(format!("@{q} bra {dense}"));
+        let e = cx.b.reg(Ty::B64);
+        cx.b.emit(format!("cvt.u64.u32 {e}, {ctx_x}"));
+        cx.b.emit(format!("add.u64 {e}, {e}, {}", cx.prm.row_base));
+        let ea = cx.b.reg(Ty::B64);
+        cx.b.emit(format!(
+            "mad.lo.u64 {ea}, {e}, {TABLE_ENTRY_BYTES}, {}",
+            cx.prm.table
+        ));
+        cx.b.emit(format!("ld.global.nc.u64 {row}, [{ea}]"));
+        cx.b.emit(format!("ld.global.nc.u64 {rend}, [{ea}+8]"));
+        cx.b.emit(format!("ld.global.nc.u32 {sb}, [{ea}+16]"));
+        cx.b.emit(format!("ld.global.nc.u32 {se}, [{ea}+20]"));
+        cx.b.emit(format!("ld.global.nc.u64 {set}, [{ea}+24]"));
+        cx.b.place(dense);
+        (sb, se, set)
+    });
     let tid64 = cx.b.reg(Ty::B64);
     cx.b.emit(format!("cvt.u64.u32 {tid64}, {tid}"));
     cx.b.emit(format!("add.u64 {row}, {row}, {tid64}"));
-    cx.b.emit(format!("add.u64 {row}, {row}, {}", cx.prm.row_base));
     let has_row = cx.b.reg(Ty::Pred);
-    cx.b.emit(format!("setp.lt.u64 {has_row}, {row}, {}", cx.prm.m));
+    cx.b.emit(format!("setp.lt.u64 {has_row}, {row}, {rend}"));
     let done = cx.b.label();
 
     match kind {
         Kind::Outer => {
             cx.b.emit(format!("@!{has_row} bra {done}"));
-            let pf = cx.param_phase();
+            let (_, _, set) = blk.expect("not the merge kernel");
+            let pf = cx.param_phase(set);
             let orow = scratch_base(&mut cx, row, l.outer.outputs.len() as u32);
             let (s, by) = (p.suffix(), p.bytes());
             outer_phase_with(&mut cx, &pf, row, &mut |b, k, r| {
@@ -552,7 +633,8 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             let end = cx.b.reg(Ty::B64);
             cx.b.emit(format!("add.u64 {end}, {start}, {}", cx.prm.chunk_len));
             cx.b.emit(format!("min.u64 {end}, {end}, {}", cx.prm.n));
-            let pf = cx.param_phase();
+            let (sb, se, set) = blk.expect("not the merge kernel");
+            let pf = cx.param_phase(set);
             // Outer phase and state (threads with a row).
             let no_row = cx.b.label();
             cx.b.emit(format!("@!{has_row} bra {no_row}"));
@@ -592,6 +674,27 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             if nnf > 0 {
                 cx.b.emit(format!("mov.u32 {tbase}, keops_tile"));
             }
+            // Span loop: the block's spans `sb..se` of the table's span
+            // array (ranged), or the chunk `start..end` once (dense).
+            let sp = cx.b.reg(Ty::B32);
+            cx.b.emit(format!("mov.u32 {sp}, {sb}"));
+            let span_top = cx.b.label();
+            let spans_done = cx.b.label();
+            cx.b.place(span_top);
+            let q = cx.b.reg(Ty::Pred);
+            cx.b.emit(format!("setp.ge.u32 {q}, {sp}, {se}"));
+            cx.b.emit(format!("@{q} bra {spans_done}"));
+            let have_span = cx.b.label();
+            let q = cx.b.reg(Ty::Pred);
+            cx.b.emit(format!("setp.eq.u64 {q}, {}, 0", cx.prm.table_raw));
+            cx.b.emit(format!("@{q} bra {have_span}"));
+            let sp64 = cx.b.reg(Ty::B64);
+            cx.b.emit(format!("cvt.u64.u32 {sp64}, {sp}"));
+            let sa = cx.b.reg(Ty::B64);
+            cx.b.emit(format!("mad.lo.u64 {sa}, {sp64}, 16, {}", cx.prm.spans));
+            cx.b.emit(format!("ld.global.nc.u64 {start}, [{sa}]"));
+            cx.b.emit(format!("ld.global.nc.u64 {end}, [{sa}+8]"));
+            cx.b.place(have_span);
             // Tile loop.
             let ts = cx.b.reg(Ty::B64);
             cx.b.emit(format!("mov.u64 {ts}, {start}"));
@@ -736,6 +839,9 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             cx.b.emit(format!("add.u64 {ts}, {ts}, {tile}"));
             cx.b.emit(format!("bra {tile_top}"));
             cx.b.place(tiles_done);
+            cx.b.emit(format!("add.u32 {sp}, {sp}, 1"));
+            cx.b.emit(format!("bra {span_top}"));
+            cx.b.place(spans_done);
             // Results.
             cx.b.emit(format!("@!{has_row} bra {done}"));
             // One chunk (1D scheme): final outputs; several: partial states.

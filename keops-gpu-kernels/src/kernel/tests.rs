@@ -40,7 +40,7 @@ fn metadata_and_kernel_names() {
         assert_eq!(names, want);
         // Same parameter list for every kernel.
         for n in &names {
-            assert_eq!(m.kernel_info(n).unwrap().params.len(), l.vars.len() + 9);
+            assert_eq!(m.kernel_info(n).unwrap().params.len(), l.vars.len() + 11);
         }
     }
     let l = lowered("grad_order = 0, |x: Vi<2>, y: Vj<2>| argkmin_j(sqdist(x, y), 4)");
@@ -89,7 +89,7 @@ fn run_split(m: usize, n: usize, block: u32, rows_per_launch: usize) -> (Vec<f64
         // Rows past `r0 + rows` belong to the next launch: give this one
         // only whole blocks (`rows_per_launch` is a multiple of `block`).
         let params: Vec<Param> = [
-            x, y, m as u64, n as u64, r0 as u64, n as u64, 1, vals, idx, 0, 0,
+            x, y, m as u64, n as u64, r0 as u64, n as u64, 1, vals, idx, 0, 0, 0, 0,
         ]
         .iter()
         .map(|&v| Param::U64(v))
@@ -156,7 +156,7 @@ fn run_f32(
     let out = dev.alloc(m * 4);
     let block = 32;
     let mut params: Vec<u64> = ptrs;
-    params.extend([m as u64, n as u64, 0, n as u64, 1, out, 0, 0, 0]);
+    params.extend([m as u64, n as u64, 0, n as u64, 1, out, 0, 0, 0, 0, 0]);
     let params: Vec<Param> = params.iter().map(|&v| Param::U64(v)).collect();
     let grid = m.div_ceil(block) as u32;
     dev.launch(
@@ -244,7 +244,7 @@ fn run_lowered_f32(
     let mut dev = Device::new();
     let mut params: Vec<u64> = vars.iter().map(|v| dev.alloc_from_f32(v)).collect();
     let out = dev.alloc(m * cols * 4);
-    params.extend([m as u64, n as u64, 0, n as u64, 1, out, 0, 0, 0]);
+    params.extend([m as u64, n as u64, 0, n as u64, 1, out, 0, 0, 0, 0, 0]);
     let params: Vec<Param> = params.iter().map(|&v| Param::U64(v)).collect();
     let block = 64;
     dev.launch(
