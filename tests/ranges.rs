@@ -3,7 +3,9 @@
 //! clustering helpers, rows without pairs, and bad ranges. Every result is
 //! compared with a dense computation restricted to the same pairs, written
 //! out in f64 here (the mask of kept pairs is rebuilt from the raw 6-tuple
-//! or from the cluster labels, independently of the library).
+//! or from the cluster labels, independently of the library). The GPU
+//! checks (`gpu_*`) run the PTX kernels through the simulator, and on CUDA
+//! device 0 when built with `--features cuda` and a device is present.
 
 use keops::cluster::{
     cluster_ranges_centroids, distance_mask, from_matrix, grid_cluster, sort_clusters,
