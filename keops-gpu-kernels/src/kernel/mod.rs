@@ -86,17 +86,19 @@
 //! 10. `table`: 0 for a dense call; for a block-sparse (ranged) call, the
 //!     per-block table: entry `row_base + ctaid.x`, [`TABLE_ENTRY_BYTES`]
 //!     bytes at `(row_base + ctaid.x) * 32`, holds the block's rows
-//!     `[row_start, row_end)` (two `u64` at bytes 0 and 8: thread `t` has row
-//!     `row_start + t` if it is below `row_end`), its spans
-//!     `[span_begin, span_end)` in the span array (two `u32` at 16 and 20)
-//!     and its parameter set (`u64` at 24: parameter `v` is read at
-//!     `v + set * dim * bytes`, for the problems of a batch whose
-//!     parameters have a value per problem; 0 otherwise). A ranged call is
-//!     one chunk (`nchunks = 1`, `chunk_len` unused), and `row_base` is the
-//!     first table entry of the launch instead of a row;
+//!     `[row_start, row_end)` (two `u64` at bytes 0 and 8: thread `t` has
+//!     row `row_start + t` if it is below `row_end`), its first span in
+//!     the span array (`u32` at 16, [`NO_SPAN`] for none; 4 bytes of
+//!     padding follow) and its parameter set (`u64` at 24: parameter `v`
+//!     is read at `v + set * dim * bytes`, for the problems of a batch
+//!     whose parameters have a value per problem; 0 otherwise). A ranged
+//!     call is one chunk (`nchunks = 1`, `chunk_len` unused), and
+//!     `row_base` is the first table entry of the launch instead of a row;
 //! 11. `spans`: the reduced spans of a ranged call, `[start, end)` as two
-//!     `u64` per span (16 bytes), sorted within each block's slice; 0 for a
-//!     dense call.
+//!     `u64` per span (16 bytes), each block's spans consecutive and in
+//!     increasing order, the last one of a block marked by [`LAST_SPAN`]
+//!     in its end (so that the span loop keeps a single index in
+//!     registers); 0 for a dense call.
 //!
 //! A ranged call covers every output row: the host gives the rows of no
 //! block (or of a block without reduced range) table entries with no span,
@@ -146,6 +148,12 @@ pub const ABI_VERSION: u32 = 2;
 /// Bytes of an entry of the per-block table of a ranged call (see the
 /// ABI).
 pub const TABLE_ENTRY_BYTES: u32 = 32;
+
+/// `span_begin` of a table entry without spans (and the span loop's end).
+pub const NO_SPAN: u32 = u32::MAX;
+
+/// The bit of a span's end that marks the last span of its block.
+pub const LAST_SPAN: u64 = 1 << 63;
 
 /// Bytes of shared memory a tile of inner features may take.
 pub const SHARED_BUDGET: u32 = 40 * 1024;
@@ -524,53 +532,31 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
     cx.b.emit(format!("mov.u32 {tid}, %tid.x"));
     let ntid = cx.b.reg(Ty::B32);
     cx.b.emit(format!("mov.u32 {ntid}, %ntid.x"));
-    let ctx_x = cx.b.reg(Ty::B32);
-    cx.b.emit(format!("mov.u32 {ctx_x}, %ctaid.x"));
-    let row = cx.b.reg(Ty::B64);
-    cx.b.emit(format!("mul.wide.u32 {row}, {ctx_x}, {ntid}"));
-    cx.b.emit(format!("add.u64 {row}, {row}, {}", cx.prm.row_base));
-    // End of the block's rows, its spans and its parameter set: a dense
-    // call has rows up to `m`, one span (the chunk) and set 0; a ranged
-    // call reads entry `row_base + ctaid.x` of the table (the merge kernel
-    // serves the 2D scheme, which ranged calls do not use).
-    let rend = cx.b.reg(Ty::B64);
-    cx.b.emit(format!("mov.u64 {rend}, {}", cx.prm.m));
-    let blk = (kind != Kind::Merge).then(|| {
-        let (sb, se, set) = (cx.b.reg(Ty::B32), cx.b.reg(Ty::B32), cx.b.reg(Ty::B64));
+    // The thread's row; a ranged call's parameter set and first span
+    // (the merge kernel serves the 2D scheme, which ranged calls do not
+    // use).
+    let ranged_ok = kind != Kind::Merge;
+    let (row, has_row) = thread_row(&mut cx, ranged_ok);
+    let blk = ranged_ok.then(|| {
+        let (sb, set) = (cx.b.reg(Ty::B32), cx.b.reg(Ty::B64));
         cx.b.emit(format!("mov.u32 {sb}, 0"));
-        cx.b.emit(format!("mov.u32 {se}, 1"));
         cx.b.emit(format!("mov.u64 {set}, 0"));
         let dense = cx.b.label();
         let q = cx.b.reg(Ty::Pred);
         cx.b.emit(format!("setp.eq.u64 {q}, {}, 0", cx.prm.table_raw));
         cx.b.emit(format!("@{q} bra {dense}"));
-        let e = cx.b.reg(Ty::B64);
-        cx.b.emit(format!("cvt.u64.u32 {e}, {ctx_x}"));
-        cx.b.emit(format!("add.u64 {e}, {e}, {}", cx.prm.row_base));
-        let ea = cx.b.reg(Ty::B64);
-        cx.b.emit(format!(
-            "mad.lo.u64 {ea}, {e}, {TABLE_ENTRY_BYTES}, {}",
-            cx.prm.table
-        ));
-        cx.b.emit(format!("ld.global.nc.u64 {row}, [{ea}]"));
-        cx.b.emit(format!("ld.global.nc.u64 {rend}, [{ea}+8]"));
+        let ea = table_entry(&mut cx);
         cx.b.emit(format!("ld.global.nc.u32 {sb}, [{ea}+16]"));
-        cx.b.emit(format!("ld.global.nc.u32 {se}, [{ea}+20]"));
         cx.b.emit(format!("ld.global.nc.u64 {set}, [{ea}+24]"));
         cx.b.place(dense);
-        (sb, se, set)
+        (sb, set)
     });
-    let tid64 = cx.b.reg(Ty::B64);
-    cx.b.emit(format!("cvt.u64.u32 {tid64}, {tid}"));
-    cx.b.emit(format!("add.u64 {row}, {row}, {tid64}"));
-    let has_row = cx.b.reg(Ty::Pred);
-    cx.b.emit(format!("setp.lt.u64 {has_row}, {row}, {rend}"));
     let done = cx.b.label();
 
     match kind {
         Kind::Outer => {
             cx.b.emit(format!("@!{has_row} bra {done}"));
-            let (_, _, set) = blk.expect("not the merge kernel");
+            let (_, set) = blk.expect("not the merge kernel");
             let pf = cx.param_phase(set);
             let orow = scratch_base(&mut cx, row, l.outer.outputs.len() as u32);
             let (s, by) = (p.suffix(), p.bytes());
@@ -623,17 +609,7 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
                 cx.b.place(skip);
                 cx.b.emit("bar.sync 0");
             }
-            // Range of the reduced index: chunk `ctaid.y`.
-            let cy = cx.b.reg(Ty::B32);
-            cx.b.emit(format!("mov.u32 {cy}, %ctaid.y"));
-            let chunk = cx.b.reg(Ty::B64);
-            cx.b.emit(format!("cvt.u64.u32 {chunk}, {cy}"));
-            let start = cx.b.reg(Ty::B64);
-            cx.b.emit(format!("mul.lo.u64 {start}, {chunk}, {}", cx.prm.chunk_len));
-            let end = cx.b.reg(Ty::B64);
-            cx.b.emit(format!("add.u64 {end}, {start}, {}", cx.prm.chunk_len));
-            cx.b.emit(format!("min.u64 {end}, {end}, {}", cx.prm.n));
-            let (sb, se, set) = blk.expect("not the merge kernel");
+            let (sb, set) = blk.expect("not the merge kernel");
             let pf = cx.param_phase(set);
             // Outer phase and state (threads with a row).
             let no_row = cx.b.label();
@@ -674,26 +650,47 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             if nnf > 0 {
                 cx.b.emit(format!("mov.u32 {tbase}, keops_tile"));
             }
-            // Span loop: the block's spans `sb..se` of the table's span
-            // array (ranged), or the chunk `start..end` once (dense).
+            // Span loop: the block's spans from `sb` in the span array
+            // (ranged), or the chunk once (dense). Only the next span `sp`
+            // lives across the tile loop (the chunk's bounds are formed
+            // again at each span; a ranged block's last span is marked in
+            // the array rather than by an end read from the table, whose
+            // address `ptxas` would keep in registers).
             let sp = cx.b.reg(Ty::B32);
             cx.b.emit(format!("mov.u32 {sp}, {sb}"));
             let span_top = cx.b.label();
             let spans_done = cx.b.label();
+            let ranged_span = cx.b.label();
+            let have_span = cx.b.label();
+            let (start, end) = (cx.b.reg(Ty::B64), cx.b.reg(Ty::B64));
             cx.b.place(span_top);
             let q = cx.b.reg(Ty::Pred);
-            cx.b.emit(format!("setp.ge.u32 {q}, {sp}, {se}"));
+            cx.b.emit(format!("setp.eq.u32 {q}, {sp}, {NO_SPAN}"));
             cx.b.emit(format!("@{q} bra {spans_done}"));
-            let have_span = cx.b.label();
             let q = cx.b.reg(Ty::Pred);
-            cx.b.emit(format!("setp.eq.u64 {q}, {}, 0", cx.prm.table_raw));
-            cx.b.emit(format!("@{q} bra {have_span}"));
+            cx.b.emit(format!("setp.ne.u64 {q}, {}, 0", cx.prm.table_raw));
+            cx.b.emit(format!("@{q} bra {ranged_span}"));
+            // Dense: chunk `ctaid.y`, `[chunk * chunk_len, min(.. + chunk_len, n))`.
+            let chunk = chunk_index(&mut cx);
+            cx.b.emit(format!("mul.lo.u64 {start}, {chunk}, {}", cx.prm.chunk_len));
+            cx.b.emit(format!("add.u64 {end}, {start}, {}", cx.prm.chunk_len));
+            cx.b.emit(format!("min.u64 {end}, {end}, {}", cx.prm.n));
+            cx.b.emit(format!("mov.u32 {sp}, {NO_SPAN}"));
+            cx.b.emit(format!("bra {have_span}"));
+            // Ranged: span `sp`; the top bit of its end marks the block's last.
+            cx.b.place(ranged_span);
             let sp64 = cx.b.reg(Ty::B64);
             cx.b.emit(format!("cvt.u64.u32 {sp64}, {sp}"));
             let sa = cx.b.reg(Ty::B64);
             cx.b.emit(format!("mad.lo.u64 {sa}, {sp64}, 16, {}", cx.prm.spans));
             cx.b.emit(format!("ld.global.nc.u64 {start}, [{sa}]"));
             cx.b.emit(format!("ld.global.nc.u64 {end}, [{sa}+8]"));
+            let last = cx.b.reg(Ty::Pred);
+            cx.b.emit(format!("setp.lt.s64 {last}, {end}, 0"));
+            cx.b.emit(format!("and.b64 {end}, {end}, {}", i64::MAX));
+            let nsp = cx.b.reg(Ty::B32);
+            cx.b.emit(format!("add.u32 {nsp}, {sp}, 1"));
+            cx.b.emit(format!("selp.b32 {sp}, {NO_SPAN}, {nsp}, {last}"));
             cx.b.place(have_span);
             // Tile loop.
             let ts = cx.b.reg(Ty::B64);
@@ -839,10 +836,10 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             cx.b.emit(format!("add.u64 {ts}, {ts}, {tile}"));
             cx.b.emit(format!("bra {tile_top}"));
             cx.b.place(tiles_done);
-            cx.b.emit(format!("add.u32 {sp}, {sp}, 1"));
             cx.b.emit(format!("bra {span_top}"));
             cx.b.place(spans_done);
             // Results.
+            let (row, has_row) = thread_row(&mut cx, true);
             cx.b.emit(format!("@!{has_row} bra {done}"));
             // One chunk (1D scheme): final outputs; several: partial states.
             let several = cx.b.reg(Ty::Pred);
@@ -852,6 +849,7 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             cx.state_finalize(&st, row);
             cx.b.emit(format!("bra {done}"));
             cx.b.place(partial);
+            let chunk = chunk_index(&mut cx);
             cx.state_store_partial(&st, row, chunk);
         }
     }
@@ -868,6 +866,67 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
         cx.b.declarations(),
         cx.b.body()
     )
+}
+
+/// The thread's row (u64) and whether it has one: `row_base + ctaid.x *
+/// ntid.x + tid.x` below `m` for a dense call; with `ranged_ok` and a
+/// table, `row_start + tid.x` below `row_end` of the block's entry. Emitted
+/// where it is needed (at the start, at each tile, for the results) rather
+/// than kept in registers across the loops: `ptxas` then has nothing more
+/// to keep alive than for a kernel without ranges.
+fn thread_row(cx: &mut Ctx<'_>, ranged_ok: bool) -> (Reg, Reg) {
+    let tid = cx.b.reg(Ty::B32);
+    cx.b.emit(format!("mov.u32 {tid}, %tid.x"));
+    let ntid = cx.b.reg(Ty::B32);
+    cx.b.emit(format!("mov.u32 {ntid}, %ntid.x"));
+    let c = cx.b.reg(Ty::B32);
+    cx.b.emit(format!("mov.u32 {c}, %ctaid.x"));
+    let row = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("mul.wide.u32 {row}, {c}, {ntid}"));
+    cx.b.emit(format!("add.u64 {row}, {row}, {}", cx.prm.row_base));
+    let rend = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("mov.u64 {rend}, {}", cx.prm.m));
+    if ranged_ok {
+        let dense = cx.b.label();
+        let q = cx.b.reg(Ty::Pred);
+        cx.b.emit(format!("setp.eq.u64 {q}, {}, 0", cx.prm.table_raw));
+        cx.b.emit(format!("@{q} bra {dense}"));
+        let ea = table_entry(cx);
+        cx.b.emit(format!("ld.global.nc.u64 {row}, [{ea}]"));
+        cx.b.emit(format!("ld.global.nc.u64 {rend}, [{ea}+8]"));
+        cx.b.place(dense);
+    }
+    let tid64 = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("cvt.u64.u32 {tid64}, {tid}"));
+    cx.b.emit(format!("add.u64 {row}, {row}, {tid64}"));
+    let has_row = cx.b.reg(Ty::Pred);
+    cx.b.emit(format!("setp.lt.u64 {has_row}, {row}, {rend}"));
+    (row, has_row)
+}
+
+/// The chunk of the reduced index of a dense call, `ctaid.y` (u64).
+fn chunk_index(cx: &mut Ctx<'_>) -> Reg {
+    let cy = cx.b.reg(Ty::B32);
+    cx.b.emit(format!("mov.u32 {cy}, %ctaid.y"));
+    let chunk = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("cvt.u64.u32 {chunk}, {cy}"));
+    chunk
+}
+
+/// Address of the block's entry of a ranged call's table (entry
+/// `row_base + ctaid.x`).
+fn table_entry(cx: &mut Ctx<'_>) -> Reg {
+    let c = cx.b.reg(Ty::B32);
+    cx.b.emit(format!("mov.u32 {c}, %ctaid.x"));
+    let e = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("cvt.u64.u32 {e}, {c}"));
+    cx.b.emit(format!("add.u64 {e}, {e}, {}", cx.prm.row_base));
+    let ea = cx.b.reg(Ty::B64);
+    cx.b.emit(format!(
+        "mad.lo.u64 {ea}, {e}, {TABLE_ENTRY_BYTES}, {}",
+        cx.prm.table
+    ));
+    ea
 }
 
 /// `.vN` for a vector of `n` elements (nothing for one).

@@ -52,6 +52,12 @@ const ABI_VERSION: u32 = 2;
 /// Bytes of an entry of the per-block table of a ranged call.
 const TABLE_ENTRY_BYTES: usize = 32;
 
+/// `span_begin` of a table entry without spans.
+const NO_SPAN: u32 = u32::MAX;
+
+/// The bit of a span's end that marks the last span of its block.
+const LAST_SPAN: u64 = 1 << 63;
+
 /// Number of SMs the simulator pretends to have (for the 1D/2D choice).
 pub const SIM_SMS: u32 = 4;
 
@@ -284,17 +290,18 @@ fn launch_entries<D: GpuDevice>(
 
 /// The per-block table and the span array of a ranged call (see the
 /// kernel ABI in `keops_gpu_kernels::kernel`): every block of the ranges
-/// cut in tiles of `block` rows, each with the block's spans and (with
-/// `per_problem`) its problem as parameter set, and the rows of no block
-/// in tiles without spans (their outputs are the empty reduction's).
-/// Returns the table, the number of entries and the spans, as bytes.
+/// cut in tiles of `block` rows, each with the block's first span and
+/// (with `per_problem`) its problem as parameter set, and the rows of no
+/// block in tiles without spans (their outputs are the empty
+/// reduction's). The last span of each block has [`LAST_SPAN`] set in its
+/// end. Returns the table, the number of entries and the spans, as bytes.
 fn ranged_table(
     side: &Side,
     m: usize,
     block: u32,
     per_problem: bool,
 ) -> Result<(Vec<u8>, u64, Vec<u8>)> {
-    if side.spans.len() > u32::MAX as usize {
+    if side.spans.len() >= NO_SPAN as usize {
         return Err(Error::TooLarge(format!(
             "{} reduced spans in the ranges (the GPU kernels take at most 2^32 - 1)",
             side.spans.len()
@@ -309,8 +316,13 @@ fn ranged_table(
             let r1 = (r0 + block).min(rows.end);
             table.extend_from_slice(&(r0 as u64).to_le_bytes());
             table.extend_from_slice(&(r1 as u64).to_le_bytes());
-            table.extend_from_slice(&(spans.start as u32).to_le_bytes());
-            table.extend_from_slice(&(spans.end as u32).to_le_bytes());
+            let first = if spans.is_empty() {
+                NO_SPAN
+            } else {
+                spans.start as u32
+            };
+            table.extend_from_slice(&first.to_le_bytes());
+            table.extend_from_slice(&0u32.to_le_bytes());
             table.extend_from_slice(&(set as u64).to_le_bytes());
             entries += 1;
             r0 = r1;
@@ -330,10 +342,18 @@ fn ranged_table(
     }
     push(next..m, 0..0, 0);
     debug_assert_eq!(table.len(), entries as usize * TABLE_ENTRY_BYTES);
-    let spans = index_bytes(
-        side.spans.iter().flat_map(|s| [s.start, s.end]),
-        2 * side.spans.len(),
-    );
+    let mut last = vec![false; side.spans.len()];
+    for b in &side.blocks {
+        if let Some(k) = b.spans.end.checked_sub(1) {
+            last[k] = true;
+        }
+    }
+    let mut spans = Vec::with_capacity(16 * side.spans.len());
+    for (s, &l) in side.spans.iter().zip(&last) {
+        spans.extend_from_slice(&(s.start as u64).to_le_bytes());
+        let end = s.end as u64 | if l { LAST_SPAN } else { 0 };
+        spans.extend_from_slice(&end.to_le_bytes());
+    }
     Ok((table, entries, spans))
 }
 
