@@ -29,6 +29,17 @@
 //! are deterministic.
 //!
 //! [`Options::gpu_scheme`] forces either scheme (tests).
+//!
+//! **Ranged** calls (block-sparse ranges, KeOps' GpuConv1DRanges) always
+//! run the 1D kernel, over a per-block table built here
+//! (`ranged_table`): each block of the ranges is cut in tiles of `B`
+//! rows, each tile one block of threads that walks the block's spans of
+//! reduced indices; rows of no block are tiles without spans, whose
+//! outputs the kernel sets to the empty reduction's value. A batch whose
+//! parameters have a value per problem uploads every parameter with a
+//! value per problem and tags each entry with its problem. The table is
+//! launched in pieces of at most 2^31 - 1 entries (`row_base` is then the
+//! first entry of a piece).
 //! Launches are split along rows when `ceil(M / B)` exceeds the grid
 //! limit (2^31 - 1 blocks); the reduced index is walked inside the kernels
 //! with 64-bit counters, so N has no limit.
