@@ -1381,3 +1381,79 @@ fn gpu_knn_in_dimension_64() {
         );
     }
 }
+
+/// Gradients that reuse the forward result: log-sum-exp (its rows without
+/// pairs are -inf) and min (the argmin; none for rows without pairs), on
+/// the CPU and the GPU back ends.
+#[test]
+fn logsumexp_and_min_gradients_on_every_back_end() {
+    let (r, mask) = small_ranges();
+    let mut g = rng(28);
+    let x = uniform(&mut g, MS, 2, 0.0, 2.0);
+    let y = uniform(&mut g, NS, 2, 0.0, 2.0);
+    let e = uniform(&mut g, MS, 1, -1.0, 1.0);
+    let kl = keops!(grad_order = 1, |x: Vi<2>, y: Vj<2>| logsumexp_j(
+        -sqdist(x, y) * 4.0
+    ))
+    .ranges(&r);
+    let km = keops!(grad_order = 1, |x: Vi<2>, y: Vj<2>| min_j(sqdist(x, y))).ranges(&r);
+    let (mut lgx, mut lgy) = (Array2::<f64>::zeros((MS, 2)), Array2::<f64>::zeros((NS, 2)));
+    let (mut mgx, mut mgy) = (Array2::<f64>::zeros((MS, 2)), Array2::<f64>::zeros((NS, 2)));
+    for i in 0..MS {
+        let l = lse_ref(|j| -4.0 * sqd(&x, i, &y, j), &mask[i]);
+        for j in (0..NS).filter(|&j| mask[i][j]) {
+            let p = (-4.0 * sqd(&x, i, &y, j) - l).exp();
+            for c in 0..2 {
+                let t = e[[i, 0]] * p * -8.0 * (x[[i, c]] - y[[j, c]]);
+                lgx[[i, c]] += t;
+                lgy[[j, c]] -= t;
+            }
+        }
+        if let Some(&(_, j)) = ranked(|j| sqd(&x, i, &y, j), &mask[i], false).first() {
+            for c in 0..2 {
+                let t = e[[i, 0]] * 2.0 * (x[[i, c]] - y[[j, c]]);
+                mgx[[i, c]] += t;
+                mgy[[j, c]] -= t;
+            }
+        }
+    }
+    let mut backends = vec![("cpu".to_string(), Backend::Cpu, None)];
+    backends.extend(gpu_backends());
+    for (name, b, block) in backends {
+        let k = on_gpu(kl, b, block);
+        let o = k.grad_x().call(&x, &y, &e).unwrap();
+        assert_close(&o, &lgx, 1e-12, &format!("lse grad_x {name}"));
+        let o = k.grad_y().call(&x, &y, &e).unwrap();
+        assert_close(&o, &lgy, 1e-12, &format!("lse grad_y {name}"));
+        let o = k.grad_y().call(&f32s(&x), &f32s(&y), &f32s(&e)).unwrap();
+        assert_close(&f64s(&o), &lgy, 1e-4, &format!("lse grad_y f32 {name}"));
+        let k = on_gpu(km, b, block);
+        let o = k.grad_x().call(&x, &y, &e).unwrap();
+        assert_close(&o, &mgx, 1e-13, &format!("min grad_x {name}"));
+        let o = k.grad_y().call(&x, &y, &e).unwrap();
+        assert_close(&o, &mgy, 1e-13, &format!("min grad_y {name}"));
+    }
+}
+
+/// No reduced index at all (N = 0, every j-range empty) and rows that no
+/// block covers: every output is the empty reduction's, on every back end.
+#[test]
+fn empty_reduced_range_on_every_back_end() {
+    let r = Ranges::new(&[[0, 3], [5, 7]], &[1, 1], &[[0, 0]], &[], &[], &[]).unwrap();
+    let x = Array2::<f64>::ones((9, 1));
+    let y = Array2::<f64>::ones((0, 1));
+    let ks = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| sum_j(x * y)).ranges(&r);
+    let km = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| max_argmax_j(x * y)).ranges(&r);
+    let kl = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| logsumexp_j(x * y)).ranges(&r);
+    let mut backends = vec![("cpu".to_string(), Backend::Cpu, None)];
+    backends.extend(gpu_backends());
+    for (name, b, block) in backends {
+        let s = on_gpu(ks, b, block).call(&x, &y).unwrap();
+        assert!(s.iter().all(|&v| v == 0.0), "sum {name}: {s}");
+        let (v, i) = on_gpu(km, b, block).call(&x, &y).unwrap();
+        assert!(v.iter().all(|&v| v == f64::NEG_INFINITY), "max {name}: {v}");
+        assert!(i.iter().all(|&i| i == usize::MAX), "argmax {name}: {i}");
+        let l = on_gpu(kl, b, block).call(&x, &y).unwrap();
+        assert!(l.iter().all(|&v| v == f64::NEG_INFINITY), "lse {name}: {l}");
+    }
+}
