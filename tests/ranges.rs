@@ -3,9 +3,12 @@
 //! clustering helpers, rows without pairs, and bad ranges. Every result is
 //! compared with a dense computation restricted to the same pairs, written
 //! out in f64 here (the mask of kept pairs is rebuilt from the raw 6-tuple
-//! or from the cluster labels, independently of the library). The GPU
-//! checks (`gpu_*`) run the PTX kernels through the simulator, and on CUDA
-//! device 0 when built with `--features cuda` and a device is present.
+//! or from the cluster labels, independently of the library). Most checks
+//! run on every CPU SIMD level and then on the GPU back ends
+//! (`every_back_end`, `gpu_backends`): the PTX kernels through the
+//! simulator, and on CUDA device 0 when built with `--features cuda` and a
+//! device is present; the `gpu_*` tests add smaller ranges for every
+//! reduction kind there.
 
 use keops::cluster::{
     cluster_ranges_centroids, distance_mask, from_matrix, grid_cluster, sort_clusters,
@@ -242,6 +245,14 @@ fn gauss_sum_over_j_every_level_scheme_and_thread_count() {
     let full = vec![vec![true; N]; M];
     let o = k.dense().call(&x, &y, &b, &[2.0]).unwrap();
     assert_close(&o, &gauss_ref(&x, &y, &b, 2.0, &full), 1e-12, "dense");
+    // The GPU back ends on the same ranges (long spans over many tiles).
+    for (name, be, block) in gpu_backends() {
+        let kg = on_gpu(k, be, block);
+        let o = kg.call(&x, &y, &b, &[2.0]).unwrap();
+        assert_close(&o, &want, 1e-13, &format!("f64 {name}"));
+        let o = kg.call(&f32s(&x), &f32s(&y), &f32s(&b), &[2.0f32]).unwrap();
+        assert_close(&f64s(&o), &want, 2e-5, &format!("f32 {name}"));
+    }
 }
 
 #[test]
@@ -257,8 +268,8 @@ fn sum_over_i_uses_the_transposed_triple() {
     .ranges(&r);
     let mt = transpose(&mask, N);
     let want = gauss_ref(&y, &x, &a, 1.0, &mt);
-    for level in keops::simd::supported_levels() {
-        let o = k.simd(level).call(&x, &y, &a).unwrap();
+    for (level, o) in every_back_end(k.options()) {
+        let o = k.with_options(o).call(&x, &y, &a).unwrap();
         assert_close(&o, &want, 1e-12, &format!("{level:?}"));
     }
     // The same with axes swapped: the formula over j on (y, x). (The kernel
@@ -309,8 +320,8 @@ fn gauss_gradients() {
             gg -= eb * kij * d2;
         }
     }
-    for level in keops::simd::supported_levels() {
-        let kl = k.simd(level);
+    for (level, o) in every_back_end(k.options()) {
+        let kl = k.with_options(o);
         let what = format!("{level:?}");
         let o = kl.grad_x().call(&x, &y, &b, &[gm], &e).unwrap();
         assert_close(&o, &gx, 1e-11, &format!("grad_x {what}"));
@@ -372,8 +383,8 @@ fn logsumexp_and_its_gradients() {
             }
         }
     }
-    for level in keops::simd::supported_levels() {
-        let kl = k.simd(level);
+    for (level, o) in every_back_end(k.options()) {
+        let kl = k.with_options(o);
         let o = kl.call(&x, &y).unwrap();
         assert_close(&o, &lse, 1e-12, &format!("lse {level:?}"));
         assert!(o[[350, 0]] == f64::NEG_INFINITY && o[[38, 0]] == f64::NEG_INFINITY);
@@ -419,8 +430,8 @@ fn softmax_weighted_sum() {
             want[[i, c]] /= den;
         }
     }
-    for level in keops::simd::supported_levels() {
-        let o = k.simd(level).call(&x, &y, &w).unwrap();
+    for (level, o) in every_back_end(k.options()) {
+        let o = k.with_options(o).call(&x, &y, &w).unwrap();
         assert_close(&o, &want, 1e-12, &format!("{level:?}"));
     }
 }
@@ -448,18 +459,18 @@ fn min_argmin_over_j_and_over_i() {
     .ranges(&r);
     let ki = keops!(grad_order = 0, |x: Vi<3>, y: Vj<3>| argmax_i((x | y))).ranges(&r);
     let mt = transpose(&mask, N);
-    for level in keops::simd::supported_levels() {
+    for (level, o) in every_back_end(kj.options()) {
         for dtype in ["f64", "f32"] {
             let ((v, ix), ia) = if dtype == "f64" {
                 (
-                    kj.simd(level).call(&x, &y).unwrap(),
-                    ki.simd(level).call(&x, &y).unwrap(),
+                    kj.with_options(o).call(&x, &y).unwrap(),
+                    ki.with_options(o).call(&x, &y).unwrap(),
                 )
             } else {
-                let (v, ix) = kj.simd(level).call(&f32s(&x), &f32s(&y)).unwrap();
+                let (v, ix) = kj.with_options(o).call(&f32s(&x), &f32s(&y)).unwrap();
                 (
                     (f64s(&v), ix),
-                    ki.simd(level).call(&f32s(&x), &f32s(&y)).unwrap(),
+                    ki.with_options(o).call(&f32s(&x), &f32s(&y)).unwrap(),
                 )
             };
             let tol = if dtype == "f64" { 1e-14 } else { 1e-6 };
@@ -521,9 +532,9 @@ fn kmin_argkmin_with_ties() {
         3
     ))
     .ranges(&r);
-    for level in keops::simd::supported_levels() {
-        let (v, ix) = k.simd(level).call(&x, &y).unwrap();
-        let ia = ka.simd(level).call(&f32s(&x), &f32s(&y)).unwrap();
+    for (level, o) in every_back_end(k.options()) {
+        let (v, ix) = k.with_options(o).call(&x, &y).unwrap();
+        let ia = ka.with_options(o).call(&f32s(&x), &f32s(&y)).unwrap();
         for i in 0..M {
             let mut c: Vec<(f64, usize)> = (0..N)
                 .filter(|&j| mask[i][j])
@@ -841,9 +852,9 @@ fn argkmin_in_dot_product_form() {
         !k.stages()[0].dot_of.is_empty(),
         "the stage is in dot-product form"
     );
-    for level in keops::simd::supported_levels() {
-        let (v, ix) = k.simd(level).call(&x, &y).unwrap();
-        let (v32, ix32) = k.simd(level).call(&f32s(&x), &f32s(&y)).unwrap();
+    for (level, o) in every_back_end(k.options()) {
+        let (v, ix) = k.with_options(o).call(&x, &y).unwrap();
+        let (v32, ix32) = k.with_options(o).call(&f32s(&x), &f32s(&y)).unwrap();
         for i in 0..M {
             let mut c: Vec<(f64, usize)> = (0..N)
                 .filter(|&j| mask[i][j])
@@ -888,6 +899,34 @@ fn gpu_backends() -> Vec<(String, Backend, Option<u32>)> {
     for (name, b) in backends {
         v.push((format!("{name} advised block"), b, None));
         v.push((format!("{name} block 32"), b, Some(32)));
+    }
+    v
+}
+
+/// Every CPU SIMD level, then every GPU back end ([`gpu_backends`]), as
+/// options for kernels whose options (ranges included) are `base`.
+fn every_back_end(base: Options) -> Vec<(String, Options)> {
+    let mut v: Vec<(String, Options)> = keops::simd::supported_levels()
+        .into_iter()
+        .map(|l| {
+            (
+                format!("{l:?}"),
+                Options {
+                    simd: Some(l),
+                    ..base
+                },
+            )
+        })
+        .collect();
+    for (name, backend, gpu_block) in gpu_backends() {
+        v.push((
+            name,
+            Options {
+                backend,
+                gpu_block,
+                ..base
+            },
+        ));
     }
     v
 }
