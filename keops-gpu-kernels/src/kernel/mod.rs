@@ -651,18 +651,19 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
                 cx.b.emit(format!("mov.u32 {tbase}, keops_tile"));
             }
             // Span loop: the block's spans from `sb` in the span array
-            // (ranged), or the chunk once (dense). Only the next span `sp`
-            // lives across the tile loop (the chunk's bounds are formed
-            // again at each span; a ranged block's last span is marked in
-            // the array rather than by an end read from the table, whose
-            // address `ptxas` would keep in registers).
+            // (ranged), or the chunk once (dense). `sp` is the current
+            // span (ranged: a block's last span is marked in its end);
+            // only `sp` and `ts` live across the pair loop: the span's end
+            // is formed again at each tile (dense: from `ctaid.y` and the
+            // parameters; ranged: read again from the span array), as
+            // `ptxas` does for a dense-only kernel.
             let sp = cx.b.reg(Ty::B32);
             cx.b.emit(format!("mov.u32 {sp}, {sb}"));
             let span_top = cx.b.label();
             let spans_done = cx.b.label();
             let ranged_span = cx.b.label();
             let have_span = cx.b.label();
-            let (start, end) = (cx.b.reg(Ty::B64), cx.b.reg(Ty::B64));
+            let ts = cx.b.reg(Ty::B64);
             cx.b.place(span_top);
             let q = cx.b.reg(Ty::Pred);
             cx.b.emit(format!("setp.eq.u32 {q}, {sp}, {NO_SPAN}"));
@@ -670,34 +671,19 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             let q = cx.b.reg(Ty::Pred);
             cx.b.emit(format!("setp.ne.u64 {q}, {}, 0", cx.prm.table_raw));
             cx.b.emit(format!("@{q} bra {ranged_span}"));
-            // Dense: chunk `ctaid.y`, `[chunk * chunk_len, min(.. + chunk_len, n))`.
+            // Dense: chunk `ctaid.y` starts at `chunk * chunk_len`.
             let chunk = chunk_index(&mut cx);
-            cx.b.emit(format!("mul.lo.u64 {start}, {chunk}, {}", cx.prm.chunk_len));
-            cx.b.emit(format!("add.u64 {end}, {start}, {}", cx.prm.chunk_len));
-            cx.b.emit(format!("min.u64 {end}, {end}, {}", cx.prm.n));
-            cx.b.emit(format!("mov.u32 {sp}, {NO_SPAN}"));
+            cx.b.emit(format!("mul.lo.u64 {ts}, {chunk}, {}", cx.prm.chunk_len));
             cx.b.emit(format!("bra {have_span}"));
-            // Ranged: span `sp`; the top bit of its end marks the block's last.
             cx.b.place(ranged_span);
-            let sp64 = cx.b.reg(Ty::B64);
-            cx.b.emit(format!("cvt.u64.u32 {sp64}, {sp}"));
-            let sa = cx.b.reg(Ty::B64);
-            cx.b.emit(format!("mad.lo.u64 {sa}, {sp64}, 16, {}", cx.prm.spans));
-            cx.b.emit(format!("ld.global.nc.u64 {start}, [{sa}]"));
-            cx.b.emit(format!("ld.global.nc.u64 {end}, [{sa}+8]"));
-            let last = cx.b.reg(Ty::Pred);
-            cx.b.emit(format!("setp.lt.s64 {last}, {end}, 0"));
-            cx.b.emit(format!("and.b64 {end}, {end}, {}", i64::MAX));
-            let nsp = cx.b.reg(Ty::B32);
-            cx.b.emit(format!("add.u32 {nsp}, {sp}, 1"));
-            cx.b.emit(format!("selp.b32 {sp}, {NO_SPAN}, {nsp}, {last}"));
+            let sa = span_addr(&mut cx, sp);
+            cx.b.emit(format!("ld.global.nc.u64 {ts}, [{sa}]"));
             cx.b.place(have_span);
             // Tile loop.
-            let ts = cx.b.reg(Ty::B64);
-            cx.b.emit(format!("mov.u64 {ts}, {start}"));
             let tile_top = cx.b.label();
             let tiles_done = cx.b.label();
             cx.b.place(tile_top);
+            let end = span_end(&mut cx, sp);
             let pr = cx.b.reg(Ty::Pred);
             cx.b.emit(format!("setp.ge.u64 {pr}, {ts}, {end}"));
             cx.b.emit(format!("@{pr} bra {tiles_done}"));
@@ -836,6 +822,24 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             cx.b.emit(format!("add.u64 {ts}, {ts}, {tile}"));
             cx.b.emit(format!("bra {tile_top}"));
             cx.b.place(tiles_done);
+            // The next span: none after the chunk (dense) or after the
+            // block's last span (ranged).
+            let q = cx.b.reg(Ty::Pred);
+            cx.b.emit(format!("setp.ne.u64 {q}, {}, 0", cx.prm.table_raw));
+            let nsp = cx.b.reg(Ty::B32);
+            cx.b.emit(format!("mov.u32 {nsp}, {NO_SPAN}"));
+            let next_set = cx.b.label();
+            cx.b.emit(format!("@!{q} bra {next_set}"));
+            let sa = span_addr(&mut cx, sp);
+            let e = cx.b.reg(Ty::B64);
+            cx.b.emit(format!("ld.global.nc.u64 {e}, [{sa}+8]"));
+            let last = cx.b.reg(Ty::Pred);
+            cx.b.emit(format!("setp.lt.s64 {last}, {e}, 0"));
+            let inc = cx.b.reg(Ty::B32);
+            cx.b.emit(format!("add.u32 {inc}, {sp}, 1"));
+            cx.b.emit(format!("selp.b32 {nsp}, {NO_SPAN}, {inc}, {last}"));
+            cx.b.place(next_set);
+            cx.b.emit(format!("mov.u32 {sp}, {nsp}"));
             cx.b.emit(format!("bra {span_top}"));
             cx.b.place(spans_done);
             // Results.
@@ -902,6 +906,40 @@ fn thread_row(cx: &mut Ctx<'_>, ranged_ok: bool) -> (Reg, Reg) {
     let has_row = cx.b.reg(Ty::Pred);
     cx.b.emit(format!("setp.lt.u64 {has_row}, {row}, {rend}"));
     (row, has_row)
+}
+
+/// Address of span `sp` (u32) of a ranged call's span array.
+fn span_addr(cx: &mut Ctx<'_>, sp: Reg) -> Reg {
+    let sp64 = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("cvt.u64.u32 {sp64}, {sp}"));
+    let sa = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("mad.lo.u64 {sa}, {sp64}, 16, {}", cx.prm.spans));
+    sa
+}
+
+/// The end (u64, exclusive) of the current span: dense, the chunk's,
+/// `min((ctaid.y + 1) * chunk_len, n)`; ranged, span `sp`'s end without
+/// its [`LAST_SPAN`] mark.
+fn span_end(cx: &mut Ctx<'_>, sp: Reg) -> Reg {
+    let end = cx.b.reg(Ty::B64);
+    let ranged = cx.b.label();
+    let known = cx.b.label();
+    let q = cx.b.reg(Ty::Pred);
+    cx.b.emit(format!("setp.ne.u64 {q}, {}, 0", cx.prm.table_raw));
+    cx.b.emit(format!("@{q} bra {ranged}"));
+    let chunk = chunk_index(cx);
+    cx.b.emit(format!(
+        "mad.lo.u64 {end}, {chunk}, {0}, {0}",
+        cx.prm.chunk_len
+    ));
+    cx.b.emit(format!("min.u64 {end}, {end}, {}", cx.prm.n));
+    cx.b.emit(format!("bra {known}"));
+    cx.b.place(ranged);
+    let sa = span_addr(cx, sp);
+    cx.b.emit(format!("ld.global.nc.u64 {end}, [{sa}+8]"));
+    cx.b.emit(format!("and.b64 {end}, {end}, {}", i64::MAX));
+    cx.b.place(known);
+    end
 }
 
 /// The chunk of the reduced index of a dense call, `ctaid.y` (u64).
