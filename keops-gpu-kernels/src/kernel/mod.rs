@@ -112,8 +112,9 @@
 //! first, one thread per row; for a ranged call with the same table and
 //! block size as the reduce kernel). Launch with a 1D block of any size up to the
 //! device limit (`block` is the advised size) and grid
-//! `(ceil(rows / block), nchunks)` (the merge kernel: `(ceil(rows / block), 1)`);
-//! no dynamic shared memory.
+//! `(ceil(rows / block), nchunks)` (the merge kernel: `(ceil(rows / block), 1)`;
+//! a ranged call: one block per table entry, of the size the table's tiles
+//! of rows were cut for); no dynamic shared memory.
 //!
 //! The first line of a module after the `.address_size` directive is a
 //! comment carrying the launch metadata, `key=value` pairs:
@@ -874,10 +875,9 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
 
 /// The thread's row (u64) and whether it has one: `row_base + ctaid.x *
 /// ntid.x + tid.x` below `m` for a dense call; with `ranged_ok` and a
-/// table, `row_start + tid.x` below `row_end` of the block's entry. Emitted
-/// where it is needed (at the start, at each tile, for the results) rather
-/// than kept in registers across the loops: `ptxas` then has nothing more
-/// to keep alive than for a kernel without ranges.
+/// table, `row_start + tid.x` below `row_end` of the block's entry.
+/// Emitted where it is needed (at the start, and again for the results)
+/// rather than kept in registers across the loops.
 fn thread_row(cx: &mut Ctx<'_>, ranged_ok: bool) -> (Reg, Reg) {
     let tid = cx.b.reg(Ty::B32);
     cx.b.emit(format!("mov.u32 {tid}, %tid.x"));

@@ -29,6 +29,9 @@
 //! are deterministic.
 //!
 //! [`Options::gpu_scheme`] forces either scheme (tests).
+//! Launches are split along rows when `ceil(M / B)` exceeds the grid
+//! limit (2^31 - 1 blocks); the reduced index is walked inside the kernels
+//! with 64-bit counters, so N has no limit.
 //!
 //! **Ranged** calls (block-sparse ranges, KeOps' GpuConv1DRanges) always
 //! run the 1D kernel, over a per-block table built here
@@ -40,9 +43,6 @@
 //! value per problem and tags each entry with its problem. The table is
 //! launched in pieces of at most 2^31 - 1 entries (`row_base` is then the
 //! first entry of a piece).
-//! Launches are split along rows when `ceil(M / B)` exceeds the grid
-//! limit (2^31 - 1 blocks); the reduced index is walked inside the kernels
-//! with 64-bit counters, so N has no limit.
 
 #[cfg(feature = "cuda")]
 pub mod cuda;
