@@ -2,7 +2,8 @@
 //! batch dimensions of size 1, flattened by `keops::batch::Batch` and run as
 //! block-diagonal ranges; results, gradients (summed over broadcast
 //! dimensions) and argmin indices compared with an f64 loop over each
-//! problem.
+//! problem, on the CPU and through the PTX simulator (CUDA device 0 too when
+//! built with `--features cuda` and a device is present).
 
 use keops::batch::Batch;
 use keops::ndarray::{ArrayD, IxDyn};
@@ -22,6 +23,18 @@ fn at(a: &ArrayD<f64>, batch: &[usize], row: usize, c: usize) -> f64 {
         .collect();
     ix.extend([row, c]);
     a[IxDyn(&ix)]
+}
+
+/// The back ends every batch check runs on: the CPU, the PTX simulator,
+/// and CUDA device 0 when the tests are built with `--features cuda` and
+/// a device is present.
+fn backends() -> Vec<(&'static str, Backend)> {
+    let mut v = vec![("cpu", Backend::Cpu), ("sim", Backend::Simulator)];
+    let cuda = Backend::Gpu { device: 0 };
+    if cuda.is_available() {
+        v.push(("cuda", cuda));
+    }
+    v
 }
 
 fn batches(dims: &[usize]) -> Vec<Vec<usize>> {
@@ -51,6 +64,13 @@ fn assert_close(got: &ArrayD<f64>, want: &ArrayD<f64>, tol: f64, what: &str) {
 
 #[test]
 fn gaussian_sum_with_broadcasting_and_gradients() {
+    for (bname, be) in backends() {
+        eprintln!("back end: {bname}");
+        gaussian_sum_with_broadcasting_and_gradients_on(be);
+    }
+}
+
+fn gaussian_sum_with_broadcasting_and_gradients_on(be: Backend) {
     let mut r = fastrand::Rng::with_seed(11);
     let dims = [2, 3];
     let (m, n) = (37, 53);
@@ -62,7 +82,8 @@ fn gaussian_sum_with_broadcasting_and_gradients() {
     let k = keops!(grad_order = 1, |x: Vi<3>, y: Vj<3>, b: Vj<2>| sum_j(
         exp(-sqdist(x, y)) * b
     ))
-    .ranges(batch.ranges());
+    .ranges(batch.ranges())
+    .backend(be);
     let (xf, yf, bf) = (
         batch.rows(x.view(), "x").unwrap(),
         batch.cols(y.view(), "y").unwrap(),
@@ -136,6 +157,13 @@ fn gaussian_sum_with_broadcasting_and_gradients() {
 
 #[test]
 fn reductions_over_i_and_argmin_per_problem() {
+    for (bname, be) in backends() {
+        eprintln!("back end: {bname}");
+        reductions_over_i_and_argmin_per_problem_on(be);
+    }
+}
+
+fn reductions_over_i_and_argmin_per_problem_on(be: Backend) {
     let mut r = fastrand::Rng::with_seed(12);
     let (nb, m, n) = (5, 40, 31);
     let x = rand(&mut r, &[nb, m, 2]);
@@ -148,9 +176,11 @@ fn reductions_over_i_and_argmin_per_problem() {
     let ki = keops!(grad_order = 0, |x: Vi<2>, y: Vj<2>| logsumexp_i(
         -sqdist(x, y) * 3.0
     ))
-    .ranges(batch.ranges());
-    let ka =
-        keops!(grad_order = 0, |x: Vi<2>, y: Vj<2>| argmin_j(sqdist(x, y))).ranges(batch.ranges());
+    .ranges(batch.ranges())
+    .backend(be);
+    let ka = keops!(grad_order = 0, |x: Vi<2>, y: Vj<2>| argmin_j(sqdist(x, y)))
+        .ranges(batch.ranges())
+        .backend(be);
     let lse = batch.unflatten(ki.call(&xf, &yf).unwrap()).unwrap();
     let idx = batch.local_j_indices(ka.call(&xf, &yf).unwrap());
     for p in 0..nb {
@@ -177,6 +207,13 @@ fn reductions_over_i_and_argmin_per_problem() {
 
 #[test]
 fn bad_batch_shapes_are_errors() {
+    for (bname, be) in backends() {
+        eprintln!("back end: {bname}");
+        bad_batch_shapes_are_errors_on(be);
+    }
+}
+
+fn bad_batch_shapes_are_errors_on(be: Backend) {
     let batch = Batch::new(&[4], 10, 12).unwrap();
     let x = ArrayD::<f64>::zeros(IxDyn(&[3, 10, 2]));
     let e = batch.rows(x.view(), "x").unwrap_err().to_string();
@@ -185,7 +222,9 @@ fn bad_batch_shapes_are_errors() {
     let e = batch.cols(y.view(), "y").unwrap_err().to_string();
     assert!(e.contains("`y`"), "{e}");
     // A flattened input of the wrong number of rows is caught by the call.
-    let k = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| sum_j(x * y)).ranges(batch.ranges());
+    let k = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| sum_j(x * y))
+        .ranges(batch.ranges())
+        .backend(be);
     let xs = Array2::<f64>::zeros((40, 1));
     let ys = Array2::<f64>::zeros((50, 1));
     assert!(k.call(&xs, &ys).is_ok()); // extra j rows: in no problem
@@ -196,6 +235,13 @@ fn bad_batch_shapes_are_errors() {
 
 #[test]
 fn parameters_with_a_value_per_problem() {
+    for (bname, be) in backends() {
+        eprintln!("back end: {bname}");
+        parameters_with_a_value_per_problem_on(be);
+    }
+}
+
+fn parameters_with_a_value_per_problem_on(be: Backend) {
     let mut r = fastrand::Rng::with_seed(13);
     let dims = [2, 3];
     let (m, n) = (23, 41);
@@ -209,7 +255,8 @@ fn parameters_with_a_value_per_problem() {
     let k = keops!(grad_order = 1, |x: Vi<2>, y: Vj<2>, g: Pm<1>, s: Pm<2>| {
         sum_j(exp(-g * sqdist(x, y)) * (s | y))
     })
-    .ranges(batch.ranges());
+    .ranges(batch.ranges())
+    .backend(be);
     let (xf, yf, ef) = (
         batch.rows(x.view(), "x").unwrap(),
         batch.cols(y.view(), "y").unwrap(),
@@ -297,10 +344,81 @@ fn parameters_with_a_value_per_problem() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("3 problems needs 3 x 1 values, found 6"), "{e}");
-    let e = k
-        .backend(Backend::Simulator)
-        .call(&xf, &yf, &gp, &sp)
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("CPU back end only"), "{e}");
+}
+
+#[test]
+fn per_problem_parameters_over_i_and_over_j() {
+    for (bname, be) in backends() {
+        eprintln!("back end: {bname}");
+        per_problem_parameters_over_i_and_over_j_on(be);
+    }
+}
+
+/// A parameter with a value per problem in reductions over i and over j,
+/// with problems whose rows do not align with tiles (300 j rows: more
+/// than a tile of 256 in f32, 192 in f64) nor with blocks of threads.
+fn per_problem_parameters_over_i_and_over_j_on(be: Backend) {
+    let mut r = fastrand::Rng::with_seed(14);
+    let (nb, m, n) = (3, 45, 300);
+    let x = rand(&mut r, &[nb, m, 2]);
+    let y = rand(&mut r, &[nb, n, 2]);
+    let a = rand(&mut r, &[nb, m, 1]);
+    let g = ArrayD::from_shape_fn(IxDyn(&[nb, 1]), |_| 0.5 + r.f64());
+    let batch = Batch::new(&[nb], m, n).unwrap();
+    let (xf, yf, af) = (
+        batch.rows(x.view(), "x").unwrap(),
+        batch.cols(y.view(), "y").unwrap(),
+        batch.rows(a.view(), "a").unwrap(),
+    );
+    let gp = batch.params(g.view(), "g").unwrap();
+    let ki = keops!(grad_order = 0, |x: Vi<2>, y: Vj<2>, a: Vi<1>, g: Pm<1>| {
+        sum_i(exp(-g * sqdist(x, y)) * a)
+    })
+    .ranges(batch.ranges())
+    .backend(be);
+    let kj = keops!(grad_order = 0, |x: Vi<2>, y: Vj<2>, g: Pm<1>| logsumexp_j(
+        -g * sqdist(x, y)
+    ))
+    .ranges(batch.ranges())
+    .backend(be);
+    let si = batch
+        .unflatten(ki.call(&xf, &yf, &af, &gp).unwrap())
+        .unwrap();
+    let lj = batch.unflatten(kj.call(&xf, &yf, &gp).unwrap()).unwrap();
+    let mut wsi = ArrayD::<f64>::zeros(IxDyn(&[nb, n, 1]));
+    let mut wlj = ArrayD::<f64>::zeros(IxDyn(&[nb, m, 1]));
+    for p in 0..nb {
+        let d2 = |i: usize, j: usize| -> f64 {
+            (0..2).map(|c| (x[[p, i, c]] - y[[p, j, c]]).powi(2)).sum()
+        };
+        let gv = g[[p, 0]];
+        for j in 0..n {
+            wsi[[p, j, 0]] = (0..m).map(|i| (-gv * d2(i, j)).exp() * a[[p, i, 0]]).sum();
+        }
+        for i in 0..m {
+            let f: Vec<f64> = (0..n).map(|j| -gv * d2(i, j)).collect();
+            let mx = f.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            wlj[[p, i, 0]] = mx + f.iter().map(|v| (v - mx).exp()).sum::<f64>().ln();
+        }
+    }
+    assert_close(&si, &wsi, 1e-12, "sum_i");
+    assert_close(&lj, &wlj, 1e-12, "logsumexp_j");
+    // f32.
+    let (x32, y32, a32) = (
+        x.mapv(|v| v as f32),
+        y.mapv(|v| v as f32),
+        a.mapv(|v| v as f32),
+    );
+    let g32 = g.mapv(|v| v as f32);
+    let gp32 = batch.params(g32.view(), "g").unwrap();
+    let si32 = ki
+        .call(
+            &batch.rows(x32.view(), "x").unwrap(),
+            &batch.cols(y32.view(), "y").unwrap(),
+            &batch.rows(a32.view(), "a").unwrap(),
+            &gp32,
+        )
+        .unwrap();
+    let si32 = batch.unflatten(si32.mapv(|v| v as f64)).unwrap();
+    assert_close(&si32, &wsi, 1e-5, "sum_i f32");
 }

@@ -379,6 +379,6 @@ fn unavailable_backends_are_errors() {
         other => panic!("unexpected {other:?}"),
     }
     // The module is embedded and carries its metadata line.
-    assert!(k.ptx().contains("// keops-kernel abi=1 prec=f32"));
+    assert!(k.ptx().contains("// keops-kernel abi=2 prec=f32"));
     assert!(k.ptx_f64().contains(".entry keops_reduce_block"));
 }

@@ -22,7 +22,8 @@
 //!
 //! A parameter (`Pm`) is shared by the problems when given as usual, or
 //! has a value per problem when given through [`Batch::params`] (shape
-//! `(dims.., D)`); the parameter phase then runs once per problem.
+//! `(dims.., D)`); the parameter phase then runs once per problem (on the
+//! GPU back ends, each block of threads runs it for its block's problem).
 //!
 //! Gradients follow: a gradient kernel called with the same flattened
 //! inputs (and cotangent) and the same ranges returns flattened gradients;

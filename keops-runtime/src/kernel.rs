@@ -75,9 +75,8 @@ pub trait Kernel: Copy + Sized {
     /// `redranges_j`, a reduction over i (e.g. the gradient with respect to
     /// a `Vj` variable) the transposed triple. The kernel keeps a handle:
     /// `ranges` (or a clone) must outlive the calls, else they return an
-    /// error. CPU back end only for now (the GPU back ends return
-    /// [`Error::Unsupported`](crate::Error::Unsupported)). See
-    /// [`crate::ranges`].
+    /// error. Every back end skips the other pairs (the GPU kernels through
+    /// per-block lookup tables). See [`crate::ranges`].
     fn ranges(self, ranges: &Ranges) -> Self {
         let mut o = self.options();
         o.ranges = Some(ranges.id());

@@ -82,15 +82,6 @@ fn run_backend<S: CpuStage, T: Real>(
     n: usize,
     keep: bool,
 ) -> Result<Val<'static, T>> {
-    if opts.backend != Backend::Cpu && opts.ranges.is_some() {
-        // Never a silently dense reduction: the GPU kernels have no
-        // block-sparse scheme yet.
-        return Err(Error::Unsupported(format!(
-            "block-sparse ranges on {}: ranged reductions run on the CPU back end only \
-             (select it with `.backend(Backend::Cpu)`, or remove the ranges with `.dense()`)",
-            device::describe(opts.backend)
-        )));
-    }
     if opts.backend != Backend::Cpu && S::INFO.ptx_f32.is_empty() {
         // The macro emits PTX only when the facade is built with `cuda`
         // (or `sim`); this kernel was expanded without it.
@@ -153,8 +144,7 @@ fn check_params<T: Real>(
 pub(crate) fn per_problem_without_batch(name: &str, len: usize, dim: usize) -> Error {
     Error::Unsupported(format!(
         "`{name}` has {len} values for a declared dimension {dim}, a value per problem of a \
-         batch: the kernel needs the batch's ranges (`.ranges(batch.ranges())`), on the CPU \
-         back end"
+         batch: the kernel needs the batch's ranges (`.ranges(batch.ranges())`)"
     ))
 }
 

@@ -42,7 +42,9 @@ impl Backend {
     }
 }
 
-/// How the GPU back end splits the work (see `keops_runtime::gpu`).
+/// How the GPU back end splits the work (see `keops_runtime::gpu`). A call
+/// with block-sparse ranges always runs the 1D scheme over its per-block
+/// table, whatever this says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum GpuScheme {
     /// 1D when there are enough output rows to occupy the device, else 2D.

@@ -28,6 +28,13 @@
 //!   rows' states in the partial-state buffer; the merge kernel (one thread
 //!   per row) then combines the chunks of each row in increasing order (so
 //!   the tie rules of the 1D scheme hold) and writes the outputs.
+//! * **Ranged** (block-sparse reductions, KeOps' GpuConv1DRanges): the 1D
+//!   kernel driven by a per-block table that the host builds from the
+//!   ranges: each block of threads takes a tile of rows inside one block
+//!   of the ranges and walks that block's sorted spans of reduced indices,
+//!   each span with the tile loop above (a span starts and ends anywhere
+//!   in a tile). The same kernel serves dense calls (no table: one span,
+//!   the chunk), so ranges cost no extra kernel per stage.
 //!
 //! Before emission the stage's programs are rewritten for the GPU
 //! (`opt.rs`): exactly in every mode (negated sum products fused, one
@@ -75,21 +82,45 @@
 //!    `outer_scratch` is non-zero), interleaved by groups of 32 rows (one
 //!    warp) so that both the loads of a warp and the addressing are cheap:
 //!    feature `k` of row `r` at element `((r / 32) * F + k) * 32 + r % 32`,
-//!    `F = outer_scratch`; its size is `ceil(m / 32) * 32 * F` elements.
+//!    `F = outer_scratch`; its size is `ceil(m / 32) * 32 * F` elements;
+//! 10. `table`: 0 for a dense call; for a block-sparse (ranged) call, the
+//!     per-block table: entry `row_base + ctaid.x`, [`TABLE_ENTRY_BYTES`]
+//!     bytes at `(row_base + ctaid.x) * 32`, holds the block's rows
+//!     `[row_start, row_end)` (two `u64` at bytes 0 and 8: thread `t` has
+//!     row `row_start + t` if it is below `row_end`), its first span in
+//!     the span array (`u32` at 16, [`NO_SPAN`] for none; 4 bytes of
+//!     padding follow) and its parameter set (`u64` at 24: parameter `v`
+//!     is read at `v + set * dim * bytes`, for the problems of a batch
+//!     whose parameters have a value per problem; 0 otherwise). A ranged
+//!     call is one chunk (`nchunks = 1`, `chunk_len` unused), and
+//!     `row_base` is the first table entry of the launch instead of a row;
+//! 11. `spans`: the reduced spans of a ranged call, `[start, end)` as two
+//!     `u64` per span (16 bytes), each block's spans consecutive and in
+//!     increasing order, the last one of a block marked by [`LAST_SPAN`]
+//!     in its end (so that the span loop keeps a single index in
+//!     registers); 0 for a dense call.
+//!
+//! A ranged call covers every output row: the host gives the rows of no
+//! block (or of a block without reduced range) table entries with no span,
+//! whose outputs are then the reduction's value over an empty set. The
+//! span loop wraps the tile loop, so the pair loop is the same for dense
+//! and ranged calls (a dense call is a single span, the chunk).
 //!
 //! Kernels: `keops_reduce` (sum stages: `keops_reduce_direct`,
 //! `keops_reduce_block`, `keops_reduce_kahan`, one per summation scheme),
 //! `keops_merge`, and `keops_outer` when `outer_scratch > 0` (launched
-//! first, one thread per row). Launch with a 1D block of any size up to the
+//! first, one thread per row; for a ranged call with the same table and
+//! block size as the reduce kernel). Launch with a 1D block of any size up to the
 //! device limit (`block` is the advised size) and grid
-//! `(ceil(rows / block), nchunks)` (the merge kernel: `(ceil(rows / block), 1)`);
-//! no dynamic shared memory.
+//! `(ceil(rows / block), nchunks)` (the merge kernel: `(ceil(rows / block), 1)`;
+//! a ranged call: one block per table entry, of the size the table's tiles
+//! of rows were cut for); no dynamic shared memory.
 //!
 //! The first line of a module after the `.address_size` directive is a
 //! comment carrying the launch metadata, `key=value` pairs:
 //!
 //! ```text
-//! // keops-kernel abi=1 prec=f32 block=256 tile=256 outer_scratch=0 partial_slots=1 red=sum unroll=4
+//! // keops-kernel abi=2 prec=f32 block=256 tile=256 outer_scratch=0 partial_slots=1 red=sum unroll=4
 //! ```
 //!
 //! (`unroll` is informative: the pairs one iteration of the pair loop
@@ -113,7 +144,17 @@ use prog::{emit_prog_deferred, emit_prog_with, Ops};
 pub use state::partial_slots;
 
 /// Version of the kernel ABI described in this module's documentation.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
+
+/// Bytes of an entry of the per-block table of a ranged call (see the
+/// ABI).
+pub const TABLE_ENTRY_BYTES: u32 = 32;
+
+/// `span_begin` of a table entry without spans (and the span loop's end).
+pub const NO_SPAN: u32 = u32::MAX;
+
+/// The bit of a span's end that marks the last span of its block.
+pub const LAST_SPAN: u64 = 1 << 63;
 
 /// Bytes of shared memory a tile of inner features may take.
 pub const SHARED_BUDGET: u32 = 40 * 1024;
@@ -330,6 +371,12 @@ pub(crate) struct Prm {
     out_idx: Reg,
     partial: Reg,
     oscr: Reg,
+    /// Block-sparse ranges: the per-block table (0: a dense call).
+    table: Reg,
+    /// `p_table` as passed (its zero test does not rely on `cvta`).
+    table_raw: Reg,
+    /// Block-sparse ranges: the reduced spans.
+    spans: Reg,
     /// `m * 8`: stride between partial-state slots.
     m8: Reg,
 }
@@ -396,11 +443,13 @@ impl Ctx<'_> {
     }
 
     /// Runs the parameter phase (every thread).
-    fn param_phase(&mut self) -> Vec<Reg> {
-        let zero = self.b.reg(Ty::B64);
-        self.b.emit(format!("mov.u64 {zero}, 0"));
+    ///
+    /// `set`: the parameter set (u64), the problem of a batch whose
+    /// parameters have a value per problem: parameter `v` is read at
+    /// `p_v + set * dim * bytes` (0 for the usual single set).
+    fn param_phase(&mut self, set: Reg) -> Vec<Reg> {
         let prog = &self.l.param;
-        phase_prog(self, prog, Role::Param, zero, &[], &mut |_, _, _| {})
+        phase_prog(self, prog, Role::Param, set, &[], &mut |_, _, _| {})
     }
 }
 
@@ -416,6 +465,8 @@ fn param_decls(l: &Lowered) -> Vec<String> {
         "p_out_idx",
         "p_partial",
         "p_oscr",
+        "p_table",
+        "p_spans",
     ] {
         v.push(n.to_string());
     }
@@ -426,9 +477,13 @@ fn param_decls(l: &Lowered) -> Vec<String> {
 fn load_params(b: &mut Builder, l: &Lowered) -> Prm {
     let names = param_decls(l);
     let mut regs = Vec::new();
+    let mut table_raw = None;
     for (k, n) in names.iter().enumerate() {
         let r = b.reg(Ty::B64);
         b.emit(format!("ld.param.u64 {r}, [{n}]"));
+        if n == "p_table" {
+            table_raw = Some(r);
+        }
         let is_ptr = k < l.vars.len() || k >= l.vars.len() + 5;
         if is_ptr {
             let g = b.reg(Ty::B64);
@@ -453,6 +508,9 @@ fn load_params(b: &mut Builder, l: &Lowered) -> Prm {
         out_idx: regs[nv + 6],
         partial: regs[nv + 7],
         oscr: regs[nv + 8],
+        table: regs[nv + 9],
+        table_raw: table_raw.expect("declared"),
+        spans: regs[nv + 10],
         m8,
     }
 }
@@ -475,22 +533,32 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
     cx.b.emit(format!("mov.u32 {tid}, %tid.x"));
     let ntid = cx.b.reg(Ty::B32);
     cx.b.emit(format!("mov.u32 {ntid}, %ntid.x"));
-    let ctx_x = cx.b.reg(Ty::B32);
-    cx.b.emit(format!("mov.u32 {ctx_x}, %ctaid.x"));
-    let row = cx.b.reg(Ty::B64);
-    cx.b.emit(format!("mul.wide.u32 {row}, {ctx_x}, {ntid}"));
-    let tid64 = cx.b.reg(Ty::B64);
-    cx.b.emit(format!("cvt.u64.u32 {tid64}, {tid}"));
-    cx.b.emit(format!("add.u64 {row}, {row}, {tid64}"));
-    cx.b.emit(format!("add.u64 {row}, {row}, {}", cx.prm.row_base));
-    let has_row = cx.b.reg(Ty::Pred);
-    cx.b.emit(format!("setp.lt.u64 {has_row}, {row}, {}", cx.prm.m));
+    // The thread's row; a ranged call's parameter set and first span
+    // (the merge kernel serves the 2D scheme, which ranged calls do not
+    // use).
+    let ranged_ok = kind != Kind::Merge;
+    let (row, has_row) = thread_row(&mut cx, ranged_ok);
+    let blk = ranged_ok.then(|| {
+        let (sb, set) = (cx.b.reg(Ty::B32), cx.b.reg(Ty::B64));
+        cx.b.emit(format!("mov.u32 {sb}, 0"));
+        cx.b.emit(format!("mov.u64 {set}, 0"));
+        let dense = cx.b.label();
+        let q = cx.b.reg(Ty::Pred);
+        cx.b.emit(format!("setp.eq.u64 {q}, {}, 0", cx.prm.table_raw));
+        cx.b.emit(format!("@{q} bra {dense}"));
+        let ea = table_entry(&mut cx);
+        cx.b.emit(format!("ld.global.nc.u32 {sb}, [{ea}+16]"));
+        cx.b.emit(format!("ld.global.nc.u64 {set}, [{ea}+24]"));
+        cx.b.place(dense);
+        (sb, set)
+    });
     let done = cx.b.label();
 
     match kind {
         Kind::Outer => {
             cx.b.emit(format!("@!{has_row} bra {done}"));
-            let pf = cx.param_phase();
+            let (_, set) = blk.expect("not the merge kernel");
+            let pf = cx.param_phase(set);
             let orow = scratch_base(&mut cx, row, l.outer.outputs.len() as u32);
             let (s, by) = (p.suffix(), p.bytes());
             outer_phase_with(&mut cx, &pf, row, &mut |b, k, r| {
@@ -542,17 +610,8 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
                 cx.b.place(skip);
                 cx.b.emit("bar.sync 0");
             }
-            // Range of the reduced index: chunk `ctaid.y`.
-            let cy = cx.b.reg(Ty::B32);
-            cx.b.emit(format!("mov.u32 {cy}, %ctaid.y"));
-            let chunk = cx.b.reg(Ty::B64);
-            cx.b.emit(format!("cvt.u64.u32 {chunk}, {cy}"));
-            let start = cx.b.reg(Ty::B64);
-            cx.b.emit(format!("mul.lo.u64 {start}, {chunk}, {}", cx.prm.chunk_len));
-            let end = cx.b.reg(Ty::B64);
-            cx.b.emit(format!("add.u64 {end}, {start}, {}", cx.prm.chunk_len));
-            cx.b.emit(format!("min.u64 {end}, {end}, {}", cx.prm.n));
-            let pf = cx.param_phase();
+            let (sb, set) = blk.expect("not the merge kernel");
+            let pf = cx.param_phase(set);
             // Outer phase and state (threads with a row).
             let no_row = cx.b.label();
             cx.b.emit(format!("@!{has_row} bra {no_row}"));
@@ -592,12 +651,40 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             if nnf > 0 {
                 cx.b.emit(format!("mov.u32 {tbase}, keops_tile"));
             }
-            // Tile loop.
+            // Span loop: the block's spans from `sb` in the span array
+            // (ranged), or the chunk once (dense). `sp` is the current
+            // span (ranged: a block's last span is marked in its end);
+            // only `sp` and `ts` live across the pair loop: the span's end
+            // is formed again at each tile (dense: from `ctaid.y` and the
+            // parameters; ranged: read again from the span array), as
+            // `ptxas` does for a dense-only kernel.
+            let sp = cx.b.reg(Ty::B32);
+            cx.b.emit(format!("mov.u32 {sp}, {sb}"));
+            let span_top = cx.b.label();
+            let spans_done = cx.b.label();
+            let ranged_span = cx.b.label();
+            let have_span = cx.b.label();
             let ts = cx.b.reg(Ty::B64);
-            cx.b.emit(format!("mov.u64 {ts}, {start}"));
+            cx.b.place(span_top);
+            let q = cx.b.reg(Ty::Pred);
+            cx.b.emit(format!("setp.eq.u32 {q}, {sp}, {NO_SPAN}"));
+            cx.b.emit(format!("@{q} bra {spans_done}"));
+            let q = cx.b.reg(Ty::Pred);
+            cx.b.emit(format!("setp.ne.u64 {q}, {}, 0", cx.prm.table_raw));
+            cx.b.emit(format!("@{q} bra {ranged_span}"));
+            // Dense: chunk `ctaid.y` starts at `chunk * chunk_len`.
+            let chunk = chunk_index(&mut cx);
+            cx.b.emit(format!("mul.lo.u64 {ts}, {chunk}, {}", cx.prm.chunk_len));
+            cx.b.emit(format!("bra {have_span}"));
+            cx.b.place(ranged_span);
+            let sa = span_addr(&mut cx, sp);
+            cx.b.emit(format!("ld.global.nc.u64 {ts}, [{sa}]"));
+            cx.b.place(have_span);
+            // Tile loop.
             let tile_top = cx.b.label();
             let tiles_done = cx.b.label();
             cx.b.place(tile_top);
+            let end = span_end(&mut cx, sp);
             let pr = cx.b.reg(Ty::Pred);
             cx.b.emit(format!("setp.ge.u64 {pr}, {ts}, {end}"));
             cx.b.emit(format!("@{pr} bra {tiles_done}"));
@@ -736,7 +823,28 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             cx.b.emit(format!("add.u64 {ts}, {ts}, {tile}"));
             cx.b.emit(format!("bra {tile_top}"));
             cx.b.place(tiles_done);
+            // The next span: none after the chunk (dense) or after the
+            // block's last span (ranged).
+            let q = cx.b.reg(Ty::Pred);
+            cx.b.emit(format!("setp.ne.u64 {q}, {}, 0", cx.prm.table_raw));
+            let nsp = cx.b.reg(Ty::B32);
+            cx.b.emit(format!("mov.u32 {nsp}, {NO_SPAN}"));
+            let next_set = cx.b.label();
+            cx.b.emit(format!("@!{q} bra {next_set}"));
+            let sa = span_addr(&mut cx, sp);
+            let e = cx.b.reg(Ty::B64);
+            cx.b.emit(format!("ld.global.nc.u64 {e}, [{sa}+8]"));
+            let last = cx.b.reg(Ty::Pred);
+            cx.b.emit(format!("setp.lt.s64 {last}, {e}, 0"));
+            let inc = cx.b.reg(Ty::B32);
+            cx.b.emit(format!("add.u32 {inc}, {sp}, 1"));
+            cx.b.emit(format!("selp.b32 {nsp}, {NO_SPAN}, {inc}, {last}"));
+            cx.b.place(next_set);
+            cx.b.emit(format!("mov.u32 {sp}, {nsp}"));
+            cx.b.emit(format!("bra {span_top}"));
+            cx.b.place(spans_done);
             // Results.
+            let (row, has_row) = thread_row(&mut cx, true);
             cx.b.emit(format!("@!{has_row} bra {done}"));
             // One chunk (1D scheme): final outputs; several: partial states.
             let several = cx.b.reg(Ty::Pred);
@@ -746,6 +854,7 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
             cx.state_finalize(&st, row);
             cx.b.emit(format!("bra {done}"));
             cx.b.place(partial);
+            let chunk = chunk_index(&mut cx);
             cx.state_store_partial(&st, row, chunk);
         }
     }
@@ -762,6 +871,100 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
         cx.b.declarations(),
         cx.b.body()
     )
+}
+
+/// The thread's row (u64) and whether it has one: `row_base + ctaid.x *
+/// ntid.x + tid.x` below `m` for a dense call; with `ranged_ok` and a
+/// table, `row_start + tid.x` below `row_end` of the block's entry.
+/// Emitted where it is needed (at the start, and again for the results)
+/// rather than kept in registers across the loops.
+fn thread_row(cx: &mut Ctx<'_>, ranged_ok: bool) -> (Reg, Reg) {
+    let tid = cx.b.reg(Ty::B32);
+    cx.b.emit(format!("mov.u32 {tid}, %tid.x"));
+    let ntid = cx.b.reg(Ty::B32);
+    cx.b.emit(format!("mov.u32 {ntid}, %ntid.x"));
+    let c = cx.b.reg(Ty::B32);
+    cx.b.emit(format!("mov.u32 {c}, %ctaid.x"));
+    let row = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("mul.wide.u32 {row}, {c}, {ntid}"));
+    cx.b.emit(format!("add.u64 {row}, {row}, {}", cx.prm.row_base));
+    let rend = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("mov.u64 {rend}, {}", cx.prm.m));
+    if ranged_ok {
+        let dense = cx.b.label();
+        let q = cx.b.reg(Ty::Pred);
+        cx.b.emit(format!("setp.eq.u64 {q}, {}, 0", cx.prm.table_raw));
+        cx.b.emit(format!("@{q} bra {dense}"));
+        let ea = table_entry(cx);
+        cx.b.emit(format!("ld.global.nc.u64 {row}, [{ea}]"));
+        cx.b.emit(format!("ld.global.nc.u64 {rend}, [{ea}+8]"));
+        cx.b.place(dense);
+    }
+    let tid64 = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("cvt.u64.u32 {tid64}, {tid}"));
+    cx.b.emit(format!("add.u64 {row}, {row}, {tid64}"));
+    let has_row = cx.b.reg(Ty::Pred);
+    cx.b.emit(format!("setp.lt.u64 {has_row}, {row}, {rend}"));
+    (row, has_row)
+}
+
+/// Address of span `sp` (u32) of a ranged call's span array.
+fn span_addr(cx: &mut Ctx<'_>, sp: Reg) -> Reg {
+    let sp64 = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("cvt.u64.u32 {sp64}, {sp}"));
+    let sa = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("mad.lo.u64 {sa}, {sp64}, 16, {}", cx.prm.spans));
+    sa
+}
+
+/// The end (u64, exclusive) of the current span: dense, the chunk's,
+/// `min((ctaid.y + 1) * chunk_len, n)`; ranged, span `sp`'s end without
+/// its [`LAST_SPAN`] mark.
+fn span_end(cx: &mut Ctx<'_>, sp: Reg) -> Reg {
+    let end = cx.b.reg(Ty::B64);
+    let ranged = cx.b.label();
+    let known = cx.b.label();
+    let q = cx.b.reg(Ty::Pred);
+    cx.b.emit(format!("setp.ne.u64 {q}, {}, 0", cx.prm.table_raw));
+    cx.b.emit(format!("@{q} bra {ranged}"));
+    let chunk = chunk_index(cx);
+    cx.b.emit(format!(
+        "mad.lo.u64 {end}, {chunk}, {0}, {0}",
+        cx.prm.chunk_len
+    ));
+    cx.b.emit(format!("min.u64 {end}, {end}, {}", cx.prm.n));
+    cx.b.emit(format!("bra {known}"));
+    cx.b.place(ranged);
+    let sa = span_addr(cx, sp);
+    cx.b.emit(format!("ld.global.nc.u64 {end}, [{sa}+8]"));
+    cx.b.emit(format!("and.b64 {end}, {end}, {}", i64::MAX));
+    cx.b.place(known);
+    end
+}
+
+/// The chunk of the reduced index of a dense call, `ctaid.y` (u64).
+fn chunk_index(cx: &mut Ctx<'_>) -> Reg {
+    let cy = cx.b.reg(Ty::B32);
+    cx.b.emit(format!("mov.u32 {cy}, %ctaid.y"));
+    let chunk = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("cvt.u64.u32 {chunk}, {cy}"));
+    chunk
+}
+
+/// Address of the block's entry of a ranged call's table (entry
+/// `row_base + ctaid.x`).
+fn table_entry(cx: &mut Ctx<'_>) -> Reg {
+    let c = cx.b.reg(Ty::B32);
+    cx.b.emit(format!("mov.u32 {c}, %ctaid.x"));
+    let e = cx.b.reg(Ty::B64);
+    cx.b.emit(format!("cvt.u64.u32 {e}, {c}"));
+    cx.b.emit(format!("add.u64 {e}, {e}, {}", cx.prm.row_base));
+    let ea = cx.b.reg(Ty::B64);
+    cx.b.emit(format!(
+        "mad.lo.u64 {ea}, {e}, {TABLE_ENTRY_BYTES}, {}",
+        cx.prm.table
+    ));
+    ea
 }
 
 /// `.vN` for a vector of `n` elements (nothing for one).

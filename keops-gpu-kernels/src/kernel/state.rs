@@ -396,11 +396,17 @@ impl Ctx<'_> {
         let last = (k - 1) * fdim + d;
         let pr = ops.setp(&mut self.b, "lt", x, v[last]);
         self.b.emit(format!("@!{pr} bra {skip}"));
+        // Position `r` takes the carried entry where `x < v[r]` (the list
+        // as it was: position `r` is compared before it is written). The
+        // list is sorted, so this holds from the insertion point on, and
+        // every later entry moves down one place, ties included (comparing
+        // the carried entry instead would leave an entry equal to the
+        // carried one in place and drop the carried one past it).
         let mut cv = x;
         let mut ci = j;
         for r in 0..k {
             let pos = r * fdim + d;
-            let q = ops.setp(&mut self.b, "lt", cv, v[pos]);
+            let q = ops.setp(&mut self.b, "lt", x, v[pos]);
             if r + 1 < k {
                 let ncv = self.b.freg(ops.p);
                 let nci = self.b.reg(Ty::B64);

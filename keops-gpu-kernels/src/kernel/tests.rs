@@ -40,7 +40,7 @@ fn metadata_and_kernel_names() {
         assert_eq!(names, want);
         // Same parameter list for every kernel.
         for n in &names {
-            assert_eq!(m.kernel_info(n).unwrap().params.len(), l.vars.len() + 9);
+            assert_eq!(m.kernel_info(n).unwrap().params.len(), l.vars.len() + 11);
         }
     }
     let l = lowered("grad_order = 0, |x: Vi<2>, y: Vj<2>| argkmin_j(sqdist(x, y), 4)");
@@ -89,7 +89,7 @@ fn run_split(m: usize, n: usize, block: u32, rows_per_launch: usize) -> (Vec<f64
         // Rows past `r0 + rows` belong to the next launch: give this one
         // only whole blocks (`rows_per_launch` is a multiple of `block`).
         let params: Vec<Param> = [
-            x, y, m as u64, n as u64, r0 as u64, n as u64, 1, vals, idx, 0, 0,
+            x, y, m as u64, n as u64, r0 as u64, n as u64, 1, vals, idx, 0, 0, 0, 0,
         ]
         .iter()
         .map(|&v| Param::U64(v))
@@ -156,7 +156,7 @@ fn run_f32(
     let out = dev.alloc(m * 4);
     let block = 32;
     let mut params: Vec<u64> = ptrs;
-    params.extend([m as u64, n as u64, 0, n as u64, 1, out, 0, 0, 0]);
+    params.extend([m as u64, n as u64, 0, n as u64, 1, out, 0, 0, 0, 0, 0]);
     let params: Vec<Param> = params.iter().map(|&v| Param::U64(v)).collect();
     let grid = m.div_ceil(block) as u32;
     dev.launch(
@@ -244,7 +244,7 @@ fn run_lowered_f32(
     let mut dev = Device::new();
     let mut params: Vec<u64> = vars.iter().map(|v| dev.alloc_from_f32(v)).collect();
     let out = dev.alloc(m * cols * 4);
-    params.extend([m as u64, n as u64, 0, n as u64, 1, out, 0, 0, 0]);
+    params.extend([m as u64, n as u64, 0, n as u64, 1, out, 0, 0, 0, 0, 0]);
     let params: Vec<Param> = params.iter().map(|&v| Param::U64(v)).collect();
     let block = 64;
     dev.launch(
@@ -491,5 +491,83 @@ fn tune_rewrites_by_mode() {
     for fast in [false, true] {
         let t = opt::tune(&gy, fast);
         assert_eq!(deferred_outputs(&t, SumScheme::Block, fast), [true; 3]);
+    }
+}
+
+/// A ranged launch by hand (see the ABI): a per-block table with blocks of
+/// rows that end inside a block of threads, an entry without spans, a
+/// block with two spans, launched one entry at a time (`row_base` is the
+/// first entry of a launch), against the host.
+#[test]
+fn ranged_table_launches() {
+    let l = lowered("grad_order = 0, |x: Vi<1>, y: Vj<1>| min_argmin_j(square(x - y))");
+    let ptx = emit_stage(&l, Prec::F64, MathOpts::default());
+    let module = Module::parse(&ptx).unwrap();
+    let mut dev = Device::new();
+    let (m, n, block) = (100usize, 77usize, 32u32);
+    let xs: Vec<f64> = (0..m).map(|i| (i as f64 * 0.37).sin()).collect();
+    let ys: Vec<f64> = (0..n).map(|j| (j as f64 * 0.91).cos()).collect();
+    let (x, y) = (dev.alloc_from_f64(&xs), dev.alloc_from_f64(&ys));
+    let (vals, idx) = (dev.alloc(m * 8), dev.alloc(m * 8));
+    // Spans: block A = [5, 40) + [60, 77) (last), block B = [0, 77) (last).
+    let spans: Vec<u64> = vec![5, 40, 60, 77 | LAST_SPAN, 0, 77 | LAST_SPAN];
+    // Entries: rows, first span, parameter set.
+    let entries: Vec<(u64, u64, u32)> = vec![
+        (0, 32, 0),
+        (32, 40, 0),
+        (40, 50, NO_SPAN),
+        (50, 82, 2),
+        (82, 100, 2),
+    ];
+    let mut table = Vec::new();
+    for &(r0, r1, sb) in &entries {
+        table.extend_from_slice(&r0.to_le_bytes());
+        table.extend_from_slice(&r1.to_le_bytes());
+        table.extend_from_slice(&sb.to_le_bytes());
+        table.extend_from_slice(&0u32.to_le_bytes());
+        table.extend_from_slice(&0u64.to_le_bytes());
+    }
+    assert_eq!(table.len(), entries.len() * TABLE_ENTRY_BYTES as usize);
+    let t = dev.alloc(table.len());
+    dev.write(t, &table).unwrap();
+    let sbytes: Vec<u8> = spans.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let sp = dev.alloc(sbytes.len());
+    dev.write(sp, &sbytes).unwrap();
+    for e in 0..entries.len() {
+        let params: Vec<Param> = [
+            x, y, m as u64, n as u64, e as u64, n as u64, 1, vals, idx, 0, 0, t, sp,
+        ]
+        .iter()
+        .map(|&v| Param::U64(v))
+        .collect();
+        dev.launch(
+            &module,
+            "keops_reduce",
+            [1, 1, 1],
+            [block, 1, 1],
+            0,
+            &params,
+        )
+        .unwrap();
+    }
+    let (v, ix) = (
+        dev.read_f64(vals, m).unwrap(),
+        dev.read_u64(idx, m).unwrap(),
+    );
+    for i in 0..m {
+        let js: Vec<usize> = match i {
+            0..40 => (5..40).chain(60..77).collect(),
+            40..50 => vec![],
+            _ => (0..77).collect(),
+        };
+        let (mut best, mut arg) = (f64::INFINITY, u64::MAX);
+        for j in js {
+            let d = xs[i] - ys[j];
+            if d * d < best {
+                best = d * d;
+                arg = j as u64;
+            }
+        }
+        assert_eq!((v[i], ix[i]), (best, arg), "row {i}");
     }
 }

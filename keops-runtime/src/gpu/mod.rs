@@ -32,6 +32,17 @@
 //! Launches are split along rows when `ceil(M / B)` exceeds the grid
 //! limit (2^31 - 1 blocks); the reduced index is walked inside the kernels
 //! with 64-bit counters, so N has no limit.
+//!
+//! **Ranged** calls (block-sparse ranges, KeOps' GpuConv1DRanges) always
+//! run the 1D kernel, over a per-block table built here
+//! (`ranged_table`): each block of the ranges is cut in tiles of `B`
+//! rows, each tile one block of threads that walks the block's spans of
+//! reduced indices; rows of no block are tiles without spans, whose
+//! outputs the kernel sets to the empty reduction's value. A batch whose
+//! parameters have a value per problem uploads every parameter with a
+//! value per problem and tags each entry with its problem. The table is
+//! launched in pieces of at most 2^31 - 1 entries (`row_base` is then the
+//! first entry of a piece).
 
 #[cfg(feature = "cuda")]
 pub mod cuda;
@@ -41,9 +52,22 @@ pub mod sim;
 use crate::device::{DeviceElem, DeviceRows};
 use crate::error::{Error, Result};
 use crate::options::{Backend, GpuScheme, Options, SumScheme};
+use crate::ranges::Side;
 use crate::simd::Real;
 use crate::stage::{Red, Role, StageInfo, VarKind};
 use crate::value::Val;
+
+/// Version of the kernel ABI the launcher speaks (`keops_gpu_kernels::kernel`).
+const ABI_VERSION: u32 = 2;
+
+/// Bytes of an entry of the per-block table of a ranged call.
+const TABLE_ENTRY_BYTES: usize = 32;
+
+/// `span_begin` of a table entry without spans.
+const NO_SPAN: u32 = u32::MAX;
+
+/// The bit of a span's end that marks the last span of its block.
+const LAST_SPAN: u64 = 1 << 63;
 
 /// Number of SMs the simulator pretends to have (for the 1D/2D choice).
 pub const SIM_SMS: u32 = 4;
@@ -162,9 +186,9 @@ impl Meta {
                 _ => {}
             }
         }
-        if abi != 1 || meta.block == 0 || meta.tile == 0 {
+        if abi != ABI_VERSION || meta.block == 0 || meta.tile == 0 {
             return Err(Error::Internal(format!(
-                "unsupported PTX metadata `{line}` (expected abi=1)"
+                "unsupported PTX metadata `{line}` (expected abi={ABI_VERSION})"
             )));
         }
         Ok(meta)
@@ -254,6 +278,96 @@ fn launch_rows<D: GpuDevice>(
     Ok(())
 }
 
+/// Launches `f` once per entry of a ranged call's table (`entries`
+/// blocks of `block` threads), in pieces that respect the grid limit
+/// (`params[row_base_pos]` is set to each piece's first entry).
+fn launch_entries<D: GpuDevice>(
+    dev: &mut D,
+    f: &D::Function,
+    entries: u64,
+    block: u32,
+    params: &mut [u64],
+    row_base_pos: usize,
+) -> Result<()> {
+    let mut e0 = 0u64;
+    while e0 < entries {
+        let ne = (entries - e0).min(MAX_GRID_X);
+        params[row_base_pos] = e0;
+        dev.launch(f, [ne as u32, 1], block, params)?;
+        e0 += ne;
+    }
+    Ok(())
+}
+
+/// The per-block table and the span array of a ranged call (see the
+/// kernel ABI in `keops_gpu_kernels::kernel`): every block of the ranges
+/// cut in tiles of `block` rows, each with the block's first span and
+/// (with `per_problem`) its problem as parameter set, and the rows of no
+/// block in tiles without spans (their outputs are the empty
+/// reduction's). The last span of each block has [`LAST_SPAN`] set in its
+/// end. Returns the table, the number of entries and the spans, as bytes.
+fn ranged_table(
+    side: &Side,
+    m: usize,
+    block: u32,
+    per_problem: bool,
+) -> Result<(Vec<u8>, u64, Vec<u8>)> {
+    if side.spans.len() >= NO_SPAN as usize {
+        return Err(Error::TooLarge(format!(
+            "{} reduced spans in the ranges (the GPU kernels take at most 2^32 - 1)",
+            side.spans.len()
+        )));
+    }
+    let block = block.max(1) as usize;
+    let mut table = Vec::new();
+    let mut entries = 0u64;
+    let mut push = |rows: std::ops::Range<usize>, spans: std::ops::Range<usize>, set: usize| {
+        let mut r0 = rows.start;
+        while r0 < rows.end {
+            let r1 = (r0 + block).min(rows.end);
+            table.extend_from_slice(&(r0 as u64).to_le_bytes());
+            table.extend_from_slice(&(r1 as u64).to_le_bytes());
+            let first = if spans.is_empty() {
+                NO_SPAN
+            } else {
+                spans.start as u32
+            };
+            table.extend_from_slice(&first.to_le_bytes());
+            table.extend_from_slice(&0u32.to_le_bytes());
+            table.extend_from_slice(&(set as u64).to_le_bytes());
+            entries += 1;
+            r0 = r1;
+        }
+    };
+    let mut order: Vec<&crate::ranges::Block> = side.blocks.iter().collect();
+    order.sort_by_key(|b| b.rows.start);
+    let mut next = 0usize;
+    for b in order {
+        push(next..b.rows.start, 0..0, 0);
+        push(
+            b.rows.clone(),
+            b.spans.clone(),
+            if per_problem { b.index } else { 0 },
+        );
+        next = b.rows.end;
+    }
+    push(next..m, 0..0, 0);
+    debug_assert_eq!(table.len(), entries as usize * TABLE_ENTRY_BYTES);
+    let mut last = vec![false; side.spans.len()];
+    for b in &side.blocks {
+        if let Some(k) = b.spans.end.checked_sub(1) {
+            last[k] = true;
+        }
+    }
+    let mut spans = Vec::with_capacity(16 * side.spans.len());
+    for (s, &l) in side.spans.iter().zip(&last) {
+        spans.extend_from_slice(&(s.start as u64).to_le_bytes());
+        let end = s.end as u64 | if l { LAST_SPAN } else { 0 };
+        spans.extend_from_slice(&end.to_le_bytes());
+    }
+    Ok((table, entries, spans))
+}
+
 /// Runs one stage on a device: copies the host inputs in (contiguous
 /// copies of strided views; device-resident inputs are used in place),
 /// launches the kernels, and copies the outputs out, or with `keep` leaves
@@ -300,13 +414,35 @@ pub fn run_on<D: GpuDevice, T: Real + DeviceElem>(
     } else {
         None
     };
+    // Block-sparse ranges: the triple of the stage's output rows.
+    let ranges = match opts.ranges {
+        Some(id) => Some(crate::ranges::resolve(id)?),
+        None => None,
+    };
+    let side = ranges.as_deref().map(|r| r.side(info.outer_cat));
+    if let Some(side) = side {
+        side.check(m, n, info.outer_cat)?;
+    }
     if m > 0 {
-        launch_stage(dev, opts, info, &meta, ptx, args, m, n, &vals, &idxs)?;
+        launch_stage(
+            dev,
+            opts,
+            info,
+            &meta,
+            ptx,
+            args,
+            (m, n),
+            side,
+            &vals,
+            &idxs,
+        )?;
     }
     finish(info, vals, idxs, keep)
 }
 
-/// Uploads the inputs and runs the kernels of a stage (`m > 0`).
+/// Uploads the inputs and runs the kernels of a stage (`m > 0`); `side`:
+/// the block-sparse ranges of the stage's output rows, checked.
+#[allow(clippy::too_many_arguments)]
 fn launch_stage<D: GpuDevice, T: Real + DeviceElem>(
     dev: &mut D,
     opts: &Options,
@@ -314,16 +450,31 @@ fn launch_stage<D: GpuDevice, T: Real + DeviceElem>(
     meta: &Meta,
     ptx: &'static str,
     args: &[&Val<'_, T>],
-    m: usize,
-    n: usize,
+    (m, n): (usize, usize),
+    side: Option<&Side>,
     vals: &Option<DeviceRows<T>>,
     idxs: &Option<DeviceRows<u64>>,
 ) -> Result<()> {
     // Inputs: parameters: vars..., m, n, row_base, chunk_len, nchunks,
-    // out_vals, out_idx, partial, oscr.
+    // out_vals, out_idx, partial, oscr, table, spans.
     let nv = info.vars.len();
-    let mut params: Vec<u64> = Vec::with_capacity(nv + 9);
+    let mut params: Vec<u64> = Vec::with_capacity(nv + 11);
     let mut temps = Vec::new();
+    // Parameters with a value per problem of a batch (`run_stage` checked
+    // their lengths against the batch): every parameter is then uploaded
+    // as one value per problem (a shared one repeated), and the kernel
+    // reads the set of its block's problem.
+    let sets = match side.and_then(|s| s.problems) {
+        Some(p)
+            if info.vars.iter().zip(args).any(|(spec, a)| {
+                spec.role == Role::Param
+                    && matches!(a, Val::Vector { data, .. } if data.len() != spec.dim)
+            }) =>
+        {
+            p.count
+        }
+        _ => 1,
+    };
     for (spec, arg) in info.vars.iter().zip(args) {
         let bad = || {
             Error::Internal(format!(
@@ -332,6 +483,12 @@ fn launch_stage<D: GpuDevice, T: Real + DeviceElem>(
             ))
         };
         let bytes = match (spec.role, spec.kind, arg) {
+            (Role::Param, _, Val::Vector { data, .. }) if sets > 1 && data.len() == spec.dim => {
+                real_bytes(
+                    data.iter().copied().cycle().take(sets * spec.dim),
+                    sets * spec.dim,
+                )
+            }
             (Role::Param, _, Val::Vector { data, .. }) => {
                 real_bytes(data.iter().copied(), data.len())
             }
@@ -377,13 +534,29 @@ fn launch_stage<D: GpuDevice, T: Real + DeviceElem>(
         "keops_reduce"
     };
     let f1 = dev.function(ptx, kname)?;
-    let max_block = dev.max_block(&f1)?;
+    let mut max_block = dev.max_block(&f1)?;
+    let fo = if oscr.is_some() {
+        let fo = dev.function(ptx, "keops_outer")?;
+        if side.is_some() {
+            // A ranged call launches both kernels over the same table.
+            max_block = max_block.min(dev.max_block(&fo)?);
+        }
+        Some(fo)
+    } else {
+        None
+    };
     let block = opts
         .gpu_block
         .unwrap_or(meta.block)
         .clamp(1, max_block.max(1));
-    let sms = dev.sm_count()?;
-    let two_d = choose_scheme(m, n, block, meta.tile, sms, opts.gpu_scheme);
+    // Ranged calls: the 1D scheme over the table.
+    let two_d = match side {
+        Some(_) => None,
+        None => {
+            let sms = dev.sm_count()?;
+            choose_scheme(m, n, block, meta.tile, sms, opts.gpu_scheme)
+        }
+    };
 
     params.extend([m as u64, n as u64, 0, 0, 0]);
     params.push(match vals {
@@ -396,12 +569,32 @@ fn launch_stage<D: GpuDevice, T: Real + DeviceElem>(
     });
     params.push(0);
     params.push(oscr.as_ref().map_or(0, |b| dev.addr(b)));
+    params.extend([0, 0]);
     let row_base = nv + 2;
 
-    if oscr.is_some() {
-        let fo = dev.function(ptx, "keops_outer")?;
-        let bo = block.min(dev.max_block(&fo)?.max(1));
-        launch_rows(dev, &fo, m, bo, 1, &mut params, row_base)?;
+    if let Some(side) = side {
+        let (table, entries, spans) = ranged_table(side, m, block, sets > 1)?;
+        let mut tbuf = dev.alloc(table.len().max(1), "the ranges' block table")?;
+        dev.upload(&mut tbuf, &table)?;
+        let mut sbuf = dev.alloc(spans.len().max(1), "the ranges' spans")?;
+        if !spans.is_empty() {
+            dev.upload(&mut sbuf, &spans)?;
+        }
+        params[nv + 3] = (n as u64).max(1);
+        params[nv + 4] = 1;
+        params[nv + 9] = dev.addr(&tbuf);
+        params[nv + 10] = dev.addr(&sbuf);
+        if let Some(fo) = &fo {
+            launch_entries(dev, fo, entries, block, &mut params, row_base)?;
+        }
+        launch_entries(dev, &f1, entries, block, &mut params, row_base)?;
+        // The table, spans and temporaries are dropped after the kernels
+        // finish.
+        return dev.synchronize();
+    }
+    if let Some(fo) = &fo {
+        let bo = block.min(dev.max_block(fo)?.max(1));
+        launch_rows(dev, fo, m, bo, 1, &mut params, row_base)?;
     }
     // Chunks of the reduced range: one for the 1D scheme.
     let (chunk_len, nchunks) = match two_d {
@@ -508,7 +701,7 @@ mod tests {
 
     #[test]
     fn metadata() {
-        let m = Meta::parse(".version 7.8\n// keops-kernel abi=1 prec=f32 block=256 tile=64 outer_scratch=3 partial_slots=2 red=sum\n").unwrap();
+        let m = Meta::parse(".version 7.8\n// keops-kernel abi=2 prec=f32 block=256 tile=64 outer_scratch=3 partial_slots=2 red=sum\n").unwrap();
         assert_eq!(
             m,
             Meta {
@@ -518,7 +711,7 @@ mod tests {
                 partial_slots: 2
             }
         );
-        assert!(Meta::parse("// keops-kernel abi=2 block=1 tile=1").is_err());
+        assert!(Meta::parse("// keops-kernel abi=1 block=1 tile=1").is_err());
         assert!(Meta::parse("").is_err());
     }
 }
