@@ -246,6 +246,14 @@ fn every_test_formula_assembles() {
     let t = std::time::Instant::now();
     let reports = assemble_many(&bin, &mods);
     let (mut kernels, mut spilling) = (0, 0);
+    // The report goes to stdout (shown with `--nocapture`) and to a file
+    // that CI prints, so that CI does not assemble everything twice.
+    let mut report = String::new();
+    let mut line = |l: String| {
+        println!("{l}");
+        report.push_str(&l);
+        report.push('\n');
+    };
     for ((what, _), r) in mods.iter().zip(&reports) {
         let worst = r.kernels.iter().map(|k| k.registers).max().unwrap_or(0);
         let spills: u32 = r
@@ -256,17 +264,19 @@ fn every_test_formula_assembles() {
         kernels += r.kernels.len();
         if spills > 0 {
             spilling += 1;
-            println!("SPILLS {what}:\n{r}");
+            line(format!("SPILLS {what}:\n{r}"));
         } else {
-            println!("{what}: up to {worst} registers, no spills");
+            line(format!("{what}: up to {worst} registers, no spills"));
         }
     }
-    println!(
+    line(format!(
         "{} formulas, {} distinct stage modules, {kernels} kernels assembled for sm_80 and sm_90 in {:?}; {spilling} modules spill",
         formulas.len(),
         mods.len(),
         t.elapsed()
-    );
+    ));
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ptxas_stages.txt");
+    std::fs::write(&path, report).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
 /// Resources of the forward stage of `src` (f32 then f64, sm_80).
