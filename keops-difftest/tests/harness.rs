@@ -122,3 +122,70 @@ fn a_wrong_gradient_fails() {
         }],
     });
 }
+
+/// Seed 1718123457, formula 229, replayed with its inputs: `min_argmin`
+/// over i of values 3 + 1e-9 .. 3 + 1e-6, all 3.0 in f32. Every back end
+/// selects another (tied) index than the f64 reference, and the gradients
+/// follow the selection; the kernels are right and the check must accept
+/// them (`f32_selection_ties`).
+#[test]
+fn f32_ties_of_a_selection_pass() {
+    const SRC: &str = "grad_order = 1, |x0: Vj<6>, x1: Vi<3>, x2: Vi<2>| norm2(concat((grad((x1 * x0[3..]) * cos(x2[0]), x2, x0[0..3] + x0[1..4]) * 0.2) * 0.375, 3.0)).min_argmin(0)";
+    let k = keops::keops!(grad_order = 1, |x0: Vj<6>, x1: Vi<3>, x2: Vi<2>| norm2(
+        concat(
+            (grad((x1 * x0[3..]) * cos(x2[0]), x2, x0[0..3] + x0[1..4]) * 0.2) * 0.375,
+            3.0
+        )
+    )
+    .min_argmin(0));
+    run(&Case {
+        seed: 1718123457,
+        id: 229,
+        src: SRC,
+        range: (-1.0, 1.0),
+        sim: true,
+        discontinuous: false,
+        fwd64: &|o, a| {
+            k.with_options(o)
+                .call(a.r(0), a.r(1), a.r(2))
+                .map(IntoOut::into_out)
+        },
+        fwd32: &|o, a| {
+            k.with_options(o)
+                .call(a.r(0), a.r(1), a.r(2))
+                .map(IntoOut::into_out)
+        },
+        grads: &[
+            Grad {
+                var: "x0",
+                f64: &|o, a, e| {
+                    k.grad_x0()
+                        .with_options(o)
+                        .call(a.r(0), a.r(1), a.r(2), e)
+                        .map(IntoOut::into_out)
+                },
+                f32: &|o, a, e| {
+                    k.grad_x0()
+                        .with_options(o)
+                        .call(a.r(0), a.r(1), a.r(2), e)
+                        .map(IntoOut::into_out)
+                },
+            },
+            Grad {
+                var: "x1",
+                f64: &|o, a, e| {
+                    k.grad_x1()
+                        .with_options(o)
+                        .call(a.r(0), a.r(1), a.r(2), e)
+                        .map(IntoOut::into_out)
+                },
+                f32: &|o, a, e| {
+                    k.grad_x1()
+                        .with_options(o)
+                        .call(a.r(0), a.r(1), a.r(2), e)
+                        .map(IntoOut::into_out)
+                },
+            },
+        ],
+    });
+}
