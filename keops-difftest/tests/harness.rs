@@ -189,3 +189,47 @@ fn f32_ties_of_a_selection_pass() {
         ],
     });
 }
+
+/// Seed 1718123457, formula 95, replayed with its inputs: `round` of a
+/// parameter in (-0.5, 0) is -0, a one-term `tensordot` keeps it (-0 times
+/// a positive row is -0), and `atan2(+0, -0) = pi` on every back end; the
+/// reference turned the one-term product into `0 + (-0) = +0` (value 0)
+/// until it started its sums from their first term.
+#[test]
+fn signed_zeros_on_the_atan2_branch_cut_pass() {
+    const SRC: &str = "grad_order = 0, |x0: Pm<1>, x1: Vj<3>, x2: Pm<3>, x3: Vi<4>| { let t0 = (round(x2[1..3])) / (x2[0..2] + 1.5); (argmin(x1).atan2(keops_tensordot(elem(t0, 0) * 0.5, x3[1], [1, 1], [1, 1], [0, 1], [0, 1]))).logsumexp_weight(exp(argmin(x3 % 0.7) * 0.5), 0) }";
+    let k = keops::keops!(
+        grad_order = 0,
+        |x0: Pm<1>, x1: Vj<3>, x2: Pm<3>, x3: Vi<4>| {
+            let t0 = (round(x2[1..3])) / (x2[0..2] + 1.5);
+            (argmin(x1).atan2(keops_tensordot(
+                elem(t0, 0) * 0.5,
+                x3[1],
+                [1, 1],
+                [1, 1],
+                [0, 1],
+                [0, 1],
+            )))
+            .logsumexp_weight(exp(argmin(x3 % 0.7) * 0.5), 0)
+        }
+    );
+    run(&Case {
+        seed: 1718123457,
+        id: 95,
+        src: SRC,
+        range: (-1.0, 1.0),
+        sim: true,
+        discontinuous: true,
+        fwd64: &|o, a| {
+            k.with_options(o)
+                .call(a.p(0), a.r(1), a.p(2), a.r(3))
+                .map(IntoOut::into_out)
+        },
+        fwd32: &|o, a| {
+            k.with_options(o)
+                .call(a.p(0), a.r(1), a.p(2), a.r(3))
+                .map(IntoOut::into_out)
+        },
+        grads: &[],
+    });
+}
