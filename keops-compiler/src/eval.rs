@@ -194,20 +194,31 @@ impl<'a> PairEval<'a> {
                         out[c] = f(a[c], b[c], cc[c]);
                     }
                 }
+                // Sums start from their first term, not from +0, as the
+                // lowered programs do (`lower.rs`): `0 + (-0)` is +0, so a
+                // copy (a slice, a concatenation, a broadcast) or a one-term
+                // product of -0 would lose its sign, which `atan2` on its
+                // branch cut, `1 / x` and `copysign`-like results see
+                // (seed 1718123457, formulas 95 and 239: atan2(+0, -0) = pi
+                // in every back end, 0 in the reference).
                 Op::Gather(m) => {
                     for (c, s) in m.sources.iter().enumerate() {
-                        let mut acc = 0.0;
-                        for &(arg, comp) in s {
-                            acc += self.get(n.args[arg as usize])[comp as usize];
-                        }
-                        out[c] = acc;
+                        let mut terms = s
+                            .iter()
+                            .map(|&(arg, comp)| self.get(n.args[arg as usize])[comp as usize]);
+                        let first = terms.next().unwrap_or(0.0);
+                        out[c] = terms.fold(first, |acc, t| acc + t);
                     }
                 }
                 Op::Bilinear(m) => {
                     let a = self.get(n.args[0]);
                     let b = self.get(n.args[1]);
+                    let mut started = vec![false; dim];
                     for &(o, ia, ib) in &m.terms {
-                        out[o as usize] += a[ia as usize] * b[ib as usize];
+                        let t = a[ia as usize] * b[ib as usize];
+                        let o = o as usize;
+                        out[o] = if started[o] { out[o] + t } else { t };
+                        started[o] = true;
                     }
                 }
                 Op::VecRed(r) => out[0] = r.eval(self.get(n.args[0])),

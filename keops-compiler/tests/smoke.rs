@@ -92,3 +92,39 @@ fn print_and_lower() {
     let s = toks.to_string();
     assert!(s.len() > 100);
 }
+
+/// The reference keeps the sign of a zero through copies and one-term
+/// products, as the lowered programs (and so every back end) do: a slice,
+/// a broadcast or a one-term `tensordot` of -0 is -0, not `0 + (-0) = +0`.
+/// `atan2` on its branch cut sees the difference (atan2(+0, -0) = pi,
+/// atan2(+0, +0) = 0): difftest seed 1718123457, formulas 95 and 239.
+#[test]
+fn reference_keeps_signed_zeros() {
+    let pi = std::f64::consts::PI;
+    // Gather: a slice and a broadcast of -0.
+    let r = Reference::parse("|x: Vi<2>, y: Vj<1>| sum_j(atan2(y, x[1]))").unwrap();
+    let out = r
+        .forward(&[rows(vec![0.5, -0.0], 2), rows(vec![0.0], 1)])
+        .unwrap();
+    assert_eq!(out.reals(), &[pi]);
+    let r = Reference::parse("|x: Vi<1>, y: Vj<2>| sum_j(atan2(y, x))").unwrap();
+    let out = r
+        .forward(&[rows(vec![-0.0], 1), rows(vec![0.0, -0.0], 2)])
+        .unwrap();
+    assert_eq!(out.reals(), &[pi, -pi]);
+    // Bilinear: a one-term tensor product of -0 and a positive number.
+    let r = Reference::parse(
+        "|a: Vi<1>, b: Vi<1>, y: Vj<1>| sum_j(atan2(y, keops_tensordot(a, b, [1], [1], [], [])))",
+    )
+    .unwrap();
+    let out = r
+        .forward(&[rows(vec![-0.0], 1), rows(vec![0.5], 1), rows(vec![0.0], 1)])
+        .unwrap();
+    assert_eq!(out.reals(), &[pi]);
+    // A sum of several terms is unchanged: -0 + -0 = -0, 1 + -1 = +0.
+    let r = Reference::parse("|x: Vi<2>, y: Vj<1>| sum_j(atan2(y, sum(x)))").unwrap();
+    let out = r
+        .forward(&[rows(vec![-0.0, -0.0, 1.0, -1.0], 2), rows(vec![0.0], 1)])
+        .unwrap();
+    assert_eq!(out.reals(), &[pi, 0.0]);
+}
