@@ -1126,33 +1126,18 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
                                 row_hi: hi,
                                 row_lo: lo,
                             };
-                            if S::KMIN {
-                                // K-lists, updated where they live. (Rows past the
-                                // end repeat the last row: updated in place, they
-                                // would enter its lists twice.)
+                            // K-lists are updated where they live (rows past the
+                            // end repeat the last row: updated in place, they
+                            // would enter its lists twice); other states in the
+                            // group's registers.
+                            let (st, tau) = if S::KMIN {
                                 if r >= gn {
                                     continue;
                                 }
-                                let mut out = S::Out::<P>::splat(zero);
-                                S::pair::<P>(
-                                    &pf,
-                                    &of[k],
-                                    nf,
-                                    &pctx,
-                                    dots.as_slice()[r][pk],
-                                    &mut out,
-                                );
-                                reduce::update::<S, P>(
-                                    ctx.kahan,
-                                    lane_states[k].as_mut_slice(),
-                                    out.as_slice(),
-                                    jl,
-                                    None,
-                                    taus[k].as_slice(),
-                                );
-                                continue;
-                            }
-                            let st = &mut acc.as_mut_slice()[r];
+                                (&mut lane_states[k], taus[k].as_slice())
+                            } else {
+                                (&mut acc.as_mut_slice()[r], &[][..])
+                            };
                             if S::SUM && fused_sum {
                                 S::pair_sum::<P>(&pf, &of[k], nf, &pctx, st);
                             } else {
@@ -1171,7 +1156,7 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
                                     out.as_slice(),
                                     jl,
                                     None,
-                                    if S::KMIN { taus[k].as_slice() } else { &[] },
+                                    tau,
                                 );
                             }
                         }
