@@ -12,7 +12,7 @@ use quote::{format_ident, quote};
 
 use crate::ir::{Bin, Cat, Tern, Un};
 use crate::lower::{lower_looped, Accumulate, Inst, Loop, Lowered, Role, ScalarProg, LOOP_MIN_DIM};
-use crate::stage::{acc_len, Family, Program, RedKind, StagePtx, Step, Value, ValueType, VarKind};
+use crate::stage::{acc_len, Family, Program, Red, StagePtx, Step, Value, ValueType, VarKind};
 
 /// The path of the runtime interface in generated code: every expansion
 /// starts with `use <facade>::__private as __keops;` (see [`expand`]), so
@@ -35,28 +35,28 @@ fn cat_tokens(c: Cat) -> TokenStream {
     }
 }
 
-fn red_tokens(r: RedKind) -> TokenStream {
+fn red_tokens(r: Red) -> TokenStream {
     let p = private();
     match r {
-        RedKind::Sum => quote!(#p::Red::Sum),
-        RedKind::LogSumExp => quote!(#p::Red::LogSumExp),
-        RedKind::LogSumExpWeight => quote!(#p::Red::LogSumExpWeight),
-        RedKind::SumSoftmaxWeight => quote!(#p::Red::SumSoftmaxWeight),
-        RedKind::Min => quote!(#p::Red::Min),
-        RedKind::ArgMin => quote!(#p::Red::ArgMin),
-        RedKind::MinArgMin => quote!(#p::Red::MinArgMin),
-        RedKind::Max => quote!(#p::Red::Max),
-        RedKind::ArgMax => quote!(#p::Red::ArgMax),
-        RedKind::MaxArgMax => quote!(#p::Red::MaxArgMax),
-        RedKind::KMin(k) => {
+        Red::Sum => quote!(#p::Red::Sum),
+        Red::LogSumExp => quote!(#p::Red::LogSumExp),
+        Red::LogSumExpWeight => quote!(#p::Red::LogSumExpWeight),
+        Red::SumSoftmaxWeight => quote!(#p::Red::SumSoftmaxWeight),
+        Red::Min => quote!(#p::Red::Min),
+        Red::ArgMin => quote!(#p::Red::ArgMin),
+        Red::MinArgMin => quote!(#p::Red::MinArgMin),
+        Red::Max => quote!(#p::Red::Max),
+        Red::ArgMax => quote!(#p::Red::ArgMax),
+        Red::MaxArgMax => quote!(#p::Red::MaxArgMax),
+        Red::KMin(k) => {
             let k = usize_lit(k);
             quote!(#p::Red::KMin(#k))
         }
-        RedKind::ArgKMin(k) => {
+        Red::ArgKMin(k) => {
             let k = usize_lit(k);
             quote!(#p::Red::ArgKMin(#k))
         }
-        RedKind::KMinArgKMin(k) => {
+        Red::KMinArgKMin(k) => {
             let k = usize_lit(k);
             quote!(#p::Red::KMinArgKMin(#k))
         }
@@ -505,7 +505,7 @@ pub fn stage_tokens(
     // engine accumulates with one fused multiply-add (`acc = fma(a, b, acc)`):
     // `exp(..) * b` in a Gaussian sum costs one instruction per component,
     // not two. A component that is not a product gets the factor 1.
-    let factored = l.red == RedKind::Sum;
+    let factored = l.red == Red::Sum;
     let nout = if factored {
         2 * l.fdim
     } else {
@@ -874,16 +874,13 @@ pub fn group_rows(l: &Lowered) -> u32 {
     }
     // K-lists live in memory (the chunk loop only reads each row's K-th
     // value for the threshold test), so they do not count against registers.
-    if matches!(
-        l.red,
-        RedKind::KMin(_) | RedKind::ArgKMin(_) | RedKind::KMinArgKMin(_)
-    ) {
+    if matches!(l.red, Red::KMin(_) | Red::ArgKMin(_) | Red::KMinArgKMin(_)) {
         return if l.outer.outputs.len() > 24 { 1 } else { 2 };
     }
     // Registers per row: the state the chunk loop updates (a sum's Kahan
     // half is untouched outside the Kahan scheme) and the outer features.
     let state = match l.red {
-        RedKind::Sum => l.fdim,
+        Red::Sum => l.fdim,
         r => acc_len(r, l.fdim, l.wdim),
     };
     let live = state + l.outer.outputs.len() as u32;

@@ -14,7 +14,7 @@
 //!   `r * D + d`.
 
 use crate::ir::{one_hot_eval, Cat, Graph, Id, Op};
-use crate::stage::{Family, Program, RedKind, Stage, StageOut, Step, Value, VarKind};
+use crate::stage::{Family, Program, Red, Stage, StageOut, Step, Value, VarKind};
 
 /// A value of the reference interpreter.
 #[derive(Clone, Debug, PartialEq)]
@@ -350,7 +350,7 @@ pub fn eval_stage(stage: &Stage, args: &[&RefValue]) -> Result<RefValue, String>
 
 /// Reduces the values `f[j]` (and weights `w[j]`) of one output row.
 fn reduce_row(
-    red: RedKind,
+    red: Red,
     fdim: usize,
     f: &[Vec<f64>],
     w: &[Vec<f64>],
@@ -359,7 +359,7 @@ fn reduce_row(
 ) {
     let fc = |j: usize, d: usize| if f[j].len() == 1 { f[j][0] } else { f[j][d] };
     match red {
-        RedKind::Sum => {
+        Red::Sum => {
             for d in 0..fdim {
                 let mut s = CompSum::default();
                 for v in f {
@@ -368,17 +368,17 @@ fn reduce_row(
                 out[d] = s.value();
             }
         }
-        RedKind::LogSumExp => {
+        Red::LogSumExp => {
             for d in 0..fdim {
                 out[d] = logsumexp(f.iter().map(|v| (v[d], 1.0)));
             }
         }
-        RedKind::LogSumExpWeight => {
+        Red::LogSumExpWeight => {
             for d in 0..out.len() {
                 out[d] = logsumexp((0..f.len()).map(|j| (fc(j, d), w[j][d])));
             }
         }
-        RedKind::SumSoftmaxWeight => {
+        Red::SumSoftmaxWeight => {
             for d in 0..out.len() {
                 let m = (0..f.len())
                     .map(|j| fc(j, d))
@@ -397,13 +397,8 @@ fn reduce_row(
                 };
             }
         }
-        RedKind::Min
-        | RedKind::ArgMin
-        | RedKind::MinArgMin
-        | RedKind::Max
-        | RedKind::ArgMax
-        | RedKind::MaxArgMax => {
-            let is_min = matches!(red, RedKind::Min | RedKind::ArgMin | RedKind::MinArgMin);
+        Red::Min | Red::ArgMin | Red::MinArgMin | Red::Max | Red::ArgMax | Red::MaxArgMax => {
+            let is_min = matches!(red, Red::Min | Red::ArgMin | Red::MinArgMin);
             for d in 0..fdim {
                 let mut best = if is_min {
                     f64::INFINITY
@@ -422,7 +417,7 @@ fn reduce_row(
                 idx[d] = bi;
             }
         }
-        RedKind::KMin(k) | RedKind::ArgKMin(k) | RedKind::KMinArgKMin(k) => {
+        Red::KMin(k) | Red::ArgKMin(k) | Red::KMinArgKMin(k) => {
             let k = k as usize;
             for d in 0..fdim {
                 // Stable selection: sort candidates by (value, index), NaN excluded.

@@ -15,7 +15,7 @@ use crate::ir::{BilinearMap, Bin, Cat, Graph, Id, Tern, Un, VarInfo, VecRed};
 use crate::limits::{MAX_DIM, MAX_IR_NODES, MAX_IR_SIZE, MAX_K, MAX_SCALAR_OPS};
 use crate::ops;
 use crate::parse::{combine, Arg, Ast, BinOp, IndexKind, KernelDef};
-use crate::stage::{RedKind, Stage, VarDecl, VarKind};
+use crate::stage::{Red, Stage, VarDecl, VarKind};
 
 /// Builds the forward stage of a kernel definition. With `simplify = false`
 /// the graph is built without algebraic simplification (reference evaluator).
@@ -120,7 +120,7 @@ struct Front {
     too_large: bool,
 }
 
-type Top = Option<(RedKind, Cat, Id, Option<Id>)>;
+type Top = Option<(Red, Cat, Id, Option<Id>)>;
 
 /// Reduction families, before K and the axis are known.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -597,21 +597,19 @@ impl Front {
             None => None,
         };
         let red = match (base, w) {
-            (RedBase::Sum, _) => RedKind::Sum,
-            (RedBase::LogSumExp, None) => RedKind::LogSumExp,
-            (RedBase::LogSumExp, Some(_)) | (RedBase::LogSumExpWeight, _) => {
-                RedKind::LogSumExpWeight
-            }
-            (RedBase::SumSoftmaxWeight, _) => RedKind::SumSoftmaxWeight,
-            (RedBase::Min, _) => RedKind::Min,
-            (RedBase::ArgMin, _) => RedKind::ArgMin,
-            (RedBase::MinArgMin, _) => RedKind::MinArgMin,
-            (RedBase::Max, _) => RedKind::Max,
-            (RedBase::ArgMax, _) => RedKind::ArgMax,
-            (RedBase::MaxArgMax, _) => RedKind::MaxArgMax,
-            (RedBase::KMin, _) => RedKind::KMin(k?),
-            (RedBase::ArgKMin, _) => RedKind::ArgKMin(k?),
-            (RedBase::KMinArgKMin, _) => RedKind::KMinArgKMin(k?),
+            (RedBase::Sum, _) => Red::Sum,
+            (RedBase::LogSumExp, None) => Red::LogSumExp,
+            (RedBase::LogSumExp, Some(_)) | (RedBase::LogSumExpWeight, _) => Red::LogSumExpWeight,
+            (RedBase::SumSoftmaxWeight, _) => Red::SumSoftmaxWeight,
+            (RedBase::Min, _) => Red::Min,
+            (RedBase::ArgMin, _) => Red::ArgMin,
+            (RedBase::MinArgMin, _) => Red::MinArgMin,
+            (RedBase::Max, _) => Red::Max,
+            (RedBase::ArgMax, _) => Red::ArgMax,
+            (RedBase::MaxArgMax, _) => Red::MaxArgMax,
+            (RedBase::KMin, _) => Red::KMin(k?),
+            (RedBase::ArgKMin, _) => Red::ArgKMin(k?),
+            (RedBase::KMinArgKMin, _) => Red::KMinArgKMin(k?),
         };
         if red.k() > 1 {
             let out_dim = u64::from(red.k()) * u64::from(self.g.dim(f));

@@ -33,44 +33,9 @@ impl Id {
     }
 }
 
-/// Which index a variable is attached to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Cat {
-    /// Indexed by i (`Vi<D>`).
-    I,
-    /// Indexed by j (`Vj<D>`).
-    J,
-    /// A parameter (`Pm<D>`), the same for every pair.
-    P,
-}
-
-impl Cat {
-    /// The other index (`I` ↔ `J`); `P` stays `P`.
-    pub fn swap(self) -> Cat {
-        match self {
-            Cat::I => Cat::J,
-            Cat::J => Cat::I,
-            Cat::P => Cat::P,
-        }
-    }
-    /// Spelling in the formula language.
-    pub fn spelling(self) -> &'static str {
-        match self {
-            Cat::I => "Vi",
-            Cat::J => "Vj",
-            Cat::P => "Pm",
-        }
-    }
-}
-
-/// Element kind of an input variable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum VarKind {
-    /// Floating-point data.
-    Real,
-    /// Integer indices (positions produced by arg-type reductions).
-    Index,
-}
+/// Which index a variable is attached to, and the element kind of an input
+/// variable (shared with the runtime: `keops_abi`).
+pub use keops_abi::{Cat, VarKind};
 
 /// An input variable of a stage or program.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

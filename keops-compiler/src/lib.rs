@@ -66,7 +66,7 @@ impl Reference {
     }
 
     /// The reduction of the forward kernel.
-    pub fn reduction(&self) -> stage::RedKind {
+    pub fn reduction(&self) -> stage::Red {
         self.family.stages[0].red
     }
 

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::ir::{Bin, Cat, Id, Op, Tern, Un, VecRed};
-use crate::stage::{RedKind, Stage, VarDecl, VarKind};
+use crate::stage::{Red, Stage, VarDecl, VarKind};
 
 /// Index of an instruction (its value) in a [`ScalarProg`].
 pub type V = u32;
@@ -344,16 +344,8 @@ impl Loop {
     }
 }
 
-/// Where a stage variable's data comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// Indexed like the output rows.
-    Outer,
-    /// Indexed by the reduced index.
-    Inner,
-    /// A parameter vector.
-    Param,
-}
+/// Where a stage variable's data comes from (shared with the runtime).
+pub use keops_abi::Role;
 
 /// A variable's place in the engine's row buffers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -392,7 +384,7 @@ pub struct Lowered {
     /// Category of the output rows.
     pub outer_cat: Cat,
     /// Reduction.
-    pub red: RedKind,
+    pub red: Red,
     /// Formula dimension.
     pub fdim: u32,
     /// Weight dimension (0 without weight).
@@ -544,7 +536,7 @@ pub const DOT_FORM_MIN_DIM: u32 = 16;
 pub fn lower_dot_form(stage: &Stage) -> Option<Lowered> {
     let selection = !matches!(
         stage.red,
-        RedKind::Sum | RedKind::LogSumExp | RedKind::LogSumExpWeight | RedKind::SumSoftmaxWeight
+        Red::Sum | Red::LogSumExp | Red::LogSumExpWeight | Red::SumSoftmaxWeight
     );
     if !selection {
         return None;

@@ -19,94 +19,9 @@ use crate::print::dag_string;
 
 pub use crate::ir::{VarDecl, VarKind};
 
-/// Reduction kinds (KeOps' reductions, over i or over j).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RedKind {
-    /// Sum.
-    Sum,
-    /// `log sum exp F`, element-wise.
-    LogSumExp,
-    /// `log sum exp(F) w` (F scalar or of the dimension of w).
-    LogSumExpWeight,
-    /// `sum softmax(F) w`.
-    SumSoftmaxWeight,
-    /// Minimum (element-wise).
-    Min,
-    /// Position of the minimum.
-    ArgMin,
-    /// Minimum and its position.
-    MinArgMin,
-    /// Maximum (element-wise).
-    Max,
-    /// Position of the maximum.
-    ArgMax,
-    /// Maximum and its position.
-    MaxArgMax,
-    /// The K smallest values, sorted.
-    KMin(u32),
-    /// Positions of the K smallest values.
-    ArgKMin(u32),
-    /// The K smallest values and their positions.
-    KMinArgKMin(u32),
-}
-
-/// What a stage returns per output row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum StageOut {
-    /// Real values of this dimension.
-    Real(u32),
-    /// Indices, this many per row.
-    Index(u32),
-    /// Real values and indices, this many of each per row.
-    Pair(u32),
-}
-
-impl RedKind {
-    /// Name in the formula language (`sum`, `argkmin`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            RedKind::Sum => "sum",
-            RedKind::LogSumExp => "logsumexp",
-            RedKind::LogSumExpWeight => "logsumexp_weight",
-            RedKind::SumSoftmaxWeight => "sumsoftmaxweight",
-            RedKind::Min => "min",
-            RedKind::ArgMin => "argmin",
-            RedKind::MinArgMin => "min_argmin",
-            RedKind::Max => "max",
-            RedKind::ArgMax => "argmax",
-            RedKind::MaxArgMax => "max_argmax",
-            RedKind::KMin(_) => "kmin",
-            RedKind::ArgKMin(_) => "argkmin",
-            RedKind::KMinArgKMin(_) => "kmin_argkmin",
-        }
-    }
-
-    /// K for the K-reductions, 1 otherwise.
-    pub fn k(self) -> u32 {
-        match self {
-            RedKind::KMin(k) | RedKind::ArgKMin(k) | RedKind::KMinArgKMin(k) => k,
-            _ => 1,
-        }
-    }
-
-    /// True for the reductions that take a weight formula.
-    pub fn has_weight(self) -> bool {
-        matches!(self, RedKind::LogSumExpWeight | RedKind::SumSoftmaxWeight)
-    }
-
-    /// Output of the reduction for formula dimension `fdim` and weight dimension `wdim`.
-    pub fn out(self, fdim: u32, wdim: u32) -> StageOut {
-        match self {
-            RedKind::Sum | RedKind::LogSumExp | RedKind::Min | RedKind::Max => StageOut::Real(fdim),
-            RedKind::LogSumExpWeight | RedKind::SumSoftmaxWeight => StageOut::Real(wdim),
-            RedKind::ArgMin | RedKind::ArgMax => StageOut::Index(fdim),
-            RedKind::MinArgMin | RedKind::MaxArgMax => StageOut::Pair(fdim),
-            RedKind::KMin(k) => StageOut::Real(k * fdim),
-            RedKind::ArgKMin(k) => StageOut::Index(k * fdim),
-            RedKind::KMinArgKMin(k) => StageOut::Pair(k * fdim),
-        }
-    }
-}
+/// Reductions, their output shapes and state lengths (shared with the
+/// back ends and the runtime: `keops_abi`).
+pub use keops_abi::{acc_len, Red, StageOut};
 
 /// One map-reduce: `out = Red_{axis} F(vars)` (with a weight formula for the
 /// weighted reductions).
@@ -117,7 +32,7 @@ pub struct Stage {
     /// The reduced index: `Cat::J` for `sum_j` (one output row per i).
     pub axis: Cat,
     /// Reduction.
-    pub red: RedKind,
+    pub red: Red,
     /// The arena holding the formula.
     pub graph: Graph,
     /// The formula.
@@ -438,7 +353,7 @@ impl Family {
     }
 
     /// A stage with the same variables and formula as `s` but another reduction.
-    fn sibling_stage(&mut self, s: &Stage, red: RedKind) -> u32 {
+    fn sibling_stage(&mut self, s: &Stage, red: Red) -> u32 {
         let mut g = self.new_graph(&s.vars);
         let map: Vec<Id> = (0..s.vars.len() as u32).map(|v| g.var(v)).collect();
         let f = g.import(&s.graph, s.f, &map);
@@ -613,8 +528,8 @@ impl Family {
             }
         };
         let (lin, cotangent) = match s.red {
-            RedKind::Sum => (f, e),
-            RedKind::LogSumExp | RedKind::LogSumExpWeight => {
+            Red::Sum => (f, e),
+            Red::LogSumExp | Red::LogSumExpWeight => {
                 let lv = add_var(
                     &mut vars,
                     &mut vargs,
@@ -634,8 +549,8 @@ impl Family {
                 };
                 (lin, e)
             }
-            RedKind::SumSoftmaxWeight => {
-                let lse = self.sibling_stage(&s, RedKind::LogSumExp);
+            Red::SumSoftmaxWeight => {
+                let lse = self.sibling_stage(&s, Red::LogSumExp);
                 let lval = Self::push_step(
                     prog,
                     Step::Reduce {
@@ -670,18 +585,16 @@ impl Family {
                 let wm = g.bin(crate::ir::Bin::Sub, w.expect("weight"), o);
                 (g.bin(crate::ir::Bin::Mul, ex, wm), e)
             }
-            RedKind::Min
-            | RedKind::Max
-            | RedKind::MinArgMin
-            | RedKind::MaxArgMax
-            | RedKind::KMin(_)
-            | RedKind::KMinArgKMin(_) => {
+            Red::Min
+            | Red::Max
+            | Red::MinArgMin
+            | Red::MaxArgMax
+            | Red::KMin(_)
+            | Red::KMinArgKMin(_) => {
                 let idx = match s.red {
-                    RedKind::MinArgMin | RedKind::MaxArgMax | RedKind::KMinArgKMin(_) => {
-                        Value::Part(step, 1)
-                    }
-                    RedKind::Min => {
-                        let st = self.sibling_stage(&s, RedKind::ArgMin);
+                    Red::MinArgMin | Red::MaxArgMax | Red::KMinArgKMin(_) => Value::Part(step, 1),
+                    Red::Min => {
+                        let st = self.sibling_stage(&s, Red::ArgMin);
                         Self::push_step(
                             prog,
                             Step::Reduce {
@@ -690,8 +603,8 @@ impl Family {
                             },
                         )
                     }
-                    RedKind::Max => {
-                        let st = self.sibling_stage(&s, RedKind::ArgMax);
+                    Red::Max => {
+                        let st = self.sibling_stage(&s, Red::ArgMax);
                         Self::push_step(
                             prog,
                             Step::Reduce {
@@ -700,8 +613,8 @@ impl Family {
                             },
                         )
                     }
-                    RedKind::KMin(k) => {
-                        let st = self.sibling_stage(&s, RedKind::ArgKMin(k));
+                    Red::KMin(k) => {
+                        let st = self.sibling_stage(&s, Red::ArgKMin(k));
                         Self::push_step(
                             prog,
                             Step::Reduce {
@@ -732,14 +645,14 @@ impl Family {
                 let c = g.gather(&[masked], sources);
                 (f, c)
             }
-            RedKind::ArgMin | RedKind::ArgMax | RedKind::ArgKMin(_) => return None,
+            Red::ArgMin | Red::ArgMax | Red::ArgKMin(_) => return None,
         };
         let formula = vjp(&mut g, lin, pos as u32, cotangent);
         let axis = if pv.cat == s.axis { outer } else { s.axis };
         let new_stage = Stage {
             vars,
             axis,
-            red: RedKind::Sum,
+            red: Red::Sum,
             graph: g,
             f: formula,
             w: None,
@@ -883,28 +796,4 @@ pub struct StagePtx {
     pub f32: String,
     /// Module for f64 data.
     pub f64: String,
-}
-
-/// Length of the reduction state (per lane, and per row in f64) of a stage.
-///
-/// Layouts (shared by both back ends and the runtime's reductions):
-/// - `Sum`: `[sum; D]`, then `[compensation; D]`;
-/// - `LogSumExp`: `[max; D]`, then `[scaled sum; D]`;
-/// - `LogSumExpWeight`: `[max; Dw]`, then `[scaled weighted sum; Dw]`;
-/// - `SumSoftmaxWeight`: `[max; Dw]`, `[scaled sum; Dw]`, `[scaled weighted sum; Dw]`;
-/// - `Min`/`Max`/arg variants: `[value; D]`, then `[index; D]`;
-/// - K-reductions: `[value; K*D]`, then `[index; K*D]`, rank-major (`r*D + d`).
-pub fn acc_len(red: RedKind, fdim: u32, wdim: u32) -> u32 {
-    match red {
-        RedKind::Sum | RedKind::LogSumExp => 2 * fdim,
-        RedKind::LogSumExpWeight => 2 * wdim,
-        RedKind::SumSoftmaxWeight => 3 * wdim,
-        RedKind::Min
-        | RedKind::ArgMin
-        | RedKind::MinArgMin
-        | RedKind::Max
-        | RedKind::ArgMax
-        | RedKind::MaxArgMax => 2 * fdim,
-        RedKind::KMin(k) | RedKind::ArgKMin(k) | RedKind::KMinArgKMin(k) => 2 * k * fdim,
-    }
 }

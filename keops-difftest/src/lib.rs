@@ -40,7 +40,7 @@ use keops::ndarray::{Array1, Array2};
 use keops::{Backend, GpuScheme, Options, SimdLevel, SumScheme};
 use keops_compiler::eval::RefValue;
 use keops_compiler::ir::Cat;
-use keops_compiler::stage::{RedKind, VarDecl};
+use keops_compiler::stage::{Red, VarDecl};
 use keops_compiler::Reference;
 
 pub use keops::Kernel;
@@ -582,10 +582,8 @@ fn compare_forward(
                     let rr = rv[o * cols + c];
                     let d = c % fdim;
                     let scale: f64 = match red {
-                        RedKind::Sum => pv[o].iter().map(|f| f[d].abs()).sum::<f64>(),
-                        RedKind::LogSumExp
-                        | RedKind::LogSumExpWeight
-                        | RedKind::SumSoftmaxWeight => {
+                        Red::Sum => pv[o].iter().map(|f| f[d].abs()).sum::<f64>(),
+                        Red::LogSumExp | Red::LogSumExpWeight | Red::SumSoftmaxWeight => {
                             let mf = pv[o]
                                 .iter()
                                 .map(|f| f[d.min(f.len() - 1)].abs())
@@ -658,7 +656,7 @@ fn compare_forward(
                         "{what}: row {o}, column {c}: index {j} (value {vj:e}) vs reference {rj} (value {vr:e})"
                     ));
                 }
-                if let RedKind::KMin(k) | RedKind::ArgKMin(k) | RedKind::KMinArgKMin(k) = red {
+                if let Red::KMin(k) | Red::ArgKMin(k) | Red::KMinArgKMin(k) = red {
                     for d in 0..fdim {
                         let mut seen: Vec<usize> = (0..k as usize)
                             .map(|r| ix[[o, r * fdim + d]])
@@ -938,11 +936,11 @@ pub struct SelectionTies {
 /// the true minimum, and the gradient follows the selection: the kernel is
 /// right, the gradient entries of those rows (and of the tied candidates)
 /// are not comparable. Reductions that select nothing have no ties.
-pub fn f32_selection_ties(red: RedKind, pv: &[Vec<Vec<f64>>]) -> SelectionTies {
+pub fn f32_selection_ties(red: Red, pv: &[Vec<Vec<f64>>]) -> SelectionTies {
     let (k, sign) = match red {
-        RedKind::Min | RedKind::ArgMin | RedKind::MinArgMin => (1, 1.0),
-        RedKind::Max | RedKind::ArgMax | RedKind::MaxArgMax => (1, -1.0),
-        RedKind::KMin(k) | RedKind::ArgKMin(k) | RedKind::KMinArgKMin(k) => (k as usize, 1.0),
+        Red::Min | Red::ArgMin | Red::MinArgMin => (1, 1.0),
+        Red::Max | Red::ArgMax | Red::MaxArgMax => (1, -1.0),
+        Red::KMin(k) | Red::ArgKMin(k) | Red::KMinArgKMin(k) => (k as usize, 1.0),
         _ => (0, 1.0),
     };
     let inner_len = pv.iter().map(Vec::len).max().unwrap_or(0);
@@ -1057,18 +1055,18 @@ mod tests {
             vec![vec![3.0 + 1e-7], vec![3.0 + 1e-9], vec![4.0]],
             vec![vec![1.0], vec![2.0], vec![3.0]],
         ];
-        let t = f32_selection_ties(RedKind::MinArgMin, &pv);
+        let t = f32_selection_ties(Red::MinArgMin, &pv);
         assert_eq!(t.outer, [true, false]);
         assert_eq!(t.inner, [true, true, false]);
         // The maximum of row 0 is clear; row 1 has none tied either.
-        let t = f32_selection_ties(RedKind::Max, &pv);
+        let t = f32_selection_ties(Red::Max, &pv);
         assert_eq!(t.outer, [false, false]);
         // K = 2: in row 1, 2.0 is the second best and 3.0 is far; in row 0,
         // the two best tie with each other (their ranks swap).
-        let t = f32_selection_ties(RedKind::KMin(2), &pv);
+        let t = f32_selection_ties(Red::KMin(2), &pv);
         assert_eq!(t.outer, [true, false]);
         // Reductions that select nothing have no ties.
-        let t = f32_selection_ties(RedKind::Sum, &pv);
+        let t = f32_selection_ties(Red::Sum, &pv);
         assert_eq!(t.outer, [false, false]);
         assert_eq!(t.inner, [false, false, false]);
     }

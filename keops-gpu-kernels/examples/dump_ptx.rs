@@ -34,7 +34,7 @@ use std::path::PathBuf;
 
 use keops_compiler::front::build_stage;
 use keops_compiler::parse::parse_kernel_str;
-use keops_compiler::stage::{Family, RedKind, Step};
+use keops_compiler::stage::{Family, Red, Step};
 use keops_gpu_kernels::emit_family;
 
 /// One kernel of the set.
@@ -124,8 +124,8 @@ fn parse_arg(a: &str) -> Result<Kernel, String> {
 }
 
 /// The entry whose pair loop is the hot loop.
-fn hot_entry(red: RedKind) -> &'static str {
-    if red == RedKind::Sum {
+fn hot_entry(red: Red) -> &'static str {
+    if red == Red::Sum {
         "keops_reduce_block"
     } else {
         "keops_reduce"

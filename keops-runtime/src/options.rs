@@ -62,18 +62,9 @@ pub enum GpuScheme {
     },
 }
 
-/// Summation scheme of the sum-type reductions (as in KeOps).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum SumScheme {
-    /// One accumulator per SIMD lane (or GPU thread) over the whole range.
-    Direct,
-    /// Partial sums over tiles of the reduced index, folded into an f64
-    /// accumulator after each tile (the default: accurate and as fast as direct).
-    #[default]
-    Block,
-    /// Kahan-compensated accumulators.
-    Kahan,
-}
+/// Summation scheme of the sum-type reductions (as in KeOps; the default is
+/// `Block`).
+pub use keops_abi::SumScheme;
 
 /// Options of a kernel call; kernels carry them by value (`Copy`), set with
 /// the builder methods of the kernel (`k.backend(...)`, `k.sum_scheme(...)`).

@@ -46,47 +46,9 @@ impl<E: Elem, const N: usize> Buf<E> for [E; N] {
     }
 }
 
-/// Category of a variable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Cat {
-    /// Indexed by i.
-    I,
-    /// Indexed by j.
-    J,
-    /// Parameter.
-    P,
-}
-
-impl Cat {
-    /// `"Vi"`, `"Vj"` or `"Pm"`.
-    pub fn spelling(self) -> &'static str {
-        match self {
-            Cat::I => "Vi",
-            Cat::J => "Vj",
-            Cat::P => "Pm",
-        }
-    }
-}
-
-/// Element kind of a variable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VarKind {
-    /// Floats.
-    Real,
-    /// Indices.
-    Index,
-}
-
-/// Role of a variable in a stage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// Indexed like the output rows.
-    Outer,
-    /// Indexed by the reduced index.
-    Inner,
-    /// Parameter.
-    Param,
-}
+/// The vocabulary of stages (variable categories, kinds and roles,
+/// reductions): shared with the compiler, defined once in `keops_abi`.
+pub use keops_abi::{Cat, Red, Role, VarKind};
 
 /// A stage variable.
 #[derive(Clone, Copy, Debug)]
@@ -103,70 +65,6 @@ pub struct VarSpec {
     pub role: Role,
     /// Offset of its first component in its role's raw buffer.
     pub offset: usize,
-}
-
-/// Reduction of a stage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Red {
-    /// Sum.
-    Sum,
-    /// Log-sum-exp.
-    LogSumExp,
-    /// Weighted log-sum-exp.
-    LogSumExpWeight,
-    /// Softmax-weighted sum.
-    SumSoftmaxWeight,
-    /// Minimum.
-    Min,
-    /// Position of the minimum.
-    ArgMin,
-    /// Minimum and position.
-    MinArgMin,
-    /// Maximum.
-    Max,
-    /// Position of the maximum.
-    ArgMax,
-    /// Maximum and position.
-    MaxArgMax,
-    /// K smallest values.
-    KMin(usize),
-    /// Positions of the K smallest values.
-    ArgKMin(usize),
-    /// K smallest values and positions.
-    KMinArgKMin(usize),
-}
-
-impl Red {
-    /// K of the K-reductions (1 otherwise).
-    pub const fn k(self) -> usize {
-        match self {
-            Red::KMin(k) | Red::ArgKMin(k) | Red::KMinArgKMin(k) => k,
-            _ => 1,
-        }
-    }
-    /// True for the min/max/argmin/argmax family (K = 1 selections).
-    pub const fn is_select(self) -> bool {
-        matches!(
-            self,
-            Red::Min | Red::ArgMin | Red::MinArgMin | Red::Max | Red::ArgMax | Red::MaxArgMax
-        )
-    }
-    /// True for the maximum family.
-    pub const fn is_max(self) -> bool {
-        matches!(self, Red::Max | Red::ArgMax | Red::MaxArgMax)
-    }
-    /// True for the K-reductions.
-    pub const fn is_kmin(self) -> bool {
-        matches!(self, Red::KMin(_) | Red::ArgKMin(_) | Red::KMinArgKMin(_))
-    }
-    /// What the stage returns: (real columns?, index columns?).
-    pub const fn outputs(self) -> (bool, bool) {
-        match self {
-            Red::ArgMin | Red::ArgMax | Red::ArgKMin(_) => (false, true),
-            Red::MinArgMin | Red::MaxArgMax | Red::KMinArgKMin(_) => (true, true),
-            _ => (true, false),
-        }
-    }
 }
 
 /// Static description of a stage (emitted by the macro).
@@ -224,7 +122,7 @@ impl StageInfo {
     pub const fn out_dim(&self) -> usize {
         match self.red {
             Red::LogSumExpWeight | Red::SumSoftmaxWeight => self.wdim,
-            r => r.k() * self.fdim,
+            r => r.k() as usize * self.fdim,
         }
     }
     /// The reduced category.

@@ -8,7 +8,7 @@ pub mod grad;
 
 use keops::ndarray::{Array1, Array2};
 use keops_compiler::eval::RefValue;
-use keops_compiler::stage::RedKind;
+use keops_compiler::stage::Red;
 
 /// Deterministic generator for one test case.
 pub fn rng(name: &str, m: usize, n: usize) -> fastrand::Rng {
@@ -176,14 +176,7 @@ fn close(a: f64, r: f64, bound: f64) -> bool {
 
 /// Checks a forward kernel's output against the reference, with bounds
 /// derived from the pair values `pv[outer][inner][component]`.
-pub fn check_forward(
-    out: Out,
-    r: &RefValue,
-    pv: &[Vec<Vec<f64>>],
-    red: RedKind,
-    tol: f64,
-    what: &str,
-) {
+pub fn check_forward(out: Out, r: &RefValue, pv: &[Vec<Vec<f64>>], red: Red, tol: f64, what: &str) {
     let (vals, idxs): (Option<Array2<f64>>, Option<Array2<usize>>) = match out {
         Out::Rows(v) => (Some(v), None),
         Out::Idx(i) => (None, Some(i)),
@@ -216,8 +209,8 @@ pub fn check_forward(
                 let rr = rv[o * cols + c];
                 let d = c % fdim;
                 let scale: f64 = match red {
-                    RedKind::Sum => pv[o].iter().map(|f| f[d].abs()).sum::<f64>(),
-                    RedKind::LogSumExp | RedKind::LogSumExpWeight | RedKind::SumSoftmaxWeight => {
+                    Red::Sum => pv[o].iter().map(|f| f[d].abs()).sum::<f64>(),
+                    Red::LogSumExp | Red::LogSumExpWeight | Red::SumSoftmaxWeight => {
                         let mf = pv[o]
                             .iter()
                             .map(|f| f[d.min(f.len() - 1)].abs())
@@ -277,7 +270,7 @@ pub fn check_forward(
                     "{what}: row {o}, column {c}: index {j} (value {fj:e}) vs reference {rj} (value {fr:e})"
                 );
                 // K-reductions: indices of a row must be distinct.
-                if let RedKind::KMin(k) | RedKind::ArgKMin(k) | RedKind::KMinArgKMin(k) = red {
+                if let Red::KMin(k) | Red::ArgKMin(k) | Red::KMinArgKMin(k) = red {
                     let mut seen: Vec<usize> =
                         (0..k as usize).map(|r| ix[[o, r * fdim + d]]).collect();
                     seen.sort();

@@ -136,7 +136,7 @@ use std::collections::HashMap;
 
 use keops_compiler::ir::Bin;
 use keops_compiler::lower::{Inst, Lowered, Role};
-use keops_compiler::stage::{RedKind, VarKind};
+use keops_compiler::stage::{Red, VarKind};
 
 use crate::math::MathOpts;
 use crate::ptx::{Builder, Prec, Reg, Ty};
@@ -274,7 +274,7 @@ pub fn kernel_names(l: &Lowered, p: Prec) -> Vec<String> {
     if plan(l, p).outer_in_memory {
         v.push("keops_outer".to_string());
     }
-    if l.red == RedKind::Sum {
+    if l.red == Red::Sum {
         for s in [SumScheme::Direct, SumScheme::Block, SumScheme::Kahan] {
             v.push(format!("keops_reduce_{}", s.name()));
         }
@@ -306,7 +306,7 @@ pub fn emit_stage(l: &Lowered, p: Prec, mo: MathOpts) -> String {
     if plan.outer_in_memory {
         s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Outer));
     }
-    if l.red == RedKind::Sum {
+    if l.red == Red::Sum {
         for sc in [SumScheme::Direct, SumScheme::Block, SumScheme::Kahan] {
             s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Reduce { scheme: sc }));
         }
@@ -343,12 +343,12 @@ enum Kind {
 }
 
 impl Kind {
-    fn name(self, red: RedKind) -> String {
+    fn name(self, red: Red) -> String {
         match self {
             Kind::Outer => "keops_outer".into(),
             Kind::Merge => "keops_merge".into(),
             Kind::Reduce { scheme } => {
-                if red == RedKind::Sum {
+                if red == Red::Sum {
                     format!("keops_reduce_{}", scheme.name())
                 } else {
                     "keops_reduce".into()
@@ -995,7 +995,7 @@ fn deferred_outputs(l: &Lowered, scheme: SumScheme, fast: bool) -> Vec<bool> {
     let prog = &l.pair;
     let n = l.fdim as usize;
     let on = match l.red {
-        RedKind::Sum => scheme != SumScheme::Kahan,
+        Red::Sum => scheme != SumScheme::Kahan,
         r => fast && opt::lse_family(r),
     };
     if !on {

@@ -38,9 +38,9 @@
 
 use std::collections::HashMap;
 
+use keops_abi::Red;
 use keops_compiler::ir::{Bin, Un};
 use keops_compiler::lower::{Inst, Lowered, ScalarProg, V};
-use keops_compiler::stage::RedKind;
 
 use super::OUTER_REGISTER_BUDGET;
 
@@ -154,10 +154,10 @@ fn map_operands(i: Inst, m: &[V]) -> Inst {
 }
 
 /// Whether the state of reduction `r` is kept in base 2 in fast mode.
-pub(crate) fn lse_family(r: RedKind) -> bool {
+pub(crate) fn lse_family(r: Red) -> bool {
     matches!(
         r,
-        RedKind::LogSumExp | RedKind::LogSumExpWeight | RedKind::SumSoftmaxWeight
+        Red::LogSumExp | Red::LogSumExpWeight | Red::SumSoftmaxWeight
     )
 }
 
@@ -362,7 +362,7 @@ pub(crate) fn tune(l: &Lowered, fast: bool) -> Lowered {
     }
     rw.new.outputs = outputs;
     let mut new = dce(rw.new);
-    if l.red == RedKind::Sum {
+    if l.red == Red::Sum {
         // -(x * y) -> (-x) * y, for the fused accumulation.
         let u = uses(&new.insts, &new.outputs);
         for d in 0..fdim {

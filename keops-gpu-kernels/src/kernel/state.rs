@@ -8,7 +8,7 @@
 //! online log-sum-exp with one exponential per pair
 //! (`e = exp(-|f - m|)`, a `-inf` value changing nothing).
 
-use keops_compiler::stage::RedKind;
+use keops_abi::{acc_len, Red};
 
 use super::{Ctx, SumScheme};
 use crate::math;
@@ -77,31 +77,10 @@ pub(crate) type PairOut = (Vec<Reg>, Vec<Option<(Reg, Reg)>>);
 /// - log-sum-exp family: the state as f64 (exact widening of T),
 ///   `[max; D]`, `[sum; D]` (`[den; D]`, `[num; D]` for the softmax);
 /// - min/max family and K-lists: `[value as f64; K*D]`, `[index as u64; K*D]`.
-pub fn partial_slots(red: RedKind, fdim: u32, wdim: u32) -> u32 {
+pub fn partial_slots(red: Red, fdim: u32, wdim: u32) -> u32 {
     match red {
-        RedKind::Sum => fdim,
-        r => keops_compiler::stage::acc_len(r, fdim, wdim),
-    }
-}
-
-fn is_max(r: RedKind) -> bool {
-    matches!(r, RedKind::Max | RedKind::ArgMax | RedKind::MaxArgMax)
-}
-
-/// (real outputs?, index outputs?)
-pub(crate) fn outputs(r: RedKind) -> (bool, bool) {
-    match r {
-        RedKind::ArgMin | RedKind::ArgMax | RedKind::ArgKMin(_) => (false, true),
-        RedKind::MinArgMin | RedKind::MaxArgMax | RedKind::KMinArgKMin(_) => (true, true),
-        _ => (true, false),
-    }
-}
-
-/// Output columns of a stage.
-pub(crate) fn out_dim(r: RedKind, fdim: u32, wdim: u32) -> u32 {
-    match r {
-        RedKind::LogSumExpWeight | RedKind::SumSoftmaxWeight => wdim,
-        r => r.k() * fdim,
+        Red::Sum => fdim,
+        r => acc_len(r, fdim, wdim),
     }
 }
 
@@ -129,7 +108,7 @@ impl Ctx<'_> {
         let l = self.l;
         let (fdim, wdim) = (l.fdim as usize, l.wdim as usize);
         match l.red {
-            RedKind::Sum => {
+            Red::Sum => {
                 let mut acc = Vec::new();
                 let mut comp = Vec::new();
                 let mut acc64 = Vec::new();
@@ -148,21 +127,13 @@ impl Ctx<'_> {
                 }
                 St::Sum { acc, comp, acc64 }
             }
-            RedKind::LogSumExp | RedKind::LogSumExpWeight | RedKind::SumSoftmaxWeight => {
-                let cols = if l.red == RedKind::LogSumExp {
-                    fdim
-                } else {
-                    wdim
-                };
-                let nsum = if l.red == RedKind::SumSoftmaxWeight {
-                    2
-                } else {
-                    1
-                };
+            Red::LogSumExp | Red::LogSumExpWeight | Red::SumSoftmaxWeight => {
+                let cols = if l.red == Red::LogSumExp { fdim } else { wdim };
+                let nsum = if l.red == Red::SumSoftmaxWeight { 2 } else { 1 };
                 // A scalar formula shared by all weight columns keeps one
                 // maximum (all columns' maxima are equal), except in the
                 // merge kernel where each column is merged on its own.
-                let shared = !merge && l.red != RedKind::LogSumExp && fdim == 1;
+                let shared = !merge && l.red != Red::LogSumExp && fdim == 1;
                 let base2 = self.fast();
                 let m: Vec<Reg> = if shared {
                     let r = self.fresh_const(f64::NEG_INFINITY);
@@ -184,7 +155,7 @@ impl Ctx<'_> {
                 // one register.
                 let s = (0..nsum)
                     .map(|q| {
-                        if shared && q == 0 && l.red == RedKind::SumSoftmaxWeight {
+                        if shared && q == 0 && l.red == Red::SumSoftmaxWeight {
                             let r = self.fresh_const(0.0);
                             vec![r; cols]
                         } else {
@@ -196,28 +167,25 @@ impl Ctx<'_> {
             }
             r => {
                 let n = (r.k() * l.fdim) as usize;
-                let init = if is_max(r) {
+                let init = if r.is_max() {
                     f64::NEG_INFINITY
                 } else {
                     f64::INFINITY
                 };
                 let v = (0..n).map(|_| self.fresh_const(init)).collect();
                 let i = (0..n).map(|_| self.fresh_idx_none()).collect();
-                let loc = if merge
-                    || matches!(
-                        r,
-                        RedKind::KMin(_) | RedKind::ArgKMin(_) | RedKind::KMinArgKMin(_)
-                    ) {
-                    Vec::new()
-                } else {
-                    (0..n)
-                        .map(|_| {
-                            let q = self.b.reg(Ty::B32);
-                            self.b.emit(format!("mov.u32 {q}, {}", u32::MAX));
-                            q
-                        })
-                        .collect()
-                };
+                let loc =
+                    if merge || matches!(r, Red::KMin(_) | Red::ArgKMin(_) | Red::KMinArgKMin(_)) {
+                        Vec::new()
+                    } else {
+                        (0..n)
+                            .map(|_| {
+                                let q = self.b.reg(Ty::B32);
+                                self.b.emit(format!("mov.u32 {q}, {}", u32::MAX));
+                                q
+                            })
+                            .collect()
+                    };
                 St::Sel { v, i, loc }
             }
         }
@@ -234,11 +202,11 @@ impl Ctx<'_> {
         let cols = m.len();
         let nm = |d: usize| nm.get(d).copied();
         match l.red {
-            RedKind::LogSumExp => (0..cols)
+            Red::LogSumExp => (0..cols)
                 .map(|d| (m[d], nm(d), vec![(s[0][d], None)], d))
                 .collect(),
             _ => {
-                let softmax = l.red == RedKind::SumSoftmaxWeight;
+                let softmax = l.red == Red::SumSoftmaxWeight;
                 let sums_of = |d: usize| -> Vec<(Reg, Option<usize>)> {
                     let w = Some(fdim + d);
                     if softmax {
@@ -485,13 +453,13 @@ impl Ctx<'_> {
             }
             St::Lse { .. } => self.lse_update_group(st, &[(out.to_vec(), Vec::new())]),
             St::Sel { v, i, loc } => match l.red {
-                RedKind::KMin(k) | RedKind::ArgKMin(k) | RedKind::KMinArgKMin(k) => {
+                Red::KMin(k) | Red::ArgKMin(k) | Red::KMinArgKMin(k) => {
                     for d in 0..fdim {
                         self.kmin_insert(v, i, k as usize, fdim, d, out[d], j);
                     }
                 }
                 r => {
-                    let cmp = if is_max(r) { "gt" } else { "lt" };
+                    let cmp = if r.is_max() { "gt" } else { "lt" };
                     for d in 0..fdim {
                         let pr = ops.setp(&mut self.b, cmp, out[d], v[d]);
                         self.b.emit(format!(
@@ -590,8 +558,8 @@ impl Ctx<'_> {
         let p = ops.p;
         let s = p.suffix();
         let by = p.bytes() as u64;
-        let od = out_dim(l.red, l.fdim, l.wdim) as u64;
-        let (has_vals, has_idx) = outputs(l.red);
+        let od = l.red.out_dim(l.fdim, l.wdim) as u64;
+        let (has_vals, has_idx) = l.red.outputs();
         let vrow = if has_vals {
             let r = self.b.reg(Ty::B64);
             self.b.emit(format!(
@@ -626,7 +594,7 @@ impl Ctx<'_> {
                 m, s: sums, base2, ..
             } => {
                 for d in 0..m.len() {
-                    if l.red == RedKind::SumSoftmaxWeight {
+                    if l.red == Red::SumSoftmaxWeight {
                         let b = &mut self.b;
                         let q = ops.bin(b, "div.rn", sums[1][d], sums[0][d]);
                         let z = ops.setp_imm(b, "eq", sums[0][d], 0.0);
@@ -798,11 +766,11 @@ impl Ctx<'_> {
                     let j = self.b.reg(Ty::B64);
                     self.b.emit(format!("ld.global.u64 {j}, [{ia}]"));
                     match self.l.red {
-                        RedKind::KMin(k) | RedKind::ArgKMin(k) | RedKind::KMinArgKMin(k) => {
+                        Red::KMin(k) | Red::ArgKMin(k) | Red::KMinArgKMin(k) => {
                             self.kmin_insert(v, i, k as usize, fdim, c % fdim, x, j);
                         }
                         r => {
-                            let cmp = if is_max(r) { "gt" } else { "lt" };
+                            let cmp = if r.is_max() { "gt" } else { "lt" };
                             let pr = ops.setp(&mut self.b, cmp, x, v[c]);
                             self.b.emit(format!(
                                 "selp.{} {}, {x}, {}, {pr}",

@@ -768,7 +768,7 @@ fn center_inner<T: Real>(info: &StageInfo, soa: &mut [T], tile: usize, n: usize)
 fn rerank<S: CpuStage, T: Real>(a: &Args<'_, T>, raw_p: &S::RawP<T>, row: usize, st: &mut [f64]) {
     let info = S::INFO;
     let fdim = info.fdim;
-    let k = info.red.k();
+    let k = info.red.k() as usize;
     let kd = k * fdim;
     let mut raw_o = S::RawO::<T>::splat(T::default());
     gather_row(raw_o.as_mut_slice(), &a.outer_real, row);

@@ -3,7 +3,7 @@
 //! ranges of the reduced index, and the final output.
 //!
 //! State layouts (identical for lanes and rows; see
-//! `keops_compiler::stage::acc_len`):
+//! `keops_abi::acc_len`):
 //! - `Sum`: `[sum; D]`, `[Kahan compensation; D]`;
 //! - `LogSumExp`: `[max; D]`, `[sum of exp(f - max); D]`;
 //! - `LogSumExpWeight`: `[max; Dw]`, `[sum of exp(f - max) w; Dw]`;
@@ -44,7 +44,7 @@ pub(crate) fn init_lanes<P: Pack>(info: &StageInfo, acc: &mut [P]) {
             }
         }
         r => {
-            let n = r.k() * fdim;
+            let n = (r.k() as usize) * fdim;
             let v = if r.is_max() {
                 f64::NEG_INFINITY
             } else {
@@ -78,7 +78,7 @@ pub(crate) fn init_row(info: &StageInfo, row: &mut [f64]) {
             }
         }
         r => {
-            let n = r.k() * fdim;
+            let n = (r.k() as usize) * fdim;
             let v = if r.is_max() {
                 f64::NEG_INFINITY
             } else {
@@ -213,7 +213,7 @@ pub(crate) fn update<S: RedConsts, P: Pack>(
             acc[fdim + d] = P::select(better, jl, acc[fdim + d]);
         }
     } else {
-        let k = info.red.k();
+        let k = info.red.k() as usize;
         let kd = k * fdim;
         for d in 0..fdim {
             let v = at(d);
@@ -312,7 +312,7 @@ fn kmin_insert(row: &mut [f64], k: usize, fdim: usize, d: usize, v: f64, i: f64)
 /// candidate once the first tile has been seen. `tau[d]` is splatted.
 pub(crate) fn kmin_bound<P: Pack>(info: &StageInfo, acc: &[P], tau: &mut [P]) {
     let fdim = info.fdim;
-    let k = info.red.k();
+    let k = info.red.k() as usize;
     let ranks = k.min(k.div_ceil(P::LANES) + 1);
     let total = ranks * P::LANES;
     // Called for every row a few times per segment: no allocation for the
@@ -431,7 +431,7 @@ pub(crate) fn flush<P: Pack>(info: &StageInfo, acc: &mut [P], row: &mut [f64], b
             }
         }
         r => {
-            let k = r.k();
+            let k = r.k() as usize;
             let kd = k * fdim;
             for d in 0..fdim {
                 for rank in 0..k {
@@ -496,7 +496,7 @@ pub(crate) fn merge_rows(info: &StageInfo, into: &mut [f64], from: &[f64]) {
             }
         }
         r => {
-            let k = r.k();
+            let k = r.k() as usize;
             let kd = k * fdim;
             for d in 0..fdim {
                 for rank in 0..k {
@@ -554,7 +554,7 @@ pub(crate) fn finalize<T: Real>(info: &StageInfo, row: &[f64], vals: &mut [T], i
             }
         }
         r => {
-            let n = r.k() * fdim;
+            let n = (r.k() as usize) * fdim;
             let (has_vals, has_idx) = r.outputs();
             for c in 0..n {
                 if has_vals {
