@@ -32,6 +32,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use keops_abi::{GpuEntry, SumScheme};
 use keops_compiler::front::build_stage;
 use keops_compiler::parse::parse_kernel_str;
 use keops_compiler::stage::{Family, Red, Step};
@@ -125,11 +126,7 @@ fn parse_arg(a: &str) -> Result<Kernel, String> {
 
 /// The entry whose pair loop is the hot loop.
 fn hot_entry(red: Red) -> &'static str {
-    if red == Red::Sum {
-        "keops_reduce_block"
-    } else {
-        "keops_reduce"
-    }
+    GpuEntry::reduce(red, SumScheme::Block).name()
 }
 
 fn run() -> Result<(), String> {

@@ -106,7 +106,8 @@
 //! span loop wraps the tile loop, so the pair loop is the same for dense
 //! and ranged calls (a dense call is a single span, the chunk).
 //!
-//! Kernels: `keops_reduce` (sum stages: `keops_reduce_direct`,
+//! Kernels (`keops_abi::GpuEntry` names them for the emitter and the
+//! launcher): `keops_reduce` (sum stages: `keops_reduce_direct`,
 //! `keops_reduce_block`, `keops_reduce_kahan`, one per summation scheme),
 //! `keops_merge`, and `keops_outer` when `outer_scratch > 0` (launched
 //! first, one thread per row; for a ranged call with the same table and
@@ -134,27 +135,16 @@ mod tests;
 
 use std::collections::HashMap;
 
+use keops_abi::{GpuEntry, Red, Role, SumScheme, VarKind};
 use keops_compiler::ir::Bin;
-use keops_compiler::lower::{Inst, Lowered, Role};
-use keops_compiler::stage::{Red, VarKind};
+use keops_compiler::lower::{Inst, Lowered};
 
 use crate::math::MathOpts;
 use crate::ptx::{Builder, Prec, Reg, Ty};
 use prog::{emit_prog_deferred, emit_prog_with, Ops};
 pub use state::partial_slots;
 
-/// Version of the kernel ABI described in this module's documentation.
-pub const ABI_VERSION: u32 = 2;
-
-/// Bytes of an entry of the per-block table of a ranged call (see the
-/// ABI).
-pub const TABLE_ENTRY_BYTES: u32 = 32;
-
-/// `span_begin` of a table entry without spans (and the span loop's end).
-pub const NO_SPAN: u32 = u32::MAX;
-
-/// The bit of a span's end that marks the last span of its block.
-pub const LAST_SPAN: u64 = 1 << 63;
+pub use keops_abi::{ABI_VERSION, FIXED_PARAMS, LAST_SPAN, NO_SPAN, TABLE_ENTRY_BYTES};
 
 /// Bytes of shared memory a tile of inner features may take.
 pub const SHARED_BUDGET: u32 = 40 * 1024;
@@ -162,28 +152,6 @@ pub const SHARED_BUDGET: u32 = 40 * 1024;
 /// 32-bit registers the outer features may take before they move to the
 /// scratch buffer.
 pub const OUTER_REGISTER_BUDGET: u32 = 64;
-
-/// Summation scheme of the sum kernels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SumScheme {
-    /// One running sum per thread.
-    Direct,
-    /// Partial sums per tile, added to an f64 accumulator after each tile.
-    Block,
-    /// Kahan-compensated running sums.
-    Kahan,
-}
-
-impl SumScheme {
-    /// Suffix of the kernel names: `direct`, `block`, `kahan`.
-    pub fn name(self) -> &'static str {
-        match self {
-            SumScheme::Direct => "direct",
-            SumScheme::Block => "block",
-            SumScheme::Kahan => "kahan",
-        }
-    }
-}
 
 /// Layout decisions for one stage and precision.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -268,20 +236,18 @@ pub fn plan(l: &Lowered, p: Prec) -> Plan {
     }
 }
 
-/// Kernel names of a stage's module.
-pub fn kernel_names(l: &Lowered, p: Prec) -> Vec<String> {
+/// Kernel entry points of a stage's module.
+pub fn kernel_names(l: &Lowered, p: Prec) -> Vec<GpuEntry> {
     let mut v = Vec::new();
     if plan(l, p).outer_in_memory {
-        v.push("keops_outer".to_string());
+        v.push(GpuEntry::Outer);
     }
     if l.red == Red::Sum {
-        for s in [SumScheme::Direct, SumScheme::Block, SumScheme::Kahan] {
-            v.push(format!("keops_reduce_{}", s.name()));
-        }
+        v.extend(SumScheme::ALL.map(GpuEntry::ReduceSum));
     } else {
-        v.push("keops_reduce".to_string());
+        v.push(GpuEntry::Reduce);
     }
-    v.push("keops_merge".to_string());
+    v.push(GpuEntry::Merge);
     v
 }
 
@@ -307,7 +273,7 @@ pub fn emit_stage(l: &Lowered, p: Prec, mo: MathOpts) -> String {
         s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Outer));
     }
     if l.red == Red::Sum {
-        for sc in [SumScheme::Direct, SumScheme::Block, SumScheme::Kahan] {
+        for sc in SumScheme::ALL {
             s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Reduce { scheme: sc }));
         }
     } else {
@@ -343,17 +309,12 @@ enum Kind {
 }
 
 impl Kind {
-    fn name(self, red: Red) -> String {
+    /// The kernel's entry point in a module of a stage with reduction `red`.
+    fn entry(self, red: Red) -> GpuEntry {
         match self {
-            Kind::Outer => "keops_outer".into(),
-            Kind::Merge => "keops_merge".into(),
-            Kind::Reduce { scheme } => {
-                if red == Red::Sum {
-                    format!("keops_reduce_{}", scheme.name())
-                } else {
-                    "keops_reduce".into()
-                }
-            }
+            Kind::Outer => GpuEntry::Outer,
+            Kind::Merge => GpuEntry::Merge,
+            Kind::Reduce { scheme } => GpuEntry::reduce(red, scheme),
         }
     }
 }
@@ -525,7 +486,7 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
         l,
         prm,
     };
-    let name = kind.name(l.red);
+    let name = kind.entry(l.red).name();
     let mut shared_decl = String::new();
 
     // Thread and row.

@@ -8,9 +8,9 @@
 //! online log-sum-exp with one exponential per pair
 //! (`e = exp(-|f - m|)`, a `-inf` value changing nothing).
 
-use keops_abi::{acc_len, Red};
+use keops_abi::{acc_len, Red, SumScheme};
 
-use super::{Ctx, SumScheme};
+use super::Ctx;
 use crate::math;
 use crate::ptx::{Prec, Reg, Ty};
 

@@ -35,16 +35,22 @@ fn metadata_and_kernel_names() {
         let m = Module::parse(&ptx).unwrap();
         let mut names: Vec<&str> = m.kernel_names();
         names.sort();
-        let mut want = kernel_names(&l, p);
+        let mut want: Vec<&str> = kernel_names(&l, p).iter().map(|e| e.name()).collect();
         want.sort();
         assert_eq!(names, want);
         // Same parameter list for every kernel.
         for n in &names {
-            assert_eq!(m.kernel_info(n).unwrap().params.len(), l.vars.len() + 11);
+            assert_eq!(
+                m.kernel_info(n).unwrap().params.len(),
+                l.vars.len() + FIXED_PARAMS
+            );
         }
     }
     let l = lowered("grad_order = 0, |x: Vi<2>, y: Vj<2>| argkmin_j(sqdist(x, y), 4)");
-    assert_eq!(kernel_names(&l, Prec::F32), ["keops_reduce", "keops_merge"]);
+    assert_eq!(
+        kernel_names(&l, Prec::F32),
+        [GpuEntry::Reduce, GpuEntry::Merge]
+    );
     assert_eq!(plan(&l, Prec::F32).partial_slots, 8);
 }
 
@@ -96,7 +102,7 @@ fn run_split(m: usize, n: usize, block: u32, rows_per_launch: usize) -> (Vec<f64
         .collect();
         dev.launch(
             &module,
-            "keops_reduce",
+            GpuEntry::Reduce.name(),
             [grid, 1, 1],
             [block, 1, 1],
             0,
@@ -194,7 +200,15 @@ fn exponential_kernels_accuracy_both_modes() {
     for (fast, tol_gauss, tol_lse) in [(false, 1e-5, 2e-6), (true, 1e-4, 1e-5)] {
         let mo = MathOpts { fast };
         // Gaussian sum: error relative to sum_j |term|.
-        let got = run_f32(gauss, "keops_reduce_block", mo, &xs, &ys, &bs, g);
+        let got = run_f32(
+            gauss,
+            GpuEntry::ReduceSum(SumScheme::Block).name(),
+            mo,
+            &xs,
+            &ys,
+            &bs,
+            g,
+        );
         let mut worst: f64 = 0.0;
         for i in 0..m {
             let (mut s, mut a) = (0.0f64, 0.0f64);
@@ -208,7 +222,7 @@ fn exponential_kernels_accuracy_both_modes() {
         println!("gauss fast={fast}: max error {worst:.3e} (relative to sum |terms|)");
         assert!(worst < tol_gauss, "gauss fast={fast}: {worst:e}");
         // Log-sum-exp: absolute error of the log.
-        let got = run_f32(lse, "keops_reduce", mo, &xs, &ys, &[], g);
+        let got = run_f32(lse, GpuEntry::Reduce.name(), mo, &xs, &ys, &[], g);
         let mut worst: f64 = 0.0;
         for i in 0..m {
             let f: Vec<f64> = (0..n).map(|j| -(g as f64) * d2(i, j)).collect();
@@ -296,7 +310,7 @@ fn exp_accuracy_in_kernels_both_modes() {
         for (fast, bound) in [(false, acc_bound), (true, fast_bound)] {
             let got = run_lowered_f32(
                 &exp1,
-                "keops_reduce_block",
+                GpuEntry::ReduceSum(SumScheme::Block).name(),
                 MathOpts { fast },
                 &[xs.clone(), vec![0.0]],
                 (m, 1, 1),
@@ -329,7 +343,7 @@ fn exp_accuracy_in_kernels_both_modes() {
         for (fast, bound) in [(false, acc_bound), (true, fast_bound)] {
             let got = run_lowered_f32(
                 &gauss,
-                "keops_reduce_block",
+                GpuEntry::ReduceSum(SumScheme::Block).name(),
                 MathOpts { fast },
                 &[xs.clone(), vec![0.0; 3], vec![g]],
                 (m, 1, 1),
@@ -380,7 +394,7 @@ fn reductions_accuracy_both_modes() {
         let g = 0.5f32;
         let got = run_lowered_f32(
             &grad,
-            "keops_reduce_block",
+            GpuEntry::ReduceSum(SumScheme::Block).name(),
             mo,
             &[xs.clone(), ys.clone(), bs.clone(), vec![g], cs.clone()],
             (m, n, 3),
@@ -408,7 +422,7 @@ fn reductions_accuracy_both_modes() {
         for (g, tol) in [(0.5f32, 1e-6), (40.0, 1e-6)] {
             let got = run_lowered_f32(
                 &lse,
-                "keops_reduce",
+                GpuEntry::Reduce.name(),
                 mo,
                 &[xs.clone(), ys.clone(), vec![g]],
                 (m, n, 1),
@@ -427,7 +441,7 @@ fn reductions_accuracy_both_modes() {
         let g = 2.0f32;
         let got = run_lowered_f32(
             &soft,
-            "keops_reduce",
+            GpuEntry::Reduce.name(),
             mo,
             &[xs.clone(), ys.clone(), ws.clone(), vec![g]],
             (m, n, 3),
@@ -542,7 +556,7 @@ fn ranged_table_launches() {
         .collect();
         dev.launch(
             &module,
-            "keops_reduce",
+            GpuEntry::Reduce.name(),
             [1, 1, 1],
             [block, 1, 1],
             0,

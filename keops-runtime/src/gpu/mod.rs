@@ -51,23 +51,12 @@ pub mod sim;
 
 use crate::device::{DeviceElem, DeviceRows};
 use crate::error::{Error, Result};
-use crate::options::{Backend, GpuScheme, Options, SumScheme};
+use crate::options::{Backend, GpuScheme, Options};
 use crate::ranges::Side;
 use crate::simd::Real;
-use crate::stage::{Red, Role, StageInfo, VarKind};
+use crate::stage::{Role, StageInfo, VarKind};
 use crate::value::Val;
-
-/// Version of the kernel ABI the launcher speaks (`keops_gpu_kernels::kernel`).
-const ABI_VERSION: u32 = 2;
-
-/// Bytes of an entry of the per-block table of a ranged call.
-const TABLE_ENTRY_BYTES: usize = 32;
-
-/// `span_begin` of a table entry without spans.
-const NO_SPAN: u32 = u32::MAX;
-
-/// The bit of a span's end that marks the last span of its block.
-const LAST_SPAN: u64 = 1 << 63;
+use keops_abi::{GpuEntry, ABI_VERSION, FIXED_PARAMS, LAST_SPAN, NO_SPAN, TABLE_ENTRY_BYTES};
 
 /// Number of SMs the simulator pretends to have (for the 1D/2D choice).
 pub const SIM_SMS: u32 = 4;
@@ -352,7 +341,7 @@ fn ranged_table(
         next = b.rows.end;
     }
     push(next..m, 0..0, 0);
-    debug_assert_eq!(table.len(), entries as usize * TABLE_ENTRY_BYTES);
+    debug_assert_eq!(table.len(), entries as usize * TABLE_ENTRY_BYTES as usize);
     let mut last = vec![false; side.spans.len()];
     for b in &side.blocks {
         if let Some(k) = b.spans.end.checked_sub(1) {
@@ -458,7 +447,7 @@ fn launch_stage<D: GpuDevice, T: Real + DeviceElem>(
     // Inputs: parameters: vars..., m, n, row_base, chunk_len, nchunks,
     // out_vals, out_idx, partial, oscr, table, spans.
     let nv = info.vars.len();
-    let mut params: Vec<u64> = Vec::with_capacity(nv + 11);
+    let mut params: Vec<u64> = Vec::with_capacity(nv + FIXED_PARAMS);
     let mut temps = Vec::new();
     // Parameters with a value per problem of a batch (`run_stage` checked
     // their lengths against the batch): every parameter is then uploaded
@@ -524,19 +513,10 @@ fn launch_stage<D: GpuDevice, T: Real + DeviceElem>(
         None
     };
 
-    let kname = if info.red == Red::Sum {
-        match opts.sum_scheme {
-            SumScheme::Direct => "keops_reduce_direct",
-            SumScheme::Block => "keops_reduce_block",
-            SumScheme::Kahan => "keops_reduce_kahan",
-        }
-    } else {
-        "keops_reduce"
-    };
-    let f1 = dev.function(ptx, kname)?;
+    let f1 = dev.function(ptx, GpuEntry::reduce(info.red, opts.sum_scheme).name())?;
     let mut max_block = dev.max_block(&f1)?;
     let fo = if oscr.is_some() {
-        let fo = dev.function(ptx, "keops_outer")?;
+        let fo = dev.function(ptx, GpuEntry::Outer.name())?;
         if side.is_some() {
             // A ranged call launches both kernels over the same table.
             max_block = max_block.min(dev.max_block(&fo)?);
@@ -618,7 +598,7 @@ fn launch_stage<D: GpuDevice, T: Real + DeviceElem>(
         let partial = dev.alloc(bytes.max(1), "partial states")?;
         params[nv + 7] = dev.addr(&partial);
         launch_rows(dev, &f1, m, block, nchunks as u32, &mut params, row_base)?;
-        let fm = dev.function(ptx, "keops_merge")?;
+        let fm = dev.function(ptx, GpuEntry::Merge.name())?;
         let bm = block.min(dev.max_block(&fm)?.max(1));
         launch_rows(dev, &fm, m, bm, 1, &mut params, row_base)?;
         _partial = Some(partial);
