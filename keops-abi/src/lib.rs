@@ -248,7 +248,8 @@ pub struct VarSpec {
 
 /// Launch metadata of a stage's PTX module in one precision, decided by the
 /// PTX emitter (`keops_gpu_kernels::kernel::plan`) and read by the launcher.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The default is [`GpuMeta::NONE`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct GpuMeta {
     /// Advised threads per block.
     pub block: u32,

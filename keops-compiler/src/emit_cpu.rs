@@ -12,7 +12,9 @@ use quote::{format_ident, quote};
 
 use crate::ir::{Bin, Cat, Tern, Un};
 use crate::lower::{lower_looped, Accumulate, Inst, Loop, Lowered, Role, ScalarProg, LOOP_MIN_DIM};
-use crate::stage::{acc_len, Family, Program, Red, StagePtx, Step, Value, ValueType, VarKind};
+use crate::stage::{
+    acc_len, Family, GpuMeta, Program, Red, StagePtx, Step, Value, ValueType, VarKind,
+};
 
 /// The path of the runtime interface in generated code: every expansion
 /// starts with `use <facade>::__private as __keops;` (see [`expand`]), so
@@ -61,6 +63,19 @@ fn red_tokens(r: Red) -> TokenStream {
             quote!(#p::Red::KMinArgKMin(#k))
         }
     }
+}
+
+/// The launch metadata of a PTX module: `GpuMeta::NONE` when none was
+/// emitted (a CPU-only build pays a few tokens per stage).
+fn gpu_meta_tokens(m: GpuMeta) -> TokenStream {
+    let p = private();
+    if m == GpuMeta::NONE {
+        return quote!(#p::GpuMeta::NONE);
+    }
+    let lit = Literal::u32_unsuffixed;
+    let (b, t) = (lit(m.block), lit(m.tile));
+    let (o, s) = (lit(m.outer_scratch), lit(m.partial_slots));
+    quote!(#p::GpuMeta { block: #b, tile: #t, outer_scratch: #o, partial_slots: #s })
 }
 
 fn const_tokens(bits: u64) -> TokenStream {
@@ -691,6 +706,8 @@ pub fn stage_tokens(
         };
     let ptx32 = &ptx.f32;
     let ptx64 = &ptx.f64;
+    let gpu32 = gpu_meta_tokens(ptx.gpu_f32);
+    let gpu64 = gpu_meta_tokens(ptx.gpu_f64);
     let doc = format!("Stage `{name}` of a keops kernel.");
     quote! {
         #[doc = #doc]
@@ -724,6 +741,8 @@ pub fn stage_tokens(
                 dot_nb: #dot_nb,
                 ptx_f32: #ptx32,
                 ptx_f64: #ptx64,
+                gpu_f32: #gpu32,
+                gpu_f64: #gpu64,
             };
             type Pf<E: #p::Elem> = [E; #npf_l];
             type Of<E: #p::Elem> = [E; #nof_l];

@@ -21,7 +21,7 @@ pub use crate::ir::{VarDecl, VarKind};
 
 /// Reductions, their output shapes and state lengths (shared with the
 /// back ends and the runtime: `keops_abi`).
-pub use keops_abi::{acc_len, Red, StageOut};
+pub use keops_abi::{acc_len, GpuMeta, Red, StageOut};
 
 /// One map-reduce: `out = Red_{axis} F(vars)` (with a weight formula for the
 /// weighted reductions).
@@ -789,11 +789,17 @@ pub fn is_var(g: &Graph, id: Id) -> bool {
     matches!(g.node(id).op, Op::Var(_))
 }
 
-/// PTX texts of one stage (f32 and f64), empty when the GPU back end is not emitted.
+/// PTX modules of one stage (f32 and f64) and their launch metadata, as the
+/// PTX back end returns them; empty (and [`GpuMeta::NONE`]) when the GPU
+/// back end is not emitted.
 #[derive(Clone, Debug, Default)]
 pub struct StagePtx {
     /// Module for f32 data.
     pub f32: String,
     /// Module for f64 data.
     pub f64: String,
+    /// Launch metadata of the f32 module.
+    pub gpu_f32: GpuMeta,
+    /// Launch metadata of the f64 module.
+    pub gpu_f64: GpuMeta,
 }

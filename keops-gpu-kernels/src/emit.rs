@@ -32,9 +32,12 @@ pub fn emit_family(family: &Family, opts: &Options) -> Vec<StagePtx> {
         .iter()
         .map(|st| {
             let l = lower(st);
+            let (m32, m64) = (emit_stage(&l, Prec::F32, mo), emit_stage(&l, Prec::F64, mo));
             StagePtx {
-                f32: emit_stage(&l, Prec::F32, mo),
-                f64: emit_stage(&l, Prec::F64, mo),
+                f32: m32.ptx,
+                f64: m64.ptx,
+                gpu_f32: m32.meta,
+                gpu_f64: m64.meta,
             }
         })
         .collect()

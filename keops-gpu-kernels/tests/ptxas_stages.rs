@@ -50,7 +50,7 @@ fn modules(src: &str) -> Vec<(String, String)> {
         let l = lower(st);
         for p in [Prec::F32, Prec::F64] {
             let what = format!("`{src}` stage {k} ({}) {}", st.red.name(), p.suffix());
-            v.push((what, emit_stage(&l, p, mo)));
+            v.push((what, emit_stage(&l, p, mo).ptx));
         }
     }
     v

@@ -46,93 +46,10 @@ impl<E: Elem, const N: usize> Buf<E> for [E; N] {
     }
 }
 
-/// The vocabulary of stages (variable categories, kinds and roles,
-/// reductions): shared with the compiler, defined once in `keops_abi`.
-pub use keops_abi::{Cat, Red, Role, VarKind};
-
-/// A stage variable.
-#[derive(Clone, Copy, Debug)]
-pub struct VarSpec {
-    /// Name.
-    pub name: &'static str,
-    /// Category.
-    pub cat: Cat,
-    /// Dimension.
-    pub dim: usize,
-    /// Element kind.
-    pub kind: VarKind,
-    /// Role.
-    pub role: Role,
-    /// Offset of its first component in its role's raw buffer.
-    pub offset: usize,
-}
-
-/// Static description of a stage (emitted by the macro).
-#[derive(Debug)]
-pub struct StageInfo {
-    /// Human-readable name.
-    pub name: &'static str,
-    /// Variables, in argument order.
-    pub vars: &'static [VarSpec],
-    /// Category of the output rows.
-    pub outer_cat: Cat,
-    /// Reduction.
-    pub red: Red,
-    /// Formula dimension.
-    pub fdim: usize,
-    /// Weight dimension (0 without weight).
-    pub wdim: usize,
-    /// Components of the concatenated parameter variables.
-    pub raw_param: usize,
-    /// Components of the concatenated real outer variables.
-    pub raw_outer: usize,
-    /// Components of the concatenated real inner variables.
-    pub raw_inner: usize,
-    /// Components of the concatenated index outer variables.
-    pub idx_outer: usize,
-    /// Components of the concatenated index inner variables.
-    pub idx_inner: usize,
-    /// Parameter features.
-    pub npf: usize,
-    /// Outer features.
-    pub nof: usize,
-    /// Inner features.
-    pub nnf: usize,
-    /// Length of the reduction state.
-    pub acc: usize,
-    /// Scalar operations per pair.
-    pub pair_ops: usize,
-    /// Dot-product form: outer feature numbers of the rewritten scalar
-    /// product (empty when the stage has none).
-    pub dot_of: &'static [usize],
-    /// Inner feature numbers of the rewritten scalar product.
-    pub dot_nf: &'static [usize],
-    /// Outer feature number of the outer squared norm (dot-product form).
-    pub dot_na: usize,
-    /// Inner feature number of the inner squared norm (dot-product form).
-    pub dot_nb: usize,
-    /// PTX module for f32 data (empty when not emitted).
-    pub ptx_f32: &'static str,
-    /// PTX module for f64 data.
-    pub ptx_f64: &'static str,
-}
-
-impl StageInfo {
-    /// Output columns (real part; index part has as many).
-    pub const fn out_dim(&self) -> usize {
-        match self.red {
-            Red::LogSumExpWeight | Red::SumSoftmaxWeight => self.wdim,
-            r => r.k() as usize * self.fdim,
-        }
-    }
-    /// The reduced category.
-    pub fn inner_cat(&self) -> Cat {
-        match self.outer_cat {
-            Cat::I => Cat::J,
-            _ => Cat::I,
-        }
-    }
-}
+/// The static description of a stage and its vocabulary (variable
+/// categories, kinds and roles, reductions, GPU launch metadata): the
+/// contract with the compiler, defined once in `keops_abi`.
+pub use keops_abi::{Cat, GpuMeta, Red, Role, StageInfo, VarKind, VarSpec};
 
 /// The inner features of one pack of reduced indices, read in place from a
 /// tile (feature `k` of lane `l` at `data[k * stride + l]`): the pair

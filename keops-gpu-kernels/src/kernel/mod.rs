@@ -117,14 +117,18 @@
 //! a ranged call: one block per table entry, of the size the table's tiles
 //! of rows were cut for); no dynamic shared memory.
 //!
-//! The first line of a module after the `.address_size` directive is a
-//! comment carrying the launch metadata, `key=value` pairs:
+//! The launch metadata (`block`, `tile`, `outer_scratch`, `partial_slots`)
+//! is a value, [`StageModule::meta`] (a `keops_abi::GpuMeta`), that the
+//! macro emits into the stage's `StageInfo` next to the PTX text. For
+//! people and tools reading the PTX, the first line of a module after the
+//! `.address_size` directive repeats it as a comment of `key=value` pairs
+//! (nothing at run time reads it):
 //!
 //! ```text
 //! // keops-kernel abi=2 prec=f32 block=256 tile=256 outer_scratch=0 partial_slots=1 red=sum unroll=4
 //! ```
 //!
-//! (`unroll` is informative: the pairs one iteration of the pair loop
+//! (`unroll`, only in the comment: the pairs one iteration of the pair loop
 //! handles, read by the instruction counter `benches/sass_count.py`.)
 
 mod opt;
@@ -135,7 +139,7 @@ mod tests;
 
 use std::collections::HashMap;
 
-use keops_abi::{GpuEntry, Red, Role, SumScheme, VarKind};
+use keops_abi::{GpuEntry, GpuMeta, Red, Role, SumScheme, VarKind};
 use keops_compiler::ir::Bin;
 use keops_compiler::lower::{Inst, Lowered};
 
@@ -251,21 +255,42 @@ pub fn kernel_names(l: &Lowered, p: Prec) -> Vec<GpuEntry> {
     v
 }
 
-/// The PTX module of a lowered stage in precision `p`.
-pub fn emit_stage(l: &Lowered, p: Prec, mo: MathOpts) -> String {
+/// A stage's PTX module in one precision and the metadata its launcher
+/// needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StageModule {
+    /// The PTX text.
+    pub ptx: String,
+    /// Launch metadata (emitted into the stage's `StageInfo`).
+    pub meta: GpuMeta,
+}
+
+/// The PTX module of a lowered stage in precision `p`, with its launch
+/// metadata.
+pub fn emit_stage(l: &Lowered, p: Prec, mo: MathOpts) -> StageModule {
     // The programs as the kernels run them (`opt.rs`).
     let tuned = opt::tune(l, fast32(p, mo));
     let l = &tuned;
     let plan = plan(l, p);
+    let meta = GpuMeta {
+        block: plan.block,
+        tile: plan.tile,
+        outer_scratch: if plan.outer_in_memory {
+            l.outer.outputs.len() as u32
+        } else {
+            0
+        },
+        partial_slots: plan.partial_slots,
+    };
     let mut s = String::new();
     s.push_str(".version 7.8\n.target sm_80\n.address_size 64\n");
     s.push_str(&format!(
         "// keops-kernel abi={ABI_VERSION} prec={} block={} tile={} outer_scratch={} partial_slots={} red={} unroll={}\n\n",
         p.suffix(),
-        plan.block,
-        plan.tile,
-        if plan.outer_in_memory { l.outer.outputs.len() } else { 0 },
-        plan.partial_slots,
+        meta.block,
+        meta.tile,
+        meta.outer_scratch,
+        meta.partial_slots,
         l.red.name(),
         plan.unroll,
     ));
@@ -288,7 +313,7 @@ pub fn emit_stage(l: &Lowered, p: Prec, mo: MathOpts) -> String {
         ));
     }
     s.push_str(&emit_kernel(l, p, mo, &plan, Kind::Merge));
-    s
+    StageModule { ptx: s, meta }
 }
 
 /// Whether `p` and `mo` select the f32 fast mode (base-2 exponentials in

@@ -19,18 +19,30 @@ fn lowered(src: &str) -> Lowered {
 fn metadata_and_kernel_names() {
     let l = lowered("grad_order = 0, |x: Vi<3>, y: Vj<3>| sum_j(exp(-sqdist(x, y)) * y)");
     for p in [Prec::F32, Prec::F64] {
-        let ptx = emit_stage(&l, p, MathOpts::default());
-        let meta = ptx
+        let StageModule { ptx, meta } = emit_stage(&l, p, MathOpts::default());
+        let block = if p == Prec::F32 { 256 } else { 192 };
+        assert_eq!(
+            meta,
+            GpuMeta {
+                block,
+                tile: block,
+                outer_scratch: 0,
+                partial_slots: 3
+            }
+        );
+        // The comment line for humans (and benches/sass_count.py) says
+        // the same.
+        let line = ptx
             .lines()
             .find(|s| s.starts_with("// keops-kernel "))
             .unwrap();
         assert!(
-            meta.contains(&format!("abi={ABI_VERSION} prec={}", p.suffix())),
-            "{meta}"
-        );
-        assert!(
-            meta.contains("outer_scratch=0 partial_slots=3 red=sum"),
-            "{meta}"
+            line.contains(&format!(
+                "abi={ABI_VERSION} prec={} block={block} tile={block} \
+                 outer_scratch=0 partial_slots=3 red=sum",
+                p.suffix()
+            )),
+            "{line}"
         );
         let m = Module::parse(&ptx).unwrap();
         let mut names: Vec<&str> = m.kernel_names();
@@ -52,6 +64,12 @@ fn metadata_and_kernel_names() {
         [GpuEntry::Reduce, GpuEntry::Merge]
     );
     assert_eq!(plan(&l, Prec::F32).partial_slots, 8);
+    assert_eq!(
+        emit_stage(&l, Prec::F32, MathOpts::default())
+            .meta
+            .partial_slots,
+        8
+    );
 }
 
 #[test]
@@ -70,7 +88,13 @@ fn plans_for_large_dimensions() {
         assert!(p.outer_in_memory);
         assert!(p.shared_bytes <= SHARED_BUDGET);
         assert_eq!(p.tile % 8, 0);
-        let ptx = emit_stage(&d256, prec, MathOpts::default());
+        let mo = MathOpts::default();
+        let StageModule { ptx, meta } = emit_stage(&d256, prec, mo);
+        // The launcher sizes the scratch buffer from the metadata: one
+        // slot per outer feature of the programs the kernels run.
+        let tuned = opt::tune(&d256, fast32(prec, mo));
+        assert_eq!(meta.outer_scratch, tuned.outer.outputs.len() as u32);
+        assert_eq!(meta.tile, p.tile);
         assert!(ptx.contains(".entry keops_outer("));
         assert!(ptx.contains("ld.volatile.shared.u32"));
     }
@@ -81,7 +105,7 @@ fn plans_for_large_dimensions() {
 /// returning the values and indices.
 fn run_split(m: usize, n: usize, block: u32, rows_per_launch: usize) -> (Vec<f64>, Vec<u64>) {
     let l = lowered("grad_order = 0, |x: Vi<1>, y: Vj<1>| min_argmin_j(square(x - y))");
-    let ptx = emit_stage(&l, Prec::F64, MathOpts::default());
+    let ptx = emit_stage(&l, Prec::F64, MathOpts::default()).ptx;
     let module = Module::parse(&ptx).unwrap();
     let mut dev = Device::new();
     let xs: Vec<f64> = (0..m).map(|i| (i as f64 * 0.37).sin()).collect();
@@ -150,7 +174,7 @@ fn run_f32(
     g: f32,
 ) -> Vec<f32> {
     let l = lowered(src);
-    let ptx = emit_stage(&l, Prec::F32, mo);
+    let ptx = emit_stage(&l, Prec::F32, mo).ptx;
     let module = Module::parse(&ptx).unwrap();
     let mut dev = Device::new();
     let (m, n) = (xs.len() / 3, ys.len() / 3);
@@ -253,7 +277,7 @@ fn run_lowered_f32(
     vars: &[Vec<f32>],
     (m, n, cols): (usize, usize, usize),
 ) -> Vec<f32> {
-    let ptx = emit_stage(l, Prec::F32, mo);
+    let ptx = emit_stage(l, Prec::F32, mo).ptx;
     let module = Module::parse(&ptx).unwrap();
     let mut dev = Device::new();
     let mut params: Vec<u64> = vars.iter().map(|v| dev.alloc_from_f32(v)).collect();
@@ -515,7 +539,7 @@ fn tune_rewrites_by_mode() {
 #[test]
 fn ranged_table_launches() {
     let l = lowered("grad_order = 0, |x: Vi<1>, y: Vj<1>| min_argmin_j(square(x - y))");
-    let ptx = emit_stage(&l, Prec::F64, MathOpts::default());
+    let ptx = emit_stage(&l, Prec::F64, MathOpts::default()).ptx;
     let module = Module::parse(&ptx).unwrap();
     let mut dev = Device::new();
     let (m, n, block) = (100usize, 77usize, 32u32);

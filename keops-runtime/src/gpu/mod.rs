@@ -54,9 +54,9 @@ use crate::error::{Error, Result};
 use crate::options::{Backend, GpuScheme, Options};
 use crate::ranges::Side;
 use crate::simd::Real;
-use crate::stage::{Role, StageInfo, VarKind};
+use crate::stage::{GpuMeta, Role, StageInfo, VarKind};
 use crate::value::Val;
-use keops_abi::{GpuEntry, ABI_VERSION, FIXED_PARAMS, LAST_SPAN, NO_SPAN, TABLE_ENTRY_BYTES};
+use keops_abi::{GpuEntry, FIXED_PARAMS, LAST_SPAN, NO_SPAN, TABLE_ENTRY_BYTES};
 
 /// Number of SMs the simulator pretends to have (for the 1D/2D choice).
 pub const SIM_SMS: u32 = 4;
@@ -129,59 +129,6 @@ pub(crate) fn sim_missing() -> Error {
     Error::Simulator(
         "not compiled in: Backend::Simulator needs the `sim` feature of keops-runtime".into(),
     )
-}
-
-/// Launch metadata of a module (its `// keops-kernel` line).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Meta {
-    /// Advised threads per block.
-    pub block: u32,
-    /// Reduced indices per shared tile.
-    pub tile: u32,
-    /// Outer features kept in the scratch buffer (0: none, no `keops_outer`).
-    pub outer_scratch: u32,
-    /// 8-byte slots of a partial state.
-    pub partial_slots: u32,
-}
-
-impl Meta {
-    /// Parses the metadata line of a module.
-    pub fn parse(ptx: &str) -> Result<Meta> {
-        let line = ptx
-            .lines()
-            .find(|l| l.starts_with("// keops-kernel "))
-            .ok_or_else(|| Error::Internal("PTX module without a `// keops-kernel` line".into()))?;
-        let mut meta = Meta {
-            block: 0,
-            tile: 0,
-            outer_scratch: 0,
-            partial_slots: 0,
-        };
-        let mut abi = 0;
-        for kv in line.split_whitespace().skip(2) {
-            let Some((k, v)) = kv.split_once('=') else {
-                continue;
-            };
-            let num = || {
-                v.parse::<u32>()
-                    .map_err(|_| Error::Internal(format!("bad PTX metadata `{kv}`")))
-            };
-            match k {
-                "abi" => abi = num()?,
-                "block" => meta.block = num()?,
-                "tile" => meta.tile = num()?,
-                "outer_scratch" => meta.outer_scratch = num()?,
-                "partial_slots" => meta.partial_slots = num()?,
-                _ => {}
-            }
-        }
-        if abi != ABI_VERSION || meta.block == 0 || meta.tile == 0 {
-            return Err(Error::Internal(format!(
-                "unsupported PTX metadata `{line}` (expected abi={ABI_VERSION})"
-            )));
-        }
-        Ok(meta)
-    }
 }
 
 /// The 1D/2D decision: `None` for 1D, `Some(chunk_len)` for 2D.
@@ -370,10 +317,10 @@ pub fn run_on<D: GpuDevice, T: Real + DeviceElem>(
     n: usize,
     keep: bool,
 ) -> Result<Val<'static, T>> {
-    let ptx = if T::BYTES == 4 {
-        info.ptx_f32
+    let (ptx, meta) = if T::BYTES == 4 {
+        (info.ptx_f32, info.gpu_f32)
     } else {
-        info.ptx_f64
+        (info.ptx_f64, info.gpu_f64)
     };
     if ptx.is_empty() {
         return Err(Error::Internal(format!(
@@ -381,7 +328,12 @@ pub fn run_on<D: GpuDevice, T: Real + DeviceElem>(
             info.name
         )));
     }
-    let meta = Meta::parse(ptx)?;
+    if meta.block == 0 || meta.tile == 0 {
+        return Err(Error::Internal(format!(
+            "{}: PTX without launch metadata ({meta:?})",
+            info.name
+        )));
+    }
     let out_dim = info.out_dim();
     let (has_vals, has_idx) = info.red.outputs();
     if args.len() != info.vars.len() {
@@ -436,7 +388,7 @@ fn launch_stage<D: GpuDevice, T: Real + DeviceElem>(
     dev: &mut D,
     opts: &Options,
     info: &StageInfo,
-    meta: &Meta,
+    meta: &GpuMeta,
     ptx: &'static str,
     args: &[&Val<'_, T>],
     (m, n): (usize, usize),
@@ -677,21 +629,5 @@ mod tests {
         // Chunk count within the grid limit.
         let c = choose_scheme(10, 1 << 40, 256, 256, 4, GpuScheme::TwoD { chunk_len: 1 }).unwrap();
         assert!((1u64 << 40).div_ceil(c) <= MAX_GRID_Y);
-    }
-
-    #[test]
-    fn metadata() {
-        let m = Meta::parse(".version 7.8\n// keops-kernel abi=2 prec=f32 block=256 tile=64 outer_scratch=3 partial_slots=2 red=sum\n").unwrap();
-        assert_eq!(
-            m,
-            Meta {
-                block: 256,
-                tile: 64,
-                outer_scratch: 3,
-                partial_slots: 2
-            }
-        );
-        assert!(Meta::parse("// keops-kernel abi=1 block=1 tile=1").is_err());
-        assert!(Meta::parse("").is_err());
     }
 }
