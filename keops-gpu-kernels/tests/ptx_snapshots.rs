@@ -59,7 +59,7 @@ fn render(src: &str, path: &[&str]) -> String {
         prog.steps
     );
     let st = &fam.stages[stages[0] as usize];
-    let ptx = emit_stage(&lower(st), Prec::F32, math_opts(&def.options));
+    let ptx = emit_stage(&lower(st), Prec::F32, math_opts(&def.options)).ptx;
     format!(
         "// formula: {src}\n// program: {path:?}, f32, fast_math = {}\n{ptx}",
         def.options.fast_math
