@@ -147,6 +147,53 @@ fn long_sum_block_scheme_is_accurate() {
     }
 }
 
+/// f64 accumulation covers the gradient kernels taken from the kernel (their
+/// results are the f64 kernels' results rounded to f32, and within half an
+/// ulp of the f64 sums), and options carried over from another kernel
+/// (whose f64 code does not contain this kernel's stages) are an error, not
+/// a silent f32 run.
+#[test]
+fn f64_accumulation_reaches_gradients_and_names_foreign_options() {
+    let (m, n) = (16, 3000);
+    let mut rng = common::rng("f64acc_grad", m, n);
+    let x = Array2::from_shape_fn((m, 1), |_| 0.5 + rng.f32());
+    let y = Array2::from_shape_fn((n, 1), |_| rng.f32());
+    let b = Array2::from_shape_fn((n, 1), |_| rng.f32() - 0.3);
+    let e = Array2::from_shape_fn((m, 1), |_| 1.0 + rng.f32());
+    let k = keops!(grad_order = 1, |x: Vi<1>, y: Vj<1>, b: Vj<1>| sum_j(
+        exp(-x * y) * b
+    ));
+    assert!(k
+        .f64_accumulation(false)
+        .options()
+        .f64_accumulation
+        .is_none());
+    let k64 = k.f64_accumulation(true);
+    let out = k64.call(&x, &y, &b).unwrap();
+    let gx = k64.grad_x().call(&x, &y, &b, &e).unwrap();
+    let wide = |a: &Array2<f32>| a.mapv(f64::from);
+    let (x2, y2, b2, e2) = (wide(&x), wide(&y), wide(&b), wide(&e));
+    let round = |a: Array2<f64>| a.mapv(|v| v as f32);
+    assert_eq!(out, round(k.call(&x2, &y2, &b2).unwrap()));
+    assert_eq!(gx, round(k.grad_x().call(&x2, &y2, &b2, &e2).unwrap()));
+    for i in 0..m {
+        // d/dx_i of sum_j exp(-x_i y_j) b_j, times e_i.
+        let xi = x2[[i, 0]];
+        let (mut f, mut g) = (0.0f64, 0.0f64);
+        for j in 0..n {
+            let (yj, bj) = (y2[[j, 0]], b2[[j, 0]]);
+            f += (-xi * yj).exp() * bj;
+            g -= yj * (-xi * yj).exp() * bj * e2[[i, 0]];
+        }
+        let (fo, go) = (out[[i, 0]] as f64, gx[[i, 0]] as f64);
+        assert!(((fo - f) / f).abs() < 1e-7, "row {i}: {fo} vs {f}");
+        assert!(((go - g) / g).abs() < 1e-7, "row {i}: {go} vs {g}");
+    }
+    let other = keops!(grad_order = 0, |x: Vi<1>, y: Vj<1>| sum_j(x * y));
+    let err = other.with_options(k64.options()).call(&x, &y).unwrap_err();
+    assert!(err.to_string().contains("another kernel"), "{err}");
+}
+
 // Large inner dimensions: selections over squared distances in D >= 16 run
 // in dot-product form (|x|^2 + |y|^2 - 2 x.y) and re-rank the selected
 // candidates exactly, so values match the direct formula.

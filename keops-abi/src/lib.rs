@@ -332,6 +332,10 @@ pub const LAST_SPAN: u64 = 1 << 63;
 pub struct StageInfo {
     /// Human-readable name.
     pub name: &'static str,
+    /// A hash of the stage's computation (its lowered programs and PTX):
+    /// stages with equal keys run the same code. Kernels with f64
+    /// accumulation find the f64 instantiation of a stage by it.
+    pub key: u64,
     /// Variables, in argument order.
     pub vars: &'static [VarSpec],
     /// Category of the output rows.

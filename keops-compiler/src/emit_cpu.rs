@@ -708,6 +708,14 @@ pub fn stage_tokens(
     let ptx64 = &ptx.f64;
     let gpu32 = gpu_meta_tokens(ptx.gpu_f32);
     let gpu64 = gpu_meta_tokens(ptx.gpu_f64);
+    let key = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        format!("{l:?}").hash(&mut h);
+        (&ptx.f32, &ptx.f64).hash(&mut h);
+        exact_fn.to_string().hash(&mut h);
+        Literal::u64_suffixed(h.finish())
+    };
     let doc = format!("Stage `{name}` of a keops kernel.");
     quote! {
         #[doc = #doc]
@@ -720,6 +728,7 @@ pub fn stage_tokens(
         impl #p::CpuStage for #ident {
             const INFO: &'static #p::StageInfo = &#p::StageInfo {
                 name: #name,
+                key: #key,
                 vars: &[#(#vars),*],
                 outer_cat: #outer_cat,
                 red: #red,
@@ -950,6 +959,12 @@ pub fn expand(
             dot.as_ref().map(|_| exact_tokens(&exact)),
         ));
     }
+    // The f64 code of the family's stages, named only by the kernels'
+    // `__F64_STAGES` (rustc generates it only where `f64_accumulation` reads
+    // that constant).
+    items.push(quote! {
+        pub const __KEOPS_F64: &[#p::F64Stage] = &[#(#p::F64Stage::of::<#stage_idents>()),*];
+    });
     let kernel_ident = |k: usize| format_ident!("__KeopsKernel{}", k);
     for (k, (path, prog)) in family.programs.iter().enumerate() {
         let ident = kernel_ident(k);
@@ -1267,6 +1282,7 @@ fn program_tokens(
             fn stages(&self) -> &'static [&'static #p::StageInfo] {
                 &[#(#stage_names),*]
             }
+            const __F64_STAGES: &'static [&'static [#p::F64Stage]] = &[__KEOPS_F64];
         }
     }
 }
@@ -1427,6 +1443,7 @@ fn stub_kernel(
             fn with_options(self, opts: #p::Options) -> Self { #ident { opts } }
             fn input_names(&self) -> &'static [&'static str] { &[] }
             fn stages(&self) -> &'static [&'static #p::StageInfo] { &[] }
+            const __F64_STAGES: &'static [&'static [#p::F64Stage]] = &[];
         }
     }
 }

@@ -290,6 +290,7 @@ pub fn expand(
     doc_src: &str,
 ) -> TokenStream {
     let mut mods = Vec::new();
+    let part_mods: Vec<Ident> = m.parts.iter().map(|(part, _)| part.module()).collect();
     for (k, (part, fam)) in m.parts.iter().enumerate() {
         let empty = Vec::new();
         let e = crate::emit_cpu::expand(krate, fam, ptx.get(k).unwrap_or(&empty), doc_src);
@@ -439,6 +440,7 @@ pub fn expand(
                         <#cj as __keops::CpuStage>::INFO,
                     ]
                 }
+                const __F64_STAGES: &'static [&'static [__keops::F64Stage]] = &[#(#part_mods::__KEOPS_F64),*];
             }
 
             #[automatically_derived]

@@ -1,5 +1,6 @@
 //! The [`Kernel`] trait: what every kernel made by `keops!` has in common.
 
+use crate::f64acc::{F64Stage, F64Stages};
 use crate::options::{Backend, Options, SumScheme};
 use crate::ranges::Ranges;
 use crate::simd::SimdLevel;
@@ -38,6 +39,12 @@ pub trait Kernel: Copy + Sized {
     /// several reductions; a kernel whose result is identically zero, none).
     fn stages(&self) -> &'static [&'static StageInfo];
 
+    /// The f64 code of the stages of the kernel's family (one table per
+    /// family), read only by [`Kernel::f64_accumulation`]. Emitted by the
+    /// macro; not a stable API.
+    #[doc(hidden)]
+    const __F64_STAGES: &'static [&'static [F64Stage]];
+
     /// Selects the back end (CPU, a CUDA device, or the PTX simulator) for
     /// the next calls.
     fn backend(self, backend: Backend) -> Self {
@@ -54,10 +61,16 @@ pub trait Kernel: Copy + Sized {
     }
 
     /// Computes and accumulates in f64 even for f32 data (results are
-    /// rounded to f32 at the end).
+    /// rounded to f32 at the end), for this kernel and the gradient kernels
+    /// taken from it afterwards.
+    ///
+    /// Build cost: the f64 code of the kernel's family (its forward and
+    /// gradient stages) is compiled into a program only when the program
+    /// calls this method on one of the family's kernels (see
+    /// [`crate::f64acc`]); f32 kernels that never ask for it do not pay.
     fn f64_accumulation(self, on: bool) -> Self {
         let mut o = self.options();
-        o.f64_accumulation = on;
+        o.f64_accumulation = on.then(|| F64Stages::new(Self::__F64_STAGES));
         self.with_options(o)
     }
 

@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod cpu;
 pub mod device;
 pub mod error;
+pub mod f64acc;
 pub mod gpu;
 pub mod kernel;
 pub mod matrix;
@@ -60,22 +61,15 @@ pub fn run_stage<S: CpuStage, T: Real>(
             )));
         }
     }
-    if opts.f64_accumulation && T::BYTES == 4 {
+    if let Some(stages) = opts.f64_accumulation.filter(|_| T::BYTES == 4) {
         // Evaluate in f64 on converted copies, round the results.
-        let conv: Vec<Val<'static, f64>> = args.iter().map(|a| to_f64(a)).collect::<Result<_>>()?;
-        let refs: Vec<&Val<'_, f64>> = conv.iter().collect();
-        let o = Options {
-            f64_accumulation: false,
-            ..*opts
-        };
-        let r = run_backend::<S, f64>(&o, &refs, m, n, false)?;
-        return from_f64(r);
+        return f64acc::run_stage::<S, T>(stages, opts, args, m, n);
     }
     run_backend::<S, T>(opts, args, m, n, keep)
 }
 
 #[cfg_attr(not(any(feature = "cuda", feature = "sim")), allow(unused_variables))]
-fn run_backend<S: CpuStage, T: Real>(
+pub(crate) fn run_backend<S: CpuStage, T: Real>(
     opts: &Options,
     args: &[&Val<'_, T>],
     m: usize,
@@ -152,7 +146,7 @@ pub(crate) fn per_problem_without_batch(name: &str, len: usize, dim: usize) -> E
 /// memory between stages: on the GPU back ends, except with f64
 /// accumulation (whose f32 to f64 conversion happens on the host).
 pub fn keep_intermediates(opts: &Options) -> bool {
-    opts.backend != Backend::Cpu && !opts.f64_accumulation
+    opts.backend != Backend::Cpu && opts.f64_accumulation.is_none()
 }
 
 fn rows_for<T: Real>(
@@ -167,59 +161,12 @@ fn rows_for<T: Real>(
         .and_then(|(_, a)| a.nrows())
 }
 
-fn to_f64<T: Real>(v: &Val<'_, T>) -> Result<Val<'static, f64>> {
-    Ok(match v {
-        Val::Rows { name, data } => Val::Rows {
-            name,
-            data: data.mapv(|x| x.to_f64()).into(),
-        },
-        Val::Index { name, data } => Val::Index {
-            name,
-            data: data.to_owned().into(),
-        },
-        Val::Pair(a, b) => Val::Pair(a.mapv(|x| x.to_f64()), b.clone()),
-        Val::Vector { name, data } => Val::Vector {
-            name,
-            data: data.iter().map(|x| x.to_f64()).collect::<Vec<_>>().into(),
-        },
-        Val::Device { .. } | Val::DeviceIndex(_) | Val::DevicePair(..) => {
-            return Err(Error::Unsupported(format!(
-                "`{}`: f64 accumulation with device-resident f32 inputs (copy them to the host)",
-                v.name()
-            )))
-        }
-    })
-}
-
-fn from_f64<T: Real>(v: Val<'static, f64>) -> Result<Val<'static, T>> {
-    Ok(match v {
-        Val::Rows { name, data } => Val::Rows {
-            name,
-            data: data.mapv(T::from_f64).into(),
-        },
-        Val::Index { name, data } => Val::Index { name, data },
-        Val::Pair(a, b) => Val::Pair(a.mapv(T::from_f64), b),
-        Val::Vector { name, data } => Val::Vector {
-            name,
-            data: data
-                .iter()
-                .map(|&x| T::from_f64(x))
-                .collect::<Vec<_>>()
-                .into(),
-        },
-        Val::Device { .. } | Val::DeviceIndex(_) | Val::DevicePair(..) => {
-            return Err(Error::Internal(
-                "f64 accumulation produced a device-resident value".into(),
-            ))
-        }
-    })
-}
-
 /// The interface of macro-generated code. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::device::DeviceRows;
     pub use crate::error::{Error, Result};
+    pub use crate::f64acc::F64Stage;
     pub use crate::kernel::{GradientNotEmitted, Kernel};
     pub use crate::matrix;
     pub use crate::ops;

@@ -1,5 +1,6 @@
 //! Per-call options.
 
+use crate::f64acc::F64Stages;
 use crate::ranges::RangesId;
 use crate::simd::SimdLevel;
 
@@ -74,8 +75,11 @@ pub struct Options {
     pub backend: Backend,
     /// Summation scheme.
     pub sum_scheme: SumScheme,
-    /// Evaluate in f64 even for f32 data (results rounded back to f32).
-    pub f64_accumulation: bool,
+    /// Evaluate in f64 even for f32 data (results rounded back to f32):
+    /// the f64 code of the kernel's family, set by
+    /// [`Kernel::f64_accumulation`](crate::Kernel::f64_accumulation)
+    /// (`None`: off).
+    pub f64_accumulation: Option<F64Stages>,
     /// CPU threads (`None`: as many as the current rayon pool has, which
     /// follows `RAYON_NUM_THREADS`; kernels run in pools of their own, see
     /// [`crate::threads`]).
@@ -97,7 +101,7 @@ impl Options {
     pub const DEFAULT: Options = Options {
         backend: Backend::Cpu,
         sum_scheme: SumScheme::Block,
-        f64_accumulation: false,
+        f64_accumulation: None,
         threads: None,
         simd: None,
         gpu_scheme: GpuScheme::Auto,

@@ -396,15 +396,15 @@ where
         {
             let args: Vec<&Val<'_, T>> = self.inputs.iter().collect();
             let (orows, irows) = (rows, v.nrows());
-            if opts.f64_accumulation && T::BYTES == 4 {
+            if opts.f64_accumulation.is_some() && T::BYTES == 4 {
                 let conv: Vec<Val<'static, f64>> = args
                     .iter()
-                    .map(|a| crate::to_f64(a))
+                    .map(|a| crate::f64acc::to_f64(a))
                     .collect::<Result<_>>()?;
                 let refs: Vec<&Val<'_, f64>> = conv.iter().collect();
                 let v64 = v.mapv(|x| x.to_f64());
                 let o = Options {
-                    f64_accumulation: false,
+                    f64_accumulation: None,
                     ..opts
                 };
                 let r = gemm::tiled::<ST, f64>(&o, &refs, orows, irows, v64.view())?;
