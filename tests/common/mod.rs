@@ -321,18 +321,37 @@ macro_rules! gen_input {
     };
 }
 
-/// The argument expression of a variable for `call`.
-#[macro_export]
-macro_rules! call_arg {
-    (Vi, $v:ident) => {
-        &$v
-    };
-    (Vj, $v:ident) => {
-        &$v
-    };
-    (Pm, $v:ident) => {
-        &$v[..]
-    };
+/// The back-end variants a `check!` (`on = "cpu"`) or `check_gpu!`
+/// (`on = "gpu"`) case runs, as (name, options from `base`): every SIMD
+/// level of this CPU, or every one of [`gpu_variants`].
+pub fn variants(on: &str, base: keops::Options) -> Vec<(String, keops::Options)> {
+    match on {
+        "cpu" => levels()
+            .into_iter()
+            .map(|l| {
+                let o = keops::Options {
+                    simd: Some(l),
+                    ..base
+                };
+                (l.to_string(), o)
+            })
+            .collect(),
+        "gpu" => gpu_variants()
+            .into_iter()
+            .map(|(name, backend, scheme, block)| (name, gpu_options(base, backend, scheme, block)))
+            .collect(),
+        other => panic!("unknown back ends `{other}`"),
+    }
+}
+
+/// The default shapes (M, N) of a `check!` / `check_gpu!` case: empty
+/// reductions, single pairs, tails and several tiles. The simulator runs
+/// every thread of every block, so its sizes are smaller.
+pub fn default_sizes(on: &str) -> Vec<(usize, usize)> {
+    match on {
+        "gpu" => vec![(0, 5), (5, 0), (1, 1), (7, 13), (300, 70), (13, 1033)],
+        _ => vec![(0, 5), (5, 0), (1, 1), (7, 13), (1033, 7), (7, 1033)],
+    }
 }
 
 /// Defines a test comparing a forward kernel with the reference evaluator on
@@ -343,19 +362,29 @@ macro_rules! call_arg {
 /// accurate to a few ulp (about 1e-15), f32 ones to a few f32 ulp (about
 /// 3e-7 per operation), and sums of N terms add about sqrt(N) ulp of their
 /// absolute sum.
+///
+/// `check!` and `check_gpu!` share this one body (`@cpu` / `@gpu` selects
+/// the [`variants`] and the [`default_sizes`]).
 #[macro_export]
 macro_rules! check {
     (
-        $name:ident, |$($v:ident : $cat:ident < $dim:literal >),* $(,)?| $body:expr
+        @$on:ident $name:ident, |$($v:ident : $cat:ident < $dim:literal >),* $(,)?| $body:expr
         $(; range = ($lo:expr, $hi:expr))?
         $(; sizes = $sizes:expr)?
         $(; tol64 = $t64:expr)?
         $(; tol32 = $t32:expr)?
+        $(; scheme = $scheme:expr)?
+        $(; fast_math = $fm:literal)?
+        $(; math = [$($f:literal),* $(,)?])?
     ) => {
         #[test]
         fn $name() {
             use ::keops::Kernel as _;
-            let kernel = ::keops::keops!(grad_order = 0, |$($v: $cat<$dim>),*| $body);
+            let kernel = ::keops::keops!(grad_order = 0, $(fast_math = $fm,)? |$($v: $cat<$dim>),*| $body);
+            #[allow(unused_mut, unused_assignments)]
+            let mut fast = true;
+            $( fast = $fm; )?
+            let _ = fast;
             let reference = ::keops_compiler::Reference::parse(concat!(
                 "grad_order = 0, ",
                 stringify!(|$($v: $cat<$dim>),*| $body)
@@ -365,7 +394,7 @@ macro_rules! check {
             let mut range: (f64, f64) = (-1.0, 1.0);
             $( range = ($lo, $hi); )?
             #[allow(unused_mut, unused_assignments)]
-            let mut sizes: Vec<(usize, usize)> = vec![(0, 5), (5, 0), (1, 1), (7, 13), (1033, 7), (7, 1033)];
+            let mut sizes: Vec<(usize, usize)> = $crate::common::default_sizes(stringify!($on));
             $( sizes = $sizes; )?
             #[allow(unused_mut, unused_assignments)]
             let mut tol64: f64 = 1e-13;
@@ -373,30 +402,43 @@ macro_rules! check {
             #[allow(unused_mut, unused_assignments)]
             let mut tol32: f64 = 2e-5;
             $( tol32 = $t32; )?
+            #[allow(unused_mut, unused_assignments)]
+            let mut base = kernel.options();
+            $( base.sum_scheme = $scheme; )?
+            $(
+                let funcs: &[&str] = &[$($f),*];
+                let Some(t) = $crate::common::device_math_tolerance(funcs, true, fast, tol64) else { return };
+                tol64 = t;
+                let Some(t) = $crate::common::device_math_tolerance(funcs, false, fast, tol32) else { return };
+                tol32 = t;
+            )?
             for &(m, n) in &sizes {
                 let mut rng = $crate::common::rng(stringify!($name), m, n);
                 $( let $v = $crate::gen_input!($cat, $dim, m, n, &mut rng, range.0, range.1); )*
-                for level in $crate::common::levels() {
-                    let k = kernel.simd(level);
-                    // f64
-                    let inputs = vec![$( $crate::common::ToRef::to_ref(&$v) ),*];
-                    let r = reference.forward(&inputs).unwrap();
-                    let pv = reference.pair_values(&inputs).unwrap();
-                    let out = k.call($( $crate::call_arg!($cat, $v) ),*).unwrap();
-                    let what = format!("{} f64 (M = {m}, N = {n}, {level})", stringify!($name));
-                    $crate::common::check_forward($crate::common::IntoOut::into_out(out), &r, &pv, reference.reduction(), tol64, &what);
-                    // f32, against the reference on the same (rounded) data
-                    $( let $v = $crate::common::RoundF32::round_f32(&$v); )*
-                    let inputs = vec![$( $crate::common::ToRef::to_ref(&$v) ),*];
-                    let r = reference.forward(&inputs).unwrap();
-                    let pv = reference.pair_values(&inputs).unwrap();
-                    $( let $v = $crate::common::ToF32::to_f32(&$v); )*
-                    let out = k.call($( $crate::call_arg!($cat, $v) ),*).unwrap();
-                    let what = format!("{} f32 (M = {m}, N = {n}, {level})", stringify!($name));
-                    $crate::common::check_forward($crate::common::IntoOut::into_out(out), &r, &pv, reference.reduction(), tol32, &what);
+                let inputs64 = vec![$( $crate::common::ToRef::to_ref(&$v) ),*];
+                let r64 = reference.forward(&inputs64).unwrap();
+                let pv64 = reference.pair_values(&inputs64).unwrap();
+                // f32 runs against the reference on the same (rounded) data.
+                let inputs32 = vec![$( $crate::common::ToRef::to_ref(&$crate::common::RoundF32::round_f32(&$v)) ),*];
+                let r32 = reference.forward(&inputs32).unwrap();
+                let pv32 = reference.pair_values(&inputs32).unwrap();
+                let f32_in = ($( $crate::common::ToF32::to_f32(&$crate::common::RoundF32::round_f32(&$v)), )*);
+                for (vname, opts) in $crate::common::variants(stringify!($on), base) {
+                    let k = kernel.with_options(opts);
+                    let what = format!("{} f64 (M = {m}, N = {n}, {vname})", stringify!($name));
+                    let out = $crate::kernel_call!(k, $( $cat $v ),*).unwrap_or_else(|e| panic!("{what}: {e}"));
+                    $crate::common::check_forward($crate::common::IntoOut::into_out(out), &r64, &pv64, reference.reduction(), tol64, &what);
+                    #[allow(non_snake_case)]
+                    let ($($v,)*) = &f32_in;
+                    let what = format!("{} f32 (M = {m}, N = {n}, {vname})", stringify!($name));
+                    let out = $crate::kernel_call!(k, $( $cat (*$v) ),*).unwrap_or_else(|e| panic!("{what}: {e}"));
+                    $crate::common::check_forward($crate::common::IntoOut::into_out(out), &r32, &pv32, reference.reduction(), tol32, &what);
                 }
             }
         }
+    };
+    ($name:ident, $($case:tt)*) => {
+        $crate::check!(@cpu $name, $($case)*);
     };
 }
 
@@ -446,100 +488,32 @@ pub fn gpu_options(
     }
 }
 
-/// Like `check!`, but the kernel runs on the GPU back end through the PTX
-/// simulator (`Backend::Simulator`), for each of [`gpu_variants`], in f64
-/// and f32, against the reference evaluator. Default sizes are smaller than
-/// `check!`'s (the simulator runs every thread of every block) but still
-/// exercise empty ranges, tails, several blocks and several tiles.
-/// `fast_math = false` compiles the kernel with the accurate device math
-/// (the default is the macro's, `fast_math = true`); `math = [...]` names
-/// the device-math routines of the formula, whose error measured in that
-/// mode sets a floor under `tol32` / `tol64` ([`device_math_tolerance`]).
+/// Like `check!` (the same body), but the kernel runs on the GPU back ends,
+/// for each of [`gpu_variants`] (the PTX simulator, and CUDA device 0 when
+/// present). `fast_math = false` compiles the kernel with the accurate
+/// device math (the default is the macro's, `fast_math = true`);
+/// `math = [...]` names the device-math routines of the formula, whose
+/// error measured in that mode sets a floor under `tol32` / `tol64`
+/// ([`device_math_tolerance`]); `scheme = ...` picks the sum scheme.
 #[macro_export]
 macro_rules! check_gpu {
-    (
-        $name:ident, |$($v:ident : $cat:ident < $dim:literal >),* $(,)?| $body:expr
-        $(; range = ($lo:expr, $hi:expr))?
-        $(; sizes = $sizes:expr)?
-        $(; tol64 = $t64:expr)?
-        $(; tol32 = $t32:expr)?
-        $(; scheme = $scheme:expr)?
-        $(; fast_math = $fm:literal)?
-        $(; math = [$($f:literal),* $(,)?])?
-    ) => {
-        #[test]
-        fn $name() {
-            use ::keops::Kernel as _;
-            let kernel = ::keops::keops!(grad_order = 0, $(fast_math = $fm,)? |$($v: $cat<$dim>),*| $body);
-            #[allow(unused_mut, unused_assignments)]
-            let mut fast = true;
-            $( fast = $fm; )?
-            let _ = fast;
-            let reference = ::keops_compiler::Reference::parse(concat!(
-                "grad_order = 0, ",
-                stringify!(|$($v: $cat<$dim>),*| $body)
-            ))
-            .unwrap();
-            #[allow(unused_mut, unused_assignments)]
-            let mut range: (f64, f64) = (-1.0, 1.0);
-            $( range = ($lo, $hi); )?
-            #[allow(unused_mut, unused_assignments)]
-            let mut sizes: Vec<(usize, usize)> = vec![(0, 5), (5, 0), (1, 1), (7, 13), (300, 70), (13, 1033)];
-            $( sizes = $sizes; )?
-            #[allow(unused_mut, unused_assignments)]
-            let mut tol64: f64 = 1e-13;
-            $( tol64 = $t64; )?
-            #[allow(unused_mut, unused_assignments)]
-            let mut tol32: f64 = 2e-5;
-            $( tol32 = $t32; )?
-            #[allow(unused_mut, unused_assignments)]
-            let mut base = kernel.options();
-            $( base.sum_scheme = $scheme; )?
-            $(
-                let funcs: &[&str] = &[$($f),*];
-                let Some(t) = $crate::common::device_math_tolerance(funcs, true, fast, tol64) else { return };
-                tol64 = t;
-                let Some(t) = $crate::common::device_math_tolerance(funcs, false, fast, tol32) else { return };
-                tol32 = t;
-            )?
-            for &(m, n) in &sizes {
-                let mut rng = $crate::common::rng(stringify!($name), m, n);
-                $( let $v = $crate::gen_input!($cat, $dim, m, n, &mut rng, range.0, range.1); )*
-                let inputs64 = vec![$( $crate::common::ToRef::to_ref(&$v) ),*];
-                let r64 = reference.forward(&inputs64).unwrap();
-                let pv64 = reference.pair_values(&inputs64).unwrap();
-                let inputs32 = vec![$( $crate::common::ToRef::to_ref(&$crate::common::RoundF32::round_f32(&$v)) ),*];
-                let r32 = reference.forward(&inputs32).unwrap();
-                let pv32 = reference.pair_values(&inputs32).unwrap();
-                let f32_in = ($( $crate::common::ToF32::to_f32(&$crate::common::RoundF32::round_f32(&$v)), )*);
-                for (vname, backend, scheme, block) in $crate::common::gpu_variants() {
-                    let k = kernel.with_options($crate::common::gpu_options(base, backend, scheme, block));
-                    let what = format!("{} f64 (M = {m}, N = {n}, {vname})", stringify!($name));
-                    let out = $crate::gpu_call!(k, $( $cat $v ),*).unwrap_or_else(|e| panic!("{what}: {e}"));
-                    $crate::common::check_forward($crate::common::IntoOut::into_out(out), &r64, &pv64, reference.reduction(), tol64, &what);
-                    // f32, against the reference on the same (rounded) data
-                    #[allow(non_snake_case)]
-                    let ($($v,)*) = &f32_in;
-                    let what = format!("{} f32 (M = {m}, N = {n}, {vname})", stringify!($name));
-                    let out = $crate::gpu_call!(k, $( $cat (*$v) ),*).unwrap_or_else(|e| panic!("{what}: {e}"));
-                    $crate::common::check_forward($crate::common::IntoOut::into_out(out), &r32, &pv32, reference.reduction(), tol32, &what);
-                }
-            }
-        }
+    ($name:ident, $($case:tt)*) => {
+        $crate::check!(@gpu $name, $($case)*);
     };
 }
 
-/// The call of a kernel on generated inputs (helper of `check_gpu!`).
+/// The call of a kernel on generated inputs (helper of `check!`).
 #[macro_export]
-macro_rules! gpu_call {
+macro_rules! kernel_call {
     ($k:expr, $( $cat:ident $v:expr ),*) => {
-        $k.call($( $crate::gpu_arg!($cat, $v) ),*)
+        $k.call($( $crate::call_arg!($cat, $v) ),*)
     };
 }
 
-/// An argument of `gpu_call!`.
+/// An argument of `kernel_call!`: the variable's rows, or its parameter
+/// vector as a slice.
 #[macro_export]
-macro_rules! gpu_arg {
+macro_rules! call_arg {
     (Vi, $v:expr) => {
         &$v
     };
