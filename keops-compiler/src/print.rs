@@ -114,7 +114,10 @@ fn render(g: &Graph, id: Id, vars: &[VarDecl], names: &HashMap<Id, String>) -> S
         Op::Tern(t) => format!("{}({}, {}, {})", t.name(), a(0), a(1), a(2)),
         Op::Gather(m) => {
             // Recognise the common shapes.
-            if n.args.len() == 1 && m.sources.iter().all(|s| s.len() == 1 && s[0] == (0, 0)) {
+            if n.args.len() == 1
+                && g.dim(n.args[0]) == 1
+                && m.sources.iter().all(|s| s.len() == 1 && s[0] == (0, 0))
+            {
                 return format!("splat({}, {})", a(0), n.dim);
             }
             if m.sources.len() == 1

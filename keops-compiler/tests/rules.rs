@@ -244,12 +244,9 @@ fn slices_and_concatenations() {
     simplifies("cat(u, x)", "[u[0], u[1], u[2], x[0]]");
 }
 
-/// print.rs renders a selection of component 0 (one component) of a vector
-/// as `splat(u, 1)`: its "broadcast" shape test does not check that the
-/// argument is a scalar. The IR is right (the derivative `[e[0], 0, 0]`
-/// below reads component 0); the printed form is wrong.
+/// Component 0 of a vector prints as a selection, not as a broadcast (a
+/// printer bug these lines found: `splat(u, 1)`).
 #[test]
-#[ignore = "print.rs: u[0] prints as splat(u, 1)"]
 fn first_component_prints_as_a_selection() {
     simplifies("u[0]", "u[0..1]");
     derivative("cat(x, u)", "x", "e[0..1]");
