@@ -17,6 +17,8 @@
 //! assert_eq!(out.dim(), (100, 1));
 //! # Ok::<(), keops::Error>(())
 //! ```
+
+#![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
 /// The `half` crate (feature `f16`): `half::f16` inputs are stored in half

@@ -18,6 +18,8 @@
 //! assert_eq!(out.reals(), &[12.0, 24.0]);
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod autodiff;
 pub mod emit_cpu;
 pub mod emit_matrix;

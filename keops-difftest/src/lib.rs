@@ -32,6 +32,8 @@
 //! `cargo test --workspace` builds none of them); run them with
 //! `.ci/difftest`, or
 //! `KEOPS_DIFF_SEED=<seed> cargo test -p keops-difftest --features difftest`.
+
+#![forbid(unsafe_code)]
 #![allow(clippy::type_complexity)]
 
 pub mod generator;

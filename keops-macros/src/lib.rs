@@ -13,6 +13,8 @@
 //! On error the expansion holds the errors and a stub kernel with the whole
 //! kernel API, so that users see the formula's mistakes and nothing else.
 
+#![forbid(unsafe_code)]
+
 use proc_macro::TokenStream;
 use proc_macro2::{Delimiter, TokenTree};
 

@@ -110,6 +110,8 @@
 //!
 //! See [`Module::parse`] for the supported PTX subset.
 
+#![forbid(unsafe_code)]
+
 mod decode;
 mod exec;
 mod float;
