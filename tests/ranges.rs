@@ -282,31 +282,27 @@ fn sum_over_i_uses_the_transposed_triple() {
     assert_close(&ks.call(&y, &x, &a).unwrap(), &want, 1e-12, "swap_axes");
 }
 
-#[test]
-fn gauss_gradients() {
-    let (r, mask) = hand_ranges();
-    let mut g = rng(3);
-    let x = uniform(&mut g, M, 3, 0.0, 1.0);
-    let y = uniform(&mut g, N, 3, 0.0, 1.0);
-    let b = uniform(&mut g, N, 2, -1.0, 1.0);
-    let e = uniform(&mut g, M, 2, -1.0, 1.0);
-    let gm = 1.5;
-    let k = keops!(grad_order = 1, |x: Vi<3>, y: Vj<3>, b: Vj<2>, g: Pm<1>| {
-        sum_j(exp(-g * sqdist(x, y)) * b)
-    })
-    .ranges(&r);
-    // d/dx_i = sum_j (e_i . b_j) K_ij (-2g) (x_i - y_j); d/dy_j the opposite
-    // summed over i; d/db_j = sum_i K_ij e_i; d/dg = -sum_ij (e_i . b_j) K_ij d_ij.
-    let mut gx = Array2::<f64>::zeros((M, 3));
-    let mut gy = Array2::<f64>::zeros((N, 3));
-    let mut gb = Array2::<f64>::zeros((N, 2));
+/// The gradients of the ranged Gaussian sum `sum_j exp(-g |x_i - y_j|^2) b_j`
+/// against the cotangent `e`, over the pairs kept by `mask`, derived by
+/// hand: d/dx_i = sum_j (e_i . b_j) K_ij (-2g) (x_i - y_j); d/dy_j the
+/// opposite summed over i; d/db_j = sum_i K_ij e_i; d/dg = -sum_ij
+/// (e_i . b_j) K_ij |x_i - y_j|^2. Returns (d/dx, d/dy, d/db, d/dg).
+fn gauss_gradients_ref(
+    x: &Array2<f64>,
+    y: &Array2<f64>,
+    b: &Array2<f64>,
+    e: &Array2<f64>,
+    gm: f64,
+    mask: &[Vec<bool>],
+) -> (Array2<f64>, Array2<f64>, Array2<f64>, f64) {
+    let (m, n) = (x.nrows(), y.nrows());
+    let mut gx = Array2::<f64>::zeros((m, 3));
+    let mut gy = Array2::<f64>::zeros((n, 3));
+    let mut gb = Array2::<f64>::zeros((n, 2));
     let mut gg = 0.0;
-    for i in 0..M {
-        for j in 0..N {
-            if !mask[i][j] {
-                continue;
-            }
-            let d2 = sqd(&x, i, &y, j);
+    for i in 0..m {
+        for j in (0..n).filter(|&j| mask[i][j]) {
+            let d2 = sqd(x, i, y, j);
             let kij = (-gm * d2).exp();
             let eb = e[[i, 0]] * b[[j, 0]] + e[[i, 1]] * b[[j, 1]];
             for c in 0..3 {
@@ -320,27 +316,60 @@ fn gauss_gradients() {
             gg -= eb * kij * d2;
         }
     }
-    for (level, o) in every_back_end(k.options()) {
-        let kl = k.with_options(o);
-        let what = format!("{level:?}");
-        let o = kl.grad_x().call(&x, &y, &b, &[gm], &e).unwrap();
-        assert_close(&o, &gx, 1e-11, &format!("grad_x {what}"));
-        let o = kl.grad_y().call(&x, &y, &b, &[gm], &e).unwrap();
-        assert_close(&o, &gy, 1e-11, &format!("grad_y {what}"));
-        let o = kl.grad_b().call(&x, &y, &b, &[gm], &e).unwrap();
-        assert_close(&o, &gb, 1e-11, &format!("grad_b {what}"));
-        let o = kl.grad_g().call(&x, &y, &b, &[gm], &e).unwrap();
-        assert!(
-            close(o[0], gg, 1e-10, gg.abs()),
-            "grad_g {what}: {} vs {gg}",
-            o[0]
-        );
-        // f32.
-        let o = kl
-            .grad_y()
-            .call(&f32s(&x), &f32s(&y), &f32s(&b), &[gm as f32], &f32s(&e))
-            .unwrap();
-        assert_close(&f64s(&o), &gy, 1e-4, &format!("grad_y f32 {what}"));
+    (gx, gy, gb, gg)
+}
+
+/// The Gaussian's gradient kernels with ranges: on every back end with the
+/// hand-made ranges, and on the GPU back ends with the small ranges (spans
+/// that start and end inside tiles), against [`gauss_gradients_ref`].
+#[test]
+fn gauss_gradients() {
+    let k = keops!(grad_order = 1, |x: Vi<3>, y: Vj<3>, b: Vj<2>, g: Pm<1>| {
+        sum_j(exp(-g * sqdist(x, y)) * b)
+    });
+    let gm = 1.5;
+    let cases = [
+        (hand_ranges(), M, N, 3, true),
+        (small_ranges(), MS, NS, 24, false),
+    ];
+    for ((r, mask), m, n, seed, cpu) in cases {
+        let mut g = rng(seed);
+        let x = uniform(&mut g, m, 3, 0.0, 1.0);
+        let y = uniform(&mut g, n, 3, 0.0, 1.0);
+        let b = uniform(&mut g, n, 2, -1.0, 1.0);
+        let e = uniform(&mut g, m, 2, -1.0, 1.0);
+        let (gx, gy, gb, gg) = gauss_gradients_ref(&x, &y, &b, &e, gm, &mask);
+        let k = k.ranges(&r);
+        let variants: Vec<(String, Options)> = if cpu {
+            every_back_end(k.options())
+        } else {
+            gpu_backends()
+                .into_iter()
+                .map(|(name, be, block)| (name, on_gpu(k, be, block).options()))
+                .collect()
+        };
+        for (name, o) in variants {
+            let kl = k.with_options(o);
+            let what = format!("{name} (M = {m}, N = {n})");
+            let o = kl.grad_x().call(&x, &y, &b, &[gm], &e).unwrap();
+            assert_close(&o, &gx, 1e-11, &format!("grad_x {what}"));
+            let o = kl.grad_y().call(&x, &y, &b, &[gm], &e).unwrap();
+            assert_close(&o, &gy, 1e-11, &format!("grad_y {what}"));
+            let o = kl.grad_b().call(&x, &y, &b, &[gm], &e).unwrap();
+            assert_close(&o, &gb, 1e-11, &format!("grad_b {what}"));
+            let o = kl.grad_g().call(&x, &y, &b, &[gm], &e).unwrap();
+            assert!(
+                close(o[0], gg, 1e-10, gg.abs()),
+                "grad_g {what}: {} vs {gg}",
+                o[0]
+            );
+            // f32.
+            let o = kl
+                .grad_y()
+                .call(&f32s(&x), &f32s(&y), &f32s(&b), &[gm as f32], &f32s(&e))
+                .unwrap();
+            assert_close(&f64s(&o), &gy, 1e-4, &format!("grad_y f32 {what}"));
+        }
     }
 }
 
@@ -1250,55 +1279,6 @@ fn gpu_reductions_over_i() {
             false,
             &format!("argkmin_i {name} f32"),
         );
-    }
-}
-
-#[test]
-fn gpu_gauss_gradients() {
-    let (r, mask) = small_ranges();
-    let mut g = rng(24);
-    let x = uniform(&mut g, MS, 3, 0.0, 1.0);
-    let y = uniform(&mut g, NS, 3, 0.0, 1.0);
-    let b = uniform(&mut g, NS, 2, -1.0, 1.0);
-    let e = uniform(&mut g, MS, 2, -1.0, 1.0);
-    let gm = 1.5;
-    let k = keops!(grad_order = 1, |x: Vi<3>, y: Vj<3>, b: Vj<2>, g: Pm<1>| {
-        sum_j(exp(-g * sqdist(x, y)) * b)
-    })
-    .ranges(&r);
-    let mut gx = Array2::<f64>::zeros((MS, 3));
-    let mut gy = Array2::<f64>::zeros((NS, 3));
-    let mut gg = 0.0;
-    for i in 0..MS {
-        for j in (0..NS).filter(|&j| mask[i][j]) {
-            let d2 = sqd(&x, i, &y, j);
-            let kij = (-gm * d2).exp();
-            let eb = e[[i, 0]] * b[[j, 0]] + e[[i, 1]] * b[[j, 1]];
-            for c in 0..3 {
-                let t = eb * kij * (-2.0 * gm) * (x[[i, c]] - y[[j, c]]);
-                gx[[i, c]] += t;
-                gy[[j, c]] -= t;
-            }
-            gg -= eb * kij * d2;
-        }
-    }
-    for (name, be, block) in gpu_backends() {
-        let kg = on_gpu(k, be, block);
-        let o = kg.grad_x().call(&x, &y, &b, &[gm], &e).unwrap();
-        assert_close(&o, &gx, 1e-12, &format!("grad_x {name}"));
-        let o = kg.grad_y().call(&x, &y, &b, &[gm], &e).unwrap();
-        assert_close(&o, &gy, 1e-12, &format!("grad_y {name}"));
-        let o = kg.grad_g().call(&x, &y, &b, &[gm], &e).unwrap();
-        assert!(
-            close(o[0], gg, 1e-11, gg.abs()),
-            "grad_g {name}: {} vs {gg}",
-            o[0]
-        );
-        let o = kg
-            .grad_y()
-            .call(&f32s(&x), &f32s(&y), &f32s(&b), &[gm as f32], &f32s(&e))
-            .unwrap();
-        assert_close(&f64s(&o), &gy, 1e-4, &format!("grad_y f32 {name}"));
     }
 }
 
