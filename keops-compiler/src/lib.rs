@@ -28,10 +28,11 @@ pub mod front;
 pub mod ir;
 pub mod limits;
 pub mod lower;
-pub mod ops;
 pub mod parse;
 pub mod print;
 pub mod stage;
+
+pub use ir::ops;
 
 use eval::RefValue;
 use stage::Family;

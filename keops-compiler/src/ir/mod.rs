@@ -20,7 +20,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::ops::{self, ElemOp, Eval, OpDef, Vjp};
+pub mod ops;
+
+use ops::{ElemOp, Eval, OpDef, Vjp};
 
 /// Handle of a node in a [`Graph`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
