@@ -33,7 +33,7 @@ use crate::cpu::reduce::RedConsts;
 use crate::error::{Error, Result};
 use crate::options::{Options, SumScheme};
 use crate::ranges::Side;
-use crate::simd::{self, Pack, Real, SimdLevel, WithPack};
+use crate::simd::{self, Pack, PerReal, Real, SimdLevel, WithPack};
 use crate::stage::{Buf, CpuStage, Features, PairCtx, Role, StageInfo, VarKind};
 use crate::value::Val;
 
@@ -156,7 +156,22 @@ pub fn run_stage<S: CpuStage, T: Real>(
     m: usize,
     n: usize,
 ) -> Result<Val<'static, T>> {
-    T::__cpu_engine(&Kernels::<S>(PhantomData), opts, args, m, n)
+    T::__select::<Engine>()(&Kernels::<S>(PhantomData), opts, args, m, n)
+}
+
+/// The engine's entry point for each element type: [`run_engine_f32`],
+/// [`run_engine_f64`].
+struct Engine;
+
+impl PerReal for Engine {
+    type Item<T: Real> =
+        fn(&dyn StageKernels<T>, &Options, &[&Val<'_, T>], usize, usize) -> Result<Val<'static, T>>;
+    fn f32() -> Self::Item<f32> {
+        run_engine_f32
+    }
+    fn f64() -> Self::Item<f64> {
+        run_engine_f64
+    }
 }
 
 /// The engine for f32 data (see [`run_stage`]).

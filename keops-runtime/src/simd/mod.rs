@@ -87,16 +87,24 @@ pub trait Real:
     #[doc(hidden)]
     fn __dispatch<W: WithPack<Self>>(w: W, level: SimdLevel) -> W::Output;
 
-    /// The CPU engine for this type, compiled once in this crate (see
-    /// `keops_runtime::cpu::run_stage`).
+    /// `F`'s item for this type (`F::f32()` or `F::f64()`): how the modules
+    /// above this one reach what they have once per element type, such as
+    /// the CPU engine compiled once in this crate (see
+    /// `keops_runtime::cpu::run_stage`), from generic code.
     #[doc(hidden)]
-    fn __cpu_engine(
-        k: &dyn crate::cpu::StageKernels<Self>,
-        opts: &crate::options::Options,
-        args: &[&crate::value::Val<'_, Self>],
-        m: usize,
-        n: usize,
-    ) -> crate::error::Result<crate::value::Val<'static, Self>>;
+    fn __select<F: PerReal>() -> F::Item<Self>;
+}
+
+/// Items with one instance per element type (`f32`, `f64`), picked for a
+/// generic `T: Real` by [`Real::__select`].
+#[doc(hidden)]
+pub trait PerReal {
+    /// The item's type for element type `T`.
+    type Item<T: Real>;
+    /// The item for `f32`.
+    fn f32() -> Self::Item<f32>;
+    /// The item for `f64`.
+    fn f64() -> Self::Item<f64>;
 }
 
 /// A body of code generic over the pack type, run by [`dispatch`].

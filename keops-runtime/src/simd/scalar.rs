@@ -14,7 +14,7 @@
 //! the same bits.
 
 use super::dispatch;
-use super::{Pack, Real, SimdLevel, WithPack};
+use super::{Pack, PerReal, Real, SimdLevel, WithPack};
 
 /// Applies `f` pairwise in the fixed tree order that every `hsum`, `hmin`
 /// and `hmax` uses: `v[i] = f(v[i], v[i + n/2])`, halving `n` until one value
@@ -48,7 +48,7 @@ macro_rules! impl_scalar {
         $t:ident, $bits:ident, $name:literal,
         mant_bits = $mant:literal, bias = $bias:literal,
         sub_scale = $sub_scale:expr, sub_log2 = $sub_log2:literal,
-        avx2 = $avx2:ident, avx512 = $avx512:ident, engine = $engine:ident $(,)?
+        avx2 = $avx2:ident, avx512 = $avx512:ident $(,)?
     ) => {
         impl Real for $t {
             const NAME: &'static str = $name;
@@ -91,14 +91,8 @@ macro_rules! impl_scalar {
             }
 
             #[inline]
-            fn __cpu_engine(
-                k: &dyn crate::cpu::StageKernels<Self>,
-                opts: &crate::options::Options,
-                args: &[&crate::value::Val<'_, Self>],
-                m: usize,
-                n: usize,
-            ) -> crate::error::Result<crate::value::Val<'static, Self>> {
-                crate::cpu::$engine(k, opts, args, m, n)
+            fn __select<F: PerReal>() -> F::Item<Self> {
+                F::$t()
             }
         }
 
@@ -291,7 +285,6 @@ impl_scalar!(
     sub_log2 = 32,
     avx2 = F32x8,
     avx512 = F32x16,
-    engine = run_engine_f32,
 );
 impl_scalar!(
     f64,
@@ -303,5 +296,4 @@ impl_scalar!(
     sub_log2 = 64,
     avx2 = F64x4,
     avx512 = F64x8,
-    engine = run_engine_f64,
 );
