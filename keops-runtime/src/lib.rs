@@ -8,6 +8,7 @@ pub mod batch;
 pub mod cluster;
 pub mod cpu;
 pub mod device;
+mod elem;
 pub mod error;
 pub mod f64acc;
 pub mod gpu;

@@ -63,7 +63,7 @@ pub trait Real:
     + SubAssign
     + MulAssign
     + Pack<Elem = Self>
-    + crate::device::DeviceElem
+    + crate::elem::DeviceElem
 {
     /// `"f32"` or `"f64"`.
     const NAME: &'static str;
