@@ -22,27 +22,6 @@ pub enum Backend {
     Simulator,
 }
 
-impl Backend {
-    /// Whether kernels can run on this back end here: always for the CPU;
-    /// for a CUDA device, when the binary has the `cuda` feature and the
-    /// driver opens the device; for the simulator, with the `sim` feature.
-    ///
-    /// ```
-    /// use keops_runtime::Backend;
-    /// assert!(Backend::Cpu.is_available());
-    /// ```
-    pub fn is_available(self) -> bool {
-        match self {
-            Backend::Cpu => true,
-            #[cfg(feature = "cuda")]
-            Backend::Gpu { device } => crate::gpu::cuda::context(device).is_ok(),
-            #[cfg(not(feature = "cuda"))]
-            Backend::Gpu { .. } => false,
-            Backend::Simulator => cfg!(feature = "sim"),
-        }
-    }
-}
-
 /// How the GPU back end splits the work (see `keops_runtime::gpu`). A call
 /// with block-sparse ranges always runs the 1D scheme over its per-block
 /// table, whatever this says.

@@ -13,6 +13,12 @@
 //! Without either feature the type exists but cannot be constructed: code
 //! that mentions it compiles everywhere, and every constructor returns an
 //! error.
+//!
+//! The memory of each GPU back end is here too, below the launcher
+//! (`crate::gpu`, which runs kernels on it): `cuda.rs` (a CUDA device: its
+//! context, stream, allocations and copies) and `sim.rs` (the simulated
+//! devices), and so is [`Backend::is_available`] (whether a back end's
+//! device opens).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -23,6 +29,40 @@ pub use crate::elem::DeviceElem;
 use crate::error::{Error, Result};
 use crate::options::Backend;
 
+#[cfg(feature = "cuda")]
+pub(crate) mod cuda;
+#[cfg(feature = "sim")]
+pub(crate) mod sim;
+
+impl Backend {
+    /// Whether kernels can run on this back end here: always for the CPU;
+    /// for a CUDA device, when the binary has the `cuda` feature and the
+    /// driver opens the device; for the simulator, with the `sim` feature.
+    ///
+    /// ```
+    /// use keops_runtime::Backend;
+    /// assert!(Backend::Cpu.is_available());
+    /// ```
+    pub fn is_available(self) -> bool {
+        match self {
+            Backend::Cpu => true,
+            #[cfg(feature = "cuda")]
+            Backend::Gpu { device } => cuda::context(device).is_ok(),
+            #[cfg(not(feature = "cuda"))]
+            Backend::Gpu { .. } => false,
+            Backend::Simulator => cfg!(feature = "sim"),
+        }
+    }
+}
+
+/// The error for `Backend::Simulator` in a build without the `sim` feature.
+#[cfg(not(feature = "sim"))]
+pub(crate) fn sim_missing() -> Error {
+    Error::Simulator(
+        "not compiled in: Backend::Simulator needs the `sim` feature of keops-runtime".into(),
+    )
+}
+
 /// Where the data of a [`DeviceRows`] lives.
 pub(crate) enum Storage<E> {
     /// A cudarc allocation (its context knows the device).
@@ -30,7 +70,7 @@ pub(crate) enum Storage<E> {
     Cuda(cudarc::driver::CudaSlice<E>),
     /// An allocation on a simulated device.
     #[cfg(feature = "sim")]
-    Sim(crate::gpu::sim::Resident),
+    Sim(sim::Resident),
     /// Keeps `E` used when no GPU back end is compiled in (never built).
     #[allow(dead_code)]
     None(std::convert::Infallible, PhantomData<E>),
@@ -113,7 +153,7 @@ impl<E: DeviceElem> DeviceRows<E> {
             )),
             #[cfg(feature = "cuda")]
             Backend::Gpu { device } => {
-                let dev = crate::gpu::cuda::CudaGpu::new(device)?;
+                let dev = cuda::CudaGpu::new(device)?;
                 Ok(DeviceRows {
                     rows,
                     cols,
@@ -131,14 +171,11 @@ impl<E: DeviceElem> DeviceRows<E> {
                 Ok(DeviceRows {
                     rows,
                     cols,
-                    storage: Storage::Sim(crate::gpu::sim::Resident::upload(
-                        &crate::gpu::sim::default_device(),
-                        &bytes,
-                    )?),
+                    storage: Storage::Sim(sim::Resident::upload(&sim::default_device(), &bytes)?),
                 })
             }
             #[cfg(not(feature = "sim"))]
-            Backend::Simulator => Err(crate::gpu::sim_missing()),
+            Backend::Simulator => Err(sim_missing()),
         }
     }
 
@@ -150,7 +187,7 @@ impl<E: DeviceElem> DeviceRows<E> {
     pub fn to_host(&self) -> Result<Array2<E>> {
         let v: Vec<E> = match &self.storage {
             #[cfg(feature = "cuda")]
-            Storage::Cuda(s) => crate::gpu::cuda::download_typed(s)?,
+            Storage::Cuda(s) => cuda::download_typed(s)?,
             #[cfg(feature = "sim")]
             Storage::Sim(r) => r
                 .download(self.rows * self.cols * E::ELEM_BYTES)?
@@ -170,7 +207,7 @@ impl<E: DeviceElem> DeviceRows<E> {
             Storage::Cuda(s) => Ok(DeviceRows {
                 rows: self.rows,
                 cols: self.cols,
-                storage: Storage::Cuda(crate::gpu::cuda::clone_typed(s)?),
+                storage: Storage::Cuda(cuda::clone_typed(s)?),
             }),
             #[cfg(feature = "sim")]
             Storage::Sim(r) => Ok(DeviceRows {

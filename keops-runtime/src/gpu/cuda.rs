@@ -3,77 +3,24 @@
 //! cudarc is built without NVRTC: modules are loaded from the embedded PTX
 //! with `cuModuleLoadData` (`driver::result::module::load_data`), kernels
 //! fetched with `get_function` and launched with `launch_kernel`. This file
-//! is the only place where those raw driver calls are made. Memory goes
-//! through cudarc's safe API. The driver library is opened at first use; a
-//! missing driver or device is [`Error::GpuUnavailable`], never a panic.
+//! is the only place where those raw driver calls are made. The device
+//! itself (context, stream, memory) is `device/cuda.rs`.
 
 use std::collections::HashMap;
 use std::ffi::{c_void, CString};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
-use cudarc::driver::{result, sys, CudaContext, CudaSlice, CudaStream, DevicePtr, DriverError};
+use cudarc::driver::{result, sys, CudaContext, CudaSlice, DevicePtr};
 
 use super::GpuDevice;
+pub use crate::device::cuda::{context, CudaGpu};
+use crate::device::cuda::{cuda_err, describe};
 use crate::device::{DeviceElem, DeviceRows, Storage};
 use crate::error::{Error, Result};
 use crate::options::{Backend, Options};
 use crate::simd::Real;
 use crate::stage::StageInfo;
 use crate::value::Val;
-
-fn cuda_err(call: &'static str) -> impl Fn(DriverError) -> Error {
-    move |e| Error::Cuda {
-        call,
-        message: describe(&e),
-    }
-}
-
-fn describe(e: &DriverError) -> String {
-    match e.error_string() {
-        Ok(s) => format!("{:?}: {}", e.0, s.to_string_lossy()),
-        Err(_) => format!("{:?}", e.0),
-    }
-}
-
-/// The primary context of a device, created once and kept for the life of
-/// the process (so that the modules loaded in it stay valid).
-pub fn context(ordinal: usize) -> Result<Arc<CudaContext>> {
-    static CONTEXTS: OnceLock<Mutex<HashMap<usize, Arc<CudaContext>>>> = OnceLock::new();
-    let contexts = CONTEXTS.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut g = contexts
-        .lock()
-        .map_err(|_| Error::Internal("CUDA context cache poisoned".into()))?;
-    if let Some(c) = g.get(&ordinal) {
-        return Ok(c.clone());
-    }
-    // SAFETY: `is_culib_present` only tries to open the driver library with
-    // `dlopen` (and closes it); it has no other precondition. cudarc would
-    // panic on first use without the library, hence this check.
-    if !unsafe { sys::is_culib_present() } {
-        return Err(Error::GpuUnavailable(
-            "the CUDA driver library (libcuda) was not found".into(),
-        ));
-    }
-    let count = CudaContext::device_count().map_err(|e| {
-        Error::GpuUnavailable(format!(
-            "cannot initialise the CUDA driver: {}",
-            describe(&e)
-        ))
-    })?;
-    if ordinal >= count.max(0) as usize {
-        return Err(Error::GpuUnavailable(format!(
-            "no CUDA device {ordinal} ({count} device(s) found)"
-        )));
-    }
-    let ctx = CudaContext::new(ordinal).map_err(|e| {
-        Error::GpuUnavailable(format!(
-            "cannot create a context on device {ordinal}: {}",
-            describe(&e)
-        ))
-    })?;
-    g.insert(ordinal, ctx.clone());
-    Ok(ctx)
-}
 
 /// A loaded module and the kernels fetched from it.
 struct LoadedModule {
@@ -128,76 +75,6 @@ fn function(ctx: &CudaContext, ordinal: usize, ptx: &'static str, name: &str) ->
         .map_err(cuda_err("cuModuleGetFunction"))?;
     entry.functions.insert(name.to_string(), f);
     Ok(Function { f })
-}
-
-/// A CUDA device (its primary context and default stream).
-pub struct CudaGpu {
-    ctx: Arc<CudaContext>,
-    stream: Arc<CudaStream>,
-    ordinal: usize,
-}
-
-impl CudaGpu {
-    /// The device `ordinal` (created on first use, then shared).
-    pub fn new(ordinal: usize) -> Result<CudaGpu> {
-        let ctx = context(ordinal)?;
-        let stream = ctx.default_stream();
-        Ok(CudaGpu {
-            ctx,
-            stream,
-            ordinal,
-        })
-    }
-
-    fn alloc_typed<E: DeviceElem>(&self, len: usize, what: &str) -> Result<CudaSlice<E>> {
-        self.stream.alloc_zeros::<E>(len.max(1)).map_err(|e| {
-            if e.0 == sys::CUresult::CUDA_ERROR_OUT_OF_MEMORY {
-                Error::OutOfMemory {
-                    bytes: len * E::ELEM_BYTES,
-                    what: what.to_string(),
-                }
-            } else {
-                Error::Cuda {
-                    call: "cuMemAlloc",
-                    message: describe(&e),
-                }
-            }
-        })
-    }
-
-    /// Copies host data into a new allocation.
-    pub(crate) fn upload_typed<E: DeviceElem>(&self, data: &[E]) -> Result<CudaSlice<E>> {
-        let mut s = self.alloc_typed::<E>(data.len(), "a device matrix")?;
-        if !data.is_empty() {
-            self.stream
-                .memcpy_htod(data, &mut s)
-                .map_err(cuda_err("cuMemcpyHtoD"))?;
-        }
-        self.stream
-            .synchronize()
-            .map_err(cuda_err("cuStreamSynchronize"))?;
-        Ok(s)
-    }
-}
-
-/// Copies a whole allocation to the host.
-pub(crate) fn download_typed<E: DeviceElem>(s: &CudaSlice<E>) -> Result<Vec<E>> {
-    let stream = s.stream();
-    let v = stream.clone_dtoh(s).map_err(cuda_err("cuMemcpyDtoH"))?;
-    stream
-        .synchronize()
-        .map_err(cuda_err("cuStreamSynchronize"))?;
-    Ok(v)
-}
-
-/// A copy of an allocation on the same device.
-pub(crate) fn clone_typed<E: DeviceElem>(s: &CudaSlice<E>) -> Result<CudaSlice<E>> {
-    let stream = s.stream();
-    let c = stream.clone_dtod(s).map_err(cuda_err("cuMemcpyDtoD"))?;
-    stream
-        .synchronize()
-        .map_err(cuda_err("cuStreamSynchronize"))?;
-    Ok(c)
 }
 
 impl GpuDevice for CudaGpu {

@@ -49,6 +49,8 @@ pub mod cuda;
 #[cfg(feature = "sim")]
 pub mod sim;
 
+#[cfg(not(feature = "sim"))]
+pub(crate) use crate::device::sim_missing;
 use crate::device::{DeviceElem, DeviceRows};
 use crate::error::{Error, Result};
 use crate::options::{Backend, GpuScheme, Options};
@@ -121,14 +123,6 @@ pub trait GpuDevice {
     ) -> Result<()>;
     /// Waits for every launched kernel.
     fn synchronize(&mut self) -> Result<()>;
-}
-
-/// The error for `Backend::Simulator` in a build without the `sim` feature.
-#[cfg(not(feature = "sim"))]
-pub(crate) fn sim_missing() -> Error {
-    Error::Simulator(
-        "not compiled in: Backend::Simulator needs the `sim` feature of keops-runtime".into(),
-    )
 }
 
 /// The 1D/2D decision: `None` for 1D, `Some(chunk_len)` for 2D.

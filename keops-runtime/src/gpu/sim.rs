@@ -8,97 +8,19 @@
 //! on a shared device, [`default_device`], and calls that use them run there.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use keops_ptx_sim::{Device, Module, Param};
+use keops_ptx_sim::{Module, Param};
 
 use super::{GpuDevice, SIM_SMS};
+pub use crate::device::sim::{default_device, Resident, SharedDevice};
+use crate::device::sim::{lock, new_device, sim_err, try_alloc};
 use crate::device::{DeviceElem, DeviceRows, Storage};
 use crate::error::{Error, Result};
 use crate::options::{Backend, Options};
 use crate::simd::Real;
 use crate::stage::StageInfo;
 use crate::value::Val;
-
-/// A simulated device, shared by the values that live on it.
-pub type SharedDevice = Arc<Mutex<Device>>;
-
-fn new_device() -> SharedDevice {
-    let mut dev = Device::new();
-    // Generous budget: one thread may walk a long reduced range.
-    dev.set_instruction_limit(u64::MAX / 2);
-    Arc::new(Mutex::new(dev))
-}
-
-/// The simulated device that holds `DeviceRows` created for
-/// `Backend::Simulator`.
-pub fn default_device() -> SharedDevice {
-    static DEV: OnceLock<SharedDevice> = OnceLock::new();
-    DEV.get_or_init(new_device).clone()
-}
-
-fn lock(dev: &SharedDevice) -> Result<MutexGuard<'_, Device>> {
-    dev.lock()
-        .map_err(|_| Error::Internal("simulated device poisoned".into()))
-}
-
-/// An allocation of `bytes` on `dev`, or `OutOfMemory` past the simulated
-/// device's capacity (`keops_ptx_sim::DEFAULT_CAPACITY`), as on a GPU.
-fn try_alloc(dev: &SharedDevice, bytes: usize, what: &str) -> Result<u64> {
-    lock(dev)?
-        .try_alloc(bytes)
-        .ok_or_else(|| Error::OutOfMemory {
-            bytes,
-            what: what.to_string(),
-        })
-}
-
-fn sim_err(e: impl std::fmt::Display) -> Error {
-    Error::Simulator(e.to_string())
-}
-
-/// An allocation on a simulated device, freed on drop.
-pub struct Resident {
-    dev: SharedDevice,
-    addr: u64,
-}
-
-impl Resident {
-    /// Copies bytes into a new allocation of `dev`.
-    pub(crate) fn upload(dev: &SharedDevice, bytes: &[u8]) -> Result<Resident> {
-        let addr = try_alloc(dev, bytes.len().max(1), "a device matrix")?;
-        let mut g = lock(dev)?;
-        if !bytes.is_empty() {
-            g.write(addr, bytes).map_err(sim_err)?;
-        }
-        Ok(Resident {
-            dev: dev.clone(),
-            addr,
-        })
-    }
-
-    /// The first `len` bytes.
-    pub(crate) fn download(&self, len: usize) -> Result<Vec<u8>> {
-        if len == 0 {
-            return Ok(Vec::new());
-        }
-        lock(&self.dev)?.read(self.addr, len).map_err(sim_err)
-    }
-
-    /// A copy of the first `len` bytes in a new allocation.
-    pub(crate) fn duplicate(&self, len: usize) -> Result<Resident> {
-        let bytes = self.download(len)?;
-        Resident::upload(&self.dev, &bytes)
-    }
-}
-
-impl Drop for Resident {
-    fn drop(&mut self) {
-        if let Ok(mut g) = self.dev.lock() {
-            let _ = g.free(self.addr);
-        }
-    }
-}
 
 /// A simulated device driven by the launcher for one call; the temporary
 /// allocations of the call are freed when it is dropped.
