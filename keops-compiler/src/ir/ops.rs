@@ -10,7 +10,7 @@
 //! `eval`), symbolic differentiation ([`crate::autodiff`] calls the row's
 //! [`Vjp`]), and the name lists of the fuzz and differential tests. What an
 //! operation costs on a back end stays with the back end: the CPU emitter's
-//! `Pack` method call (`emit_cpu.rs`) and the PTX routine
+//! `Pack` method call (`emit_cpu/inst.rs`) and the PTX routine
 //! (`keops-gpu-kernels`). Operation-specific algebraic rewrites (`-(-x) = x`,
 //! `log(exp x) = x`, ...) stay in the simplifying builder ([`Graph::un`]).
 //!
@@ -124,7 +124,7 @@ pub struct OpDef {
     /// Number of required arguments; a missing trailing one is 0.
     pub required: usize,
     /// The spellings take a literal argument (`round(x, decimals)`,
-    /// `pow(x, n)`): `front.rs` lowers them by hand instead of from `args`.
+    /// `pow(x, n)`): `front/call.rs` lowers them by hand instead of from `args`.
     pub hand_lowered: bool,
     /// Commutative (binary): the builder puts operands in a canonical order.
     pub commutative: bool,
@@ -512,14 +512,14 @@ pub static ELEMENTWISE: &[OpDef] = &[
     ),
     un(Un::Floor, &["floor"], f64::floor, Vjp::Zero),
     OpDef {
-        // `round(x, d)` rounds to d decimals (front.rs: `round(x * 10^d) / 10^d`).
+        // `round(x, d)` rounds to d decimals (front/call.rs: `round(x * 10^d) / 10^d`).
         args: &[&["x"], &["decimals", "d"]],
         hand_lowered: true,
         // Halves away from zero.
         ..un(Un::Round, &["round"], f64::round, Vjp::Zero)
     },
     OpDef {
-        // `pow(x, n)` with a literal n (front.rs: `powf` when n is not a
+        // `pow(x, n)` with a literal n (front/call.rs: `powf` when n is not a
         // small integer).
         args: &[&["x"], &["n", "exponent"]],
         required: 2,
