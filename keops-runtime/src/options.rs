@@ -1,26 +1,9 @@
 //! Per-call options.
 
+pub use crate::device::Backend;
 use crate::f64acc::F64Stages;
 use crate::ranges::RangesId;
 use crate::simd::SimdLevel;
-
-/// Where a kernel runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Backend {
-    /// The multi-threaded SIMD CPU engine.
-    #[default]
-    Cpu,
-    /// A CUDA device (requires the `cuda` feature and a driver at run time).
-    Gpu {
-        /// Device ordinal.
-        device: usize,
-    },
-    /// The CUDA kernels (the same PTX as [`Backend::Gpu`]) run through the
-    /// PTX simulator of `keops-gpu-kernels` on the CPU: slow, exact and
-    /// strict (races, uninitialised reads and out-of-bounds accesses are
-    /// errors). Requires the `sim` feature of `keops-runtime`; for tests.
-    Simulator,
-}
 
 /// How the GPU back end splits the work (see `keops_runtime::gpu`). A call
 /// with block-sparse ranges always runs the 1D scheme over its per-block

@@ -14,9 +14,8 @@ use std::sync::Arc;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, CowArray, Ix2};
 
-use crate::device::{DeviceElem, DeviceRows};
+use crate::device::{Backend, DeviceElem, DeviceRows};
 use crate::error::{Error, Result};
-use crate::options::Backend;
 use crate::simd::Real;
 use crate::stage::Cat;
 

@@ -14,11 +14,12 @@
 //! that mentions it compiles everywhere, and every constructor returns an
 //! error.
 //!
-//! The memory of each GPU back end is here too, below the launcher
-//! (`crate::gpu`, which runs kernels on it): `cuda.rs` (a CUDA device: its
-//! context, stream, allocations and copies) and `sim.rs` (the simulated
-//! devices), and so is [`Backend::is_available`] (whether a back end's
-//! device opens).
+//! The back ends themselves are here too, below the values and options
+//! that name them and the launcher (`crate::gpu`) that runs kernels on
+//! them: [`Backend`] (where a kernel runs; [`Backend::is_available`]:
+//! whether its device opens) and each GPU back end's memory, `cuda.rs` (a
+//! CUDA device: its context, stream, allocations and copies) and `sim.rs`
+//! (the simulated devices).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -27,12 +28,29 @@ use ndarray::{Array2, ArrayView2};
 
 pub use crate::elem::DeviceElem;
 use crate::error::{Error, Result};
-use crate::options::Backend;
 
 #[cfg(feature = "cuda")]
 pub(crate) mod cuda;
 #[cfg(feature = "sim")]
 pub(crate) mod sim;
+
+/// Where a kernel runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// The multi-threaded SIMD CPU engine.
+    #[default]
+    Cpu,
+    /// A CUDA device (requires the `cuda` feature and a driver at run time).
+    Gpu {
+        /// Device ordinal.
+        device: usize,
+    },
+    /// The CUDA kernels (the same PTX as [`Backend::Gpu`]) run through the
+    /// PTX simulator of `keops-gpu-kernels` on the CPU: slow, exact and
+    /// strict (races, uninitialised reads and out-of-bounds accesses are
+    /// errors). Requires the `sim` feature of `keops-runtime`; for tests.
+    Simulator,
+}
 
 impl Backend {
     /// Whether kernels can run on this back end here: always for the CPU;
