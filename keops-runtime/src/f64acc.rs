@@ -16,20 +16,11 @@
 //! [`Kernel::__F64_STAGES`]: crate::Kernel::__F64_STAGES
 
 use crate::error::{Error, Result};
-use crate::options::Options;
+pub use crate::options::{F64Stage, F64Stages};
+use crate::options::{Options, RunF64};
 use crate::simd::Real;
 use crate::stage::{CpuStage, StageInfo};
 use crate::value::Val;
-
-/// Runs one stage on f64 data: `(options, inputs, outer rows, reduced rows)`.
-type RunF64 = fn(&Options, &[&Val<'_, f64>], usize, usize) -> Result<Val<'static, f64>>;
-
-/// The f64 instantiation of one stage.
-#[derive(Clone, Copy)]
-pub struct F64Stage {
-    key: u64,
-    run: RunF64,
-}
 
 impl F64Stage {
     /// The f64 instantiation of stage `S` (used in the constants the macro
@@ -50,15 +41,6 @@ fn run_f64<S: CpuStage>(
 ) -> Result<Val<'static, f64>> {
     crate::run_backend::<S, f64>(opts, args, m, n, false)
 }
-
-/// The f64 instantiations of the stages of a kernel family (one table per
-/// family; a symbolic matrix has one per part), carried by [`Options`]
-/// when f64 accumulation is on. Made by [`Kernel::f64_accumulation`]
-/// only.
-///
-/// [`Kernel::f64_accumulation`]: crate::Kernel::f64_accumulation
-#[derive(Clone, Copy)]
-pub struct F64Stages(&'static [&'static [F64Stage]]);
 
 impl F64Stages {
     pub(crate) fn new(tables: &'static [&'static [F64Stage]]) -> F64Stages {

@@ -1,9 +1,11 @@
-//! Per-call options.
+//! Per-call options, and the table of f64 stage code that
+//! `f64_accumulation` carries (made and run by [`crate::f64acc`]).
 
 pub use crate::device::Backend;
-use crate::f64acc::F64Stages;
+use crate::error::Result;
 use crate::ranges::RangesId;
 use crate::simd::SimdLevel;
+use crate::value::Val;
 
 /// How the GPU back end splits the work (see `keops_runtime::gpu`). A call
 /// with block-sparse ranges always runs the 1D scheme over its per-block
@@ -77,3 +79,22 @@ impl Default for Options {
         Options::DEFAULT
     }
 }
+
+/// Runs one stage on f64 data: `(options, inputs, outer rows, reduced rows)`.
+pub(crate) type RunF64 = fn(&Options, &[&Val<'_, f64>], usize, usize) -> Result<Val<'static, f64>>;
+
+/// The f64 instantiation of one stage.
+#[derive(Clone, Copy)]
+pub struct F64Stage {
+    pub(crate) key: u64,
+    pub(crate) run: RunF64,
+}
+
+/// The f64 instantiations of the stages of a kernel family (one table per
+/// family; a symbolic matrix has one per part), carried by [`Options`]
+/// when f64 accumulation is on. Made by [`Kernel::f64_accumulation`]
+/// only.
+///
+/// [`Kernel::f64_accumulation`]: crate::Kernel::f64_accumulation
+#[derive(Clone, Copy)]
+pub struct F64Stages(pub(crate) &'static [&'static [F64Stage]]);
