@@ -39,7 +39,7 @@ fn run_f64<S: CpuStage>(
     m: usize,
     n: usize,
 ) -> Result<Val<'static, f64>> {
-    crate::run_backend::<S, f64>(opts, args, m, n, false)
+    crate::backend::run_backend::<S, f64>(opts, args, m, n, false)
 }
 
 impl F64Stages {

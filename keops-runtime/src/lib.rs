@@ -4,6 +4,7 @@
 //! Users reach this crate through the `keops` facade; the items under
 //! [`__private`] are the interface of macro-generated code and not a stable API.
 
+mod backend;
 pub mod batch;
 pub mod cluster;
 pub mod cpu;
@@ -32,6 +33,7 @@ pub use scalar::Scalar;
 pub use simd::{Real, SimdLevel};
 pub use value::{IntoIndexRows, IntoParam, IntoRows, ParamData};
 
+use backend::run_backend;
 use stage::CpuStage;
 use value::{RowCounts, Val};
 
@@ -67,34 +69,6 @@ pub fn run_stage<S: CpuStage, T: Real>(
         return f64acc::run_stage::<S, T>(stages, opts, args, m, n);
     }
     run_backend::<S, T>(opts, args, m, n, keep)
-}
-
-#[cfg_attr(not(any(feature = "cuda", feature = "sim")), allow(unused_variables))]
-pub(crate) fn run_backend<S: CpuStage, T: Real>(
-    opts: &Options,
-    args: &[&Val<'_, T>],
-    m: usize,
-    n: usize,
-    keep: bool,
-) -> Result<Val<'static, T>> {
-    if opts.backend != Backend::Cpu && S::INFO.ptx_f32.is_empty() {
-        // The macro emits PTX only when the facade is built with `cuda`
-        // (or `sim`); this kernel was expanded without it.
-        return Err(Error::NotCompiledWithCuda);
-    }
-    match opts.backend {
-        Backend::Cpu => cpu::run_stage::<S, T>(opts, args, m, n),
-        #[cfg(feature = "cuda")]
-        Backend::Gpu { device } => {
-            gpu::cuda::run_stage::<T>(device, opts, S::INFO, args, m, n, keep)
-        }
-        #[cfg(not(feature = "cuda"))]
-        Backend::Gpu { .. } => Err(Error::NotCompiledWithCuda),
-        #[cfg(feature = "sim")]
-        Backend::Simulator => gpu::sim::run_stage::<T>(opts, S::INFO, args, m, n, keep),
-        #[cfg(not(feature = "sim"))]
-        Backend::Simulator => Err(gpu::sim_missing()),
-    }
 }
 
 /// Parameters with a value per problem of a batch (longer than declared)
