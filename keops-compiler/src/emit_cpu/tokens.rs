@@ -8,7 +8,7 @@ use crate::ir::Cat;
 use crate::stage::{GpuMeta, Red};
 
 /// The path of the runtime interface in generated code: every expansion
-/// starts with `use <facade>::__private as __keops;` (see [`expand`]), so
+/// starts with `use <facade>::__private as __keops;` (see [`expand`](super::expand)), so
 /// the facade's own path (`$crate`) is written once and a renamed
 /// dependency works.
 pub(super) fn private() -> TokenStream {

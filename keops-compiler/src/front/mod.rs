@@ -134,7 +134,8 @@ struct Front {
     accounted: usize,
     /// Sum of the dimensions of the graph's nodes.
     ir_size: usize,
-    /// The formula exceeded [`MAX_IR_NODES`] or [`MAX_IR_SIZE`]: stop building.
+    /// The formula exceeded [`MAX_IR_NODES`](crate::limits::MAX_IR_NODES) or
+    /// [`MAX_IR_SIZE`](crate::limits::MAX_IR_SIZE): stop building.
     too_large: bool,
 }
 

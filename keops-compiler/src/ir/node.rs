@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::{Bin, Cat, Tern, Un, VarKind, VecRed};
 
-/// Handle of a node in a [`Graph`].
+/// Handle of a node in a [`Graph`](super::Graph).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Id(pub u32);
 
