@@ -30,6 +30,9 @@ publish = false
 [dependencies]
 keops = { path = "$root" }
 
+[features]
+cuda = ["keops/cuda"]
+
 [workspace]
 TOML
 
@@ -54,12 +57,12 @@ write_bin() { # $1: bin name, $2: literal, $3: dimension, $4: number of formulas
     } > "$user/src/bin/$1.rs"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-time_build() { # $1: bin, $2: dimension, $3: formulas
+time_build() { # $1: bin, $2: dimension, $3: formulas, $4: cargo features
     for run in 1 2 3; do
         write_bin "$1" "$((run + 1))" "$2" "$3"
         local t0 t1
         t0=$(date +%s.%N)
-        (cd "$user" && cargo build -q --release --bin "$1")
+        (cd "$user" && cargo build -q --release --bin "$1" ${4:+--features "$4"})
         t1=$(date +%s.%N)
         awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}'
     done | median
@@ -74,3 +77,7 @@ printf "| case | release rebuild (median of 3) |\n|---|---|\n"
 printf "| one Gaussian (D = 3), formula edited | %.2f s |\n" "$(time_build one 3 1)"
 printf "| ten Gaussians (D = 3), formulas edited | %.2f s |\n" "$(time_build ten 3 10)"
 printf "| one Gaussian, D = 784, formula edited | %.2f s |\n" "$(time_build d784 784 1)"
+# With the `cuda` feature (PTX of every stage embedded; cudarc built once first).
+write_bin cuda 1 3 1
+(cd "$user" && cargo build -q --release --bin cuda --features cuda)
+printf "| one Gaussian (D = 3), \`cuda\` feature, formula edited | %.2f s |\n" "$(time_build cuda 3 1 cuda)"
