@@ -472,6 +472,7 @@ impl Family {
         if pv.kind == VarKind::Index {
             return None;
         }
+        let (stages_before, steps_before) = (self.stages.len(), prog.steps.len());
         let mut roots = vec![s.f];
         roots.extend(s.w);
         if !roots.iter().any(|&r| s.graph.uses_var(r, pos as u32)) {
@@ -648,6 +649,19 @@ impl Family {
             Red::ArgMin | Red::ArgMax | Red::ArgKMin(_) => return None,
         };
         let formula = vjp(&mut g, lin, pos as u32, cotangent);
+        if g.const_value(formula)
+            .is_some_and(|c| c.iter().all(|&v| v == 0.0))
+        {
+            // The contribution is the constant 0 (the variable only goes
+            // through piecewise-constant operations: `sign`, `floor`,
+            // comparisons): no kernel, and none of the sibling stages made
+            // for it above.
+            prog.steps.truncate(steps_before);
+            self.stages.truncate(stages_before);
+            self.stage_keys
+                .retain(|_, id| (*id as usize) < stages_before);
+            return None;
+        }
         let axis = if pv.cat == s.axis { outer } else { s.axis };
         let new_stage = Stage {
             vars,

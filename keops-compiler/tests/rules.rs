@@ -442,3 +442,39 @@ fn every_elementwise_operation_has_a_derivative_line() {
         "element-wise operations without a derivative line in `derivative_rule_of_every_elementwise_operation`: {missing:?}"
     );
 }
+
+/// A gradient that is the constant 0 (the variable only goes through
+/// piecewise-constant operations) is a `Zeros` step: no reduction kernel,
+/// and no sibling stage (here the argmin that a min's gradient needs).
+#[test]
+fn zero_derivatives_emit_no_kernel() {
+    for (src, forward_stages) in [
+        ("|x: Vi<1>, y: Vj<1>| sum_j(sign(x) * y)", 1),
+        ("|x: Vi<1>, y: Vj<1>| min_j(floor(x * y))", 1),
+    ] {
+        let def = keops_compiler::parse::parse_kernel_str(src).unwrap();
+        let st = keops_compiler::front::build_stage(&def, true).unwrap();
+        let fam = Family::new(st, 1);
+        let gx = fam.program(&["x"]).unwrap();
+        let Value::Step(k) = gx.output else {
+            panic!("{src}: {gx:?}")
+        };
+        assert!(
+            matches!(gx.steps[k as usize], Step::Zeros { .. }),
+            "{src}: {gx:?}"
+        );
+        assert!(
+            !gx.steps.iter().any(|s| matches!(s, Step::Reduce { .. })),
+            "{src}: {gx:?}"
+        );
+        // The y-gradient of the sum is a kernel (e * sign(x)); the min's
+        // is zero too.
+        let extra = usize::from(src.contains("sum_j"));
+        assert_eq!(
+            fam.stages.len(),
+            forward_stages + extra,
+            "{src}: {:?}",
+            fam.stages
+        );
+    }
+}
