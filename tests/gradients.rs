@@ -21,6 +21,9 @@ check_grad!(hyperbolic, (|x: Vi<2>, y: Vj<2>| sum_j(tanh(x - y) + sinh(x * y) + 
 check_grad!(erf_log1p_expm1, (|x: Vi<2>, y: Vj<2>| sum_j(erf(x - y) + log1p(x * y + 0.5) + expm1(x + y))); grads = [grad_x, grad_y]);
 // Non-smooth operations: the gradient of the selected branch.
 check_grad!(clamp_ifelse_max, (|x: Vi<2>, y: Vj<2>| sum_j(clamp(x + y, -0.5, 0.5) + ifelse(x - y, x * y, x + y) + max(x, y) + min(x * 2.0, y))); grads = [grad_x, grad_y]);
+// Bounds from the data, crossed (lo > hi) for about half of the pairs:
+// there the value is lo, so only lo's gradient is non-zero.
+check_grad!(clamp_crossed_bounds, (|x: Vi<1>, y: Vj<1>, z: Vj<1>| sum_j(clamp(x, y, z) * (x + 2.0))); grads = [grad_x, grad_y, grad_z]);
 check_grad!(piecewise_constant, (|x: Vi<2>, y: Vj<2>| sum_j(x * sign(y) + y * step(x) + floor(3.0 * x) + round(2.0 * y) + (x < y))); grads = [grad_x, grad_y]);
 check_grad!(modulo_, (|x: Vi<2>, y: Vj<2>, n: Pm<1>| sum_j(modulo(3.0 * x * y, n + 2.0, 0.1))); grads = [grad_x, grad_y, grad_n]);
 // Vector operations.

@@ -335,10 +335,15 @@ fn derivative_rule_of_every_elementwise_operation() {
     derivative("x == y", "x", "0.0");
     derivative("x != y", "y", "0.0");
     // ---------------------------------------------------------- ternary
-    // clamp(x, y, z): x passes where y <= x <= z, y where x < y, z where x > z.
-    derivative("clamp(x, y, z)", "x", "(e * (1.0 - ((x < y) + (x > z))))");
+    // clamp(x, y, z): y where x < y, else z where x > z, else x (with
+    // crossed bounds, y > z, the value between them is y).
+    derivative(
+        "clamp(x, y, z)",
+        "x",
+        "(e * (1.0 - ((x < y) + ((x >= y) * (x > z)))))",
+    );
     derivative("clamp(x, y, z)", "y", "(e * (x < y))");
-    derivative("clamp(x, y, z)", "z", "(e * (x > z))");
+    derivative("clamp(x, y, z)", "z", "(e * ((x >= y) * (x > z)))");
     derivative("ifelse(x, y, z)", "x", "0.0");
     derivative("ifelse(x, y, z)", "y", "ifelse(x, e, 0.0)");
     derivative("ifelse(x, y, z)", "z", "ifelse(x, 0.0, e)");

@@ -671,13 +671,17 @@ pub static ELEMENTWISE: &[OpDef] = &[
             }
         },
         |g, [x, lo, hi], y, a| {
-            // x passes where lo <= x <= hi; lo where x < lo; hi where x > hi.
+            // x passes where lo <= x <= hi; lo where x < lo; hi where
+            // x >= lo and x > hi (with crossed bounds, lo > hi, the value
+            // between them is lo: the first test wins).
             let d = g.dim(y);
             // Built first as before the table (unused here): keeps the
             // node numbering, hence the order of lowered instructions.
             let _ = g.zeros(d);
             let below = g.bin(Bin::Lt, x, lo);
-            let above = g.bin(Bin::Gt, x, hi);
+            let not_below = g.bin(Bin::Ge, x, lo);
+            let past_hi = g.bin(Bin::Gt, x, hi);
+            let above = g.bin(Bin::Mul, not_below, past_hi);
             let m_lo = g.bin(Bin::Mul, a, below);
             let m_hi = g.bin(Bin::Mul, a, above);
             let one = g.splat_const(1.0, d);
