@@ -103,7 +103,12 @@ fn derived_programs_match_snapshots() {
         }
         let want = std::fs::read_to_string(&path).unwrap_or_default();
         if got != want {
-            eprintln!("--- {path} (snapshot)\n{want}\n+++ now\n{got}");
+            let d = similar::TextDiff::from_lines(&want, &got)
+                .unified_diff()
+                .context_radius(2)
+                .header("snapshot", "now")
+                .to_string();
+            eprintln!("{path}:\n{d}");
             failed.push(*name);
         }
     }

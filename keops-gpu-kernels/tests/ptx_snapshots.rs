@@ -84,7 +84,7 @@ fn emitted_ptx_matches_snapshots() {
             continue;
         };
         if got != want {
-            eprintln!("--- {file} (snapshot)\n+++ now\n{}", diff(&want, &got));
+            eprintln!("{file}:\n{}", diff(&want, &got));
             failed.push(*name);
         }
     }
@@ -97,55 +97,21 @@ fn emitted_ptx_matches_snapshots() {
 /// At most this many lines of diff per snapshot.
 const MAX_DIFF_LINES: usize = 200;
 
-/// A line diff of two texts (longest common subsequence): the changed lines
-/// with two lines of context, `-` from the snapshot, `+` from now.
+/// A unified line diff of the snapshot and the text now, with two lines of
+/// context, cut after [`MAX_DIFF_LINES`] lines.
 fn diff(want: &str, got: &str) -> String {
-    let a: Vec<&str> = want.lines().collect();
-    let b: Vec<&str> = got.lines().collect();
-    let (n, m) = (a.len(), b.len());
-    // lcs[i][j]: length of a longest common subsequence of a[i..] and b[j..].
-    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    // The edit script: (' ', '-' or '+', line numbers in both texts, line).
-    let mut ops: Vec<(char, usize, usize, &str)> = Vec::new();
-    let (mut i, mut j) = (0, 0);
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            ops.push((' ', i + 1, j + 1, a[i]));
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            ops.push(('-', i + 1, j + 1, a[i]));
-            i += 1;
-        } else {
-            ops.push(('+', i + 1, j + 1, b[j]));
-            j += 1;
-        }
-    }
-    const CONTEXT: usize = 2;
-    let changed: Vec<usize> = (0..ops.len()).filter(|&k| ops[k].0 != ' ').collect();
-    let shown: Vec<usize> = (0..ops.len())
-        .filter(|&k| changed.iter().any(|&c| c.abs_diff(k) <= CONTEXT))
-        .collect();
-    let mut out = String::new();
-    for (s, &k) in shown.iter().enumerate() {
-        if s == MAX_DIFF_LINES {
-            out.push_str(&format!("... ({} more lines)\n", shown.len() - s));
-            break;
-        }
-        let (c, la, lb, line) = ops[k];
-        if s == 0 || shown[s - 1] + 1 != k {
-            out.push_str(&format!("@@ snapshot line {la}, now line {lb} @@\n"));
-        }
-        out.push_str(&format!("{c}{line}\n"));
+    let d = similar::TextDiff::from_lines(want, got)
+        .unified_diff()
+        .context_radius(2)
+        .header("snapshot", "now")
+        .to_string();
+    let lines: Vec<&str> = d.lines().collect();
+    let mut out = lines[..lines.len().min(MAX_DIFF_LINES)].join("\n");
+    if lines.len() > MAX_DIFF_LINES {
+        out.push_str(&format!(
+            "\n... ({} more lines)",
+            lines.len() - MAX_DIFF_LINES
+        ));
     }
     out
 }
