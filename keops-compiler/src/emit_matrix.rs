@@ -201,7 +201,7 @@ pub fn compile_matrix(def: &KernelDef) -> syn::Result<MatrixFamilies> {
     let order = if def.options.grad_order_given {
         def.options.grad_order.min(1)
     } else {
-        crate::grad_order::default_grad_order(&stage).min(1)
+        crate::default_grad_order(&stage).min(1)
     };
     let mut budget = Budget {
         ops: MAX_SCALAR_OPS,

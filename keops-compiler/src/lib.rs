@@ -1,11 +1,13 @@
-//! The keops formula compiler: front end, typed IR, symbolic
-//! differentiation, simplification, the reference evaluator, lowering and CPU
-//! code emission.
+//! The `keops!` macro's library: the front end from Rust tokens into the
+//! formula pipeline of `keops-ir`, and the Rust code emitter of the CPU back
+//! end.
 //!
 //! Data flows one way: tokens → [`parse`] (AST with spans) → [`front`]
-//! (typed IR, dimension checks) → [`stage`] (stages and programs, gradients
-//! by [`autodiff`]) → [`lower`] (scalar programs per phase) → back ends
-//! ([`emit_cpu`] here, PTX in `keops-gpu-kernels`).
+//! (typed IR, dimension checks) → `keops-ir` ([`stage`]: stages and
+//! programs, gradients by [`autodiff`]; [`lower`]: scalar programs per
+//! phase) → back ends ([`emit_cpu`] and [`emit_matrix`] here, PTX in
+//! `keops-gpu-kernels`). The pipeline's modules are re-exported here
+//! (`keops_compiler::ir` is `keops_ir::ir`).
 //!
 //! ```
 //! let r = keops_compiler::Reference::parse(
@@ -20,21 +22,13 @@
 
 #![forbid(unsafe_code)]
 
-pub mod autodiff;
 pub mod emit_cpu;
 pub mod emit_matrix;
-pub mod eval;
 pub mod front;
-mod grad_order;
-pub mod ir;
-pub mod limits;
-pub mod lower;
 pub mod parse;
-pub mod print;
-pub mod stage;
 
-pub use grad_order::{default_grad_order, grad_order, GRAD_ORDER_1_BUDGET, GRAD_ORDER_2_BUDGET};
-pub use ir::ops;
+pub use keops_ir::{autodiff, eval, ir, limits, lower, ops, print, stage};
+pub use keops_ir::{default_grad_order, grad_order, GRAD_ORDER_1_BUDGET, GRAD_ORDER_2_BUDGET};
 
 use eval::RefValue;
 use stage::Family;
@@ -53,7 +47,7 @@ impl Reference {
         let def = parse::parse_kernel_str(src).map_err(|e| e.to_string())?;
         check_kernel_count(&def).map_err(|e| e.to_string())?;
         let stage = front::build_stage(&def, false).map_err(|e| e.to_string())?;
-        let order = grad_order(&def, &stage);
+        let order = grad_order(&def.options, &stage);
         Ok(Reference {
             family: Family::new(stage, order),
         })
@@ -136,7 +130,7 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
         Ok(s) => s,
         Err(error) => return Err(fail(error, def)),
     };
-    let order = grad_order(&def, &stage);
+    let order = grad_order(&def.options, &stage);
     let budget = limits::MAX_SCALAR_OPS;
     let forward = stage.scalar_cost();
     if forward > budget {

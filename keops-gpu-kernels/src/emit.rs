@@ -2,10 +2,10 @@
 //! as one module per precision (see [`crate::kernel`] for the kernels and
 //! their ABI).
 
-use keops_compiler::lower::lower;
-use keops_compiler::parse::Options;
-use keops_compiler::stage::Family;
-use keops_compiler::stage::StagePtx;
+use keops_ir::lower::lower;
+use keops_ir::stage::Family;
+use keops_ir::stage::StagePtx;
+use keops_ir::Options;
 
 use crate::kernel::emit_stage;
 use crate::math::MathOpts;

@@ -67,7 +67,7 @@ size=$(du -sm "$out" | cut -f1)
 echo "   $out: ${size} MiB"
 # Over the limit: drop the CPU-only test binaries first (least useful on the
 # device), keeping bench_gpu and the tests that reach the GPU code paths.
-for drop in unit-keops_compiler unit-keops_macros test-elementwise test-vector_ops test-hessian \
+for drop in unit-keops_compiler unit-keops_ir unit-keops_macros test-elementwise test-vector_ops test-hessian \
     test-f16 test-gradients test-reductions unit-keops unit-keops_gpu_kernels unit-keops_runtime; do
     [ "$size" -le 60 ] && break
     if [ -e "$out/bin/$drop" ]; then

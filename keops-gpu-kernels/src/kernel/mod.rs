@@ -140,8 +140,8 @@ mod tests;
 use std::collections::HashMap;
 
 use keops_abi::{GpuEntry, GpuMeta, Red, Role, SumScheme, VarKind};
-use keops_compiler::ir::Bin;
-use keops_compiler::lower::{Inst, Lowered};
+use keops_ir::ir::Bin;
+use keops_ir::lower::{Inst, Lowered};
 
 use crate::math::MathOpts;
 use crate::ptx::{Builder, Prec, Reg, Ty};
@@ -1197,7 +1197,7 @@ fn index_half(b: &mut Builder, p: Prec, v: Reg, hi: bool) -> Reg {
 /// programs do not keep every input alive).
 fn phase_prog(
     cx: &mut Ctx<'_>,
-    prog: &keops_compiler::lower::ScalarProg,
+    prog: &keops_ir::lower::ScalarProg,
     role: Role,
     row: Reg,
     pf: &[Reg],

@@ -39,8 +39,8 @@
 use std::collections::HashMap;
 
 use keops_abi::Red;
-use keops_compiler::ir::{Bin, Un};
-use keops_compiler::lower::{Inst, Lowered, ScalarProg, V};
+use keops_ir::ir::{Bin, Un};
+use keops_ir::lower::{Inst, Lowered, ScalarProg, V};
 
 use super::OUTER_REGISTER_BUDGET;
 

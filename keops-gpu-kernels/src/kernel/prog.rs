@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 
-use keops_compiler::ir::{Bin, Tern, Un};
-use keops_compiler::lower::{Inst, ScalarProg};
+use keops_ir::ir::{Bin, Tern, Un};
+use keops_ir::lower::{Inst, ScalarProg};
 
 use crate::math::{self, MathOpts};
 use crate::ptx::{Builder, Prec, Reg, Ty};

@@ -3,8 +3,8 @@
 //! along rows with `row_base`). The end-to-end comparisons with the
 //! reference evaluator live in the workspace's `tests/gpu_sim.rs`.
 
-use keops_compiler::lower::{lower, Lowered};
-use keops_compiler::stage::Family;
+use keops_ir::lower::{lower, Lowered};
+use keops_ir::stage::Family;
 
 use super::*;
 use keops_ptx_sim::{Device, Module, Param};
@@ -496,7 +496,7 @@ fn reductions_accuracy_both_modes() {
 /// program), two multiplications per pair fewer.
 #[test]
 fn tune_rewrites_by_mode() {
-    use keops_compiler::ir::{Bin, Un};
+    use keops_ir::ir::{Bin, Un};
     let src = "|x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)";
     let muls = |l: &Lowered| {
         l.pair

@@ -1,6 +1,6 @@
 //! The compiler's documented limits.
 //!
-//! Every input to [`crate::compile`] gives a value (a kernel family or a
+//! Every input to `keops_compiler::compile` (and every front end) gives a value (a kernel family or a
 //! spanned error), in bounded time and memory. These constants bound the
 //! work: each is checked, with a clear error, before the work it bounds is
 //! done (before parsing for the token count and nesting depth, before

@@ -1,7 +1,7 @@
 //! The reference evaluator: a naive f64 double loop over any stage, and the
 //! interpreter of programs. It is the oracle of every test in the project;
 //! it favours obviousness over speed, and it is usually run on the graph built
-//! *without* simplification (see [`crate::Reference`]), so that simplifier or
+//! *without* simplification (see `keops_compiler::Reference`), so that simplifier or
 //! back-end bugs cannot hide behind shared code.
 //!
 //! Conventions (shared by every back end):

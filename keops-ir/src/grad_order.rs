@@ -2,7 +2,7 @@
 //! the formula writes it, else a default from the size of the forward
 //! stage.
 
-use crate::{lower, parse, stage};
+use crate::{lower, stage, Options};
 
 /// Scalar instructions of a forward stage (all four phases), up to which
 /// gradient kernels are emitted up to order 2 by default.
@@ -14,9 +14,9 @@ pub const GRAD_ORDER_1_BUDGET: usize = 1024;
 
 /// The highest gradient order emitted: `grad_order` when written, else
 /// [`default_grad_order`].
-pub fn grad_order(def: &parse::KernelDef, stage: &stage::Stage) -> u32 {
-    if def.options.grad_order_given {
-        def.options.grad_order
+pub fn grad_order(options: &Options, stage: &stage::Stage) -> u32 {
+    if options.grad_order_given {
+        options.grad_order
     } else {
         default_grad_order(stage)
     }
