@@ -15,8 +15,12 @@ use std::fmt;
 /// ([`KernelParam::FIXED`]).
 pub const FIXED_PARAMS: usize = 11;
 
-/// A parameter of the GPU kernels (see the [module documentation](self)
-/// for the list). [`fmt::Display`] writes the PTX name ([`KernelParam::name`]).
+/// A parameter of the GPU kernels. Every kernel of a stage's module takes
+/// the same parameters, all `.u64`, in the order of [`kernel_params`]: one
+/// pointer per stage variable ([`KernelParam::Var`]), then the
+/// [`KernelParam::FIXED`] ones. Pointers ([`KernelParam::is_pointer`]) are
+/// device addresses, 0 where unused ([`KernelParam::is_optional`]).
+/// [`fmt::Display`] writes the PTX name ([`KernelParam::name`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KernelParam {
     /// Pointer to the data of stage variable `k` (`StageInfo::vars` order):
