@@ -5,11 +5,17 @@
 //! [`StageInfo`] constant; the runtime (`keops-runtime`) reads it to run the
 //! stage. Both sides name the same definitions, so a variable category, a
 //! reduction, a summation scheme, a GPU kernel entry point or a launch
-//! parameter is spelled once. The kernel ABI itself (the parameter list of
-//! the PTX kernels, the layout of the tables of a ranged call) is documented
-//! in `keops_gpu_kernels::kernel`; its constants live here.
+//! parameter is spelled once. The kernel ABI (documented in
+//! `keops_gpu_kernels::kernel`) lives here as types and constants: the
+//! parameter list of the PTX kernels ([`KernelParam`], [`kernel_params`]),
+//! the arguments of a launch ([`KernelArgs`]) and the layout of the tables
+//! of a ranged call.
 
 #![forbid(unsafe_code)]
+
+mod params;
+
+pub use params::{kernel_params, KernelArgs, KernelParam, FIXED_PARAMS};
 
 /// Which index a variable is attached to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -309,14 +315,10 @@ impl GpuEntry {
     }
 }
 
-/// Version of the kernel ABI (the parameter list and tables documented in
-/// `keops_gpu_kernels::kernel`; written in the comment line of every module).
+/// Version of the kernel ABI (the parameter list, [`kernel_params`], and
+/// the tables documented in `keops_gpu_kernels::kernel`; written in the
+/// comment line of every module).
 pub const ABI_VERSION: u32 = 2;
-
-/// Kernel parameters after the stage variables' pointers: `m`, `n`,
-/// `row_base`, `chunk_len`, `nchunks`, `out_vals`, `out_idx`, `partial`,
-/// `oscr`, `table`, `spans`.
-pub const FIXED_PARAMS: usize = 11;
 
 /// Bytes of an entry of the per-block table of a ranged call.
 pub const TABLE_ENTRY_BYTES: u32 = 32;

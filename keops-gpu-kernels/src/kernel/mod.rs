@@ -55,50 +55,17 @@
 //!
 //! # Kernel ABI (version [`ABI_VERSION`])
 //!
-//! Every kernel of a module takes the same parameters, in this order (all
-//! `.u64`; pointers are device addresses, 0 where unused):
-//!
-//! 1. one pointer per stage variable, in `StageInfo::vars` order: real
-//!    `Vi`/`Vj` variables as row-major contiguous `(rows, dim)` arrays of
-//!    the data type (f32 or f64), index variables as row-major `(rows,
-//!    dim)` arrays of `u64`, parameters as contiguous vectors of the data type;
-//! 2. `m`: number of output rows; `n`: number of reduced indices;
-//! 3. `row_base`: row of thread 0 of block 0 (launches may be split along
-//!    rows to respect grid limits); the row of a thread is
-//!    `row_base + ctaid.x * ntid.x + tid.x`;
-//! 4. `chunk_len`: reduced indices per chunk (`ctaid.y` is the chunk; the
-//!    1D scheme is one chunk with `chunk_len >= n`);
-//! 5. `nchunks`: number of chunks: 1 makes the reduce kernel write the
-//!    final outputs, more makes it write partial states (and the merge
-//!    kernel reads that many);
-//! 6. `out_vals`: `(m, out_dim)` row-major array of the data type (real
-//!    outputs; column `r * D + d` for rank `r` of a K-reduction);
-//! 7. `out_idx`: `(m, out_dim)` row-major array of `u64` (index outputs;
-//!    `u64::MAX` for "none");
-//! 8. `partial`: partial states of the 2D scheme, 8-byte slots, slot `k` of
-//!    chunk `c` of row `r` at `((c * S + k) * m + r) * 8`, with
-//!    `S = partial_slots` (see [`partial_slots`] for the slot layouts);
-//! 9. `oscr`: outer-feature scratch of the data type (only when
-//!    `outer_scratch` is non-zero), interleaved by groups of 32 rows (one
-//!    warp) so that both the loads of a warp and the addressing are cheap:
-//!    feature `k` of row `r` at element `((r / 32) * F + k) * 32 + r % 32`,
-//!    `F = outer_scratch`; its size is `ceil(m / 32) * 32 * F` elements;
-//! 10. `table`: 0 for a dense call; for a block-sparse (ranged) call, the
-//!     per-block table: entry `row_base + ctaid.x`, [`TABLE_ENTRY_BYTES`]
-//!     bytes at `(row_base + ctaid.x) * 32`, holds the block's rows
-//!     `[row_start, row_end)` (two `u64` at bytes 0 and 8: thread `t` has
-//!     row `row_start + t` if it is below `row_end`), its first span in
-//!     the span array (`u32` at 16, [`NO_SPAN`] for none; 4 bytes of
-//!     padding follow) and its parameter set (`u64` at 24: parameter `v`
-//!     is read at `v + set * dim * bytes`, for the problems of a batch
-//!     whose parameters have a value per problem; 0 otherwise). A ranged
-//!     call is one chunk (`nchunks = 1`, `chunk_len` unused), and
-//!     `row_base` is the first table entry of the launch instead of a row;
-//! 11. `spans`: the reduced spans of a ranged call, `[start, end)` as two
-//!     `u64` per span (16 bytes), each block's spans consecutive and in
-//!     increasing order, the last one of a block marked by [`LAST_SPAN`]
-//!     in its end (so that the span loop keeps a single index in
-//!     registers); 0 for a dense call.
+//! Every kernel of a module takes the same parameters, all `.u64`, in the
+//! order of [`kernel_params`]: one pointer per stage variable (in
+//! `StageInfo::vars` order), then `m`, `n`, `row_base`, `chunk_len`,
+//! `nchunks`, `out_vals`, `out_idx`, `partial`, `oscr`, `table` and `spans`
+//! ([`KernelParam::FIXED`]). Pointers ([`KernelParam::is_pointer`]) are
+//! device addresses, 0 where unused. [`KernelParam`] (in `keops_abi`)
+//! documents each of them: the layouts of the variables and outputs, of
+//! the 2D scheme's partial states (slot layouts: [`partial_slots`]), of
+//! the outer-feature scratch, and of the per-block table and the spans of
+//! a ranged (block-sparse) call. The emitter declares and loads the parameters from that list, and the
+//! launcher passes them by name ([`KernelArgs`]).
 //!
 //! A ranged call covers every output row: the host gives the rows of no
 //! block (or of a block without reduced range) table entries with no span,
@@ -148,7 +115,10 @@ use crate::ptx::{Builder, Prec, Reg, Ty};
 use prog::{emit_prog_deferred, emit_prog_with, Ops};
 pub use state::partial_slots;
 
-pub use keops_abi::{ABI_VERSION, FIXED_PARAMS, LAST_SPAN, NO_SPAN, TABLE_ENTRY_BYTES};
+pub use keops_abi::{
+    kernel_params, KernelArgs, KernelParam, ABI_VERSION, FIXED_PARAMS, LAST_SPAN, NO_SPAN,
+    TABLE_ENTRY_BYTES,
+};
 
 /// Bytes of shared memory a tile of inner features may take.
 pub const SHARED_BUDGET: u32 = 40 * 1024;
@@ -439,64 +409,50 @@ impl Ctx<'_> {
     }
 }
 
-fn param_decls(l: &Lowered) -> Vec<String> {
-    let mut v: Vec<String> = (0..l.vars.len()).map(|k| format!("p_v{k}")).collect();
-    for n in [
-        "p_m",
-        "p_n",
-        "p_row_base",
-        "p_chunk_len",
-        "p_nchunks",
-        "p_out_vals",
-        "p_out_idx",
-        "p_partial",
-        "p_oscr",
-        "p_table",
-        "p_spans",
-    ] {
-        v.push(n.to_string());
-    }
-    v
-}
-
-/// Loads every parameter into registers.
+/// Loads every parameter ([`kernel_params`]) into registers, pointers
+/// converted to global addresses.
 fn load_params(b: &mut Builder, l: &Lowered) -> Prm {
-    let names = param_decls(l);
-    let mut regs = Vec::new();
+    let mut vars = Vec::with_capacity(l.vars.len());
+    let mut fixed = HashMap::new();
     let mut table_raw = None;
-    for (k, n) in names.iter().enumerate() {
+    for p in kernel_params(l.vars.len()) {
         let r = b.reg(Ty::B64);
-        b.emit(format!("ld.param.u64 {r}, [{n}]"));
-        if n == "p_table" {
+        b.emit(format!("ld.param.u64 {r}, [{p}]"));
+        if p == KernelParam::Table {
             table_raw = Some(r);
         }
-        let is_ptr = k < l.vars.len() || k >= l.vars.len() + 5;
-        if is_ptr {
+        let r = if p.is_pointer() {
             let g = b.reg(Ty::B64);
             b.emit(format!("cvta.to.global.u64 {g}, {r}"));
-            regs.push(g);
+            g
         } else {
-            regs.push(r);
+            r
+        };
+        match p {
+            KernelParam::Var(_) => vars.push(r),
+            _ => {
+                fixed.insert(p, r);
+            }
         }
     }
-    let nv = l.vars.len();
-    let m = regs[nv];
+    let get = |p: KernelParam| fixed[&p];
+    let m = get(KernelParam::M);
     let m8 = b.reg(Ty::B64);
     b.emit(format!("shl.b64 {m8}, {m}, 3"));
     Prm {
-        vars: regs[..nv].to_vec(),
+        vars,
         m,
-        n: regs[nv + 1],
-        row_base: regs[nv + 2],
-        chunk_len: regs[nv + 3],
-        nchunks: regs[nv + 4],
-        out_vals: regs[nv + 5],
-        out_idx: regs[nv + 6],
-        partial: regs[nv + 7],
-        oscr: regs[nv + 8],
-        table: regs[nv + 9],
+        n: get(KernelParam::N),
+        row_base: get(KernelParam::RowBase),
+        chunk_len: get(KernelParam::ChunkLen),
+        nchunks: get(KernelParam::NChunks),
+        out_vals: get(KernelParam::OutVals),
+        out_idx: get(KernelParam::OutIdx),
+        partial: get(KernelParam::Partial),
+        oscr: get(KernelParam::Oscr),
+        table: get(KernelParam::Table),
         table_raw: table_raw.expect("declared"),
-        spans: regs[nv + 10],
+        spans: get(KernelParam::Spans),
         m8,
     }
 }
@@ -847,9 +803,8 @@ fn emit_kernel(l: &Lowered, p: Prec, mo: MathOpts, plan: &Plan, kind: Kind) -> S
     cx.b.place(done);
     cx.b.emit("ret");
 
-    let params: Vec<String> = param_decls(l)
-        .iter()
-        .map(|n| format!("\t.param .u64 {n}"))
+    let params: Vec<String> = kernel_params(l.vars.len())
+        .map(|p| format!("\t.param .u64 {p}"))
         .collect();
     format!(
         ".visible .entry {name}(\n{}\n)\n{{\n{}{shared_decl}{}}}\n\n",

@@ -9,6 +9,28 @@ use keops_ir::stage::Family;
 use super::*;
 use keops_ptx_sim::{Device, Module, Param};
 
+/// The arguments of a 1D launch (one chunk) of a stage with variables at
+/// `vars`, `m` rows from `row_base`, `n` reduced indices and real outputs
+/// at `out_vals` (a ranged launch adds its table and spans).
+fn args_1d(vars: &[u64], (m, n): (usize, usize), row_base: u64, out_vals: u64) -> KernelArgs {
+    let mut a = KernelArgs::new(vars.len());
+    for (k, &v) in vars.iter().enumerate() {
+        a.set(KernelParam::Var(k as u32), v);
+    }
+    a.set(KernelParam::M, m as u64)
+        .set(KernelParam::N, n as u64)
+        .set(KernelParam::RowBase, row_base)
+        .set(KernelParam::ChunkLen, n as u64)
+        .set(KernelParam::NChunks, 1)
+        .set(KernelParam::OutVals, out_vals);
+    a
+}
+
+/// The simulator's parameters of a launch.
+fn sim_params(a: &KernelArgs) -> Vec<Param> {
+    a.as_slice().iter().map(|&v| Param::U64(v)).collect()
+}
+
 fn lowered(src: &str) -> Lowered {
     let def = keops_compiler::parse::parse_kernel_str(src).unwrap();
     let stage = keops_compiler::front::build_stage(&def, true).unwrap();
@@ -50,12 +72,13 @@ fn metadata_and_kernel_names() {
         let mut want: Vec<&str> = kernel_names(&l, p).iter().map(|e| e.name()).collect();
         want.sort();
         assert_eq!(names, want);
-        // Same parameter list for every kernel.
+        // Same parameter list for every kernel: the ABI's, all `.u64`.
+        let want: Vec<(String, String)> = kernel_params(l.vars.len())
+            .map(|p| (p.to_string(), ".u64".to_string()))
+            .collect();
+        assert_eq!(want.len(), l.vars.len() + FIXED_PARAMS);
         for n in &names {
-            assert_eq!(
-                m.kernel_info(n).unwrap().params.len(),
-                l.vars.len() + FIXED_PARAMS
-            );
+            assert_eq!(m.kernel_info(n).unwrap().params, want, "{n}");
         }
     }
     let l = lowered("grad_order = 0, |x: Vi<2>, y: Vj<2>| argkmin_j(sqdist(x, y), 4)");
@@ -118,12 +141,9 @@ fn run_split(m: usize, n: usize, block: u32, rows_per_launch: usize) -> (Vec<f64
         let grid = rows.div_ceil(block as usize) as u32;
         // Rows past `r0 + rows` belong to the next launch: give this one
         // only whole blocks (`rows_per_launch` is a multiple of `block`).
-        let params: Vec<Param> = [
-            x, y, m as u64, n as u64, r0 as u64, n as u64, 1, vals, idx, 0, 0, 0, 0,
-        ]
-        .iter()
-        .map(|&v| Param::U64(v))
-        .collect();
+        let mut args = args_1d(&[x, y], (m, n), r0 as u64, vals);
+        args.set(KernelParam::OutIdx, idx);
+        let params = sim_params(&args);
         dev.launch(
             &module,
             GpuEntry::Reduce.name(),
@@ -185,9 +205,7 @@ fn run_f32(
     ptrs.push(dev.alloc_from_f32(&[g]));
     let out = dev.alloc(m * 4);
     let block = 32;
-    let mut params: Vec<u64> = ptrs;
-    params.extend([m as u64, n as u64, 0, n as u64, 1, out, 0, 0, 0, 0, 0]);
-    let params: Vec<Param> = params.iter().map(|&v| Param::U64(v)).collect();
+    let params = sim_params(&args_1d(&ptrs, (m, n), 0, out));
     let grid = m.div_ceil(block) as u32;
     dev.launch(
         &module,
@@ -280,10 +298,9 @@ fn run_lowered_f32(
     let ptx = emit_stage(l, Prec::F32, mo).ptx;
     let module = Module::parse(&ptx).unwrap();
     let mut dev = Device::new();
-    let mut params: Vec<u64> = vars.iter().map(|v| dev.alloc_from_f32(v)).collect();
+    let ptrs: Vec<u64> = vars.iter().map(|v| dev.alloc_from_f32(v)).collect();
     let out = dev.alloc(m * cols * 4);
-    params.extend([m as u64, n as u64, 0, n as u64, 1, out, 0, 0, 0, 0, 0]);
-    let params: Vec<Param> = params.iter().map(|&v| Param::U64(v)).collect();
+    let params = sim_params(&args_1d(&ptrs, (m, n), 0, out));
     let block = 64;
     dev.launch(
         &module,
@@ -572,12 +589,11 @@ fn ranged_table_launches() {
     let sp = dev.alloc(sbytes.len());
     dev.write(sp, &sbytes).unwrap();
     for e in 0..entries.len() {
-        let params: Vec<Param> = [
-            x, y, m as u64, n as u64, e as u64, n as u64, 1, vals, idx, 0, 0, t, sp,
-        ]
-        .iter()
-        .map(|&v| Param::U64(v))
-        .collect();
+        let mut args = args_1d(&[x, y], (m, n), e as u64, vals);
+        args.set(KernelParam::OutIdx, idx)
+            .set(KernelParam::Table, t)
+            .set(KernelParam::Spans, sp);
+        let params = sim_params(&args);
         dev.launch(
             &module,
             GpuEntry::Reduce.name(),

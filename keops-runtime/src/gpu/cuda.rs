@@ -12,7 +12,7 @@ use std::sync::{Mutex, OnceLock};
 
 use cudarc::driver::{result, sys, CudaContext, CudaSlice, DevicePtr};
 
-use super::GpuDevice;
+use super::{GpuDevice, KernelArgs};
 pub use crate::device::cuda::{context, CudaGpu};
 use crate::device::cuda::{cuda_err, describe};
 use crate::device::{DeviceElem, DeviceRows, Storage};
@@ -196,18 +196,26 @@ impl GpuDevice for CudaGpu {
         Ok(n.max(1) as u32)
     }
 
-    fn launch(&mut self, f: &Function, grid: [u32; 2], block: u32, params: &[u64]) -> Result<()> {
+    fn launch(
+        &mut self,
+        f: &Function,
+        grid: [u32; 2],
+        block: u32,
+        args: &KernelArgs,
+    ) -> Result<()> {
         self.ctx
             .bind_to_thread()
             .map_err(cuda_err("cuCtxSetCurrent"))?;
-        let mut values: Vec<u64> = params.to_vec();
+        let mut values: Vec<u64> = args.as_slice().to_vec();
         let mut ptrs: Vec<*mut c_void> = values
             .iter_mut()
             .map(|v| v as *mut u64 as *mut c_void)
             .collect();
         // SAFETY: `f.f` is a kernel of a module loaded in this context; every
-        // kernel of our modules takes exactly `params.len()` `.u64`
-        // parameters (the ABI of `keops_gpu_kernels::kernel`), and each entry
+        // kernel of our modules takes exactly the `.u64` parameters of
+        // `keops_abi::kernel_params` for its stage's variables (the ABI of
+        // `keops_gpu_kernels::kernel`), which `args` holds in that order
+        // (the launcher builds it for the same stage), and each entry
         // of `ptrs` points to one `u64` in `values`, alive for the call (the
         // driver copies parameter values at launch). The pointers passed as
         // parameters are allocations of this context that outlive the

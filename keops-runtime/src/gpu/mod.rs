@@ -58,7 +58,7 @@ use crate::ranges::Side;
 use crate::simd::Real;
 use crate::stage::{GpuMeta, Role, StageInfo, VarKind};
 use crate::value::Val;
-use keops_abi::{GpuEntry, FIXED_PARAMS, LAST_SPAN, NO_SPAN, TABLE_ENTRY_BYTES};
+use keops_abi::{GpuEntry, KernelArgs, KernelParam, LAST_SPAN, NO_SPAN, TABLE_ENTRY_BYTES};
 
 /// Number of SMs the simulator pretends to have (for the 1D/2D choice).
 pub const SIM_SMS: u32 = 4;
@@ -113,13 +113,13 @@ pub trait GpuDevice {
     /// The largest block size the device accepts for this kernel.
     fn max_block(&mut self, f: &Self::Function) -> Result<u32>;
     /// Launches a kernel with a 1D block, no dynamic shared memory, and the
-    /// given `.u64` parameters.
+    /// given arguments (its `.u64` parameters, [`KernelArgs::as_slice`]).
     fn launch(
         &mut self,
         f: &Self::Function,
         grid: [u32; 2],
         block: u32,
-        params: &[u64],
+        args: &KernelArgs,
     ) -> Result<()>;
     /// Waits for every launched kernel.
     fn synchronize(&mut self) -> Result<()>;
@@ -187,22 +187,21 @@ fn index_bytes(it: impl Iterator<Item = usize>, len: usize) -> Vec<u8> {
 }
 
 /// Launches `f` over `m` rows, in pieces that respect the grid limit
-/// (`params[row_base_pos]` is set to each piece's first row).
+/// ([`KernelParam::RowBase`] is set to each piece's first row).
 fn launch_rows<D: GpuDevice>(
     dev: &mut D,
     f: &D::Function,
     m: usize,
     block: u32,
     gy: u32,
-    params: &mut [u64],
-    row_base_pos: usize,
+    args: &mut KernelArgs,
 ) -> Result<()> {
     let blocks = (m as u64).div_ceil(block as u64);
     let mut b0 = 0u64;
     while b0 < blocks {
         let nb = (blocks - b0).min(MAX_GRID_X);
-        params[row_base_pos] = b0 * block as u64;
-        dev.launch(f, [nb as u32, gy], block, params)?;
+        args.set(KernelParam::RowBase, b0 * block as u64);
+        dev.launch(f, [nb as u32, gy], block, args)?;
         b0 += nb;
     }
     Ok(())
@@ -210,20 +209,19 @@ fn launch_rows<D: GpuDevice>(
 
 /// Launches `f` once per entry of a ranged call's table (`entries`
 /// blocks of `block` threads), in pieces that respect the grid limit
-/// (`params[row_base_pos]` is set to each piece's first entry).
+/// ([`KernelParam::RowBase`] is set to each piece's first entry).
 fn launch_entries<D: GpuDevice>(
     dev: &mut D,
     f: &D::Function,
     entries: u64,
     block: u32,
-    params: &mut [u64],
-    row_base_pos: usize,
+    args: &mut KernelArgs,
 ) -> Result<()> {
     let mut e0 = 0u64;
     while e0 < entries {
         let ne = (entries - e0).min(MAX_GRID_X);
-        params[row_base_pos] = e0;
-        dev.launch(f, [ne as u32, 1], block, params)?;
+        args.set(KernelParam::RowBase, e0);
+        dev.launch(f, [ne as u32, 1], block, args)?;
         e0 += ne;
     }
     Ok(())
@@ -390,10 +388,8 @@ fn launch_stage<D: GpuDevice, T: Real + DeviceElem>(
     vals: &Option<DeviceRows<T>>,
     idxs: &Option<DeviceRows<u64>>,
 ) -> Result<()> {
-    // Inputs: parameters: vars..., m, n, row_base, chunk_len, nchunks,
-    // out_vals, out_idx, partial, oscr, table, spans.
-    let nv = info.vars.len();
-    let mut params: Vec<u64> = Vec::with_capacity(nv + FIXED_PARAMS);
+    // The kernels' parameters, set by name (unused buffers stay 0).
+    let mut params = KernelArgs::new(info.vars.len());
     let mut temps = Vec::new();
     // Parameters with a value per problem of a batch (`run_stage` checked
     // their lengths against the batch): every parameter is then uploaded
@@ -410,7 +406,10 @@ fn launch_stage<D: GpuDevice, T: Real + DeviceElem>(
         }
         _ => 1,
     };
-    for (spec, arg) in info.vars.iter().zip(args) {
+    for (k, (spec, arg)) in info.vars.iter().zip(args).enumerate() {
+        let var = KernelParam::Var(
+            u32::try_from(k).map_err(|_| Error::TooLarge(format!("{k} stage variables")))?,
+        );
         let bad = || {
             Error::Internal(format!(
                 "{}: argument `{}` has the wrong kind",
@@ -434,11 +433,11 @@ fn launch_stage<D: GpuDevice, T: Real + DeviceElem>(
                 index_bytes(data.iter().copied(), data.len())
             }
             (Role::Outer | Role::Inner, VarKind::Real, Val::Device { name, data }) => {
-                params.push(dev.resident_addr(data, name, false)?);
+                params.set(var, dev.resident_addr(data, name, false)?);
                 continue;
             }
             (Role::Outer | Role::Inner, VarKind::Index, Val::DeviceIndex(data)) => {
-                params.push(dev.resident_addr(data, spec.name, false)?);
+                params.set(var, dev.resident_addr(data, spec.name, false)?);
                 continue;
             }
             _ => return Err(bad()),
@@ -447,7 +446,7 @@ fn launch_stage<D: GpuDevice, T: Real + DeviceElem>(
         if !bytes.is_empty() {
             dev.upload(&mut buf, &bytes)?;
         }
-        params.push(dev.addr(&buf));
+        params.set(var, dev.addr(&buf));
         temps.push(buf);
     }
     let oscr = if meta.outer_scratch > 0 {
@@ -484,19 +483,21 @@ fn launch_stage<D: GpuDevice, T: Real + DeviceElem>(
         }
     };
 
-    params.extend([m as u64, n as u64, 0, 0, 0]);
-    params.push(match vals {
-        Some(b) => dev.resident_addr(b, "outputs", true)?,
-        None => 0,
-    });
-    params.push(match idxs {
-        Some(b) => dev.resident_addr(b, "output indices", true)?,
-        None => 0,
-    });
-    params.push(0);
-    params.push(oscr.as_ref().map_or(0, |b| dev.addr(b)));
-    params.extend([0, 0]);
-    let row_base = nv + 2;
+    params
+        .set(KernelParam::M, m as u64)
+        .set(KernelParam::N, n as u64);
+    if let Some(b) = vals {
+        params.set(KernelParam::OutVals, dev.resident_addr(b, "outputs", true)?);
+    }
+    if let Some(b) = idxs {
+        params.set(
+            KernelParam::OutIdx,
+            dev.resident_addr(b, "output indices", true)?,
+        );
+    }
+    if let Some(b) = &oscr {
+        params.set(KernelParam::Oscr, dev.addr(b));
+    }
 
     if let Some(side) = side {
         let (table, entries, spans) = ranged_table(side, m, block, sets > 1)?;
@@ -506,21 +507,18 @@ fn launch_stage<D: GpuDevice, T: Real + DeviceElem>(
         if !spans.is_empty() {
             dev.upload(&mut sbuf, &spans)?;
         }
-        params[nv + 3] = (n as u64).max(1);
-        params[nv + 4] = 1;
-        params[nv + 9] = dev.addr(&tbuf);
-        params[nv + 10] = dev.addr(&sbuf);
+        params
+            .set(KernelParam::ChunkLen, (n as u64).max(1))
+            .set(KernelParam::NChunks, 1)
+            .set(KernelParam::Table, dev.addr(&tbuf))
+            .set(KernelParam::Spans, dev.addr(&sbuf));
         if let Some(fo) = &fo {
-            launch_entries(dev, fo, entries, block, &mut params, row_base)?;
+            launch_entries(dev, fo, entries, block, &mut params)?;
         }
-        launch_entries(dev, &f1, entries, block, &mut params, row_base)?;
+        launch_entries(dev, &f1, entries, block, &mut params)?;
         // The table, spans and temporaries are dropped after the kernels
         // finish.
         return dev.synchronize();
-    }
-    if let Some(fo) = &fo {
-        let bo = block.min(dev.max_block(fo)?.max(1));
-        launch_rows(dev, fo, m, bo, 1, &mut params, row_base)?;
     }
     // Chunks of the reduced range: one for the 1D scheme.
     let (chunk_len, nchunks) = match two_d {
@@ -532,21 +530,26 @@ fn launch_stage<D: GpuDevice, T: Real + DeviceElem>(
             "{nchunks} chunks exceed the grid limit"
         )));
     }
-    params[nv + 3] = chunk_len;
-    params[nv + 4] = nchunks;
+    params
+        .set(KernelParam::ChunkLen, chunk_len)
+        .set(KernelParam::NChunks, nchunks);
+    if let Some(fo) = &fo {
+        let bo = block.min(dev.max_block(fo)?.max(1));
+        launch_rows(dev, fo, m, bo, 1, &mut params)?;
+    }
     let mut _partial = None;
     if nchunks == 1 {
-        launch_rows(dev, &f1, m, block, 1, &mut params, row_base)?;
+        launch_rows(dev, &f1, m, block, 1, &mut params)?;
     } else {
         let bytes = (nchunks as usize)
             .checked_mul(meta.partial_slots as usize * m * 8)
             .ok_or_else(|| Error::TooLarge("partial states of the 2D scheme".into()))?;
         let partial = dev.alloc(bytes.max(1), "partial states")?;
-        params[nv + 7] = dev.addr(&partial);
-        launch_rows(dev, &f1, m, block, nchunks as u32, &mut params, row_base)?;
+        params.set(KernelParam::Partial, dev.addr(&partial));
+        launch_rows(dev, &f1, m, block, nchunks as u32, &mut params)?;
         let fm = dev.function(ptx, GpuEntry::Merge.name())?;
         let bm = block.min(dev.max_block(&fm)?.max(1));
-        launch_rows(dev, &fm, m, bm, 1, &mut params, row_base)?;
+        launch_rows(dev, &fm, m, bm, 1, &mut params)?;
         _partial = Some(partial);
     }
     // The temporaries are dropped after the kernels finish.

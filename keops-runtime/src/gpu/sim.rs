@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use keops_ptx_sim::{Module, Param};
 
-use super::{GpuDevice, SIM_SMS};
+use super::{GpuDevice, KernelArgs, SIM_SMS};
 pub use crate::device::sim::{default_device, Resident, SharedDevice};
 use crate::device::sim::{lock, new_device, sim_err, try_alloc};
 use crate::device::{DeviceElem, DeviceRows, Storage};
@@ -171,9 +171,9 @@ impl GpuDevice for SimGpu {
         f: &Self::Function,
         grid: [u32; 2],
         block: u32,
-        params: &[u64],
+        args: &KernelArgs,
     ) -> Result<()> {
-        let ps: Vec<Param> = params.iter().map(|&p| Param::U64(p)).collect();
+        let ps: Vec<Param> = args.as_slice().iter().map(|&p| Param::U64(p)).collect();
         lock(&self.dev)?
             .launch(&f.0, &f.1, [grid[0], grid[1], 1], [block, 1, 1], 0, &ps)
             .map(|_| ())
