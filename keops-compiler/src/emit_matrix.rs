@@ -129,6 +129,7 @@ fn variant(def: &KernelDef, extra: &[(&str, Cat, u32)], body: Ast) -> KernelDef 
             span: def.span,
             cat,
             dim,
+            width: None,
         });
     }
     d.body = body;

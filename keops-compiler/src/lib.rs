@@ -26,6 +26,7 @@ pub mod emit_cpu;
 pub mod emit_matrix;
 pub mod front;
 pub mod parse;
+pub mod widths;
 
 pub use keops_ir::{autodiff, eval, ir, limits, lower, ops, print, stage};
 pub use keops_ir::{default_grad_order, grad_order, GRAD_ORDER_1_BUDGET, GRAD_ORDER_2_BUDGET};
@@ -89,6 +90,10 @@ pub struct Compiled {
     /// A symbolic matrix (a formula without a reduction): its fixed-width
     /// kernels, emitted by [`emit_matrix::expand`] instead of the family.
     pub matrix: Option<Box<emit_matrix::MatrixFamilies>>,
+    /// Widths named by `const` items or const generics: the classes of
+    /// names and the probe runs, emitted by [`widths::expand`] instead of
+    /// the family (which is the first run's).
+    pub named: Option<Box<widths::Named>>,
 }
 
 /// A failed compilation: the errors, and the parsed definition when the
@@ -121,57 +126,107 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
             Ok(m) => Ok(Compiled {
                 family: m.parts[0].1.clone(),
                 matrix: Some(Box::new(m)),
+                named: None,
                 def,
             }),
             Err(e) => Err(fail(e, def)),
         };
+    }
+    if widths::has_named(&def) {
+        return compile_named(def);
     }
     let stage = match front::build_stage(&def, true) {
         Ok(s) => s,
         Err(error) => return Err(fail(error, def)),
     };
     let order = grad_order(&def.options, &stage);
-    let budget = limits::MAX_SCALAR_OPS;
-    let forward = stage.scalar_cost();
-    if forward > budget {
-        let e = syn::Error::new(
-            def.span,
-            format!(
-                "formula too large: about {forward} scalar operations per pair of rows (at most {budget}; vectors are unrolled in the generated code)"
-            ),
-        );
-        return Err(fail(e, def));
-    }
-    let node_budget = limits::MAX_FAMILY_NODES;
-    match Family::with_budget(stage, order, budget, node_budget) {
+    match build_family(&def, stage, order) {
         Ok(family) => Ok(Compiled {
             def,
             family,
             matrix: None,
+            named: None,
         }),
-        Err(t) => {
-            let what = if t.cost > budget {
-                format!(
-                    "more than {budget} scalar operations in the generated kernels (about {}",
-                    t.cost
-                )
-            } else {
-                format!(
-                    "more than {node_budget} operations in the generated kernels (about {}",
-                    t.nodes
-                )
-            };
-            let e = syn::Error::new(
-                def.span,
-                format!(
-                    "formula too large with its gradients: {what} in the first {} kernels, up to grad_order = {order}); lower `grad_order` (e.g. `keops!(grad_order = {}, |...| ...)`) or the dimensions",
-                    t.kernels,
-                    order.saturating_sub(1)
-                ),
-            );
-            Err(fail(e, def))
+        Err(e) => Err(fail(e, def)),
+    }
+}
+
+/// [`compile`] for a formula with named widths: the classes of names and
+/// the families of the probe runs (see [`widths`]).
+fn compile_named(def: parse::KernelDef) -> Result<Compiled, Failure> {
+    let fail = |error: syn::Error, def: parse::KernelDef| Failure {
+        error,
+        def: Some(Box::new(def)),
+    };
+    if !front::is_reduction(&def) {
+        let e = syn::Error::new(
+            def.span,
+            "a symbolic matrix (a formula without a reduction) needs literal widths (`Vi<3>`) for now",
+        );
+        return Err(fail(e, def));
+    }
+    let classes = match widths::probe_classes(&def, |d| front::build_stage(d, true).map(|_| ())) {
+        Ok(c) => c,
+        Err(e) => return Err(fail(e, def)),
+    };
+    let mut runs = Vec::new();
+    let mut order = None;
+    for probes in widths::run_probes(classes.len()) {
+        let d = widths::with_probes(&def, &classes, &probes);
+        let built = front::build_stage(&d, true).and_then(|stage| {
+            // The default order of the first run for every run: the runs
+            // must have the same kernels.
+            let o = *order.get_or_insert_with(|| grad_order(&d.options, &stage));
+            build_family(&d, stage, o)
+        });
+        match built {
+            Ok(family) => runs.push((probes, family)),
+            Err(e) => return Err(fail(e, def)),
         }
     }
+    Ok(Compiled {
+        family: runs[0].1.clone(),
+        matrix: None,
+        named: Some(Box::new(widths::Named { classes, runs })),
+        def,
+    })
+}
+
+/// The family of a forward stage up to gradient order `order`, within the
+/// limits on the size of the generated code.
+fn build_family(def: &parse::KernelDef, stage: stage::Stage, order: u32) -> syn::Result<Family> {
+    let budget = limits::MAX_SCALAR_OPS;
+    let forward = stage.scalar_cost();
+    if forward > budget {
+        return Err(syn::Error::new(
+            def.span,
+            format!(
+                "formula too large: about {forward} scalar operations per pair of rows (at most {budget}; vectors are unrolled in the generated code)"
+            ),
+        ));
+    }
+    let node_budget = limits::MAX_FAMILY_NODES;
+    Family::with_budget(stage, order, budget, node_budget).map_err(|t| {
+        let what = if t.cost > budget {
+            format!(
+                "more than {budget} scalar operations in the generated kernels (about {}",
+                t.cost
+            )
+        } else {
+            format!(
+                "more than {node_budget} operations in the generated kernels (about {}",
+                t.nodes
+            )
+        };
+        syn::Error::new(
+            def.span,
+            format!(
+                "formula too large with its gradients: {what} in the first {} kernels, up to grad_order = {order}); lower `grad_order` (e.g. `keops!(grad_order = {}, |...| ...)`) or the dimensions",
+                t.kernels,
+                order.saturating_sub(1)
+            ),
+        )
+    })
 }
 
 /// Checks the number of kernels the family will have against

@@ -26,8 +26,12 @@ pub struct Param {
     pub span: Span,
     /// Category.
     pub cat: Cat,
-    /// Dimension.
+    /// Dimension (for a named width, the probe width the front end is run
+    /// with, see `crate::widths`).
     pub dim: u32,
+    /// The width's name when it is a `const` item or a const generic
+    /// parameter (`x: Vi<D>`), not a literal.
+    pub width: Option<String>,
 }
 
 /// The parsed macro input.
@@ -561,16 +565,28 @@ fn parse_param(p: &Pat) -> syn::Result<Param> {
         }
     };
     check_name(&name, span)?;
-    let (cat, dim) = parse_var_type(&pt.ty)?;
+    let (cat, dim, width) = parse_var_type(&pt.ty)?;
     Ok(Param {
         name,
         span,
         cat,
         dim,
+        width,
     })
 }
 
-fn parse_var_type(ty: &Type) -> syn::Result<(Cat, u32)> {
+/// The name of a width written as a single identifier (`D`, `{ D }`).
+fn width_name(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Path(p) if p.qself.is_none() && p.path.segments.len() == 1 => {
+            let seg = &p.path.segments[0];
+            seg.arguments.is_empty().then(|| seg.ident.to_string())
+        }
+        _ => None,
+    }
+}
+
+fn parse_var_type(ty: &Type) -> syn::Result<(Cat, u32, Option<String>)> {
     let bad = || {
         syn::Error::new(
             ty.span(),
@@ -595,9 +611,17 @@ fn parse_var_type(ty: &Type) -> syn::Result<(Cat, u32)> {
     }
     let lit_expr = match &ab.args[0] {
         syn::GenericArgument::Const(e) => e.clone(),
+        syn::GenericArgument::Type(Type::Path(p))
+            if p.qself.is_none()
+                && p.path.segments.len() == 1
+                && p.path.segments[0].arguments.is_empty() =>
+        {
+            let name = p.path.segments[0].ident.to_string();
+            return Ok((cat, crate::widths::PARSED_PROBE, Some(name)));
+        }
         syn::GenericArgument::Type(Type::Path(p)) => return Err(syn::Error::new(
             p.span(),
-            "the dimension must be an integer literal (named constants are not known to the macro)",
+            "the dimension must be an integer literal, or the name of a `const` item or const generic parameter (`Vi<D>`)",
         )),
         _ => return Err(bad()),
     };
@@ -608,6 +632,9 @@ fn parse_var_type(ty: &Type) -> syn::Result<(Cat, u32)> {
         },
         e => e,
     };
+    if let Some(name) = width_name(&lit_expr) {
+        return Ok((cat, crate::widths::PARSED_PROBE, Some(name)));
+    }
     match &lit_expr {
         Expr::Lit(syn::ExprLit {
             lit: Lit::Int(i), ..
@@ -625,11 +652,11 @@ fn parse_var_type(ty: &Type) -> syn::Result<(Cat, u32)> {
                     format!("dimension too large: {d} (at most {MAX_DIM})"),
                 ));
             }
-            Ok((cat, d))
+            Ok((cat, d, None))
         }
         other => Err(syn::Error::new(
             other.span(),
-            "the dimension must be an integer literal",
+            "the dimension must be an integer literal, or the name of a `const` item or const generic parameter (`Vi<D>`)",
         )),
     }
 }

@@ -35,6 +35,19 @@ pub fn __keops_impl(input: TokenStream) -> TokenStream {
     let formula: proc_macro2::TokenStream = it.collect();
     let src = formula.to_string();
     let out = match keops_compiler::compile(formula) {
+        Ok(c) if c.named.is_some() => {
+            // Named widths: CPU code generic over them (no PTX yet).
+            let named = c.named.as_deref().expect("checked");
+            match keops_compiler::widths::expand(&krate, named, &src, c.def.span) {
+                Ok(out) => {
+                    if c.def.options.debug {
+                        eprintln!("keops! expansion of `{src}`:\n{out}");
+                    }
+                    out
+                }
+                Err(e) => keops_compiler::emit_cpu::fallback(&krate, &e, Some(&c.def)),
+            }
+        }
         Ok(c) if c.matrix.is_some() => {
             let m = c.matrix.as_deref().expect("checked");
             let ptx: Vec<_> = m

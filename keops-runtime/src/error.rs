@@ -57,8 +57,10 @@ pub enum Error {
     /// The CUDA back end was requested but no usable GPU is present.
     #[error("GPU unavailable: {0}")]
     GpuUnavailable(String),
-    /// The CUDA back end was requested from a binary built without the `cuda` feature.
-    #[error("this binary was built without the `cuda` feature of keops: the GPU back end is not available")]
+    /// A GPU back end was requested for a kernel without GPU code: the
+    /// binary was built without the `cuda` feature, or the kernel's widths
+    /// are `const` items or const generics (CPU only for now).
+    #[error("no GPU code for this kernel: the binary was built without the `cuda` feature of keops, or the kernel's widths are `const` items or const generics, which run on the CPU back end only")]
     NotCompiledWithCuda,
     /// A CUDA driver call failed.
     #[error("CUDA error in {call}: {message}")]

@@ -150,8 +150,8 @@ pub mod __private {
     pub use crate::scalar::Scalar;
     pub use crate::simd::{Pack, Real, SimdLevel};
     pub use crate::stage::{
-        Buf, Cat, CpuStage, Elem, Features, GpuMeta, PairCtx, Red, Role, StageInfo, VarKind,
-        VarSpec,
+        Buf, BufCat, BufRep, Cat, CpuStage, Elem, Features, GpuMeta, PairCtx, Red, Role, StageInfo,
+        VarKind, VarSpec,
     };
     pub use crate::value::{IntoIndexRows, IntoParam, IntoRows, RowCounts, Rows, Val};
     pub use crate::{keep_intermediates, run_stage};

@@ -12,8 +12,17 @@ use crate::simd::Pack;
 pub trait Elem: Copy + Send + Sync + 'static {}
 impl<E: Copy + Send + Sync + 'static> Elem for E {}
 
-/// A fixed-size array used as a stage buffer (`[E; N]`).
-pub trait Buf<E: Elem>: Copy + Send + Sync + 'static {
+mod sealed {
+    /// Only the buffer types of this module are buffers: `BufCat`'s
+    /// contiguous view relies on every buffer being a run of `E`s.
+    pub trait Sealed {}
+}
+
+/// A fixed-size buffer of a stage: an array `[E; N]`, or, where the length
+/// depends on a const-generic width of the generated code (`2 + D`
+/// elements is not an array type on stable Rust), [`BufCat`] and [`BufRep`]
+/// of arrays. Every buffer is a contiguous run of `LEN` elements.
+pub trait Buf<E: Elem>: sealed::Sealed + Copy + Send + Sync + 'static {
     /// Number of elements.
     const LEN: usize;
     /// All elements equal to `e`.
@@ -25,6 +34,8 @@ pub trait Buf<E: Elem>: Copy + Send + Sync + 'static {
     /// The elements, mutably.
     fn as_mut_slice(&mut self) -> &mut [E];
 }
+
+impl<E: Elem, const N: usize> sealed::Sealed for [E; N] {}
 
 impl<E: Elem, const N: usize> Buf<E> for [E; N] {
     const LEN: usize = N;
@@ -43,6 +54,132 @@ impl<E: Elem, const N: usize> Buf<E> for [E; N] {
     #[inline(always)]
     fn as_mut_slice(&mut self) -> &mut [E] {
         self
+    }
+}
+
+/// Two buffers end to end (`[E; A::LEN + B::LEN]`): the buffers of stages
+/// whose widths are const generics (`x: Vi<D>` and `b: Vj<1>` as inner
+/// features: `BufCat<BufRep<E, D, 1>, [E; 1]>`).
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct BufCat<A, B>(pub A, pub B);
+
+/// `B` runs of `W` elements end to end (`[E; B * W]` for a const-generic
+/// width `W`).
+#[derive(Clone, Copy, Debug)]
+#[repr(transparent)]
+pub struct BufRep<E, const W: usize, const B: usize>(pub [[E; W]; B]);
+
+impl<A, B> sealed::Sealed for BufCat<A, B> {}
+
+impl<E: Elem, A: Buf<E>, B: Buf<E>> Buf<E> for BufCat<A, B> {
+    const LEN: usize = A::LEN + B::LEN;
+    #[inline(always)]
+    fn splat(e: E) -> Self {
+        BufCat(A::splat(e), B::splat(e))
+    }
+    #[inline(always)]
+    fn from_fn(mut f: impl FnMut(usize) -> E) -> Self {
+        let a = A::from_fn(&mut f);
+        BufCat(a, B::from_fn(|k| f(A::LEN + k)))
+    }
+    #[inline(always)]
+    fn as_slice(&self) -> &[E] {
+        const { assert!(core::mem::size_of::<Self>() == Self::LEN * core::mem::size_of::<E>()) };
+        // SAFETY: every `Buf` is sealed in this module and is a run of its
+        // `LEN` initialised `E`s aligned as `E` (arrays, and these two types
+        // built from them); `repr(C)` puts `B` right after `A` (no padding:
+        // `A`'s size is a multiple of `E`'s alignment, which is `B`'s), as
+        // the size assertion above confirms. So `self` is `LEN` contiguous
+        // `E`s, borrowed for the lifetime of `&self`.
+        unsafe { core::slice::from_raw_parts(self as *const Self as *const E, Self::LEN) }
+    }
+    #[inline(always)]
+    fn as_mut_slice(&mut self) -> &mut [E] {
+        const { assert!(core::mem::size_of::<Self>() == Self::LEN * core::mem::size_of::<E>()) };
+        // SAFETY: as in `as_slice`, with the exclusive borrow of `self`.
+        unsafe { core::slice::from_raw_parts_mut(self as *mut Self as *mut E, Self::LEN) }
+    }
+}
+
+impl<E, const W: usize, const B: usize> sealed::Sealed for BufRep<E, W, B> {}
+
+impl<E: Elem, const W: usize, const B: usize> Buf<E> for BufRep<E, W, B> {
+    const LEN: usize = W * B;
+    #[inline(always)]
+    fn splat(e: E) -> Self {
+        BufRep([[e; W]; B])
+    }
+    #[inline(always)]
+    fn from_fn(mut f: impl FnMut(usize) -> E) -> Self {
+        BufRep(core::array::from_fn(|b| {
+            core::array::from_fn(|w| f(b * W + w))
+        }))
+    }
+    #[inline(always)]
+    fn as_slice(&self) -> &[E] {
+        self.0.as_flattened()
+    }
+    #[inline(always)]
+    fn as_mut_slice(&mut self) -> &mut [E] {
+        self.0.as_flattened_mut()
+    }
+}
+
+/// The element type of a buffer built from arrays (what [`BufCat`]
+/// indexes).
+pub trait Items {
+    /// The element type.
+    type Item;
+}
+
+impl<E, const N: usize> Items for [E; N] {
+    type Item = E;
+}
+
+impl<A: Items, B> Items for BufCat<A, B> {
+    type Item = A::Item;
+}
+
+impl<E, const W: usize, const B: usize> Items for BufRep<E, W, B> {
+    type Item = E;
+}
+
+impl<A: Items, B> core::ops::Index<usize> for BufCat<A, B>
+where
+    A::Item: Elem,
+    Self: Buf<A::Item>,
+{
+    type Output = A::Item;
+    #[inline(always)]
+    fn index(&self, k: usize) -> &A::Item {
+        &self.as_slice()[k]
+    }
+}
+
+impl<A: Items, B> core::ops::IndexMut<usize> for BufCat<A, B>
+where
+    A::Item: Elem,
+    Self: Buf<A::Item>,
+{
+    #[inline(always)]
+    fn index_mut(&mut self, k: usize) -> &mut A::Item {
+        &mut self.as_mut_slice()[k]
+    }
+}
+
+impl<E: Elem, const W: usize, const B: usize> core::ops::Index<usize> for BufRep<E, W, B> {
+    type Output = E;
+    #[inline(always)]
+    fn index(&self, k: usize) -> &E {
+        &self.0.as_flattened()[k]
+    }
+}
+
+impl<E: Elem, const W: usize, const B: usize> core::ops::IndexMut<usize> for BufRep<E, W, B> {
+    #[inline(always)]
+    fn index_mut(&mut self, k: usize) -> &mut E {
+        &mut self.0.as_flattened_mut()[k]
     }
 }
 

@@ -10,7 +10,7 @@ use super::prog::{
     body_ident, destructure, index, loop_body, loop_var, outputs_value, prog_body, store_outputs,
     use_counts, value_ident,
 };
-use super::tokens::{cat_tokens, gpu_meta_tokens, private, red_tokens, usize_lit};
+use super::tokens::{cat_tokens, gpu_meta_tokens, private, red_tokens, usize_lit, Generics};
 use crate::ir::Bin;
 use crate::lower::{Inst, Lowered, Role, ScalarProg};
 use crate::stage::{acc_len, Red, StagePtx, VarKind};
@@ -79,8 +79,10 @@ pub fn stage_tokens(
     l: &Lowered,
     ptx: &StagePtx,
     exact: Option<TokenStream>,
+    generics: &Generics,
 ) -> TokenStream {
     let p = private();
+    let (decl, args) = (generics.decl(), generics.use_args());
     let npf = l.param.outputs.len() as u32;
     let nof = l.outer.outputs.len() as u32;
     let nnf = l.inner.outputs.len() as u32;
@@ -279,9 +281,14 @@ pub fn stage_tokens(
     let key = {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        format!("{l:?}").hash(&mut h);
-        (&ptx.f32, &ptx.f64).hash(&mut h);
-        exact_fn.to_string().hash(&mut h);
+        match &generics.key_seed {
+            Some(seed) => (seed, name).hash(&mut h),
+            None => {
+                format!("{l:?}").hash(&mut h);
+                (&ptx.f32, &ptx.f64).hash(&mut h);
+                exact_fn.to_string().hash(&mut h);
+            }
+        }
         Literal::u64_suffixed(h.finish())
     };
     let doc = format!("Stage `{name}` of a keops kernel.");
@@ -289,11 +296,11 @@ pub fn stage_tokens(
         #[doc = #doc]
         #[derive(Clone, Copy, Debug)]
         #[allow(non_camel_case_types)]
-        pub struct #ident;
+        pub struct #ident #decl;
 
         #[automatically_derived]
         #[allow(unused_variables, clippy::all, clippy::pedantic)]
-        impl #p::CpuStage for #ident {
+        impl #decl #p::CpuStage for #ident #args {
             const INFO: &'static #p::StageInfo = &#p::StageInfo {
                 name: #name,
                 key: #key,

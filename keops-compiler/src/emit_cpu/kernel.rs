@@ -6,7 +6,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 use super::cpu_stage::{exact_tokens, stage_tokens};
-use super::tokens::{cat_tokens, grad_method, private, usize_lit, var_ident};
+use super::tokens::{cat_tokens, grad_method, private, usize_lit, var_ident, Generics};
 use crate::ir::Cat;
 use crate::lower::lower_looped;
 use crate::stage::{Family, Program, StagePtx, Step, Value, ValueType, VarKind};
@@ -22,14 +22,33 @@ pub fn expand(
     ptx: &[StagePtx],
     doc_src: &str,
 ) -> TokenStream {
+    expand_generic(krate, family, ptx, doc_src, &Generics::default())
+}
+
+/// [`expand`] with items generic over the widths in `generics` (see
+/// `crate::widths`): no dot-product form (its feature lists would have the
+/// width's length), and the forward kernel value instantiated with
+/// `generics.args` after `generics.checks`.
+pub fn expand_generic(
+    krate: &TokenStream,
+    family: &Family,
+    ptx: &[StagePtx],
+    doc_src: &str,
+    generics: &Generics,
+) -> TokenStream {
     let p = private();
+    let args = generics.use_args();
     let mut items = Vec::new();
     let stage_idents: Vec<Ident> = (0..family.stages.len())
         .map(|k| format_ident!("__KeopsStage{}", k))
         .collect();
     for (k, st) in family.stages.iter().enumerate() {
         let exact = lower_looped(st);
-        let dot = crate::lower::lower_dot_form(st);
+        let dot = if generics.is_generic() {
+            None
+        } else {
+            crate::lower::lower_dot_form(st)
+        };
         let name = format!(
             "stage{k}: {}_{}",
             st.red.name(),
@@ -42,14 +61,22 @@ pub fn expand(
             dot.as_ref().unwrap_or(&exact),
             ptx.get(k).unwrap_or(&empty),
             dot.as_ref().map(|_| exact_tokens(&exact)),
+            generics,
         ));
     }
     // The f64 code of the family's stages, named only by the kernels'
     // `__F64_STAGES` (rustc generates it only where `f64_accumulation` reads
-    // that constant).
-    items.push(quote! {
-        pub const __KEOPS_F64: &[#p::F64Stage] = &[#(#p::F64Stage::of::<#stage_idents>()),*];
-    });
+    // that constant). A `const` item cannot be generic: generic kernels
+    // write the list in their own constant.
+    let f64_list = quote!(&[#(#p::F64Stage::of::<#stage_idents #args>()),*]);
+    let f64_stages = if generics.is_generic() {
+        f64_list
+    } else {
+        items.push(quote! {
+            pub const __KEOPS_F64: &[#p::F64Stage] = #f64_list;
+        });
+        quote!(__KEOPS_F64)
+    };
     let kernel_ident = |k: usize| format_ident!("__KeopsKernel{}", k);
     for (k, (path, prog)) in family.programs.iter().enumerate() {
         let ident = kernel_ident(k);
@@ -85,8 +112,8 @@ pub fn expand(
                 grads.push(quote! {
                     #[doc = #doc]
                     #[inline]
-                    pub fn #m(&self) -> #cid {
-                        #cid { opts: self.opts }
+                    pub fn #m(&self) -> #cid #args {
+                        #cid #args { opts: self.opts }
                     }
                 });
             }
@@ -99,14 +126,24 @@ pub fn expand(
             &stage_idents,
             grads,
             doc_src,
+            generics,
+            &f64_stages,
         ));
     }
     let first = kernel_ident(0);
+    let checks = &generics.checks;
+    let inst = if generics.is_generic() {
+        let a = &generics.args;
+        quote!(::<#(#a),*>)
+    } else {
+        quote!()
+    };
     quote! {
         {
             use #krate::__private as __keops;
             #(#items)*
-            #first { opts: #p::Options::DEFAULT }
+            #checks
+            #first #inst { opts: #p::Options::DEFAULT }
         }
     }
 }
@@ -119,8 +156,11 @@ fn program_tokens(
     stage_idents: &[Ident],
     grads: Vec<TokenStream>,
     doc_src: &str,
+    generics: &Generics,
+    f64_stages: &TokenStream,
 ) -> TokenStream {
     let p = private();
+    let (decl, targs) = (generics.decl(), generics.use_args());
     // Arguments of `call`.
     let mut params = Vec::new();
     let mut conv = Vec::new();
@@ -182,7 +222,7 @@ fn program_tokens(
                 } else {
                     quote!(__mid)
                 };
-                quote!(let #out = #p::run_stage::<#st, T::Compute>(&self.opts, &[#(#args),*], &__rows, #keep)?;)
+                quote!(let #out = #p::run_stage::<#st #targs, T::Compute>(&self.opts, &[#(#args),*], &__rows, #keep)?;)
             }
             Step::SumRows(a) => {
                 let a = val(*a);
@@ -268,11 +308,11 @@ fn program_tokens(
             quote! {
                 /// The PTX (f32) of the main stage.
                 pub fn ptx(&self) -> &'static str {
-                    <#st as #p::CpuStage>::INFO.ptx_f32
+                    <#st #targs as #p::CpuStage>::INFO.ptx_f32
                 }
                 /// The PTX (f64) of the main stage.
                 pub fn ptx_f64(&self) -> &'static str {
-                    <#st as #p::CpuStage>::INFO.ptx_f64
+                    <#st #targs as #p::CpuStage>::INFO.ptx_f64
                 }
             }
         }
@@ -289,7 +329,7 @@ fn program_tokens(
         .filter_map(|s| match s {
             Step::Reduce { stage, .. } => {
                 let st = &stage_idents[*stage as usize];
-                Some(quote!(<#st as #p::CpuStage>::INFO))
+                Some(quote!(<#st #targs as #p::CpuStage>::INFO))
             }
             _ => None,
         })
@@ -315,13 +355,17 @@ fn program_tokens(
         #[doc = #doc]
         #[derive(Clone, Copy, Debug)]
         #[allow(non_camel_case_types)]
-        pub struct #ident {
+        pub struct #ident #decl {
             opts: #p::Options,
         }
 
         #[automatically_derived]
         #[allow(unused_variables, clippy::all, clippy::pedantic, non_snake_case)]
-        impl #ident {
+        impl #decl #ident #targs {
+            /// The stages this kernel runs (a constant: a generic one is
+            /// not promoted to `'static` in a function body).
+            const __KEOPS_STAGES: &'static [&'static #p::StageInfo] = &[#(#stage_names),*];
+
             /// Runs the kernel (`T`: `f32`, `f64`, or `half::f16` computed in f32).
             pub fn call<'a, T: #p::Scalar>(&self, #(#params),*) -> #p::Result<#ret_ty> {
                 self.__run::<T>(false, #(#arg_names),*)?.#finish
@@ -352,22 +396,22 @@ fn program_tokens(
         }
 
         #[automatically_derived]
-        impl #p::Kernel for #ident {
+        impl #decl #p::Kernel for #ident #targs {
             #[inline]
             fn options(&self) -> #p::Options {
                 self.opts
             }
             #[inline]
             fn with_options(self, opts: #p::Options) -> Self {
-                #ident { opts }
+                #ident #targs { opts }
             }
             fn input_names(&self) -> &'static [&'static str] {
                 &[#(#input_names),*]
             }
             fn stages(&self) -> &'static [&'static #p::StageInfo] {
-                &[#(#stage_names),*]
+                Self::__KEOPS_STAGES
             }
-            const __F64_STAGES: &'static [&'static [#p::F64Stage]] = &[__KEOPS_F64];
+            const __F64_STAGES: &'static [&'static [#p::F64Stage]] = &[#f64_stages];
         }
     }
 }

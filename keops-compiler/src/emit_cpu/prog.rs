@@ -85,14 +85,20 @@ fn loop_sum(lp: &Loop, input: &InputFn) -> TokenStream {
         Inst::Bin(Bin::Mul, a, b) if uses[out as usize] == 1 => {
             let (a, b) = (body_ident(a), body_ident(b));
             let first = match lp.acc {
-                // `fma(a0, b0, t1)`, then the others from 2.
+                // `fma(a0, b0, t1)`, then the others from 2 (`a0 * b0` for
+                // a loop of one iteration: the length is a const-generic
+                // width of the generated code, which may be 1).
                 Accumulate::Adds => quote! {
                     let #lv: usize = 0;
                     #(#body)*
                     let (__a, __b) = (#a, #b);
-                    let #lv: usize = 1;
-                    #(#body)*
-                    let mut __acc: P = #p::Pack::mul_add(__a, __b, #t);
+                    let mut __acc: P = if #len >= 2 {
+                        let #lv: usize = 1;
+                        #(#body)*
+                        #p::Pack::mul_add(__a, __b, #t)
+                    } else {
+                        __a * __b
+                    };
                     let __from = 2;
                 },
                 Accumulate::Fmas => quote! {
@@ -146,6 +152,9 @@ enum OutRun {
     Value(u32, u32),
     /// Loop; for each of its body outputs written, the first position.
     Loop(u32, Vec<(u8, u32)>),
+    /// First position, value, count: a long run of one value (the constant
+    /// second factors of a sum of a vector), written by one loop.
+    Splat(u32, u32, u32),
 }
 
 /// The outputs of `prog` as values and loop runs (each loop once, with
@@ -177,8 +186,15 @@ fn output_runs(prog: &ScalarProg) -> Vec<OutRun> {
             }
             Inst::LoopElem(..) => panic!("internal error: a loop run does not start at 0"),
             _ => {
-                runs.push(OutRun::Value(pos as u32, outs[pos]));
-                pos += 1;
+                let v = outs[pos];
+                let same = outs[pos..].iter().take_while(|&&o| o == v).count();
+                if same >= LOOP_MIN_DIM as usize {
+                    runs.push(OutRun::Splat(pos as u32, v, same as u32));
+                    pos += same;
+                } else {
+                    runs.push(OutRun::Value(pos as u32, v));
+                    pos += 1;
+                }
             }
         }
     }
@@ -194,6 +210,10 @@ fn write_outputs(prog: &ScalarProg, input: &InputFn, dest: &TokenStream) -> Vec<
             OutRun::Value(pos, v) => {
                 let (pos, v) = (usize_lit(pos), value_ident(v));
                 quote!(#dest[#pos] = #v;)
+            }
+            OutRun::Splat(pos, v, len) => {
+                let (pos, v, len) = (usize_lit(pos), value_ident(v), usize_lit(len));
+                quote!(for #lv in 0..#len { #dest[#pos + #lv] = #v; })
             }
             OutRun::Loop(l, list) => {
                 let lp = &prog.loops[l as usize];
@@ -244,7 +264,7 @@ pub(super) fn outputs_value(prog: &ScalarProg, input: &InputFn) -> TokenStream {
         let n = usize_lit(prog.outputs.len() as u32);
         let w = write_outputs(prog, input, &quote!(__o));
         quote!({
-            let mut __o = [#p::ops::c::<P>(0.0); #n];
+            let mut __o: [P; #n] = #p::Buf::splat(#p::ops::c::<P>(0.0));
             #(#w)*
             __o
         })

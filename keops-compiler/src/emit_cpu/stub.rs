@@ -26,7 +26,9 @@ pub fn fallback(
         .iter()
         .map(|v| {
             let arg = var_ident(&v.name);
-            let dim = usize_lit(v.dim);
+            // A named width is not known here (the stub is not generic):
+            // any width, as ndarray inputs accept.
+            let dim = usize_lit(if v.width.is_some() { 0 } else { v.dim });
             match v.cat {
                 Cat::P => quote!(#arg: impl #p::IntoParam<'a, T, #dim>),
                 _ => quote!(#arg: impl #p::IntoRows<'a, T, #dim>),

@@ -128,3 +128,48 @@ pub(super) fn var_ident(name: &str) -> Ident {
 pub fn ident(s: &str) -> Ident {
     Ident::new(s, Span::call_site())
 }
+
+/// The const-generic widths of an expansion (formulas whose widths are
+/// `const` items or const generics, see `crate::widths`): the generated
+/// items take them as const parameters. `Generics::default()` (literal
+/// widths) changes nothing in the expansion.
+#[derive(Clone, Debug, Default)]
+pub struct Generics {
+    /// The items' const parameters (`__W0`, ...).
+    pub params: Vec<Ident>,
+    /// What the forward kernel value is instantiated with (the user's
+    /// width names), in the order of `params`.
+    pub args: Vec<TokenStream>,
+    /// Statements before the forward kernel value (compile-time checks of
+    /// the widths).
+    pub checks: TokenStream,
+    /// The seed of the stage keys in place of the stage's code (the
+    /// formula's source): the probe expansions that `crate::widths` compares
+    /// must have equal keys.
+    pub key_seed: Option<String>,
+}
+
+impl Generics {
+    /// True when the items take const parameters.
+    pub fn is_generic(&self) -> bool {
+        !self.params.is_empty()
+    }
+
+    /// `<const __W0: usize, ...>` after an item's name or `impl`, or nothing.
+    pub(super) fn decl(&self) -> TokenStream {
+        if self.params.is_empty() {
+            return quote!();
+        }
+        let ps = &self.params;
+        quote!(<#(const #ps: usize),*>)
+    }
+
+    /// `::<__W0, ...>` after an item's name where it is used, or nothing.
+    pub(super) fn use_args(&self) -> TokenStream {
+        if self.params.is_empty() {
+            return quote!();
+        }
+        let ps = &self.params;
+        quote!(::<#(#ps),*>)
+    }
+}
