@@ -65,3 +65,148 @@ fn const_generic_gaussian_at_several_widths() {
     check_gauss::<64>();
     check_gauss::<100>();
 }
+
+/// The gradient with respect to `x` of the generic Gaussian, against its
+/// hand-derived value `-2 g (x_i - y_j) exp(-g |x_i - y_j|^2) b_j e_i`.
+fn check_gauss_grad<const D: usize>() -> keops::Result<()> {
+    let k = keops!(grad_order = 1, |x: Vi<D>, y: Vj<D>, b: Vj<1>, g: Pm<1>| sum_j(
+        exp(-g * sqdist(x, y)) * b
+    ));
+    let (m, n, g) = (23, 41, 0.9);
+    let x = data(m, D, 11, -1.0, 1.0);
+    let y = data(n, D, 12, -1.0, 1.0);
+    let b = data(n, 1, 13, -1.0, 1.0);
+    let e = data(m, 1, 14, 0.5, 1.5);
+    let gs = vec![g];
+    let got = k.grad_x().call(&x, &y, &b, &gs, &e)?;
+    let want = Array2::from_shape_fn((m, D), |(i, c)| {
+        (0..n)
+            .map(|j| {
+                let w = (-g * sqdist(x.row(i), y.row(j))).exp() * b[[j, 0]];
+                -2.0 * g * (x[[i, c]] - y[[j, c]]) * w * e[[i, 0]]
+            })
+            .sum()
+    });
+    assert_close(&got, &want, 1e-12, &format!("grad_x D={D}"));
+    Ok(())
+}
+
+#[test]
+fn const_generic_gradient() -> keops::Result<()> {
+    check_gauss_grad::<1>()?;
+    check_gauss_grad::<3>()?;
+    check_gauss_grad::<20>()?;
+    check_gauss_grad::<70>()
+}
+
+/// A `const` item as the width, a K-nearest-neighbour search, against a
+/// brute-force sort.
+#[test]
+fn const_item_knn() -> keops::Result<()> {
+    const DIM: usize = 5;
+    let knn = keops!(|x: Vi<DIM>, y: Vj<DIM>| argkmin_j(sqdist(x, y), 4));
+    let x = data(30, DIM, 21, 0.0, 1.0);
+    let y = data(200, DIM, 22, 0.0, 1.0);
+    let got = knn.call(&x, &y)?;
+    for i in 0..x.nrows() {
+        let mut d: Vec<(f64, usize)> = (0..y.nrows()).map(|j| (sqdist(x.row(i), y.row(j)), j)).collect();
+        d.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let want: Vec<usize> = d[..4].iter().map(|p| p.1).collect();
+        assert_eq!(got.row(i).to_vec(), want, "row {i}");
+    }
+    Ok(())
+}
+
+/// Two independent widths: the features' `D` and the values' `E` (a
+/// kernel product `K v` with `v` of `E` columns).
+fn kernel_product<const D: usize, const E: usize>(
+    x: ArrayView2<'_, f32>,
+    y: ArrayView2<'_, f32>,
+    v: ArrayView2<'_, f32>,
+) -> keops::Result<Array2<f32>> {
+    let k = keops!(|x: Vi<D>, y: Vj<D>, v: Vj<E>| sum_j(exp(-sqdist(x, y)) * v));
+    k.call(x, y, v)
+}
+
+fn check_product<const D: usize, const E: usize>() -> keops::Result<()> {
+    let x = data(19, D, 31, -1.0, 1.0);
+    let y = data(45, D, 32, -1.0, 1.0);
+    let v = data(45, E, 33, -1.0, 1.0);
+    let (xf, yf, vf) = (x.mapv(|a| a as f32), y.mapv(|a| a as f32), v.mapv(|a| a as f32));
+    let got = kernel_product::<D, E>(xf.view(), yf.view(), vf.view())?;
+    let want = Array2::from_shape_fn((19, E), |(i, c)| {
+        (0..45)
+            .map(|j| (-sqdist(x.row(i), y.row(j))).exp() * v[[j, c]])
+            .sum::<f64>()
+    });
+    assert_close(&got.mapv(f64::from), &want, 1e-5, &format!("K v D={D} E={E}"));
+    Ok(())
+}
+
+#[test]
+fn two_independent_widths() -> keops::Result<()> {
+    check_product::<3, 2>()?;
+    check_product::<1, 7>()?;
+    check_product::<8, 1>()?;
+    check_product::<40, 33>()
+}
+
+/// Named widths that the formula makes equal (`sqdist` of a `D` and an `E`
+/// vector): called with equal values they work.
+fn distances<const D: usize, const E: usize>(
+    x: &Array2<f64>,
+    y: &Array2<f64>,
+) -> keops::Result<Array2<f64>> {
+    let k = keops!(|x: Vi<D>, y: Vj<E>| min_j(sqdist(x, y)));
+    k.call(x, y)
+}
+
+#[test]
+fn widths_made_equal_by_the_formula() -> keops::Result<()> {
+    let x = data(10, 4, 41, 0.0, 1.0);
+    let y = data(30, 4, 42, 0.0, 1.0);
+    let got = distances::<4, 4>(&x, &y)?;
+    let want = Array2::from_shape_fn((10, 1), |(i, _)| {
+        (0..30).map(|j| sqdist(x.row(i), y.row(j))).fold(f64::INFINITY, f64::min)
+    });
+    assert_close(&got, &want, 1e-13, "min_j sqdist");
+    Ok(())
+}
+
+/// The same formula with a literal width and a named one gives the same
+/// values (the generated code is the same loops), in f32.
+fn logsumexp_generic<const D: usize>(x: &Array2<f32>, y: &Array2<f32>) -> keops::Result<Array2<f32>> {
+    keops!(|x: Vi<D>, y: Vj<D>| logsumexp_j(-sqdist(x, y) * 2.0)).call(x, y)
+}
+
+#[test]
+fn named_and_literal_widths_agree() -> keops::Result<()> {
+    let x = data(64, 3, 51, -1.0, 1.0).mapv(|a| a as f32);
+    let y = data(300, 3, 52, -1.0, 1.0).mapv(|a| a as f32);
+    let named = logsumexp_generic::<3>(&x, &y)?;
+    let literal = keops!(|x: Vi<3>, y: Vj<3>| logsumexp_j(-sqdist(x, y) * 2.0)).call(&x, &y)?;
+    for (a, b) in named.iter().zip(literal.iter()) {
+        assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    Ok(())
+}
+
+/// Inputs of the wrong width are an `Err` naming the variable; a GPU back
+/// end is an `Err` (named-width kernels run on the CPU only for now).
+#[test]
+fn wrong_width_and_gpu_are_errors() {
+    let x = data(5, 3, 61, 0.0, 1.0);
+    let y = data(6, 2, 62, 0.0, 1.0);
+    let b = data(6, 1, 63, 0.0, 1.0);
+    let err = gauss_sum::<3>(&x, &y, &b, 1.0).unwrap_err().to_string();
+    assert!(err.contains('y') && err.contains('3') && err.contains('2'), "{err}");
+    let k = keops!(|x: Vi<D3>, y: Vj<D3>| sum_j(sqdist(x, y)));
+    const D3: usize = 3;
+    let y = data(6, 3, 64, 0.0, 1.0);
+    let err = k
+        .backend(keops::Backend::Simulator)
+        .call(&x, &y)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no GPU code"), "{err}");
+}

@@ -1,5 +1,9 @@
 use keops::prelude::*;
 
+fn kernel<const N: usize>() {
+    let _k = keops!(|x: Vi<{ N + 1 }>, y: Vj<3>| sum_j(x * y));
+}
+
 fn main() {
-    let _k = keops!(|x: Vi<D>, y: Vj<3>| sum_j(x * y));
+    kernel::<2>();
 }
