@@ -1,13 +1,15 @@
-//! The `keops!` macro's library: the front end from Rust tokens into the
-//! formula pipeline of `keops-ir`, and the Rust code emitter of the CPU back
-//! end.
+//! The `keops!` macro's library: the parser from Rust tokens into the
+//! formula AST and pipeline of `keops-ir`, and the Rust code emitter of the
+//! CPU back end.
 //!
-//! Data flows one way: tokens → [`parse`] (AST with spans) → [`front`]
-//! (typed IR, dimension checks) → `keops-ir` ([`stage`]: stages and
-//! programs, gradients by [`autodiff`]; [`lower`]: scalar programs per
-//! phase) → back ends ([`emit_cpu`] and [`emit_matrix`] here, PTX in
-//! `keops-gpu-kernels`). The pipeline's modules are re-exported here
-//! (`keops_compiler::ir` is `keops_ir::ir`).
+//! Data flows one way: tokens → [`parse`] (the AST of [`ast`] and its
+//! table of spans) → `keops-ir` ([`front`]: typed IR, dimension checks,
+//! errors at the AST's span ids, which [`parse::Spans::error`] turns back
+//! into a spanned `syn::Error`; [`stage`]: stages and programs, gradients
+//! by [`autodiff`]; [`lower`]: scalar programs per phase) → back ends
+//! ([`emit_cpu`] and [`emit_matrix`] here, PTX in `keops-gpu-kernels`). The
+//! pipeline's modules are re-exported here (`keops_compiler::ir` is
+//! `keops_ir::ir`, `keops_compiler::front` is `keops_ir::front`).
 //!
 //! ```
 //! let r = keops_compiler::Reference::parse(
@@ -24,13 +26,13 @@
 
 pub mod emit_cpu;
 pub mod emit_matrix;
-pub mod front;
 pub mod parse;
 
-pub use keops_ir::{autodiff, eval, ir, limits, lower, ops, print, stage};
+pub use keops_ir::{ast, autodiff, eval, front, ir, limits, lower, ops, print, stage};
 pub use keops_ir::{default_grad_order, grad_order, GRAD_ORDER_1_BUDGET, GRAD_ORDER_2_BUDGET};
 
 use eval::RefValue;
+use front::Errors;
 use stage::Family;
 
 /// A kernel family built for reference evaluation (no simplification), from
@@ -108,9 +110,10 @@ pub struct Failure {
 /// errors with spans (see [`limits`] for the limits on the size of
 /// formulas).
 pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
-    let def = parse::parse_kernel(tokens).map_err(|error| Failure { error, def: None })?;
-    let fail = |error: syn::Error, def: parse::KernelDef| Failure {
-        error,
+    let (def, spans) =
+        parse::parse_kernel_spanned(tokens).map_err(|error| Failure { error, def: None })?;
+    let fail = |error: Errors, def: parse::KernelDef| Failure {
+        error: spans.error(error),
         def: Some(Box::new(def)),
     };
     if let Err(e) = check_kernel_count(&def) {
@@ -134,7 +137,7 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
     let budget = limits::MAX_SCALAR_OPS;
     let forward = stage.scalar_cost();
     if forward > budget {
-        let e = syn::Error::new(
+        let e = Errors::new(
             def.span,
             format!(
                 "formula too large: about {forward} scalar operations per pair of rows (at most {budget}; vectors are unrolled in the generated code)"
@@ -161,7 +164,7 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
                     t.nodes
                 )
             };
-            let e = syn::Error::new(
+            let e = Errors::new(
                 def.span,
                 format!(
                     "formula too large with its gradients: {what} in the first {} kernels, up to grad_order = {order}); lower `grad_order` (e.g. `keops!(grad_order = {}, |...| ...)`) or the dimensions",
@@ -176,11 +179,11 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
 
 /// Checks the number of kernels the family will have against
 /// [`limits::MAX_KERNELS`].
-fn check_kernel_count(def: &parse::KernelDef) -> syn::Result<()> {
+fn check_kernel_count(def: &parse::KernelDef) -> Result<(), Errors> {
     let order = def.options.grad_order;
     let n = limits::kernel_count(def.params.len(), order);
     if n > limits::MAX_KERNELS {
-        return Err(syn::Error::new(
+        return Err(Errors::new(
             def.span,
             format!(
                 "too many kernels: {} variables with grad_order = {order} give {n} kernels with the gradients (at most {}); lower `grad_order`",
