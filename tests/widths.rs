@@ -53,7 +53,12 @@ fn check_gauss<const D: usize>() {
     let y = data(n, D, 100 + D as u64, -1.0, 1.0);
     let b = data(n, 1, 7, 0.5, 1.5);
     let got = gauss_sum::<D>(&x, &y, &b, 0.7).expect("call");
-    assert_close(&got, &gauss_ref(&x, &y, &b, 0.7), 1e-12, &format!("gauss D={D}"));
+    assert_close(
+        &got,
+        &gauss_ref(&x, &y, &b, 0.7),
+        1e-12,
+        &format!("gauss D={D}"),
+    );
 }
 
 #[test]
@@ -69,9 +74,9 @@ fn const_generic_gaussian_at_several_widths() {
 /// The gradient with respect to `x` of the generic Gaussian, against its
 /// hand-derived value `-2 g (x_i - y_j) exp(-g |x_i - y_j|^2) b_j e_i`.
 fn check_gauss_grad<const D: usize>() -> keops::Result<()> {
-    let k = keops!(grad_order = 1, |x: Vi<D>, y: Vj<D>, b: Vj<1>, g: Pm<1>| sum_j(
-        exp(-g * sqdist(x, y)) * b
-    ));
+    let k = keops!(grad_order = 1, |x: Vi<D>, y: Vj<D>, b: Vj<1>, g: Pm<1>| {
+        sum_j(exp(-g * sqdist(x, y)) * b)
+    });
     let (m, n, g) = (23, 41, 0.9);
     let x = data(m, D, 11, -1.0, 1.0);
     let y = data(n, D, 12, -1.0, 1.0);
@@ -109,7 +114,9 @@ fn const_item_knn() -> keops::Result<()> {
     let y = data(200, DIM, 22, 0.0, 1.0);
     let got = knn.call(&x, &y)?;
     for i in 0..x.nrows() {
-        let mut d: Vec<(f64, usize)> = (0..y.nrows()).map(|j| (sqdist(x.row(i), y.row(j)), j)).collect();
+        let mut d: Vec<(f64, usize)> = (0..y.nrows())
+            .map(|j| (sqdist(x.row(i), y.row(j)), j))
+            .collect();
         d.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let want: Vec<usize> = d[..4].iter().map(|p| p.1).collect();
         assert_eq!(got.row(i).to_vec(), want, "row {i}");
@@ -132,14 +139,23 @@ fn check_product<const D: usize, const E: usize>() -> keops::Result<()> {
     let x = data(19, D, 31, -1.0, 1.0);
     let y = data(45, D, 32, -1.0, 1.0);
     let v = data(45, E, 33, -1.0, 1.0);
-    let (xf, yf, vf) = (x.mapv(|a| a as f32), y.mapv(|a| a as f32), v.mapv(|a| a as f32));
+    let (xf, yf, vf) = (
+        x.mapv(|a| a as f32),
+        y.mapv(|a| a as f32),
+        v.mapv(|a| a as f32),
+    );
     let got = kernel_product::<D, E>(xf.view(), yf.view(), vf.view())?;
     let want = Array2::from_shape_fn((19, E), |(i, c)| {
         (0..45)
             .map(|j| (-sqdist(x.row(i), y.row(j))).exp() * v[[j, c]])
             .sum::<f64>()
     });
-    assert_close(&got.mapv(f64::from), &want, 1e-5, &format!("K v D={D} E={E}"));
+    assert_close(
+        &got.mapv(f64::from),
+        &want,
+        1e-5,
+        &format!("K v D={D} E={E}"),
+    );
     Ok(())
 }
 
@@ -167,7 +183,9 @@ fn widths_made_equal_by_the_formula() -> keops::Result<()> {
     let y = data(30, 4, 42, 0.0, 1.0);
     let got = distances::<4, 4>(&x, &y)?;
     let want = Array2::from_shape_fn((10, 1), |(i, _)| {
-        (0..30).map(|j| sqdist(x.row(i), y.row(j))).fold(f64::INFINITY, f64::min)
+        (0..30)
+            .map(|j| sqdist(x.row(i), y.row(j)))
+            .fold(f64::INFINITY, f64::min)
     });
     assert_close(&got, &want, 1e-13, "min_j sqdist");
     Ok(())
@@ -175,7 +193,10 @@ fn widths_made_equal_by_the_formula() -> keops::Result<()> {
 
 /// The same formula with a literal width and a named one gives the same
 /// values (the generated code is the same loops), in f32.
-fn logsumexp_generic<const D: usize>(x: &Array2<f32>, y: &Array2<f32>) -> keops::Result<Array2<f32>> {
+fn logsumexp_generic<const D: usize>(
+    x: &Array2<f32>,
+    y: &Array2<f32>,
+) -> keops::Result<Array2<f32>> {
     keops!(|x: Vi<D>, y: Vj<D>| logsumexp_j(-sqdist(x, y) * 2.0)).call(x, y)
 }
 
@@ -199,7 +220,10 @@ fn wrong_width_and_gpu_are_errors() {
     let y = data(6, 2, 62, 0.0, 1.0);
     let b = data(6, 1, 63, 0.0, 1.0);
     let err = gauss_sum::<3>(&x, &y, &b, 1.0).unwrap_err().to_string();
-    assert!(err.contains('y') && err.contains('3') && err.contains('2'), "{err}");
+    assert!(
+        err.contains('y') && err.contains('3') && err.contains('2'),
+        "{err}"
+    );
     let k = keops!(|x: Vi<D3>, y: Vj<D3>| sum_j(sqdist(x, y)));
     const D3: usize = 3;
     let y = data(6, 3, 64, 0.0, 1.0);

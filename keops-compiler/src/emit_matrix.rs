@@ -20,9 +20,10 @@
 use proc_macro2::{Delimiter, Ident, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote};
 
+use crate::ast::{Arg, Ast, BinOp, KernelDef, Param, SpanId};
+use crate::front::Errors;
 use crate::ir::Cat;
 use crate::limits::{MAX_FAMILY_NODES, MAX_SCALAR_OPS};
-use crate::parse::{Arg, Ast, BinOp, KernelDef, Param};
 use crate::stage::{Family, StagePtx};
 
 /// Columns per chunk of the fixed-width kernels (GPU, gradients).
@@ -93,11 +94,11 @@ impl MatrixFamilies {
     }
 }
 
-fn name(s: &str, span: Span) -> Ast {
+fn name(s: &str, span: SpanId) -> Ast {
     Ast::Name(s.into(), span)
 }
 
-fn call(func: &str, args: Vec<Ast>, span: Span) -> Ast {
+fn call(func: &str, args: Vec<Ast>, span: SpanId) -> Ast {
     Ast::Call {
         func: func.into(),
         func_span: span,
@@ -112,7 +113,7 @@ fn call(func: &str, args: Vec<Ast>, span: Span) -> Ast {
     }
 }
 
-fn bin(op: BinOp, lhs: Ast, rhs: Ast, span: Span) -> Ast {
+fn bin(op: BinOp, lhs: Ast, rhs: Ast, span: SpanId) -> Ast {
     Ast::Binary {
         op,
         lhs: Box::new(lhs),
@@ -143,10 +144,10 @@ struct Budget {
     nodes: usize,
 }
 
-fn family(def: &KernelDef, order: u32, budget: &mut Budget) -> syn::Result<Family> {
+fn family(def: &KernelDef, order: u32, budget: &mut Budget) -> Result<Family, Errors> {
     let stage = crate::front::build_stage(def, true)?;
     let too_large = |cost: usize, nodes: usize| {
-        syn::Error::new(
+        Errors::new(
             def.span,
             format!(
                 "symbolic matrix too large: its kernels (K @ V for V of width 1 and {CHUNK}, over i and j, and the gradients) exceed about {MAX_SCALAR_OPS} scalar operations or {MAX_FAMILY_NODES} IR operations (about {cost} and {nodes} when stopped); lower `grad_order` to 0 or the dimensions"
@@ -174,8 +175,9 @@ fn family(def: &KernelDef, order: u32, budget: &mut Budget) -> syn::Result<Famil
 
 /// Builds the families of a symbolic matrix (a formula whose body is not a
 /// reduction, see [`crate::front::is_reduction`]). A value of dimension
-/// other than 1 is an error at the body.
-pub fn compile_matrix(def: &KernelDef) -> syn::Result<MatrixFamilies> {
+/// other than 1 is an error at the body. The errors name the spans of
+/// `def`'s AST (see [`crate::parse::Spans::error`]).
+pub fn compile_matrix(def: &KernelDef) -> Result<MatrixFamilies, Errors> {
     let span = def.body.span();
     let k = || def.body.clone();
     // K alone, reduced over j: checks the formula (with the user's errors at
@@ -184,7 +186,7 @@ pub fn compile_matrix(def: &KernelDef) -> syn::Result<MatrixFamilies> {
     let stage = crate::front::build_stage(&tile_j, true)?;
     let dim = stage.graph.dim(stage.f);
     if dim != 1 {
-        return Err(syn::Error::new(
+        return Err(Errors::new(
             span,
             format!(
                 "the formula must end with a reduction, e.g. `sum_j(...)`, `f.sum(1)`, `argkmin_j(f, 10)` (`sum(f)` is the vector sum); a formula without a reduction is a symbolic matrix K_ij, which needs a value of dimension 1, but this one has dimension {dim}"
@@ -193,7 +195,7 @@ pub fn compile_matrix(def: &KernelDef) -> syn::Result<MatrixFamilies> {
     }
     for p in &def.params {
         if p.name == U || p.name == V {
-            return Err(syn::Error::new(
+            return Err(Errors::new(
                 p.span,
                 format!("`{}` is reserved in symbolic matrices", p.name),
             ));

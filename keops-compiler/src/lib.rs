@@ -1,13 +1,15 @@
-//! The `keops!` macro's library: the front end from Rust tokens into the
-//! formula pipeline of `keops-ir`, and the Rust code emitter of the CPU back
-//! end.
+//! The `keops!` macro's library: the parser from Rust tokens into the
+//! formula AST and pipeline of `keops-ir`, and the Rust code emitter of the
+//! CPU back end.
 //!
-//! Data flows one way: tokens → [`parse`] (AST with spans) → [`front`]
-//! (typed IR, dimension checks) → `keops-ir` ([`stage`]: stages and
-//! programs, gradients by [`autodiff`]; [`lower`]: scalar programs per
-//! phase) → back ends ([`emit_cpu`] and [`emit_matrix`] here, PTX in
-//! `keops-gpu-kernels`). The pipeline's modules are re-exported here
-//! (`keops_compiler::ir` is `keops_ir::ir`).
+//! Data flows one way: tokens → [`parse`] (the AST of [`ast`] and its
+//! table of spans) → `keops-ir` ([`front`]: typed IR, dimension checks,
+//! errors at the AST's span ids, which [`parse::Spans::error`] turns back
+//! into a spanned `syn::Error`; [`stage`]: stages and programs, gradients
+//! by [`autodiff`]; [`lower`]: scalar programs per phase) → back ends
+//! ([`emit_cpu`] and [`emit_matrix`] here, PTX in `keops-gpu-kernels`). The
+//! pipeline's modules are re-exported here (`keops_compiler::ir` is
+//! `keops_ir::ir`, `keops_compiler::front` is `keops_ir::front`).
 //!
 //! ```
 //! let r = keops_compiler::Reference::parse(
@@ -24,14 +26,14 @@
 
 pub mod emit_cpu;
 pub mod emit_matrix;
-pub mod front;
 pub mod parse;
 pub mod widths;
 
-pub use keops_ir::{autodiff, eval, ir, limits, lower, ops, print, stage};
+pub use keops_ir::{ast, autodiff, eval, front, ir, limits, lower, ops, print, stage};
 pub use keops_ir::{default_grad_order, grad_order, GRAD_ORDER_1_BUDGET, GRAD_ORDER_2_BUDGET};
 
 use eval::RefValue;
+use front::Errors;
 use stage::Family;
 
 /// A kernel family built for reference evaluation (no simplification), from
@@ -94,6 +96,8 @@ pub struct Compiled {
     /// names and the probe runs, emitted by [`widths::expand`] instead of
     /// the family (which is the first run's).
     pub named: Option<Box<widths::Named>>,
+    /// The spans of the definition's AST.
+    pub spans: parse::Spans,
 }
 
 /// A failed compilation: the errors, and the parsed definition when the
@@ -113,9 +117,10 @@ pub struct Failure {
 /// errors with spans (see [`limits`] for the limits on the size of
 /// formulas).
 pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
-    let def = parse::parse_kernel(tokens).map_err(|error| Failure { error, def: None })?;
-    let fail = |error: syn::Error, def: parse::KernelDef| Failure {
-        error,
+    let (def, spans) =
+        parse::parse_kernel_spanned(tokens).map_err(|error| Failure { error, def: None })?;
+    let fail = |error: Errors, def: parse::KernelDef| Failure {
+        error: spans.error(error),
         def: Some(Box::new(def)),
     };
     if let Err(e) = check_kernel_count(&def) {
@@ -128,12 +133,13 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
                 matrix: Some(Box::new(m)),
                 named: None,
                 def,
+                spans,
             }),
             Err(e) => Err(fail(e, def)),
         };
     }
     if widths::has_named(&def) {
-        return compile_named(def);
+        return compile_named(def, spans);
     }
     let stage = match front::build_stage(&def, true) {
         Ok(s) => s,
@@ -146,6 +152,7 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
             family,
             matrix: None,
             named: None,
+            spans,
         }),
         Err(e) => Err(fail(e, def)),
     }
@@ -153,13 +160,13 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
 
 /// [`compile`] for a formula with named widths: the classes of names and
 /// the families of the probe runs (see [`widths`]).
-fn compile_named(def: parse::KernelDef) -> Result<Compiled, Failure> {
-    let fail = |error: syn::Error, def: parse::KernelDef| Failure {
-        error,
+fn compile_named(def: parse::KernelDef, spans: parse::Spans) -> Result<Compiled, Failure> {
+    let fail = |error: Errors, def: parse::KernelDef| Failure {
+        error: spans.error(error),
         def: Some(Box::new(def)),
     };
     if !front::is_reduction(&def) {
-        let e = syn::Error::new(
+        let e = Errors::new(
             def.span,
             "a symbolic matrix (a formula without a reduction) needs literal widths (`Vi<3>`) for now",
         );
@@ -189,16 +196,17 @@ fn compile_named(def: parse::KernelDef) -> Result<Compiled, Failure> {
         matrix: None,
         named: Some(Box::new(widths::Named { classes, runs })),
         def,
+        spans,
     })
 }
 
 /// The family of a forward stage up to gradient order `order`, within the
 /// limits on the size of the generated code.
-fn build_family(def: &parse::KernelDef, stage: stage::Stage, order: u32) -> syn::Result<Family> {
+fn build_family(def: &parse::KernelDef, stage: stage::Stage, order: u32) -> Result<Family, Errors> {
     let budget = limits::MAX_SCALAR_OPS;
     let forward = stage.scalar_cost();
     if forward > budget {
-        return Err(syn::Error::new(
+        return Err(Errors::new(
             def.span,
             format!(
                 "formula too large: about {forward} scalar operations per pair of rows (at most {budget}; vectors are unrolled in the generated code)"
@@ -218,7 +226,7 @@ fn build_family(def: &parse::KernelDef, stage: stage::Stage, order: u32) -> syn:
                 t.nodes
             )
         };
-        syn::Error::new(
+        Errors::new(
             def.span,
             format!(
                 "formula too large with its gradients: {what} in the first {} kernels, up to grad_order = {order}); lower `grad_order` (e.g. `keops!(grad_order = {}, |...| ...)`) or the dimensions",
@@ -231,11 +239,11 @@ fn build_family(def: &parse::KernelDef, stage: stage::Stage, order: u32) -> syn:
 
 /// Checks the number of kernels the family will have against
 /// [`limits::MAX_KERNELS`].
-fn check_kernel_count(def: &parse::KernelDef) -> syn::Result<()> {
+fn check_kernel_count(def: &parse::KernelDef) -> Result<(), Errors> {
     let order = def.options.grad_order;
     let n = limits::kernel_count(def.params.len(), order);
     if n > limits::MAX_KERNELS {
-        return Err(syn::Error::new(
+        return Err(Errors::new(
             def.span,
             format!(
                 "too many kernels: {} variables with grad_order = {order} give {n} kernels with the gradients (at most {}); lower `grad_order`",

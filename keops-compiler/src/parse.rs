@@ -1,220 +1,65 @@
-//! Front end, step 1: Rust tokens → a small formula AST that keeps spans.
+//! Front end, step 1: Rust tokens → the formula AST of [`keops_ir::ast`]
+//! (re-exported here) and its table of spans ([`Spans`]).
 //!
 //! The macro input is `options? closure`, where the closure is
 //! `|x: Vi<3>, y: Vj<3>, g: Pm<1>| body` and `body` is a Rust expression (or a
 //! block of `let` bindings ending in an expression). Only the syntax is
 //! checked here; names, arities and dimensions are checked in
-//! [`crate::front`].
+//! [`crate::front`], whose errors name the AST's [`SpanId`]s:
+//! [`Spans::error`] turns them back into a `syn::Error` at the source's
+//! spans.
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{Expr, Lit, Pat, Token, Type};
 
+use crate::front::Errors;
 use crate::ir::Cat;
 use crate::limits::{MAX_DIM, MAX_GRAD_ORDER, MAX_NESTING, MAX_TOKENS, MAX_VARIABLES};
 
+pub use keops_ir::ast::{Arg, Ast, BinOp, IndexKind, KernelDef, Param, SpanId};
 /// Options written before the closure (the IR crate's kernel options).
 pub use keops_ir::Options;
 
-/// A declared formula parameter: `x: Vi<3>`.
-#[derive(Clone, Debug)]
-pub struct Param {
-    /// Name.
-    pub name: String,
-    /// Span of the name.
-    pub span: Span,
-    /// Category.
-    pub cat: Cat,
-    /// Dimension (for a named width, the probe width the front end is run
-    /// with, see `crate::widths`).
-    pub dim: u32,
-    /// The width's name when it is a `const` item or a const generic
-    /// parameter (`x: Vi<D>`), not a literal.
-    pub width: Option<String>,
-}
+/// The span table of a parsed definition: [`SpanId`]`(k)` of its AST is
+/// the `k`-th span.
+#[derive(Clone, Debug, Default)]
+pub struct Spans(Vec<Span>);
 
-/// The parsed macro input.
-#[derive(Clone, Debug)]
-pub struct KernelDef {
-    /// Options.
-    pub options: Options,
-    /// Parameters in declaration order.
-    pub params: Vec<Param>,
-    /// `let` bindings of a block body, in order.
-    pub lets: Vec<(String, Span, Ast)>,
-    /// The body expression.
-    pub body: Ast,
-    /// Span of the whole closure.
-    pub span: Span,
-}
+impl Spans {
+    /// Adds a span to the table.
+    pub fn add(&mut self, span: Span) -> SpanId {
+        let id = SpanId(u32::try_from(self.0.len()).expect("fewer spans than tokens"));
+        self.0.push(span);
+        id
+    }
 
-/// Binary operators of the formula language.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinOp {
-    /// `+`
-    Add,
-    /// `-`
-    Sub,
-    /// `*`
-    Mul,
-    /// `/`
-    Div,
-    /// `%` (modulo, `x - n floor(x / n)`)
-    Rem,
-    /// `(x | y)` scalar product
-    Dot,
-    /// `<`
-    Lt,
-    /// `<=`
-    Le,
-    /// `>`
-    Gt,
-    /// `>=`
-    Ge,
-    /// `==`
-    Eq,
-    /// `!=`
-    Ne,
-}
+    /// The span of an id (the call site for an id not of this table).
+    pub fn get(&self, id: SpanId) -> Span {
+        self.0
+            .get(id.0 as usize)
+            .copied()
+            .unwrap_or_else(Span::call_site)
+    }
 
-impl BinOp {
-    /// Source spelling.
-    pub fn symbol(self) -> &'static str {
-        match self {
-            BinOp::Add => "+",
-            BinOp::Sub => "-",
-            BinOp::Mul => "*",
-            BinOp::Div => "/",
-            BinOp::Rem => "%",
-            BinOp::Dot => "|",
-            BinOp::Lt => "<",
-            BinOp::Le => "<=",
-            BinOp::Gt => ">",
-            BinOp::Ge => ">=",
-            BinOp::Eq => "==",
-            BinOp::Ne => "!=",
-        }
+    /// The front end's errors as one `syn::Error`, each at its span, in
+    /// order.
+    pub fn error(&self, errors: Errors) -> syn::Error {
+        combine(
+            errors
+                .into_iter()
+                .map(|e| syn::Error::new(self.get(e.span), e.message))
+                .collect(),
+        )
+        .expect("at least one error")
     }
 }
 
-/// An index expression `x[k]` or `x[a..b]`.
-#[derive(Clone, Debug)]
-pub enum IndexKind {
-    /// `x[k]`
-    Single(i64),
-    /// `x[a..b]`, `x[a..=b]`, `x[..b]`, `x[a..]` (end exclusive, `None` = to the end).
-    Range(Option<i64>, Option<i64>),
-}
+/// A parsed macro input: the definition and its span table.
+struct Parsed(KernelDef, Spans);
 
-/// Formula AST node.
-#[derive(Clone, Debug)]
-pub enum Ast {
-    /// A name (variable or `let` binding).
-    Name(String, Span),
-    /// A numeric literal; `int` is true for integer literals.
-    Num {
-        /// Value.
-        value: f64,
-        /// Written as an integer.
-        int: bool,
-        /// Span.
-        span: Span,
-    },
-    /// Function call `f(args)`.
-    Call {
-        /// Function name.
-        func: String,
-        /// Span of the function name.
-        func_span: Span,
-        /// Arguments.
-        args: Vec<Arg>,
-        /// Span of the whole call.
-        span: Span,
-    },
-    /// Method call `recv.f(args)`.
-    Method {
-        /// Receiver.
-        recv: Box<Ast>,
-        /// Method name.
-        method: String,
-        /// Span of the method name.
-        method_span: Span,
-        /// Arguments.
-        args: Vec<Arg>,
-        /// Span of the whole call.
-        span: Span,
-    },
-    /// Binary operator.
-    Binary {
-        /// Operator.
-        op: BinOp,
-        /// Left operand.
-        lhs: Box<Ast>,
-        /// Right operand.
-        rhs: Box<Ast>,
-        /// Span of the whole expression.
-        span: Span,
-    },
-    /// Unary minus.
-    Neg(Box<Ast>, Span),
-    /// Indexing or slicing.
-    Index {
-        /// Indexed expression.
-        base: Box<Ast>,
-        /// Index.
-        index: IndexKind,
-        /// Span of the whole expression.
-        span: Span,
-    },
-    /// A list `[a, b]` or tuple `(a, b)` (argument of `cat`, `keops_tensordot`).
-    List(Vec<Ast>, Span),
-}
-
-/// A call argument, possibly written keyword-style (`axis = 1`).
-#[derive(Clone, Debug)]
-pub struct Arg {
-    /// Keyword, if any.
-    pub keyword: Option<(String, Span)>,
-    /// Value.
-    pub value: Ast,
-}
-
-impl Ast {
-    /// Span of the node.
-    pub fn span(&self) -> Span {
-        match self {
-            Ast::Name(_, s) | Ast::Neg(_, s) | Ast::List(_, s) => *s,
-            Ast::Num { span, .. }
-            | Ast::Call { span, .. }
-            | Ast::Method { span, .. }
-            | Ast::Binary { span, .. }
-            | Ast::Index { span, .. } => *span,
-        }
-    }
-
-    /// The value when the node is an integer literal (with an optional minus sign).
-    pub fn as_int(&self) -> Option<i64> {
-        match self {
-            Ast::Num {
-                value, int: true, ..
-            } => Some(*value as i64),
-            Ast::Neg(inner, _) => inner.as_int().map(i64::saturating_neg),
-            _ => None,
-        }
-    }
-
-    /// The value when the node is a numeric literal (with an optional minus sign).
-    pub fn as_number(&self) -> Option<f64> {
-        match self {
-            Ast::Num { value, .. } => Some(*value),
-            Ast::Neg(inner, _) => inner.as_number().map(|v| -v),
-            _ => None,
-        }
-    }
-}
-
-impl Parse for KernelDef {
+impl Parse for Parsed {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut options = Options::default();
         // Options: `name = value,` pairs until the closure starts.
@@ -265,14 +110,24 @@ impl Parse for KernelDef {
         if !input.is_empty() {
             return Err(input.error("unexpected tokens after the formula closure"));
         }
-        closure_to_def(closure, options)
+        let mut spans = Spans::default();
+        let def = closure_to_def(closure, options, &mut spans)?;
+        Ok(Parsed(def, spans))
     }
 }
 
-/// Parses the macro input.
-pub fn parse_kernel(tokens: TokenStream) -> syn::Result<KernelDef> {
+/// Parses the macro input, with the table of its AST's spans (to report
+/// the front end's errors, see [`Spans::error`]).
+pub fn parse_kernel_spanned(tokens: TokenStream) -> syn::Result<(KernelDef, Spans)> {
     check_tokens(&tokens)?;
-    syn::parse2(tokens)
+    let Parsed(def, spans) = syn::parse2(tokens)?;
+    Ok((def, spans))
+}
+
+/// Parses the macro input (without the span table: see
+/// [`parse_kernel_spanned`]).
+pub fn parse_kernel(tokens: TokenStream) -> syn::Result<KernelDef> {
+    parse_kernel_spanned(tokens).map(|(def, _)| def)
 }
 
 /// Parses the macro input from a string (tests, diagnostics).
@@ -396,8 +251,9 @@ pub fn check_tokens(tokens: &TokenStream) -> syn::Result<()> {
     }
 }
 
-fn closure_to_def(c: syn::ExprClosure, options: Options) -> syn::Result<KernelDef> {
+fn closure_to_def(c: syn::ExprClosure, options: Options, sp: &mut Spans) -> syn::Result<KernelDef> {
     let span = c.span();
+    let span_id = sp.add(span);
     if let Some(m) = &c.movability {
         return Err(syn::Error::new(
             m.span(),
@@ -425,14 +281,14 @@ fn closure_to_def(c: syn::ExprClosure, options: Options) -> syn::Result<KernelDe
         ));
     }
     for p in &c.inputs {
-        match parse_param(p) {
+        match parse_param(p, sp) {
             Ok(param) => {
                 if let Some(prev) = params.iter().find(|q| q.name == param.name) {
                     let mut e = syn::Error::new(
-                        param.span,
+                        sp.get(param.span),
                         format!("duplicate variable name `{}`", param.name),
                     );
-                    e.combine(syn::Error::new(prev.span, "first declared here"));
+                    e.combine(syn::Error::new(sp.get(prev.span), "first declared here"));
                     errors.push(e);
                 } else {
                     params.push(param);
@@ -460,7 +316,7 @@ fn closure_to_def(c: syn::ExprClosure, options: Options) -> syn::Result<KernelDe
                                     errors.push(e);
                                     continue;
                                 }
-                                (name, pi.ident.span())
+                                (name, sp.add(pi.ident.span()))
                             }
                             other => {
                                 errors.push(syn::Error::new(
@@ -477,12 +333,12 @@ fn closure_to_def(c: syn::ExprClosure, options: Options) -> syn::Result<KernelDe
                             ));
                             continue;
                         };
-                        match to_ast(&init.expr) {
+                        match to_ast(&init.expr, sp) {
                             Ok(a) => lets.push((name.0, name.1, a)),
                             Err(e) => errors.push(e),
                         }
                     }
-                    syn::Stmt::Expr(e, None) if k + 1 == n => match to_ast(&e) {
+                    syn::Stmt::Expr(e, None) if k + 1 == n => match to_ast(&e, sp) {
                         Ok(a) => tail = Some(a),
                         Err(err) => errors.push(err),
                     },
@@ -506,13 +362,13 @@ fn closure_to_def(c: syn::ExprClosure, options: Options) -> syn::Result<KernelDe
                         Ast::Num {
                             value: 0.0,
                             int: true,
-                            span,
+                            span: span_id,
                         },
                     )
                 }
             }
         }
-        other => match to_ast(&other) {
+        other => match to_ast(&other, sp) {
             Ok(a) => (Vec::new(), a),
             Err(e) => {
                 errors.push(e);
@@ -521,7 +377,7 @@ fn closure_to_def(c: syn::ExprClosure, options: Options) -> syn::Result<KernelDe
                     Ast::Num {
                         value: 0.0,
                         int: true,
-                        span,
+                        span: span_id,
                     },
                 )
             }
@@ -535,7 +391,7 @@ fn closure_to_def(c: syn::ExprClosure, options: Options) -> syn::Result<KernelDe
         params,
         lets,
         body,
-        span,
+        span: span_id,
     })
 }
 
@@ -549,7 +405,7 @@ pub fn combine(errors: Vec<syn::Error>) -> Option<syn::Error> {
     Some(first)
 }
 
-fn parse_param(p: &Pat) -> syn::Result<Param> {
+fn parse_param(p: &Pat, sp: &mut Spans) -> syn::Result<Param> {
     let Pat::Type(pt) = p else {
         return Err(syn::Error::new(
             p.span(),
@@ -568,7 +424,7 @@ fn parse_param(p: &Pat) -> syn::Result<Param> {
     let (cat, dim, width) = parse_var_type(&pt.ty)?;
     Ok(Param {
         name,
-        span,
+        span: sp.add(span),
         cat,
         dim,
         width,
@@ -661,14 +517,14 @@ fn parse_var_type(ty: &Type) -> syn::Result<(Cat, u32, Option<String>)> {
     }
 }
 
-fn to_ast(e: &Expr) -> syn::Result<Ast> {
+fn to_ast(e: &Expr, sp: &mut Spans) -> syn::Result<Ast> {
     let span = e.span();
     Ok(match e {
         Expr::Paren(p) => {
             // `(x | y)` is the scalar product; other parentheses are grouping.
-            to_ast(&p.expr)?
+            to_ast(&p.expr, sp)?
         }
-        Expr::Group(g) => to_ast(&g.expr)?,
+        Expr::Group(g) => to_ast(&g.expr, sp)?,
         Expr::Path(p) => {
             if p.qself.is_some() || p.path.segments.len() != 1 {
                 return Err(syn::Error::new(span, "expected a variable name"));
@@ -677,7 +533,7 @@ fn to_ast(e: &Expr) -> syn::Result<Ast> {
             if !seg.arguments.is_empty() {
                 return Err(syn::Error::new(span, "expected a variable name"));
             }
-            Ast::Name(unraw(&seg.ident), seg.ident.span())
+            Ast::Name(unraw(&seg.ident), sp.add(seg.ident.span()))
         }
         Expr::Lit(l) => match &l.lit {
             Lit::Int(i) => {
@@ -685,16 +541,16 @@ fn to_ast(e: &Expr) -> syn::Result<Ast> {
                     return Err(syn::Error::new(span, "unexpected literal suffix"));
                 }
                 let v: i64 = i.base10_parse()?;
-                Ast::Num { value: v as f64, int: true, span }
+                Ast::Num { value: v as f64, int: true, span: sp.add(span) }
             }
             Lit::Float(f) => {
                 let v: f64 = f.base10_parse()?;
-                Ast::Num { value: v, int: false, span }
+                Ast::Num { value: v, int: false, span: sp.add(span) }
             }
             _ => return Err(syn::Error::new(span, "only numeric literals are allowed in formulas")),
         },
         Expr::Unary(u) => match u.op {
-            syn::UnOp::Neg(_) => Ast::Neg(Box::new(to_ast(&u.expr)?), span),
+            syn::UnOp::Neg(_) => Ast::Neg(Box::new(to_ast(&u.expr, sp)?), sp.add(span)),
             _ => {
                 return Err(syn::Error::new(
                     span,
@@ -725,34 +581,34 @@ fn to_ast(e: &Expr) -> syn::Result<Ast> {
             };
             Ast::Binary {
                 op,
-                lhs: Box::new(to_ast(&b.left)?),
-                rhs: Box::new(to_ast(&b.right)?),
-                span,
+                lhs: Box::new(to_ast(&b.left, sp)?),
+                rhs: Box::new(to_ast(&b.right, sp)?),
+                span: sp.add(span),
             }
         }
         Expr::Call(c) => {
             let (func, func_span) = match &*c.func {
                 Expr::Path(p) if p.path.segments.len() == 1 && p.qself.is_none() => {
-                    (unraw(&p.path.segments[0].ident), p.path.segments[0].ident.span())
+                    (unraw(&p.path.segments[0].ident), sp.add(p.path.segments[0].ident.span()))
                 }
                 other => {
                     return Err(syn::Error::new(other.span(), "expected a function name"));
                 }
             };
-            let args = c.args.iter().map(to_arg).collect::<syn::Result<Vec<_>>>()?;
-            Ast::Call { func, func_span, args, span }
+            let args = c.args.iter().map(|a| to_arg(a, sp)).collect::<syn::Result<Vec<_>>>()?;
+            Ast::Call { func, func_span, args, span: sp.add(span) }
         }
         Expr::MethodCall(m) => {
             if m.turbofish.is_some() {
                 return Err(syn::Error::new(span, "unexpected `::<...>` in a formula"));
             }
-            let args = m.args.iter().map(to_arg).collect::<syn::Result<Vec<_>>>()?;
+            let args = m.args.iter().map(|a| to_arg(a, sp)).collect::<syn::Result<Vec<_>>>()?;
             Ast::Method {
-                recv: Box::new(to_ast(&m.receiver)?),
+                recv: Box::new(to_ast(&m.receiver, sp)?),
                 method: unraw(&m.method),
-                method_span: m.method.span(),
+                method_span: sp.add(m.method.span()),
                 args,
-                span,
+                span: sp.add(span),
             }
         }
         Expr::Index(ix) => {
@@ -778,13 +634,15 @@ fn to_ast(e: &Expr) -> syn::Result<Ast> {
                 }
                 other => IndexKind::Single(int_literal(other)?),
             };
-            Ast::Index { base: Box::new(to_ast(&ix.expr)?), index, span }
+            Ast::Index { base: Box::new(to_ast(&ix.expr, sp)?), index, span: sp.add(span) }
         }
         Expr::Array(a) => {
-            Ast::List(a.elems.iter().map(to_ast).collect::<syn::Result<Vec<_>>>()?, span)
+            let items = a.elems.iter().map(|e| to_ast(e, sp)).collect::<syn::Result<Vec<_>>>()?;
+            Ast::List(items, sp.add(span))
         }
         Expr::Tuple(t) => {
-            Ast::List(t.elems.iter().map(to_ast).collect::<syn::Result<Vec<_>>>()?, span)
+            let items = t.elems.iter().map(|e| to_ast(e, sp)).collect::<syn::Result<Vec<_>>>()?;
+            Ast::List(items, sp.add(span))
         }
         Expr::Reference(r) => {
             return Err(syn::Error::new(
@@ -801,14 +659,14 @@ fn to_ast(e: &Expr) -> syn::Result<Ast> {
     })
 }
 
-fn to_arg(e: &Expr) -> syn::Result<Arg> {
+fn to_arg(e: &Expr, sp: &mut Spans) -> syn::Result<Arg> {
     if let Expr::Assign(a) = e {
         if let Expr::Path(p) = &*a.left {
             if p.path.segments.len() == 1 {
                 let id = &p.path.segments[0].ident;
                 return Ok(Arg {
-                    keyword: Some((unraw(id), id.span())),
-                    value: to_ast(&a.right)?,
+                    keyword: Some((unraw(id), sp.add(id.span()))),
+                    value: to_ast(&a.right, sp)?,
                 });
             }
         }
@@ -816,7 +674,7 @@ fn to_arg(e: &Expr) -> syn::Result<Arg> {
     }
     Ok(Arg {
         keyword: None,
-        value: to_ast(e)?,
+        value: to_ast(e, sp)?,
     })
 }
 

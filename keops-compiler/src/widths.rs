@@ -34,6 +34,7 @@ use proc_macro2::{Delimiter, Group, Ident, Literal, Span, TokenStream, TokenTree
 use quote::{format_ident, quote};
 
 use crate::emit_cpu::{expand_generic, Generics};
+use crate::front::{Errors, FrontError};
 use crate::parse::KernelDef;
 use crate::stage::Family;
 
@@ -102,8 +103,8 @@ pub fn with_probes(def: &KernelDef, classes: &[Vec<String>], probes: &[u32]) -> 
 /// their probes.
 pub fn probe_classes(
     def: &KernelDef,
-    check: impl Fn(&KernelDef) -> syn::Result<()>,
-) -> syn::Result<Vec<Vec<String>>> {
+    check: impl Fn(&KernelDef) -> Result<(), Errors>,
+) -> Result<Vec<Vec<String>>, Errors> {
     let names = names(def);
     let all = vec![names.clone()];
     if let Err(e) = check(&with_probes(def, &all, &[probe(0, 0)])) {
@@ -136,20 +137,15 @@ pub fn probe_classes(
 
 /// Replaces whole-word occurrences of the probe widths in the messages of
 /// `e` by the names of the widths.
-fn rename_probes(e: syn::Error, names: &[(u32, String)]) -> syn::Error {
-    let mut out: Option<syn::Error> = None;
-    for one in e {
-        let mut msg = one.to_string();
+fn rename_probes(e: Errors, names: &[(u32, String)]) -> Errors {
+    let renamed = e.into_vec().into_iter().map(|one| {
+        let mut message = one.message;
         for (p, n) in names {
-            msg = replace_word(&msg, &p.to_string(), n);
+            message = replace_word(&message, &p.to_string(), n);
         }
-        let e = syn::Error::new(one.span(), msg);
-        match &mut out {
-            Some(o) => o.combine(e),
-            None => out = Some(e),
-        }
-    }
-    out.expect("an error has a message")
+        FrontError { message, ..one }
+    });
+    Errors::from_vec(renamed.collect()).expect("an error has a message")
 }
 
 fn replace_word(s: &str, word: &str, by: &str) -> String {
@@ -205,18 +201,20 @@ pub fn expand(
             quote!(#n)
         })
         .collect();
+    // The messages are format strings of `assert!`.
+    let quoted = doc_src.replace('{', "{{").replace('}', "}}");
     let mut checks = Vec::new();
     for c in &named.classes {
         let first = Ident::new(&c[0], span);
         let msg = format!(
-            "keops!: the width `{}` must be at least 1 in `{doc_src}`",
+            "keops!: the width `{}` must be at least 1 in `{quoted}`",
             c[0]
         );
         checks.push(quote!(const { ::core::assert!(#first >= 1, #msg) };));
         for other in &c[1..] {
             let o = Ident::new(other, span);
             let msg = format!(
-                "keops!: the widths `{}` and `{other}` must be equal in `{doc_src}`",
+                "keops!: the widths `{}` and `{other}` must be equal in `{quoted}`",
                 c[0]
             );
             checks.push(quote!(const { ::core::assert!(#first == #o, #msg) };));

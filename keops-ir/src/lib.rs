@@ -1,12 +1,15 @@
 //! The keops formula pipeline as a library, without syn or quote: the
-//! typed IR and its operation table ([`ir`], [`ops`]), symbolic
-//! differentiation ([`autodiff`]), stages and kernel families ([`stage`]),
-//! lowering to scalar programs per phase ([`lower`]), the f64 reference
-//! evaluator ([`eval`]), the compiler's limits ([`limits`]) and the options
-//! of a kernel family ([`Options`]).
+//! formula AST ([`ast`]) and the front end that types it into the IR
+//! ([`front`]), the typed IR and its operation table ([`ir`], [`ops`]),
+//! symbolic differentiation ([`autodiff`]), stages and kernel families
+//! ([`stage`]), lowering to scalar programs per phase ([`lower`]), the f64
+//! reference evaluator ([`eval`]), the compiler's limits ([`limits`]) and
+//! the options of a kernel family ([`Options`]).
 //!
-//! Front ends build the IR (the `keops!` macro's, in `keops-compiler`, from
-//! Rust tokens); back ends consume the lowered stages (Rust code for the
+//! Parsers build the AST (the `keops!` macro's, in `keops-compiler`, from
+//! Rust tokens), its spans being ids into their own tables of source
+//! locations; [`front::build_stage`] checks it and builds the IR, its errors
+//! naming those ids. Back ends consume the lowered stages (Rust code for the
 //! macro in `keops-compiler`, PTX in `keops-gpu-kernels`), so the whole
 //! pipeline runs outside a proc macro too.
 //!
@@ -24,8 +27,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod ast;
 pub mod autodiff;
 pub mod eval;
+pub mod front;
 mod grad_order;
 pub mod ir;
 pub mod limits;

@@ -38,7 +38,7 @@ pub fn __keops_impl(input: TokenStream) -> TokenStream {
         Ok(c) if c.named.is_some() => {
             // Named widths: CPU code generic over them (no PTX yet).
             let named = c.named.as_deref().expect("checked");
-            match keops_compiler::widths::expand(&krate, named, &src, c.def.span) {
+            match keops_compiler::widths::expand(&krate, named, &src, c.spans.get(c.def.span)) {
                 Ok(out) => {
                     if c.def.options.debug {
                         eprintln!("keops! expansion of `{src}`:\n{out}");

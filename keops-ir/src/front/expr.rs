@@ -2,16 +2,14 @@
 //! dimension of every node (broadcasting rules, the limits on dimensions
 //! and on the size of the IR).
 
-use proc_macro2::Span;
-
 use super::names::suggestion;
 use super::reduction::red_base;
 use super::snippet::snippet;
 use super::Front;
+use crate::ast::{Arg, Ast, BinOp, IndexKind, SpanId};
 use crate::ir::{Bin, Id, Un};
 use crate::limits::{MAX_DIM, MAX_IR_NODES, MAX_IR_SIZE};
 use crate::ops;
-use crate::parse::{Arg, Ast, BinOp, IndexKind};
 
 impl Front {
     /// Lowers an expression, within the IR size limits.
@@ -39,7 +37,7 @@ impl Front {
     }
 
     /// Checks a dimension computed from the formula against [`MAX_DIM`].
-    pub(super) fn check_dim(&mut self, span: Span, what: &str, d: u64) -> Option<u32> {
+    pub(super) fn check_dim(&mut self, span: SpanId, what: &str, d: u64) -> Option<u32> {
         if d == 0 {
             self.err(span, format!("{what} has dimension 0"));
             return None;
@@ -191,7 +189,15 @@ impl Front {
         }
     }
 
-    fn binary(&mut self, op: BinOp, a: Id, b: Id, lhs: &Ast, rhs: &Ast, span: Span) -> Option<Id> {
+    fn binary(
+        &mut self,
+        op: BinOp,
+        a: Id,
+        b: Id,
+        lhs: &Ast,
+        rhs: &Ast,
+        span: SpanId,
+    ) -> Option<Id> {
         let (da, db) = (self.g.dim(a), self.g.dim(b));
         if da != db && da != 1 && db != 1 {
             let what = match op {
@@ -225,7 +231,7 @@ impl Front {
     pub(super) fn check_broadcast(
         &mut self,
         what: &str,
-        span: Span,
+        span: SpanId,
         items: &[(Id, &Ast)],
     ) -> Option<u32> {
         let mut dim = 1;

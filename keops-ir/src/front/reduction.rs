@@ -1,12 +1,10 @@
 //! The outermost reduction of a formula (`sum_j(f)`, `f.sum(1)`,
 //! `argkmin_j(f, K)`, ...): its spellings, axis, arguments and checks.
 
-use proc_macro2::Span;
-
 use super::{Front, Top};
+use crate::ast::{Arg, Ast, SpanId};
 use crate::ir::Cat;
 use crate::limits::MAX_K;
-use crate::parse::{Arg, Ast};
 use crate::stage::Red;
 
 /// Reduction families, before K and the axis are known.
@@ -68,8 +66,8 @@ fn always_reduction(base: RedBase) -> bool {
 }
 
 impl Front {
-    pub(super) fn top(&mut self, body: &Ast, whole: Span) -> Top {
-        let missing = |fe: &mut Front, span: Span| {
+    pub(super) fn top(&mut self, body: &Ast, whole: SpanId) -> Top {
+        let missing = |fe: &mut Front, span: SpanId| {
             fe.err(
                 span,
                 "the formula must end with a reduction, e.g. `sum_j(...)`, `f.sum(1)`, `argkmin_j(f, 10)` (`sum(f)` is the vector sum)",
@@ -171,8 +169,8 @@ impl Front {
         axis: Cat,
         recv: Option<&Ast>,
         args: &[Arg],
-        span: Span,
-        name_span: Span,
+        span: SpanId,
+        name_span: SpanId,
     ) -> Top {
         let method = recv.is_some();
         let fname = |suffix: &str| -> String {

@@ -1,10 +1,8 @@
 //! Binding the arguments of a call to named slots (positional first, then
 //! keywords), and literal arguments (integers, lists of integers).
 
-use proc_macro2::Span;
-
 use super::Front;
-use crate::parse::{Arg, Ast};
+use crate::ast::{Arg, Ast, SpanId};
 
 /// Arguments matched to named slots: positional first, then keywords.
 pub(super) struct Bound<'a> {
@@ -17,7 +15,7 @@ impl Front {
     pub(super) fn bind<'a>(
         &mut self,
         what: &str,
-        span: Span,
+        span: SpanId,
         args: &'a [Arg],
         slots: &[&[&str]],
         required: usize,

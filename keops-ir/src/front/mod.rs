@@ -2,10 +2,10 @@
 //!
 //! Resolves names and spellings (function and method forms, keyword
 //! arguments, reductions written `sum_j(f)` or `f.sum(1)`), infers and checks
-//! every dimension, and reports each mistake as a `syn::Error` whose span
-//! points at the faulty sub-expression. Errors are collected, so one
-//! expansion reports every independent mistake.
-
+//! every dimension, and reports each mistake as a [`FrontError`] whose span
+//! (a [`SpanId`] of the parser's table) points at the faulty
+//! sub-expression. Errors are collected ([`Errors`]), so one expansion
+//! reports every independent mistake.
 //!
 //! The files: this one (the entry points and the builder's state),
 //! `reduction.rs` (the outermost reduction), `expr.rs` (expressions, their
@@ -16,11 +16,10 @@
 //! of `matvecmult`, `tensorprod`, `keops_tensordot`, ...).
 
 use std::collections::HashMap;
+use std::fmt;
 
-use proc_macro2::Span;
-
+use crate::ast::{Ast, KernelDef, SpanId};
 use crate::ir::{Cat, Graph, Id, VarInfo};
-use crate::parse::{combine, Ast, KernelDef};
 use crate::stage::{Red, Stage, VarDecl, VarKind};
 
 mod args;
@@ -37,7 +36,7 @@ pub use snippet::snippet;
 
 /// Builds the forward stage of a kernel definition. With `simplify = false`
 /// the graph is built without algebraic simplification (reference evaluator).
-pub fn build_stage(def: &KernelDef, simplify: bool) -> syn::Result<Stage> {
+pub fn build_stage(def: &KernelDef, simplify: bool) -> Result<Stage, Errors> {
     let vars: Vec<VarDecl> = def
         .params
         .iter()
@@ -83,7 +82,7 @@ pub fn build_stage(def: &KernelDef, simplify: bool) -> syn::Result<Stage> {
         }
     }
     let top = fe.top(&def.body, def.span);
-    if let Some(e) = combine(std::mem::take(&mut fe.errors)) {
+    if let Some(e) = Errors::from_vec(std::mem::take(&mut fe.errors)) {
         return Err(e);
     }
     let (red, axis, f, w) = top.expect("errors reported");
@@ -96,7 +95,7 @@ pub fn build_stage(def: &KernelDef, simplify: bool) -> syn::Result<Stage> {
             } else {
                 ("j", "Vj")
             };
-            return Err(syn::Error::new(
+            return Err(Errors::new(
                 def.span,
                 format!(
                     "cannot infer the number of {idx} indices ({what}): declare at least one `{decl}<D>` variable"
@@ -115,7 +114,7 @@ pub fn build_stage(def: &KernelDef, simplify: bool) -> syn::Result<Stage> {
 }
 
 /// Whether the body of `def` ends with a reduction (a kernel). A body
-/// without one is a symbolic matrix `K_ij` (see `crate::emit_matrix`).
+/// without one is a symbolic matrix `K_ij` (see `keops_compiler::emit_matrix`).
 pub fn is_reduction(def: &KernelDef) -> bool {
     match &def.body {
         Ast::Call { func, .. } => reduction_call(func).is_some(),
@@ -129,7 +128,7 @@ struct Front {
     g: Graph,
     vars: Vec<VarDecl>,
     lets: HashMap<String, (Id, u32)>,
-    errors: Vec<syn::Error>,
+    errors: Vec<FrontError>,
     /// Nodes of the graph already counted in `ir_size`.
     accounted: usize,
     /// Sum of the dimensions of the graph's nodes.
@@ -142,7 +141,108 @@ struct Front {
 type Top = Option<(Red, Cat, Id, Option<Id>)>;
 
 impl Front {
-    fn err(&mut self, span: Span, msg: impl Into<String>) {
-        self.errors.push(syn::Error::new(span, msg.into()));
+    fn err(&mut self, span: SpanId, msg: impl Into<String>) {
+        self.errors.push(FrontError::new(span, msg));
     }
 }
+
+/// A mistake in a formula: where (a [`SpanId`] of the table of the parser
+/// that built the AST) and what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrontError {
+    /// The faulty sub-expression.
+    pub span: SpanId,
+    /// The message.
+    pub message: String,
+}
+
+impl FrontError {
+    /// An error at `span`.
+    pub fn new(span: SpanId, message: impl Into<String>) -> FrontError {
+        FrontError {
+            span,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FrontError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for FrontError {}
+
+/// The mistakes found in a formula, in the order found (at least one).
+///
+/// It displays as its first message, as a combined `syn::Error` does; each
+/// one is in [`Errors::iter`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Errors(Vec<FrontError>);
+
+impl Errors {
+    /// One error at `span`.
+    pub fn new(span: SpanId, message: impl Into<String>) -> Errors {
+        Errors(vec![FrontError::new(span, message)])
+    }
+
+    /// The errors of a list, or `None` when it is empty.
+    pub fn from_vec(errors: Vec<FrontError>) -> Option<Errors> {
+        if errors.is_empty() {
+            None
+        } else {
+            Some(Errors(errors))
+        }
+    }
+
+    /// Appends the errors of `other`.
+    pub fn combine(&mut self, other: Errors) {
+        self.0.extend(other.0);
+    }
+
+    /// The first error.
+    pub fn first(&self) -> &FrontError {
+        &self.0[0]
+    }
+
+    /// The errors, in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, FrontError> {
+        self.0.iter()
+    }
+
+    /// The errors, in order.
+    pub fn into_vec(self) -> Vec<FrontError> {
+        self.0
+    }
+}
+
+impl From<FrontError> for Errors {
+    fn from(e: FrontError) -> Errors {
+        Errors(vec![e])
+    }
+}
+
+impl IntoIterator for Errors {
+    type Item = FrontError;
+    type IntoIter = std::vec::IntoIter<FrontError>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Errors {
+    type Item = &'a FrontError;
+    type IntoIter = std::slice::Iter<'a, FrontError>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl fmt::Display for Errors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.first(), f)
+    }
+}
+
+impl std::error::Error for Errors {}

@@ -1,6 +1,6 @@
 //! Short source-like text of an AST node, for error messages.
 
-use crate::parse::{Arg, Ast, BinOp, IndexKind};
+use crate::ast::{Arg, Ast, BinOp, IndexKind};
 
 /// Short source-like text of an AST node, for messages.
 pub fn snippet(a: &Ast) -> String {
