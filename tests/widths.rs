@@ -234,3 +234,65 @@ fn wrong_width_and_gpu_are_errors() {
         .to_string();
     assert!(err.contains("no GPU code"), "{err}");
 }
+
+/// A symbolic matrix generic over the dimension: `K v` for one and several
+/// right-hand sides, the transpose and a solve, against dense products.
+fn gaussian_matrix_checks<const D: usize>() -> keops::Result<()> {
+    let k = keops!(|x: Vi<D>, y: Vj<D>, g: Pm<1>| exp(-g * sqdist(x, y)));
+    let (m, n) = (31, 27);
+    let x = data(m, D, 71, -1.0, 1.0);
+    let y = data(n, D, 72, -1.0, 1.0);
+    let g = vec![0.8];
+    let dense = Array2::from_shape_fn((m, n), |(i, j)| (-0.8 * sqdist(x.row(i), y.row(j))).exp());
+    let kxy = k.bind(&x, &y, &g)?;
+    assert_eq!(kxy.shape(), (m, n));
+    for w in [1, 5, 20] {
+        let v = data(n, w, 73 + w as u64, -1.0, 1.0);
+        assert_close(
+            &kxy.matmul(&v)?,
+            &dense.dot(&v),
+            1e-12,
+            &format!("K v D={D} W={w}"),
+        );
+        let u = data(m, w, 74 + w as u64, -1.0, 1.0);
+        assert_close(
+            &kxy.t().matmul(&u)?,
+            &dense.t().dot(&u),
+            1e-12,
+            &format!("K^T u D={D} W={w}"),
+        );
+    }
+    // d<u, K v>/dg = sum_ij u_i v_j (-|x_i - y_j|^2) K_ij, for two columns.
+    let u = data(m, 2, 76, -1.0, 1.0);
+    let v = data(n, 2, 77, -1.0, 1.0);
+    let grads = kxy.grad_inner(&u, &v)?;
+    let dg: f64 = (0..m)
+        .flat_map(|i| (0..n).map(move |j| (i, j)))
+        .map(|(i, j)| {
+            let uv: f64 = (0..2).map(|c| u[[i, c]] * v[[j, c]]).sum();
+            uv * -sqdist(x.row(i), y.row(j)) * dense[[i, j]]
+        })
+        .sum();
+    match &grads[2] {
+        keops::matrix::Gradient::Param(p) => {
+            assert!((p[0] - dg).abs() <= 1e-10 * (1.0 + dg.abs()), "d/dg D={D}: {} vs {dg}", p[0])
+        }
+        other => panic!("d/dg D={D}: expected a parameter gradient, got {other:?}"),
+    }
+    // (alpha I + K) a = b on the symmetric K(x, x).
+    let kxx = k.bind(&x, &x, &g)?;
+    let b = data(m, 2, 75, -1.0, 1.0);
+    let a = kxx.solve(&b, 0.5)?.solution;
+    let kxx_dense =
+        Array2::from_shape_fn((m, m), |(i, j)| (-0.8 * sqdist(x.row(i), x.row(j))).exp());
+    let back = kxx_dense.dot(&a) + &a * 0.5;
+    assert_close(&back, &b, 1e-6, &format!("solve D={D}"));
+    Ok(())
+}
+
+#[test]
+fn const_generic_symbolic_matrix() -> keops::Result<()> {
+    gaussian_matrix_checks::<1>()?;
+    gaussian_matrix_checks::<3>()?;
+    gaussian_matrix_checks::<50>()
+}

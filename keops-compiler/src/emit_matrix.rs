@@ -17,10 +17,11 @@
 //! [`crate::emit_cpu::expand`] into its own module; the matrix type
 //! implements the runtime's `MatrixKernel` trait by naming their stages.
 
-use proc_macro2::{Delimiter, Ident, Span, TokenStream, TokenTree};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::ast::{Arg, Ast, BinOp, KernelDef, Param, SpanId};
+use crate::emit_cpu::Generics;
 use crate::front::Errors;
 use crate::ir::Cat;
 use crate::limits::{MAX_FAMILY_NODES, MAX_SCALAR_OPS};
@@ -261,23 +262,23 @@ fn var_ident(name: &str) -> Ident {
     }
 }
 
-/// The items of an [`crate::emit_cpu::expand`] block (without its final
-/// kernel value), in a module that also exports the kernel value as `KERNEL`.
-fn part_module(module: &Ident, expansion: TokenStream) -> TokenStream {
-    let mut toks: Vec<TokenTree> = match expansion.into_iter().next() {
-        Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace => {
-            g.stream().into_iter().collect()
-        }
-        _ => Vec::new(),
-    };
-    // The block ends with `__KeopsKernel0 { opts: ... }`.
-    let n = toks.len().saturating_sub(2);
-    toks.truncate(n);
+/// The items of a part's expansion in a module that also makes the part's
+/// kernel value (`kernel()`, generic over the widths like the items).
+fn part_module(
+    krate: &TokenStream,
+    module: &Ident,
+    items: TokenStream,
+    generics: &Generics,
+) -> TokenStream {
+    let (decl, args) = (generics.decl(), generics.use_args());
     quote! {
         #[allow(dead_code, unused, non_snake_case, non_camel_case_types, clippy::all)]
         mod #module {
-            #(#toks)*
-            pub const KERNEL: __KeopsKernel0 = __KeopsKernel0 { opts: __keops::Options::DEFAULT };
+            use #krate::__private as __keops;
+            #items
+            pub fn kernel #decl () -> __KeopsKernel0 #args {
+                __KeopsKernel0 #args { opts: __keops::Options::DEFAULT }
+            }
         }
     }
 }
@@ -292,12 +293,30 @@ pub fn expand(
     ptx: &[Vec<StagePtx>],
     doc_src: &str,
 ) -> TokenStream {
+    expand_generic(krate, m, ptx, doc_src, &Generics::default())
+}
+
+/// [`expand`] with items generic over the widths in `generics` (see
+/// `crate::widths`; the value is instantiated with `generics.args` after
+/// `generics.checks`).
+pub fn expand_generic(
+    krate: &TokenStream,
+    m: &MatrixFamilies,
+    ptx: &[Vec<StagePtx>],
+    doc_src: &str,
+    generics: &Generics,
+) -> TokenStream {
+    let (decl, targs) = (generics.decl(), generics.use_args());
     let mut mods = Vec::new();
-    let part_mods: Vec<Ident> = m.parts.iter().map(|(part, _)| part.module()).collect();
+    let mut f64_lists = Vec::new();
     for (k, (part, fam)) in m.parts.iter().enumerate() {
         let empty = Vec::new();
-        let e = crate::emit_cpu::expand(krate, fam, ptx.get(k).unwrap_or(&empty), doc_src);
-        mods.push(part_module(&part.module(), e));
+        let items =
+            crate::emit_cpu::expand_items(fam, ptx.get(k).unwrap_or(&empty), doc_src, generics);
+        mods.push(part_module(krate, &part.module(), items, generics));
+        let md = part.module();
+        let stages = (0..fam.stages.len()).map(|s| format_ident!("__KeopsStage{}", s));
+        f64_lists.push(quote!(&[#(__keops::F64Stage::of::<#md::#stages #targs>()),*]));
     }
     let def = &m.def;
     let mut params = Vec::new();
@@ -331,7 +350,7 @@ pub fn expand(
     }
     let stage = |p: Part| {
         let md = p.module();
-        quote!(#md::__KeopsStage0)
+        quote!(#md::__KeopsStage0 #targs)
     };
     let (tj, ti, v1j, v1i, cj, ci) = (
         stage(Part::TileJ),
@@ -369,7 +388,7 @@ pub fn expand(
             })
             .collect();
         quote! {{
-            let __k = <#md::__KeopsKernel0 as __keops::Kernel>::with_options(#md::KERNEL, self.opts);
+            let __k = __keops::Kernel::with_options(#md::kernel #targs (), self.opts);
             ::core::result::Result::Ok(::std::vec![#(#grads),*])
         }}
     };
@@ -393,6 +412,13 @@ pub fn expand(
     let doc = format!(
         "The symbolic matrix `{doc_src}`: `bind` its inputs to get a `BoundMatrix` (`matmul`, `t`, `solve`, gradients)."
     );
+    let checks = &generics.checks;
+    let inst = if generics.is_generic() {
+        let a = &generics.args;
+        quote!(::<#(#a),*>)
+    } else {
+        quote!()
+    };
     quote! {
         {
             use #krate::__private as __keops;
@@ -400,13 +426,21 @@ pub fn expand(
 
             #[doc = #doc]
             #[derive(Clone, Copy, Debug)]
-            pub struct __KeopsMatrix {
+            pub struct __KeopsMatrix #decl {
                 opts: __keops::Options,
             }
 
             #[automatically_derived]
             #[allow(unused_variables, clippy::all, clippy::pedantic, non_snake_case)]
-            impl __KeopsMatrix {
+            impl #decl __KeopsMatrix #targs {
+                /// The main stages (a constant: a generic one is not
+                /// promoted to `'static` in a function body).
+                const __KEOPS_STAGES: &'static [&'static __keops::StageInfo] = &[
+                    <#tj as __keops::CpuStage>::INFO,
+                    <#v1j as __keops::CpuStage>::INFO,
+                    <#cj as __keops::CpuStage>::INFO,
+                ];
+
                 /// Binds the inputs (views, no copies; host arrays or, for the
                 /// GPU back ends, `&DeviceRows<T>`): the result is the M × N
                 /// matrix `K_ij` as a linear operator. Inputs are checked (rows,
@@ -424,31 +458,27 @@ pub fn expand(
             }
 
             #[automatically_derived]
-            impl __keops::Kernel for __KeopsMatrix {
+            impl #decl __keops::Kernel for __KeopsMatrix #targs {
                 #[inline]
                 fn options(&self) -> __keops::Options {
                     self.opts
                 }
                 #[inline]
                 fn with_options(self, opts: __keops::Options) -> Self {
-                    __KeopsMatrix { opts }
+                    __KeopsMatrix #targs { opts }
                 }
                 fn input_names(&self) -> &'static [&'static str] {
                     &[#(#names),*]
                 }
                 fn stages(&self) -> &'static [&'static __keops::StageInfo] {
-                    &[
-                        <#tj as __keops::CpuStage>::INFO,
-                        <#v1j as __keops::CpuStage>::INFO,
-                        <#cj as __keops::CpuStage>::INFO,
-                    ]
+                    Self::__KEOPS_STAGES
                 }
-                const __F64_STAGES: &'static [&'static [__keops::F64Stage]] = &[#(#part_mods::__KEOPS_F64),*];
+                const __F64_STAGES: &'static [&'static [__keops::F64Stage]] = &[#(#f64_lists),*];
             }
 
             #[automatically_derived]
             #[allow(unused_variables, clippy::all, clippy::pedantic, non_snake_case)]
-            impl __keops::matrix::MatrixKernel for __KeopsMatrix {
+            impl #decl __keops::matrix::MatrixKernel for __KeopsMatrix #targs {
                 type TileJ = #tj;
                 type TileI = #ti;
                 type Vec1J = #v1j;
@@ -466,7 +496,8 @@ pub fn expand(
                 }
             }
 
-            __KeopsMatrix { opts: __keops::Options::DEFAULT }
+            #checks
+            __KeopsMatrix #inst { opts: __keops::Options::DEFAULT }
         }
     }
 }

@@ -126,6 +126,9 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
     if let Err(e) = check_kernel_count(&def) {
         return Err(fail(e, def));
     }
+    if widths::has_named(&def) {
+        return compile_named(def, spans);
+    }
     if !front::is_reduction(&def) {
         return match emit_matrix::compile_matrix(&def) {
             Ok(m) => Ok(Compiled {
@@ -137,9 +140,6 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
             }),
             Err(e) => Err(fail(e, def)),
         };
-    }
-    if widths::has_named(&def) {
-        return compile_named(def, spans);
     }
     let stage = match front::build_stage(&def, true) {
         Ok(s) => s,
@@ -165,21 +165,39 @@ fn compile_named(def: parse::KernelDef, spans: parse::Spans) -> Result<Compiled,
         error: spans.error(error),
         def: Some(Box::new(def)),
     };
-    if !front::is_reduction(&def) {
-        let e = Errors::new(
-            def.span,
-            "a symbolic matrix (a formula without a reduction) needs literal widths (`Vi<3>`) for now",
-        );
-        return Err(fail(e, def));
-    }
-    let classes = match widths::probe_classes(&def, |d| front::build_stage(d, true).map(|_| ())) {
+    let matrix = !front::is_reduction(&def);
+    let check = |d: &parse::KernelDef| {
+        if matrix {
+            emit_matrix::compile_matrix(d).map(|_| ())
+        } else {
+            front::build_stage(d, true).map(|_| ())
+        }
+    };
+    let classes = match widths::probe_classes(&def, check) {
         Ok(c) => c,
         Err(e) => return Err(fail(e, def)),
     };
     let mut runs = Vec::new();
+    let mut matrices = Vec::new();
     let mut order = None;
     for probes in widths::run_probes(classes.len()) {
-        let d = widths::with_probes(&def, &classes, &probes);
+        let mut d = widths::with_probes(&def, &classes, &probes);
+        if matrix {
+            // The runs must have the same kernels: the gradients of a
+            // matrix unless `grad_order = 0` is written.
+            if !d.options.grad_order_given {
+                d.options.grad_order = 1;
+                d.options.grad_order_given = true;
+            }
+            match emit_matrix::compile_matrix(&d) {
+                Ok(m) => {
+                    runs.push((probes, m.parts[0].1.clone()));
+                    matrices.push(m);
+                }
+                Err(e) => return Err(fail(e, def)),
+            }
+            continue;
+        }
         let built = front::build_stage(&d, true).and_then(|stage| {
             // The default order of the first run for every run: the runs
             // must have the same kernels.
@@ -194,7 +212,11 @@ fn compile_named(def: parse::KernelDef, spans: parse::Spans) -> Result<Compiled,
     Ok(Compiled {
         family: runs[0].1.clone(),
         matrix: None,
-        named: Some(Box::new(widths::Named { classes, runs })),
+        named: Some(Box::new(widths::Named {
+            classes,
+            runs,
+            matrices,
+        })),
         def,
         spans,
     })

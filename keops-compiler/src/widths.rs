@@ -25,8 +25,8 @@
 //! when the user's code is monomorphised. A named width must not meet a
 //! literal width other than 1 (which broadcasts).
 //!
-//! Named-width kernels have no PTX (their GPU calls return an error) and
-//! no symbolic-matrix form yet.
+//! Named-width kernels and symbolic matrices have no PTX yet (their GPU
+//! calls return an error).
 
 use std::collections::HashMap;
 
@@ -34,6 +34,7 @@ use proc_macro2::{Delimiter, Group, Ident, Literal, Span, TokenStream, TokenTree
 use quote::{format_ident, quote};
 
 use crate::emit_cpu::{expand_generic, Generics};
+use crate::emit_matrix::MatrixFamilies;
 use crate::front::{Errors, FrontError};
 use crate::parse::KernelDef;
 use crate::stage::Family;
@@ -59,8 +60,12 @@ pub struct Named {
     pub classes: Vec<Vec<String>>,
     /// The runs: the probe width of each class and the family built with
     /// them (run 0: every class at its base probe; run `1 + c`: class `c`
-    /// moved; last run: every class moved).
+    /// moved; last run: every class moved). For a symbolic matrix, the
+    /// family of its first part.
     pub runs: Vec<(Vec<u32>, Family)>,
+    /// For a symbolic matrix (a formula without a reduction), its families
+    /// at each run (empty for a kernel).
+    pub matrices: Vec<MatrixFamilies>,
 }
 
 /// True when a parameter's width is named.
@@ -226,11 +231,19 @@ pub fn expand(
         checks: quote!(#(#checks)*),
         key_seed: Some(doc_src.to_string()),
     };
-    let runs: Vec<TokenStream> = named
-        .runs
-        .iter()
-        .map(|(_, fam)| expand_generic(krate, fam, &[], doc_src, &generics))
-        .collect();
+    let runs: Vec<TokenStream> = if named.matrices.is_empty() {
+        named
+            .runs
+            .iter()
+            .map(|(_, fam)| expand_generic(krate, fam, &[], doc_src, &generics))
+            .collect()
+    } else {
+        named
+            .matrices
+            .iter()
+            .map(|m| crate::emit_matrix::expand_generic(krate, m, &[], doc_src, &generics))
+            .collect()
+    };
     let probes: Vec<&[u32]> = named.runs.iter().map(|(p, _)| p.as_slice()).collect();
     let mut g = Generalizer {
         probes,

@@ -37,6 +37,35 @@ pub fn expand_generic(
     generics: &Generics,
 ) -> TokenStream {
     let p = private();
+    let items = expand_items(family, ptx, doc_src, generics);
+    let first = format_ident!("__KeopsKernel0");
+    let checks = &generics.checks;
+    let inst = if generics.is_generic() {
+        let a = &generics.args;
+        quote!(::<#(#a),*>)
+    } else {
+        quote!()
+    };
+    quote! {
+        {
+            use #krate::__private as __keops;
+            #items
+            #checks
+            #first #inst { opts: #p::Options::DEFAULT }
+        }
+    }
+}
+
+/// The items of an expansion (stage structs, kernel structs), without the
+/// forward kernel value; every path starts with `__keops` (the runtime
+/// interface, imported by the enclosing block).
+pub fn expand_items(
+    family: &Family,
+    ptx: &[StagePtx],
+    doc_src: &str,
+    generics: &Generics,
+) -> TokenStream {
+    let p = private();
     let args = generics.use_args();
     let mut items = Vec::new();
     let stage_idents: Vec<Ident> = (0..family.stages.len())
@@ -130,22 +159,7 @@ pub fn expand_generic(
             &f64_stages,
         ));
     }
-    let first = kernel_ident(0);
-    let checks = &generics.checks;
-    let inst = if generics.is_generic() {
-        let a = &generics.args;
-        quote!(::<#(#a),*>)
-    } else {
-        quote!()
-    };
-    quote! {
-        {
-            use #krate::__private as __keops;
-            #(#items)*
-            #checks
-            #first #inst { opts: #p::Options::DEFAULT }
-        }
-    }
+    quote!(#(#items)*)
 }
 
 fn program_tokens(

@@ -22,6 +22,6 @@ mod stub;
 mod tokens;
 
 pub use cpu_stage::{group_rows, stage_tokens};
-pub use kernel::{expand, expand_generic};
+pub use kernel::{expand, expand_generic, expand_items};
 pub use stub::fallback;
 pub use tokens::{grad_method, ident, Generics};

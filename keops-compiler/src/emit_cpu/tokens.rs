@@ -156,7 +156,7 @@ impl Generics {
     }
 
     /// `<const __W0: usize, ...>` after an item's name or `impl`, or nothing.
-    pub(super) fn decl(&self) -> TokenStream {
+    pub(crate) fn decl(&self) -> TokenStream {
         if self.params.is_empty() {
             return quote!();
         }
@@ -165,7 +165,7 @@ impl Generics {
     }
 
     /// `::<__W0, ...>` after an item's name where it is used, or nothing.
-    pub(super) fn use_args(&self) -> TokenStream {
+    pub(crate) fn use_args(&self) -> TokenStream {
         if self.params.is_empty() {
             return quote!();
         }
