@@ -177,6 +177,7 @@ fn compile_named(def: parse::KernelDef, spans: parse::Spans) -> Result<Compiled,
         Ok(c) => c,
         Err(e) => return Err(fail(e, def)),
     };
+    let min = widths::min_widths(&def, &classes, check);
     let mut runs = Vec::new();
     let mut matrices = Vec::new();
     let mut order = None;
@@ -216,6 +217,7 @@ fn compile_named(def: parse::KernelDef, spans: parse::Spans) -> Result<Compiled,
             classes,
             runs,
             matrices,
+            min,
         })),
         def,
         spans,

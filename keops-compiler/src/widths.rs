@@ -66,6 +66,8 @@ pub struct Named {
     /// For a symbolic matrix (a formula without a reduction), its families
     /// at each run (empty for a kernel).
     pub matrices: Vec<MatrixFamilies>,
+    /// The smallest width of each class (see [`min_widths`]).
+    pub min: Vec<u32>,
 }
 
 /// True when a parameter's width is named.
@@ -140,6 +142,41 @@ pub fn probe_classes(
     Ok(classes)
 }
 
+/// The smallest width of each class with which the formula type-checks (the
+/// others at their probes): indexing `x[k]` and slicing need a width above
+/// `k` (at least 1 for every class). Found by bisection: the constraints
+/// that depend on a named width are lower bounds.
+pub fn min_widths(
+    def: &KernelDef,
+    classes: &[Vec<String>],
+    check: impl Fn(&KernelDef) -> Result<(), Errors>,
+) -> Vec<u32> {
+    let base: Vec<u32> = (0..classes.len()).map(|c| probe(c, 0)).collect();
+    (0..classes.len())
+        .map(|c| {
+            let ok = |w: u32| {
+                let mut probes = base.clone();
+                probes[c] = w;
+                check(&with_probes(def, classes, &probes)).is_ok()
+            };
+            let (mut lo, mut hi) = (1, base[c]);
+            if ok(lo) {
+                return lo;
+            }
+            // ok(hi) and !ok(lo).
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2;
+                if ok(mid) {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            hi
+        })
+        .collect()
+}
+
 /// Replaces whole-word occurrences of the probe widths in the messages of
 /// `e` by the names of the widths.
 fn rename_probes(e: Errors, names: &[(u32, String)]) -> Errors {
@@ -209,13 +246,14 @@ pub fn expand(
     // The messages are format strings of `assert!`.
     let quoted = doc_src.replace('{', "{{").replace('}', "}}");
     let mut checks = Vec::new();
-    for c in &named.classes {
+    for (c, &min) in named.classes.iter().zip(&named.min) {
         let first = Ident::new(&c[0], span);
         let msg = format!(
-            "keops!: the width `{}` must be at least 1 in `{quoted}`",
+            "keops!: the width `{}` must be at least {min} in `{quoted}`",
             c[0]
         );
-        checks.push(quote!(const { ::core::assert!(#first >= 1, #msg) };));
+        let min = Literal::usize_unsuffixed(min as usize);
+        checks.push(quote!(const { ::core::assert!(#first >= #min, #msg) };));
         for other in &c[1..] {
             let o = Ident::new(other, span);
             let msg = format!(

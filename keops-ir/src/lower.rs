@@ -945,6 +945,16 @@ impl Lowerer<'_> {
                         Accumulate::Adds,
                     )]));
                 }
+                // A few components of a long vector: each computed alone
+                // (the vector stays a loop for its other uses).
+                if !big && m.sources.iter().all(|s| s.len() == 1) {
+                    let mut out = Vec::with_capacity(m.sources.len());
+                    for s in &m.sources {
+                        let one = Self::slice(&lz, s[0].1, 1);
+                        out.extend(self.materialize(pi, &one));
+                    }
+                    return Some(Vals::Scalars(out));
+                }
                 // A contiguous selection.
                 if big && m.sources.iter().all(|s| s.len() == 1) {
                     let flat: Vec<(u32, u32)> = m.sources.iter().map(|s| s[0]).collect();
