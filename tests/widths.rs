@@ -333,3 +333,41 @@ fn indexing_a_named_width() -> keops::Result<()> {
     check::<7>()?;
     check::<80>()
 }
+
+/// Ranges and batches are the engine's: a named-width kernel takes them as
+/// a literal one does. Two problems of a batch as block-diagonal ranges,
+/// against the two problems computed apart.
+fn batched_gauss<const D: usize>() -> keops::Result<()> {
+    use keops::batch::Batch;
+    use keops::ndarray::Array3;
+    let k = keops!(|x: Vi<D>, y: Vj<D>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y))));
+    let (m, n) = (12, 17);
+    let xs = [data(m, D, 91, -1.0, 1.0), data(m, D, 92, -1.0, 1.0)];
+    let ys = [data(n, D, 93, -1.0, 1.0), data(n, D, 94, -1.0, 1.0)];
+    let x = Array3::from_shape_fn((2, m, D), |(p, i, c)| xs[p][[i, c]]);
+    let y = Array3::from_shape_fn((2, n, D), |(p, j, c)| ys[p][[j, c]]);
+    let g = vec![0.6];
+    let batch = Batch::new(&[2], m, n)?;
+    let out = k.ranges(batch.ranges()).call(
+        &batch.rows(x.view().into_dyn(), "x")?,
+        &batch.cols(y.view().into_dyn(), "y")?,
+        &g,
+    )?;
+    for p in 0..2 {
+        let want = Array2::from_shape_fn((m, 1), |(i, _)| {
+            (0..n)
+                .map(|j| (-0.6 * sqdist(xs[p].row(i), ys[p].row(j))).exp())
+                .sum()
+        });
+        let got = Array2::from_shape_fn((m, 1), |(i, _)| out[[p * m + i, 0]]);
+        assert_close(&got, &want, 1e-12, &format!("problem {p} D={D}"));
+    }
+    Ok(())
+}
+
+#[test]
+fn named_widths_with_batches_and_ranges() -> keops::Result<()> {
+    batched_gauss::<1>()?;
+    batched_gauss::<4>()?;
+    batched_gauss::<40>()
+}

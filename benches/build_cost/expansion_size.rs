@@ -28,6 +28,10 @@ const FORMULAS: &[(&str, &str)] = &[
     ),
     ("tanh D=64", "|x: Vi<64>, y: Vj<64>| sum_j(tanh(x - y))"),
     (
+        "gauss, width a const generic",
+        "|x: Vi<D>, y: Vj<D>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)",
+    ),
+    (
         "argkmin K=10 D=3",
         "|x: Vi<3>, y: Vj<3>| argkmin_j(sqdist(x, y), 10)",
     ),
@@ -37,6 +41,13 @@ fn expand(src: &str, ptx: bool) -> (usize, usize, f64) {
     let t = Instant::now();
     let tokens: proc_macro2::TokenStream = src.parse().expect("formula lexes");
     let c = keops_compiler::compile(tokens).unwrap_or_else(|f| panic!("{src}: {}", f.error));
+    if let Some(named) = &c.named {
+        // Named widths: CPU code only (no PTX yet).
+        let span = c.spans.get(c.def.span);
+        let out = keops_compiler::widths::expand(&quote::quote!(::keops), named, src, span)
+            .unwrap_or_else(|e| panic!("{src}: {e}"));
+        return (out.to_string().len(), 0, t.elapsed().as_secs_f64());
+    }
     let ptx = if ptx {
         keops_gpu_kernels::emit_family(&c.family, &c.def.options)
     } else {
