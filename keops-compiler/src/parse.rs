@@ -431,6 +431,11 @@ fn parse_param(p: &Pat, sp: &mut Spans) -> syn::Result<Param> {
     })
 }
 
+/// The dimension a named width has right after parsing, before
+/// `crate::widths` gives each class of names its probe widths (the first
+/// probe: a valid dimension above the CPU emitter's loop thresholds).
+pub const PARSED_PROBE: u32 = 71;
+
 /// The name of a width written as a single identifier (`D`, `{ D }`).
 fn width_name(e: &Expr) -> Option<String> {
     match e {
@@ -473,7 +478,7 @@ fn parse_var_type(ty: &Type) -> syn::Result<(Cat, u32, Option<String>)> {
                 && p.path.segments[0].arguments.is_empty() =>
         {
             let name = p.path.segments[0].ident.to_string();
-            return Ok((cat, crate::widths::PARSED_PROBE, Some(name)));
+            return Ok((cat, PARSED_PROBE, Some(name)));
         }
         syn::GenericArgument::Type(Type::Path(p)) => return Err(syn::Error::new(
             p.span(),
@@ -489,7 +494,7 @@ fn parse_var_type(ty: &Type) -> syn::Result<(Cat, u32, Option<String>)> {
         e => e,
     };
     if let Some(name) = width_name(&lit_expr) {
-        return Ok((cat, crate::widths::PARSED_PROBE, Some(name)));
+        return Ok((cat, PARSED_PROBE, Some(name)));
     }
     match &lit_expr {
         Expr::Lit(syn::ExprLit {

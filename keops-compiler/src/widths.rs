@@ -39,9 +39,7 @@ use crate::front::{Errors, FrontError};
 use crate::parse::KernelDef;
 use crate::stage::Family;
 
-/// The dimension a named width has right after parsing (before
-/// [`probe_classes`] assigns the probe widths).
-pub const PARSED_PROBE: u32 = 71;
+pub use crate::parse::PARSED_PROBE;
 
 /// Probe width of class `c` in a run: above the emitter's thresholds (loops
 /// from 32 components, array patterns up to 64), distinct per class.
