@@ -15,6 +15,9 @@ use std::fmt::Write as _;
 const PARTS: usize = 4;
 const DEFAULT_SEED: u64 = 12;
 const DEFAULT_COUNT: usize = 300;
+/// Every how many formulas one is also tested with its widths named
+/// (`const` generics of the test function, see `keops_compiler::widths`).
+const NAMED_EVERY: usize = 3;
 
 fn env_var(name: &str) -> Option<String> {
     println!("cargo:rerun-if-env-changed={name}");
@@ -63,6 +66,7 @@ fn main() {
          }}\n"
     );
     let mut rejected = 0;
+    let (mut named_tried, mut named_ok) = (0, 0);
     let ids: Vec<usize> = match &only {
         Some(o) => o.clone(),
         None => (0..count).collect(),
@@ -70,10 +74,20 @@ fn main() {
     for id in ids {
         let f = valid_formula(seed, id, &mut rejected);
         write_test(&mut parts[id % PARTS], &f);
+        if id % NAMED_EVERY == 0 && f.vars.iter().any(|v| v.dim >= 2) {
+            named_tried += 1;
+            if let Some((src, names)) = named_variant(&f) {
+                named_ok += 1;
+                write_named_test(&mut parts[id % PARTS], &f, &src, &names);
+            }
+        }
     }
     for (k, p) in parts.iter().enumerate() {
         std::fs::write(out.join(format!("part{k}.rs")), p).unwrap();
     }
+    println!(
+        "cargo:warning=keops-difftest: {named_ok} of {named_tried} formulas tried with named widths generalise (the others need literal widths)"
+    );
     println!(
         "cargo:warning=keops-difftest: KEOPS_DIFF_SEED={seed}, {count} formulas{}{}",
         if rejected > 0 {
@@ -110,7 +124,83 @@ fn valid_formula(seed: u64, id: usize, rejected: &mut usize) -> generator::Formu
     unreachable!()
 }
 
+/// The formula with each width of 2 or more named (`W3` for 3; widths of 1
+/// stay literals, as they broadcast), when the compiler generalises it over
+/// the names: its macro input and the names with their values.
+fn named_variant(f: &generator::Formula) -> Option<(String, Vec<(String, u32)>)> {
+    let mut names: Vec<(String, u32)> = Vec::new();
+    let params: Vec<String> = f
+        .vars
+        .iter()
+        .map(|v| {
+            if v.dim < 2 {
+                return format!("{}: {}<{}>", v.name, v.cat.name(), v.dim);
+            }
+            let n = format!("W{}", v.dim);
+            if !names.iter().any(|(m, _)| *m == n) {
+                names.push((n.clone(), v.dim));
+            }
+            format!("{}: {}<{n}>", v.name, v.cat.name())
+        })
+        .collect();
+    let src = format!(
+        "grad_order = {}, |{}| {}",
+        f.grad_order,
+        params.join(", "),
+        f.body
+    );
+    let c = keops_compiler::compile(src.parse().ok()?).ok()?;
+    let named = c.named.as_deref()?;
+    let krate: proc_macro2::TokenStream = "::keops".parse().ok()?;
+    keops_compiler::widths::expand(&krate, named, &src, proc_macro2::Span::call_site(), false)
+        .ok()?;
+    Some((src, names))
+}
+
+/// The test of a formula's named-width variant: the kernel made in a
+/// function generic over the widths, called with the formula's values,
+/// checked on every back end (the simulator builds its PTX at those widths
+/// at run time) against the reference of the literal formula.
+fn write_named_test(
+    out: &mut String,
+    f: &generator::Formula,
+    named_src: &str,
+    names: &[(String, u32)],
+) {
+    let body = test_body(f, named_src, f.sim);
+    let decl: Vec<String> = names
+        .iter()
+        .map(|(n, _)| format!("const {n}: usize"))
+        .collect();
+    let vals: Vec<String> = names.iter().map(|(_, d)| d.to_string()).collect();
+    let _ = writeln!(
+        out,
+        "fn f{id:04}_named<{decl}>() {{\n{body}}}\n\n\
+         #[test]\n\
+         fn f{id:04}_{red}_named() {{\n\
+         \x20   f{id:04}_named::<{vals}>();\n\
+         }}\n",
+        id = f.id,
+        red = f.red.name(),
+        decl = decl.join(", "),
+        vals = vals.join(", "),
+    );
+}
+
 fn write_test(out: &mut String, f: &generator::Formula) {
+    let body = test_body(f, &f.src(), f.sim);
+    let _ = writeln!(
+        out,
+        "#[test]\n\
+         fn f{id:04}_{red}() {{\n{body}}}\n",
+        id = f.id,
+        red = f.red.name(),
+    );
+}
+
+/// The statements of a test: the kernel of `kernel_src`, checked against
+/// the reference of the formula's own source.
+fn test_body(f: &generator::Formula, kernel_src: &str, sim: bool) -> String {
     let args: Vec<String> = f
         .vars
         .iter()
@@ -133,11 +223,8 @@ fn write_test(out: &mut String, f: &generator::Formula) {
             format!("Grad {{ var: {v:?}, f64: &|o, a, e| {g}, f32: &|o, a, e| {g} }}")
         })
         .collect();
-    let _ = writeln!(
-        out,
-        "#[test]\n\
-         fn f{id:04}_{red}() {{\n\
-         \x20   let k = ::keops::keops!({src});\n\
+    format!(
+        "\x20   let k = ::keops::keops!({kernel_src});\n\
          \x20   run(&Case {{\n\
          \x20       seed: SEED,\n\
          \x20       id: {id},\n\
@@ -148,15 +235,12 @@ fn write_test(out: &mut String, f: &generator::Formula) {
          \x20       fwd64: &|o, a| {fwd},\n\
          \x20       fwd32: &|o, a| {fwd},\n\
          \x20       grads: &[{grads}],\n\
-         \x20   }});\n\
-         }}\n",
+         \x20   }});\n",
         id = f.id,
-        red = f.red.name(),
         src = f.src(),
         lo = f.range.0,
         hi = f.range.1,
-        sim = f.sim,
         disc = f.discontinuous(),
         grads = grads.join(", "),
-    );
+    )
 }

@@ -114,6 +114,34 @@ fn gaussian_matmul_f64_cpu() {
     }
 }
 
+/// A user keeps the bound matrix of a temporary parameter array (a
+/// variable `g`, `&[g]` built in the call) and uses it later: the matrix
+/// owns its parameters.
+#[test]
+fn bound_matrix_owns_its_parameters() -> keops::Result<()> {
+    let k = keops!(|x: Vi<2>, y: Vj<2>, g: Pm<1>| exp(-g * sqdist(x, y)));
+    let mut r = rng(11);
+    let x = rand_rows(&mut r, 25, 2, -1.0, 1.0);
+    let y = rand_rows(&mut r, 30, 2, -1.0, 1.0);
+    let g = 0.9;
+    let m = k.bind(&x, &y, &[g])?;
+    let v = rand_rows(&mut r, 30, 3, -1.0, 1.0);
+    let kv = m.matmul(&v)?;
+    let (want, bound) = product(&dense(&x, &y, gauss(g)), &v);
+    check_close("K v, bound with &[g]", &kv, &want, &bound, 1e-12);
+    let params = vec![g];
+    let kept = k.bind(x.view(), y.view(), &params)?;
+    drop(params);
+    check_close(
+        "K v, parameters dropped",
+        &kept.matmul(&v)?,
+        &want,
+        &bound,
+        1e-12,
+    );
+    Ok(())
+}
+
 #[test]
 fn gaussian_matmul_f32_cpu_and_options() {
     let k = keops!(|x: Vi<3>, y: Vj<3>, g: Pm<1>| exp(-g * sqdist(x, y)));

@@ -212,10 +212,9 @@ fn named_and_literal_widths_agree() -> keops::Result<()> {
     Ok(())
 }
 
-/// Inputs of the wrong width are an `Err` naming the variable; a GPU back
-/// end is an `Err` (named-width kernels run on the CPU only for now).
+/// Inputs of the wrong width are an `Err` naming the variable.
 #[test]
-fn wrong_width_and_gpu_are_errors() {
+fn wrong_width_is_an_error() {
     let x = data(5, 3, 61, 0.0, 1.0);
     let y = data(6, 2, 62, 0.0, 1.0);
     let b = data(6, 1, 63, 0.0, 1.0);
@@ -224,15 +223,53 @@ fn wrong_width_and_gpu_are_errors() {
         err.contains('y') && err.contains('3') && err.contains('2'),
         "{err}"
     );
-    let k = keops!(|x: Vi<D3>, y: Vj<D3>| sum_j(sqdist(x, y)));
-    const D3: usize = 3;
-    let y = data(6, 3, 64, 0.0, 1.0);
-    let err = k
-        .backend(keops::Backend::Simulator)
-        .call(&x, &y)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("no GPU code"), "{err}");
+}
+
+/// On a GPU back end (here the PTX simulator), a named-width kernel gets
+/// its PTX at the widths of the call, built in-process: values and the
+/// x-gradient against the CPU back end, f64 and f32, at several widths.
+fn gpu_matches_cpu<const D: usize>() -> keops::Result<()> {
+    let k = keops!(grad_order = 1, |x: Vi<D>, y: Vj<D>, b: Vj<1>, g: Pm<1>| {
+        sum_j(exp(-g * sqdist(x, y)) * b)
+    });
+    let (m, n) = (33, 47);
+    let x = data(m, D, 101, -1.0, 1.0);
+    let y = data(n, D, 102, -1.0, 1.0);
+    let b = data(n, 1, 103, -1.0, 1.0);
+    let e = data(m, 1, 104, -1.0, 1.0);
+    let g = vec![0.4];
+    let sim = k.backend(keops::Backend::Simulator);
+    // The PTX at this width, built in-process.
+    let ptx = k.ptx();
+    assert!(
+        ptx.contains(".entry") && ptx.contains(".target sm_"),
+        "{ptx:.200}"
+    );
+    let cpu = k.call(&x, &y, &b, &g)?;
+    assert_close(
+        &sim.call(&x, &y, &b, &g)?,
+        &cpu,
+        1e-12,
+        &format!("sim D={D}"),
+    );
+    let gx = k.grad_x().call(&x, &y, &b, &g, &e)?;
+    let sim_gx = sim.grad_x().call(&x, &y, &b, &g, &e)?;
+    assert_close(&sim_gx, &gx, 1e-11, &format!("sim grad_x D={D}"));
+    let (x32, y32, b32) = (
+        x.mapv(|v| v as f32),
+        y.mapv(|v| v as f32),
+        b.mapv(|v| v as f32),
+    );
+    let got32 = sim.call(&x32, &y32, &b32, &[0.4f32])?.mapv(f64::from);
+    assert_close(&got32, &cpu, 1e-4, &format!("sim f32 D={D}"));
+    Ok(())
+}
+
+#[test]
+fn named_widths_on_the_gpu_back_end() -> keops::Result<()> {
+    gpu_matches_cpu::<1>()?;
+    gpu_matches_cpu::<3>()?;
+    gpu_matches_cpu::<20>()
 }
 
 /// A symbolic matrix generic over the dimension: `K v` for one and several
@@ -370,4 +407,20 @@ fn named_widths_with_batches_and_ranges() -> keops::Result<()> {
     batched_gauss::<1>()?;
     batched_gauss::<4>()?;
     batched_gauss::<40>()
+}
+
+/// The PTX a named-width kernel gets at a width is the PTX of the same
+/// formula with that literal width (so it runs the same machine code).
+#[test]
+fn named_width_ptx_is_the_literal_ptx() {
+    fn named<const D: usize>() -> &'static str {
+        keops!(|x: Vi<D>, y: Vj<D>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)).ptx()
+    }
+    let literal =
+        keops!(|x: Vi<3>, y: Vj<3>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b));
+    assert!(!literal.ptx().is_empty());
+    assert_eq!(named::<3>(), literal.ptx());
+    let literal5 =
+        keops!(|x: Vi<5>, y: Vj<5>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b));
+    assert_eq!(named::<5>(), literal5.ptx());
 }

@@ -44,7 +44,7 @@ fn expand(src: &str, ptx: bool) -> (usize, usize, f64) {
     if let Some(named) = &c.named {
         // Named widths: CPU code only (no PTX yet).
         let span = c.spans.get(c.def.span);
-        let out = keops_compiler::widths::expand(&quote::quote!(::keops), named, src, span)
+        let out = keops_compiler::widths::expand(&quote::quote!(::keops), named, src, span, false)
             .unwrap_or_else(|e| panic!("{src}: {e}"));
         return (out.to_string().len(), 0, t.elapsed().as_secs_f64());
     }

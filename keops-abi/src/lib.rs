@@ -329,8 +329,15 @@ pub const NO_SPAN: u32 = u32::MAX;
 /// The bit of a span's end that marks the last span of its block.
 pub const LAST_SPAN: u64 = 1 << 63;
 
+/// The start of `StageInfo::ptx_f32` and `ptx_f64` for a stage whose
+/// widths are const generics: no PTX, but what builds it at the widths of a
+/// call. After the prefix: the stage's number in its family, a space, and
+/// the kernel definition as `keops_ir::wire` text (its named widths are read
+/// from the dimensions of the stage's variables of the same names).
+pub const NAMED_WIDTHS_PTX: &str = "keops-named-widths:";
+
 /// Static description of a stage (emitted by the macro).
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct StageInfo {
     /// Human-readable name.
     pub name: &'static str,

@@ -336,8 +336,10 @@ pub fn expand_generic(
         };
         match v.cat {
             Cat::P => {
-                params.push(quote!(#arg: impl __keops::IntoParam<'a, T, #dim>));
-                conv.push(quote!(let #a = __keops::Val::<T>::from_param(__keops::IntoParam::into_param(#arg), #nm, #dim)?;));
+                // Parameters are small: the bound matrix owns a copy, so
+                // that `k.bind(&x, &y, &[g])?` can be kept and used.
+                params.push(quote!(#arg: impl __keops::IntoParam<'__p, T, #dim>));
+                conv.push(quote!(let #a = __keops::Val::<T>::from_param(__keops::IntoParam::into_param(#arg), #nm, #dim)?.into_static()?;));
             }
             _ => {
                 params.push(quote!(#arg: impl __keops::IntoRows<'a, T, #dim>));
@@ -441,11 +443,13 @@ pub fn expand_generic(
                     <#cj as __keops::CpuStage>::INFO,
                 ];
 
-                /// Binds the inputs (views, no copies; host arrays or, for the
-                /// GPU back ends, `&DeviceRows<T>`): the result is the M × N
-                /// matrix `K_ij` as a linear operator. Inputs are checked (rows,
-                /// columns, lengths); a mismatch is an `Err` naming the variable.
-                pub fn bind<'a, T: __keops::Real + __keops::Scalar<Compute = T>>(&self, #(#params),*) -> __keops::Result<__keops::matrix::BoundMatrix<'a, T, Self>> {
+                /// Binds the inputs (views of the rows, no copies; host arrays
+                /// or, for the GPU back ends, `&DeviceRows<T>`; the parameters
+                /// are copied, so a temporary such as `&[g]` may be passed):
+                /// the result is the M × N matrix `K_ij` as a linear operator.
+                /// Inputs are checked (rows, columns, lengths); a mismatch is
+                /// an `Err` naming the variable.
+                pub fn bind<'a, '__p, T: __keops::Real + __keops::Scalar<Compute = T>>(&self, #(#params),*) -> __keops::Result<__keops::matrix::BoundMatrix<'a, T, Self>> {
                     #(#conv)*
                     let __rows = __keops::RowCounts::of(&[#((#cats, &#vals)),*])?;
                     ::core::result::Result::Ok(__keops::matrix::BoundMatrix::new(

@@ -210,10 +210,15 @@ fn compile_named(def: parse::KernelDef, spans: parse::Spans) -> Result<Compiled,
             Err(e) => return Err(fail(e, def)),
         }
     }
+    let mut fixed = def.clone();
+    fixed.options.grad_order = order.unwrap_or(def.options.grad_order);
+    fixed.options.grad_order_given = true;
+    let wire = keops_ir::wire::write(&fixed);
     Ok(Compiled {
         family: runs[0].1.clone(),
         matrix: None,
         named: Some(Box::new(widths::Named {
+            wire,
             classes,
             runs,
             matrices,

@@ -18,15 +18,18 @@
 //! Rust) become `BufCat`/`BufRep` of arrays.
 //!
 //! What this cannot express (a vector of a named width that the back end
-//! scalarises: concatenations, indexing, `one_hot`, products of two named
-//! widths, ...) makes the runs differ, and the formula gets a compile error
+//! scalarises: concatenations, `one_hot`, the gradient of `x[k]`, products
+//! of two named widths, ...) makes the runs differ, and the formula gets a compile error
 //! asking for literal widths. The equalities between names are left to
 //! rustc: `const { assert!(D == E) }` where the kernel is made, evaluated
 //! when the user's code is monomorphised. A named width must not meet a
 //! literal width other than 1 (which broadcasts).
 //!
-//! Named-width kernels and symbolic matrices have no PTX yet (their GPU
-//! calls return an error).
+//! Named-width kernels carry no PTX (it is unrolled per width): with a GPU
+//! back end compiled in, each stage carries the kernel definition instead
+//! (`keops_abi::NAMED_WIDTHS_PTX`, `keops_ir::wire`), and the runtime builds
+//! and emits the stage's PTX at the widths of the first GPU call, in-process.
+//! Named-width symbolic matrices run on the CPU only.
 
 use std::collections::HashMap;
 
@@ -37,7 +40,8 @@ use crate::emit_cpu::{expand_generic, Generics};
 use crate::emit_matrix::MatrixFamilies;
 use crate::front::{Errors, FrontError};
 use crate::parse::KernelDef;
-use crate::stage::Family;
+use crate::stage::{Family, StagePtx};
+use keops_abi::NAMED_WIDTHS_PTX;
 
 pub use crate::parse::PARSED_PROBE;
 
@@ -66,6 +70,9 @@ pub struct Named {
     pub matrices: Vec<MatrixFamilies>,
     /// The smallest width of each class (see [`min_widths`]).
     pub min: Vec<u32>,
+    /// The definition with its gradient order fixed, as `keops_ir::wire`
+    /// text: what the GPU back ends build the PTX from at a call's widths.
+    pub wire: String,
 }
 
 /// True when a parameter's width is named.
@@ -229,6 +236,7 @@ pub fn expand(
     named: &Named,
     doc_src: &str,
     span: Span,
+    ptx: bool,
 ) -> syn::Result<TokenStream> {
     let params: Vec<Ident> = (0..named.classes.len())
         .map(|c| format_ident!("__W{}", c))
@@ -271,7 +279,25 @@ pub fn expand(
         named
             .runs
             .iter()
-            .map(|(_, fam)| expand_generic(krate, fam, &[], doc_src, &generics))
+            .map(|(_, fam)| {
+                // With a GPU back end, each stage carries the definition its
+                // PTX is built from at a call's widths.
+                let markers: Vec<StagePtx> = if ptx {
+                    (0..fam.stages.len())
+                        .map(|k| {
+                            let m = format!("{NAMED_WIDTHS_PTX}{k} {}", named.wire);
+                            StagePtx {
+                                f32: m.clone(),
+                                f64: m,
+                                ..StagePtx::default()
+                            }
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                expand_generic(krate, fam, &markers, doc_src, &generics)
+            })
             .collect()
     } else {
         named

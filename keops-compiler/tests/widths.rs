@@ -13,7 +13,7 @@ fn expansion(src: &str) -> Result<String, String> {
     let c = compiled(src);
     let named = c.named.as_deref().expect("named widths");
     let span = c.spans.get(c.def.span);
-    keops_compiler::widths::expand(&quote::quote!(::keops), named, src, span)
+    keops_compiler::widths::expand(&quote::quote!(::keops), named, src, span, false)
         .map(|t| t.to_string())
         .map_err(|e| e.to_string())
 }
@@ -75,4 +75,58 @@ fn a_named_width_meeting_a_literal_is_an_error_naming_it() {
         e.contains("dimension D") && e.contains("dimension 3"),
         "{e}"
     );
+}
+
+/// The wire text of a definition reads back as the same definition: the
+/// same text again, and the same forward stage.
+#[test]
+fn wire_text_round_trips() {
+    for src in [
+        "|x: Vi<D>, y: Vj<D>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b)",
+        "grad_order = 0, fast_math = false, |x: Vi<3>, y: Vj<3>| { let d = sqdist(x, y); argkmin_j(d / (1.0 + d), 4) }",
+        "|x: Vi<4>, y: Vj<4>, w: Vj<2>| (x[1..3] - y[0..2] * -2).logsumexp_weight(exp(w), axis = 1)",
+        "|x: Vi<3>, y: Vj<3>| sum_j(cat(x, y) * (x | y) % 2.5 + (x[0] != y[2]))",
+    ] {
+        let def = keops_compiler::parse::parse_kernel_str(src).expect("parses");
+        let text = keops_ir::wire::write(&def);
+        let back = keops_ir::wire::read(&text).unwrap_or_else(|e| panic!("{src}: {e}"));
+        assert_eq!(keops_ir::wire::write(&back), text, "{src}");
+        let a = keops_compiler::front::build_stage(&def, true).expect("builds");
+        let b = keops_compiler::front::build_stage(&back, true).expect("builds again");
+        assert_eq!(
+            format!("{:?}", keops_ir::lower::lower(&a)),
+            format!("{:?}", keops_ir::lower::lower(&b)),
+            "{src}"
+        );
+    }
+}
+
+/// Damaged wire text is an error, never a panic.
+#[test]
+fn damaged_wire_text_is_an_error() {
+    let def = keops_compiler::parse::parse_kernel_str(
+        "|x: Vi<D>, y: Vj<D>| sum_j(exp(-sqdist(x, y)) * x[0])",
+    )
+    .unwrap();
+    let text = keops_ir::wire::write(&def);
+    let mut rng = fastrand::Rng::with_seed(7);
+    for k in 0..2000 {
+        let mut bytes = text.clone().into_bytes();
+        match k % 3 {
+            0 => bytes.truncate(rng.usize(0..bytes.len())),
+            1 => {
+                let i = rng.usize(0..bytes.len());
+                bytes[i] = b" 0123456789:~abcfilmnrsxIJP-"[rng.usize(0..28)];
+            }
+            _ => {
+                let i = rng.usize(0..bytes.len());
+                bytes.insert(i, b' ');
+            }
+        }
+        if let Ok(s) = String::from_utf8(bytes) {
+            let _ = keops_ir::wire::read(&s);
+        }
+    }
+    assert!(keops_ir::wire::read("").is_err());
+    assert!(keops_ir::wire::read(&format!("{text} n 1:x")).is_err());
 }

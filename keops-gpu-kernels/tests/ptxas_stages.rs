@@ -22,11 +22,20 @@ use keops_ptx_sim::ptxas::{self, AssembleReport};
 
 /// The kernel families of a formula whose PTX the macro emits: the family
 /// up to `grad_order` (2 unless written), or for a symbolic matrix (a
-/// formula without reduction) the families of its GPU parts.
+/// formula without reduction) the families of its GPU parts. For named
+/// widths (`Vi<D>`, whose PTX the runtime builds at a call's widths), the
+/// family at the first probe widths (named-width matrices have no PTX).
 fn families(src: &str) -> Result<Vec<Family>, String> {
     let def = keops_compiler::parse::parse_kernel_str(src).map_err(|e| format!("{src}: {e}"))?;
     let tokens: proc_macro2::TokenStream = src.parse().map_err(|e| format!("{src}: {e}"))?;
     let c = keops_compiler::compile(tokens).map_err(|f| format!("{src}: {}", f.error))?;
+    if let Some(named) = c.named {
+        return Ok(if named.matrices.is_empty() {
+            vec![c.family]
+        } else {
+            Vec::new()
+        });
+    }
     if let Some(m) = c.matrix {
         return Ok(m
             .parts

@@ -36,9 +36,10 @@ pub fn __keops_impl(input: TokenStream) -> TokenStream {
     let src = formula.to_string();
     let out = match keops_compiler::compile(formula) {
         Ok(c) if c.named.is_some() => {
-            // Named widths: CPU code generic over them (no PTX yet).
+            // Named widths: CPU code generic over them; PTX built at run time.
             let named = c.named.as_deref().expect("checked");
-            match keops_compiler::widths::expand(&krate, named, &src, c.spans.get(c.def.span)) {
+            match keops_compiler::widths::expand(&krate, named, &src, c.spans.get(c.def.span), ptx)
+            {
                 Ok(out) => {
                     if c.def.options.debug {
                         eprintln!("keops! expansion of `{src}`:\n{out}");

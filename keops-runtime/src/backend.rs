@@ -21,16 +21,20 @@ pub(crate) fn run_backend<S: CpuStage, T: Real>(
         // (or `sim`); this kernel was expanded without it.
         return Err(Error::NotCompiledWithCuda);
     }
+    // A stage whose widths are const generics gets its PTX at the widths
+    // of this call.
+    #[cfg(any(feature = "cuda", feature = "sim"))]
+    let gpu_info = || gpu::named::with_ptx(S::INFO);
     match opts.backend {
         Backend::Cpu => cpu::run_stage::<S, T>(opts, args, m, n),
         #[cfg(feature = "cuda")]
         Backend::Gpu { device } => {
-            gpu::cuda::run_stage::<T>(device, opts, S::INFO, args, m, n, keep)
+            gpu::cuda::run_stage::<T>(device, opts, gpu_info()?, args, m, n, keep)
         }
         #[cfg(not(feature = "cuda"))]
         Backend::Gpu { .. } => Err(Error::NotCompiledWithCuda),
         #[cfg(feature = "sim")]
-        Backend::Simulator => gpu::sim::run_stage::<T>(opts, S::INFO, args, m, n, keep),
+        Backend::Simulator => gpu::sim::run_stage::<T>(opts, gpu_info()?, args, m, n, keep),
         #[cfg(not(feature = "sim"))]
         Backend::Simulator => Err(gpu::sim_missing()),
     }

@@ -124,6 +124,20 @@ pub fn keep_intermediates(opts: &Options) -> bool {
     opts.backend != Backend::Cpu && opts.f64_accumulation.is_none()
 }
 
+/// The PTX of a stage (f32 or f64 data): the emitted text, or for a stage
+/// whose widths are const generics the text built at its widths (empty
+/// without a GPU back end compiled in, or if it cannot be built).
+pub fn stage_ptx(info: &'static stage::StageInfo, f64_data: bool) -> &'static str {
+    #[cfg(any(feature = "cuda", feature = "sim"))]
+    let info = gpu::named::with_ptx(info).unwrap_or(info);
+    let ptx = if f64_data { info.ptx_f64 } else { info.ptx_f32 };
+    if ptx.starts_with(keops_abi::NAMED_WIDTHS_PTX) {
+        ""
+    } else {
+        ptx
+    }
+}
+
 fn rows_for<T: Real>(
     info: &stage::StageInfo,
     args: &[&Val<'_, T>],
@@ -154,7 +168,7 @@ pub mod __private {
         VarKind, VarSpec,
     };
     pub use crate::value::{IntoIndexRows, IntoParam, IntoRows, RowCounts, Rows, Val};
-    pub use crate::{keep_intermediates, run_stage};
+    pub use crate::{keep_intermediates, run_stage, stage_ptx};
     pub use ndarray;
 
     /// The value of a `keops!` invocation whose formula failed to parse.

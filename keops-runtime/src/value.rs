@@ -641,8 +641,11 @@ impl<'a, T: Real> Val<'a, T> {
         }
     }
 
-    /// An owned copy (a borrowed device matrix is copied on its device).
-    pub fn into_static(self) -> Result<Val<'static, T>> {
+    /// An owned copy (a borrowed device matrix is copied on its device),
+    /// of any lifetime (`'static`, or a bound matrix's: `Val` is invariant
+    /// in its lifetime, so an owned value is made directly with the one it
+    /// needs).
+    pub fn into_static<'b>(self) -> Result<Val<'b, T>> {
         Ok(match self {
             Val::Rows { name, data } => Val::Rows {
                 name,

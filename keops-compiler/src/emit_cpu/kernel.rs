@@ -322,11 +322,11 @@ fn program_tokens(
             quote! {
                 /// The PTX (f32) of the main stage.
                 pub fn ptx(&self) -> &'static str {
-                    <#st #targs as #p::CpuStage>::INFO.ptx_f32
+                    #p::stage_ptx(<#st #targs as #p::CpuStage>::INFO, false)
                 }
                 /// The PTX (f64) of the main stage.
                 pub fn ptx_f64(&self) -> &'static str {
-                    <#st #targs as #p::CpuStage>::INFO.ptx_f64
+                    #p::stage_ptx(<#st #targs as #p::CpuStage>::INFO, true)
                 }
             }
         }

@@ -46,6 +46,8 @@
 
 #[cfg(feature = "cuda")]
 pub mod cuda;
+#[cfg(any(feature = "cuda", feature = "sim"))]
+pub(crate) mod named;
 #[cfg(feature = "sim")]
 pub mod sim;
 
