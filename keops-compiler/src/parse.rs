@@ -431,10 +431,8 @@ fn parse_param(p: &Pat, sp: &mut Spans) -> syn::Result<Param> {
     })
 }
 
-/// The dimension a named width has right after parsing, before
-/// `crate::widths` gives each class of names its probe widths (the first
-/// probe: a valid dimension above the CPU emitter's loop thresholds).
-pub const PARSED_PROBE: u32 = 71;
+/// The dimension a named width has right after parsing.
+pub use keops_ir::ast::PARSED_PROBE;
 
 /// The name of a width written as a single identifier (`D`, `{ D }`).
 fn width_name(e: &Expr) -> Option<String> {

@@ -3,7 +3,9 @@
 //! overflow or a hang.
 //!
 //! Two generators feed `keops_compiler::compile` and, on success,
-//! `keops_compiler::emit_cpu::expand`:
+//! `keops_compiler::emit_cpu::expand` (and the run-time parser of strings,
+//! `keops_ir::text::parse`, which must read what the macro's parser reads
+//! the same way):
 //!
 //! - `grammar`: random formulas from a grammar over the whole language
 //!   (variables, raw identifiers, every element-wise function, vector
@@ -92,6 +94,16 @@ fn run_case(src: &str) -> Result<Outcome, String> {
         .stack_size(2 << 20)
         .spawn(move || {
             let r = catch_unwind(AssertUnwindSafe(|| {
+                // The run-time parser of strings: no panic, and where both
+                // parsers accept, the same definition.
+                let text = keops_ir::text::parse(&owned);
+                if let (Ok(t), Ok(m)) = (&text, keops_compiler::parse::parse_kernel_str(&owned)) {
+                    assert_eq!(
+                        keops_ir::wire::write(&t.def),
+                        keops_ir::wire::write(&m),
+                        "the run-time parser reads `{owned}` differently"
+                    );
+                }
                 let Ok(tokens) = owned.parse::<proc_macro2::TokenStream>() else {
                     return Outcome::NoLex;
                 };

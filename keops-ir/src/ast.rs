@@ -11,6 +11,12 @@
 use crate::ir::Cat;
 use crate::Options;
 
+/// The dimension a width named by a `const` item or const generic
+/// (`Vi<D>`) has right after parsing, before `keops_compiler::widths` gives
+/// each class of names its probe widths (the first probe: a valid dimension
+/// above the CPU emitter's loop thresholds). [`Param::width`] holds the name.
+pub const PARSED_PROBE: u32 = 71;
+
 /// A source location: an index into the span table of the parser that
 /// built the AST. Nodes made up by a compiler pass reuse the id of the
 /// user's code they stand for.

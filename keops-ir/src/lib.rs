@@ -38,6 +38,7 @@ pub mod lower;
 mod options;
 pub mod print;
 pub mod stage;
+pub mod text;
 pub mod wire;
 
 pub use grad_order::{default_grad_order, grad_order, GRAD_ORDER_1_BUDGET, GRAD_ORDER_2_BUDGET};
