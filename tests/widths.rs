@@ -424,3 +424,38 @@ fn named_width_ptx_is_the_literal_ptx() {
         keops!(|x: Vi<5>, y: Vj<5>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b));
     assert_eq!(named::<5>(), literal5.ptx());
 }
+
+/// Without `grad_order`, a named-width kernel has the gradients of the same
+/// formula with width 3: the Gaussian's Hessian-vector product
+/// `k.grad_x().grad_x()`, against its hand-derived value
+/// `H_i u_i = sum_j b_j e_i K_ij (4 g^2 d (d . u_i) - 2 g u_i)`, `d = x_i - y_j`.
+fn hessian_vector<const D: usize>() -> keops::Result<()> {
+    let k = keops!(|x: Vi<D>, y: Vj<D>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b));
+    let (m, n, g) = (6, 9, 0.6);
+    let x = data(m, D, 111, -1.0, 1.0);
+    let y = data(n, D, 112, -1.0, 1.0);
+    let b = data(n, 1, 113, -1.0, 1.0);
+    let e = data(m, 1, 114, -1.0, 1.0);
+    let u = data(m, D, 115, -1.0, 1.0);
+    let gs = [g];
+    let got = k.grad_x().grad_x().call(&x, &y, &b, &gs, &e, &u)?;
+    let want = Array2::from_shape_fn((m, D), |(i, c)| {
+        (0..n)
+            .map(|j| {
+                let kij = (-g * sqdist(x.row(i), y.row(j))).exp() * b[[j, 0]] * e[[i, 0]];
+                let d: Vec<f64> = (0..D).map(|k| x[[i, k]] - y[[j, k]]).collect();
+                let du: f64 = (0..D).map(|k| d[k] * u[[i, k]]).sum();
+                kij * (4.0 * g * g * d[c] * du - 2.0 * g * u[[i, c]])
+            })
+            .sum()
+    });
+    assert_close(&got, &want, 1e-11, &format!("H u D={D}"));
+    Ok(())
+}
+
+#[test]
+fn named_widths_default_to_the_literal_gradient_order() -> keops::Result<()> {
+    hessian_vector::<1>()?;
+    hessian_vector::<3>()?;
+    hessian_vector::<12>()
+}

@@ -178,55 +178,78 @@ fn compile_named(def: parse::KernelDef, spans: parse::Spans) -> Result<Compiled,
         Err(e) => return Err(fail(e, def)),
     };
     let min = widths::min_widths(&def, &classes, check);
-    let mut runs = Vec::new();
-    let mut matrices = Vec::new();
-    let mut order = None;
-    for probes in widths::run_probes(classes.len()) {
-        let mut d = widths::with_probes(&def, &classes, &probes);
-        if matrix {
-            // The runs must have the same kernels: the gradients of a
-            // matrix unless `grad_order = 0` is written.
-            if !d.options.grad_order_given {
-                d.options.grad_order = 1;
-                d.options.grad_order_given = true;
-            }
-            match emit_matrix::compile_matrix(&d) {
-                Ok(m) => {
-                    runs.push((probes, m.parts[0].1.clone()));
-                    matrices.push(m);
+    // The gradient order: written, or the default of the same formula at
+    // width 3 (at least each class's smallest), as with literal widths;
+    // lowered while the family at the probe widths exceeds the limits.
+    let mut order = if def.options.grad_order_given {
+        def.options.grad_order
+    } else {
+        let small: Vec<u32> = min.iter().map(|&m| m.max(3)).collect();
+        let d = widths::with_probes(&def, &classes, &small);
+        front::build_stage(&d, true).map_or(1, |stage| default_grad_order(&stage))
+    };
+    // Lowered too while the runs' code does not generalise (the gradients
+    // of some formulas need literal widths where the formula does not).
+    let named = loop {
+        let lower = !def.options.grad_order_given && order > 0;
+        match named_runs(&def, &classes, order, matrix) {
+            Ok((runs, matrices)) => {
+                let mut fixed = def.clone();
+                fixed.options.grad_order = order;
+                fixed.options.grad_order_given = true;
+                let named = widths::Named {
+                    wire: keops_ir::wire::write(&fixed),
+                    classes: classes.clone(),
+                    runs,
+                    matrices,
+                    min: min.clone(),
+                };
+                let krate = quote::quote!(::keops);
+                let span = proc_macro2::Span::call_site();
+                if !lower || widths::expand(&krate, &named, "", span, false).is_ok() {
+                    break named;
                 }
-                Err(e) => return Err(fail(e, def)),
+                order -= 1;
             }
-            continue;
-        }
-        let built = front::build_stage(&d, true).and_then(|stage| {
-            // The default order of the first run for every run: the runs
-            // must have the same kernels.
-            let o = *order.get_or_insert_with(|| grad_order(&d.options, &stage));
-            build_family(&d, stage, o)
-        });
-        match built {
-            Ok(family) => runs.push((probes, family)),
+            Err(_) if lower => order -= 1,
             Err(e) => return Err(fail(e, def)),
         }
-    }
-    let mut fixed = def.clone();
-    fixed.options.grad_order = order.unwrap_or(def.options.grad_order);
-    fixed.options.grad_order_given = true;
-    let wire = keops_ir::wire::write(&fixed);
+    };
     Ok(Compiled {
-        family: runs[0].1.clone(),
+        family: named.runs[0].1.clone(),
         matrix: None,
-        named: Some(Box::new(widths::Named {
-            wire,
-            classes,
-            runs,
-            matrices,
-            min,
-        })),
+        named: Some(Box::new(named)),
         def,
         spans,
     })
+}
+
+/// The probe runs of a named-width formula at gradient order `order`: the
+/// probe widths and the family of each (for a symbolic matrix, the family
+/// of its first part), and the matrices' families.
+#[allow(clippy::type_complexity)]
+fn named_runs(
+    def: &parse::KernelDef,
+    classes: &[Vec<String>],
+    order: u32,
+    matrix: bool,
+) -> Result<(Vec<(Vec<u32>, Family)>, Vec<emit_matrix::MatrixFamilies>), Errors> {
+    let mut runs = Vec::new();
+    let mut matrices = Vec::new();
+    for probes in widths::run_probes(classes.len()) {
+        let mut d = widths::with_probes(def, classes, &probes);
+        d.options.grad_order = order;
+        d.options.grad_order_given = true;
+        if matrix {
+            let m = emit_matrix::compile_matrix(&d)?;
+            runs.push((probes, m.parts[0].1.clone()));
+            matrices.push(m);
+        } else {
+            let stage = front::build_stage(&d, true)?;
+            runs.push((probes, build_family(&d, stage, order)?));
+        }
+    }
+    Ok((runs, matrices))
 }
 
 /// The family of a forward stage up to gradient order `order`, within the
