@@ -71,12 +71,10 @@ fn const_generic_gaussian_at_several_widths() {
     check_gauss::<100>();
 }
 
-/// The gradient with respect to `x` of the generic Gaussian, against its
-/// hand-derived value `-2 g (x_i - y_j) exp(-g |x_i - y_j|^2) b_j e_i`.
+/// The gradient with respect to `x` of the generic Gaussian (emitted by
+/// default), against its hand-derived value `-2 g (x_i - y_j) exp(-g |x_i - y_j|^2) b_j e_i`.
 fn check_gauss_grad<const D: usize>() -> keops::Result<()> {
-    let k = keops!(grad_order = 1, |x: Vi<D>, y: Vj<D>, b: Vj<1>, g: Pm<1>| {
-        sum_j(exp(-g * sqdist(x, y)) * b)
-    });
+    let k = keops!(|x: Vi<D>, y: Vj<D>, b: Vj<1>, g: Pm<1>| { sum_j(exp(-g * sqdist(x, y)) * b) });
     let (m, n, g) = (23, 41, 0.9);
     let x = data(m, D, 11, -1.0, 1.0);
     let y = data(n, D, 12, -1.0, 1.0);
@@ -425,12 +423,14 @@ fn named_width_ptx_is_the_literal_ptx() {
     assert_eq!(named::<5>(), literal5.ptx());
 }
 
-/// Without `grad_order`, a named-width kernel has the gradients of the same
-/// formula with width 3: the Gaussian's Hessian-vector product
-/// `k.grad_x().grad_x()`, against its hand-derived value
+/// Second-order gradients of a named-width kernel (`grad_order = 2`): the
+/// Gaussian's Hessian-vector product `k.grad_x().grad_x()`, against its
+/// hand-derived value
 /// `H_i u_i = sum_j b_j e_i K_ij (4 g^2 d (d . u_i) - 2 g u_i)`, `d = x_i - y_j`.
 fn hessian_vector<const D: usize>() -> keops::Result<()> {
-    let k = keops!(|x: Vi<D>, y: Vj<D>, b: Vj<1>, g: Pm<1>| sum_j(exp(-g * sqdist(x, y)) * b));
+    let k = keops!(grad_order = 2, |x: Vi<D>, y: Vj<D>, b: Vj<1>, g: Pm<1>| {
+        sum_j(exp(-g * sqdist(x, y)) * b)
+    });
     let (m, n, g) = (6, 9, 0.6);
     let x = data(m, D, 111, -1.0, 1.0);
     let y = data(n, D, 112, -1.0, 1.0);
@@ -454,7 +454,7 @@ fn hessian_vector<const D: usize>() -> keops::Result<()> {
 }
 
 #[test]
-fn named_widths_default_to_the_literal_gradient_order() -> keops::Result<()> {
+fn named_widths_second_order_gradients() -> keops::Result<()> {
     hessian_vector::<1>()?;
     hessian_vector::<3>()?;
     hessian_vector::<12>()

@@ -179,14 +179,17 @@ fn compile_named(def: parse::KernelDef, spans: parse::Spans) -> Result<Compiled,
     };
     let min = widths::min_widths(&def, &classes, check);
     // The gradient order: written, or the default of the same formula at
-    // width 3 (at least each class's smallest), as with literal widths;
-    // lowered while the family at the probe widths exceeds the limits.
+    // width 3 (at least each class's smallest) but at most 1: the loops of
+    // a named width cost more to build than the literal's straight code
+    // (the order-2 Gaussian: 2.2 s against 1.3 s per release rebuild,
+    // benches/RESULTS.md). Lowered while the family at the probe widths
+    // exceeds the limits.
     let mut order = if def.options.grad_order_given {
         def.options.grad_order
     } else {
         let small: Vec<u32> = min.iter().map(|&m| m.max(3)).collect();
         let d = widths::with_probes(&def, &classes, &small);
-        front::build_stage(&d, true).map_or(1, |stage| default_grad_order(&stage))
+        front::build_stage(&d, true).map_or(1, |stage| default_grad_order(&stage).min(1))
     };
     // Lowered too while the runs' code does not generalise (the gradients
     // of some formulas need literal widths where the formula does not).
