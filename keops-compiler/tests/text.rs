@@ -98,6 +98,11 @@ fn syntax_errors_have_positions() {
         e.message.contains("unknown option `gradorder`") && e.at == (0..9),
         "{e}"
     );
+    let e = error("|x: Vi<_>, y: Vj<3>| sum_j(x * y)");
+    assert!(
+        e.message.contains("not supported yet") && e.at == (7..8),
+        "{e}"
+    );
     let e = error("|x: Vi<0>| sum_j(x)");
     assert!(e.message.contains("at least 1"), "{e}");
     let e = error("|x: Vi<3>| sum_j(x[y])");
