@@ -459,3 +459,34 @@ fn named_widths_second_order_gradients() -> keops::Result<()> {
     hessian_vector::<3>()?;
     hessian_vector::<12>()
 }
+
+/// An index into a concatenation of a named-width vector: at the smallest
+/// width the kernel allows (3) and above, the named kernel computes what the
+/// literal one does (at width 2 the index would reach the concatenated
+/// component: a compile error there, see `keops_compiler::widths::index_bound`).
+fn concat_index<const D: usize>(x: &Array2<f64>, y: &Array2<f64>) -> keops::Result<Array2<f64>> {
+    keops!(grad_order = 0, |x: Vi<D>, y: Vj<D>| {
+        let t = cat(cat(x, x[0]), x[0]);
+        sum_j(t[..3] * y[0])
+    })
+    .call(x, y)
+}
+
+#[test]
+fn index_into_a_concatenation() -> keops::Result<()> {
+    let x3 = data(7, 3, 121, -1.0, 1.0);
+    let y3 = data(9, 3, 122, -1.0, 1.0);
+    let literal3 = keops!(grad_order = 0, |x: Vi<3>, y: Vj<3>| {
+        let t = cat(cat(x, x[0]), x[0]);
+        sum_j(t[..3] * y[0])
+    })
+    .call(&x3, &y3)?;
+    assert_close(&concat_index::<3>(&x3, &y3)?, &literal3, 1e-13, "D = 3");
+    let x5 = data(7, 5, 123, -1.0, 1.0);
+    let y5 = data(9, 5, 124, -1.0, 1.0);
+    let want = Array2::from_shape_fn((7, 3), |(i, c)| {
+        (0..9).map(|j| x5[[i, c]] * y5[[j, 0]]).sum()
+    });
+    assert_close(&concat_index::<5>(&x5, &y5)?, &want, 1e-13, "D = 5");
+    Ok(())
+}

@@ -39,7 +39,7 @@ use quote::{format_ident, quote};
 use crate::emit_cpu::{expand_generic, Generics};
 use crate::emit_matrix::MatrixFamilies;
 use crate::front::{Errors, FrontError};
-use crate::parse::KernelDef;
+use crate::parse::{Arg, Ast, IndexKind, KernelDef};
 use crate::stage::{Family, StagePtx};
 use keops_abi::NAMED_WIDTHS_PTX;
 
@@ -147,16 +147,19 @@ pub fn probe_classes(
     Ok(classes)
 }
 
-/// The smallest width of each class with which the formula type-checks (the
-/// others at their probes): indexing `x[k]` and slicing need a width above
-/// `k` (at least 1 for every class). Found by bisection: the constraints
-/// that depend on a named width are lower bounds.
+/// The smallest width of each class for which the generalised code is the
+/// formula: at least the smallest with which the formula type-checks (the
+/// others at their probes; indexing `x[k]` and slicing need a width above
+/// `k`; found by bisection, the constraints that depend on a named width
+/// being lower bounds), and above every component index written in the
+/// formula ([`index_bound`]).
 pub fn min_widths(
     def: &KernelDef,
     classes: &[Vec<String>],
     check: impl Fn(&KernelDef) -> Result<(), Errors>,
 ) -> Vec<u32> {
     let base: Vec<u32> = (0..classes.len()).map(|c| probe(c, 0)).collect();
+    let bound = index_bound(def);
     (0..classes.len())
         .map(|c| {
             let ok = |w: u32| {
@@ -179,7 +182,71 @@ pub fn min_widths(
             }
             hi
         })
+        .map(|m| m.max(bound))
         .collect()
+}
+
+/// One more than the largest component index written in the formula
+/// (`x[k]`, `x[a..b]`, `elem(x, k)`, `extract(x, k, n)`; 1 without any).
+///
+/// The probe runs see an index `k` into a concatenation of a named-width
+/// vector and others (`cat(x, x[0])[..3]`) fall inside the named-width
+/// part, as it is wider than `k`. At a width at most `k` the same index
+/// falls into the next part: the generalised code (which reads component
+/// `k` of the named-width part) would compute another formula. Every offset
+/// of a part after a named-width one is at least that width, so widths above
+/// every index written keep each index in the part the probes saw it in.
+pub fn index_bound(def: &KernelDef) -> u32 {
+    // `elem(x, k)` reads component k; `extract(x, k, n)` up to k + n - 1.
+    fn call_bound(name: &str, ints: i64) -> i64 {
+        match name.to_ascii_lowercase().as_str() {
+            "elem" => ints.saturating_add(1),
+            "extract" => ints,
+            _ => 0,
+        }
+    }
+    fn ints(args: &[Arg]) -> i64 {
+        args.iter()
+            .filter_map(|a| a.value.as_int())
+            .map(|k| k.max(0))
+            .sum()
+    }
+    fn walk(a: &Ast, best: &mut i64) {
+        match a {
+            Ast::Name(..) | Ast::Num { .. } => {}
+            Ast::Neg(x, _) => walk(x, best),
+            Ast::Binary { lhs, rhs, .. } => {
+                walk(lhs, best);
+                walk(rhs, best);
+            }
+            Ast::List(items, _) => items.iter().for_each(|x| walk(x, best)),
+            Ast::Index { base, index, .. } => {
+                let k = match index {
+                    IndexKind::Single(k) => k.saturating_add(1),
+                    IndexKind::Range(a, b) => a.unwrap_or(0).max(b.unwrap_or(0)),
+                };
+                *best = (*best).max(k);
+                walk(base, best);
+            }
+            Ast::Call { func, args, .. } => {
+                *best = (*best).max(call_bound(func, ints(args)));
+                args.iter().for_each(|x| walk(&x.value, best));
+            }
+            Ast::Method {
+                recv, method, args, ..
+            } => {
+                *best = (*best).max(call_bound(method, ints(args)));
+                walk(recv, best);
+                args.iter().for_each(|x| walk(&x.value, best));
+            }
+        }
+    }
+    let mut best = 1i64;
+    for (_, _, a) in &def.lets {
+        walk(a, &mut best);
+    }
+    walk(&def.body, &mut best);
+    u32::try_from(best.clamp(1, crate::limits::MAX_DIM as i64)).unwrap_or(1)
 }
 
 /// Replaces whole-word occurrences of the probe widths in the messages of

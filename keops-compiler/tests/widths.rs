@@ -39,6 +39,20 @@ fn indexing_sets_the_smallest_width() {
     assert_eq!(c.named.expect("named").min, vec![4]);
 }
 
+/// An index past the probes' view of a concatenation: at widths above 3
+/// `t[..3]` reads the named-width part only, at 2 it would read the
+/// concatenated component too, so the kernel asks for a width of at least 3
+/// (found by the difftest, seed 1796677873, formula 120).
+#[test]
+fn indices_into_concatenations_set_the_smallest_width() {
+    let c = compiled(
+        "grad_order = 0, |x: Vi<D>, y: Vj<D>| { let t = cat(cat(x, x[0]), x[0]); min_argmin_j(t[..3] + y[0]) }",
+    );
+    assert_eq!(c.named.expect("named").min, vec![3]);
+    let c = compiled("grad_order = 0, |x: Vi<D>, y: Vj<D>| sum_j(extract(x, 1, 3) * elem(y, 2))");
+    assert_eq!(c.named.expect("named").min, vec![4]);
+}
+
 #[test]
 fn generalised_sizes_are_expressions_of_the_widths() {
     let out =
