@@ -414,13 +414,7 @@ pub fn expand_generic(
     let doc = format!(
         "The symbolic matrix `{doc_src}`: `bind` its inputs to get a `BoundMatrix` (`matmul`, `t`, `solve`, gradients)."
     );
-    let checks = &generics.checks;
-    let inst = if generics.is_generic() {
-        let a = &generics.args;
-        quote!(::<#(#a),*>)
-    } else {
-        quote!()
-    };
+    let (checks, inst) = (&generics.checks, generics.instance());
     quote! {
         {
             use #krate::__private as __keops;

@@ -39,13 +39,7 @@ pub fn expand_generic(
     let p = private();
     let items = expand_items(family, ptx, doc_src, generics);
     let first = format_ident!("__KeopsKernel0");
-    let checks = &generics.checks;
-    let inst = if generics.is_generic() {
-        let a = &generics.args;
-        quote!(::<#(#a),*>)
-    } else {
-        quote!()
-    };
+    let (checks, inst) = (&generics.checks, generics.instance());
     quote! {
         {
             use #krate::__private as __keops;

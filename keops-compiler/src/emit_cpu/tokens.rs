@@ -164,6 +164,16 @@ impl Generics {
         quote!(<#(const #ps: usize),*>)
     }
 
+    /// `::<D, ...>` (the user's width names, [`Generics::args`]) after the
+    /// name of the item the expansion's value is made of, or nothing.
+    pub(crate) fn instance(&self) -> TokenStream {
+        if self.params.is_empty() {
+            return quote!();
+        }
+        let a = &self.args;
+        quote!(::<#(#a),*>)
+    }
+
     /// `::<__W0, ...>` after an item's name where it is used, or nothing.
     pub(crate) fn use_args(&self) -> TokenStream {
         if self.params.is_empty() {
