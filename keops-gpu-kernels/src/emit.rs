@@ -3,8 +3,7 @@
 //! their ABI).
 
 use keops_ir::lower::lower;
-use keops_ir::stage::Family;
-use keops_ir::stage::StagePtx;
+use keops_ir::stage::{Family, Stage, StagePtx};
 use keops_ir::Options;
 
 use crate::kernel::emit_stage;
@@ -26,19 +25,23 @@ pub fn math_opts(opts: &Options) -> MathOpts {
 /// order, for the kernel options `opts` (the `keops!` options carried in
 /// the compiled definition; only `fast_math` matters here).
 pub fn emit_family(family: &Family, opts: &Options) -> Vec<StagePtx> {
-    let mo = math_opts(opts);
     family
         .stages
         .iter()
-        .map(|st| {
-            let l = lower(st);
-            let (m32, m64) = (emit_stage(&l, Prec::F32, mo), emit_stage(&l, Prec::F64, mo));
-            StagePtx {
-                f32: m32.ptx,
-                f64: m64.ptx,
-                gpu_f32: m32.meta,
-                gpu_f64: m64.meta,
-            }
-        })
+        .map(|st| emit_stage_ptx(st, opts))
         .collect()
+}
+
+/// The PTX modules (f32 and f64) of one stage, for the kernel options
+/// `opts` (as [`emit_family`] emits each stage).
+pub fn emit_stage_ptx(stage: &Stage, opts: &Options) -> StagePtx {
+    let mo = math_opts(opts);
+    let l = lower(stage);
+    let (m32, m64) = (emit_stage(&l, Prec::F32, mo), emit_stage(&l, Prec::F64, mo));
+    StagePtx {
+        f32: m32.ptx,
+        f64: m64.ptx,
+        gpu_f32: m32.meta,
+        gpu_f64: m64.meta,
+    }
 }

@@ -10,4 +10,4 @@ pub mod kernel;
 pub mod math;
 pub mod ptx;
 
-pub use emit::emit_family;
+pub use emit::{emit_family, emit_stage_ptx};

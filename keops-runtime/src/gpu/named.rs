@@ -92,20 +92,14 @@ fn build(info: &StageInfo, rest: &str) -> Result<StageInfo> {
             .iter()
             .zip(info.vars)
             .all(|(a, b)| a.name == b.name && a.dim as usize == b.dim && a.cat == b.cat);
-    let l = keops_ir::lower::lower(st);
-    if !same_vars
-        || l.red != info.red
-        || l.fdim as usize != info.fdim
-        || l.wdim as usize != info.wdim
-    {
+    let fdim = st.graph.dim(st.f) as usize;
+    let wdim = st.w.map_or(0, |w| st.graph.dim(w) as usize);
+    if !same_vars || st.red != info.red || fdim != info.fdim || wdim != info.wdim {
         return Err(bad(
             "the family at these widths differs from the compiled one".into(),
         ));
     }
-    let ptx = keops_gpu_kernels::emit_family(&family, &def.options)
-        .into_iter()
-        .nth(k)
-        .ok_or_else(|| bad(format!("no PTX for stage {k}")))?;
+    let ptx = keops_gpu_kernels::emit_stage_ptx(st, &def.options);
     Ok(StageInfo {
         ptx_f32: Box::leak(ptx.f32.into_boxed_str()),
         ptx_f64: Box::leak(ptx.f64.into_boxed_str()),
