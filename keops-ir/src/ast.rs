@@ -85,6 +85,27 @@ pub enum BinOp {
 }
 
 impl BinOp {
+    /// Every operator.
+    pub const ALL: [BinOp; 12] = [
+        BinOp::Add,
+        BinOp::Sub,
+        BinOp::Mul,
+        BinOp::Div,
+        BinOp::Rem,
+        BinOp::Dot,
+        BinOp::Lt,
+        BinOp::Le,
+        BinOp::Gt,
+        BinOp::Ge,
+        BinOp::Eq,
+        BinOp::Ne,
+    ];
+
+    /// The operator spelled `s` ([`BinOp::symbol`]).
+    pub fn from_symbol(s: &str) -> Option<BinOp> {
+        BinOp::ALL.into_iter().find(|o| o.symbol() == s)
+    }
+
     /// Source spelling.
     pub fn symbol(self) -> &'static str {
         match self {

@@ -272,22 +272,17 @@ struct P {
     depth: usize,
 }
 
+/// The binding power of a binary operator spelled `op` (as in Rust:
+/// `* / %` over `+ -` over `|` over the comparisons), and the operator.
 fn prec(op: &str) -> Option<(u8, BinOp)> {
-    Some(match op {
-        "*" => (4, BinOp::Mul),
-        "/" => (4, BinOp::Div),
-        "%" => (4, BinOp::Rem),
-        "+" => (3, BinOp::Add),
-        "-" => (3, BinOp::Sub),
-        "|" => (2, BinOp::Dot),
-        "<" => (1, BinOp::Lt),
-        "<=" => (1, BinOp::Le),
-        ">" => (1, BinOp::Gt),
-        ">=" => (1, BinOp::Ge),
-        "==" => (1, BinOp::Eq),
-        "!=" => (1, BinOp::Ne),
-        _ => return None,
-    })
+    let op = BinOp::from_symbol(op)?;
+    let p = match op {
+        BinOp::Mul | BinOp::Div | BinOp::Rem => 4,
+        BinOp::Add | BinOp::Sub => 3,
+        BinOp::Dot => 2,
+        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => 1,
+    };
+    Some((p, op))
 }
 
 impl P {

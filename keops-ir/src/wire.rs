@@ -91,21 +91,6 @@ pub fn read(text: &str) -> Result<KernelDef, String> {
     })
 }
 
-const OPS: &[BinOp] = &[
-    BinOp::Add,
-    BinOp::Sub,
-    BinOp::Mul,
-    BinOp::Div,
-    BinOp::Rem,
-    BinOp::Dot,
-    BinOp::Lt,
-    BinOp::Le,
-    BinOp::Gt,
-    BinOp::Ge,
-    BinOp::Eq,
-    BinOp::Ne,
-];
-
 /// Deepest nesting [`read`] follows (the front end's limit is far below).
 const MAX_DEPTH: usize = 4096;
 
@@ -327,11 +312,7 @@ impl<'a> Reader<'a> {
             }
             "b" => {
                 let sym = self.tok()?;
-                let op = OPS
-                    .iter()
-                    .copied()
-                    .find(|o| o.symbol() == sym)
-                    .ok_or_else(|| self.err("an operator"))?;
+                let op = BinOp::from_symbol(sym).ok_or_else(|| self.err("an operator"))?;
                 let lhs = boxed(self)?;
                 let rhs = boxed(self)?;
                 Ast::Binary { op, lhs, rhs, span }
