@@ -25,6 +25,9 @@
 /// precision and computed in f32.
 #[cfg(feature = "f16")]
 pub use half;
+/// Formulas known at run time (strings in our syntax or KeOps'), run
+/// with no compiler: [`Formula`].
+pub use keops_runtime::formula::{self, Formula};
 /// Symbolic matrices (formulas without a reduction): bound matrices,
 /// linear operators, conjugate-gradient solves.
 pub use keops_runtime::{batch, cluster, matrix, ranges};
@@ -39,7 +42,7 @@ pub use ndarray;
 pub mod prelude {
     pub use crate::keops;
     pub use crate::{
-        Backend, DeviceRows, Error, GpuScheme, Kernel, Options, Ranges, Result, SimdLevel,
+        Backend, DeviceRows, Error, Formula, GpuScheme, Kernel, Options, Ranges, Result, SimdLevel,
         SumScheme,
     };
     pub use ndarray::{array, Array1, Array2, ArrayView1, ArrayView2};

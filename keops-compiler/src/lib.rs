@@ -29,7 +29,7 @@ pub mod emit_matrix;
 pub mod parse;
 pub mod widths;
 
-pub use keops_ir::{ast, autodiff, eval, front, ir, limits, lower, ops, print, stage};
+pub use keops_ir::{ast, autodiff, eval, front, ir, limits, lower, ops, print, stage, text};
 pub use keops_ir::{default_grad_order, grad_order, GRAD_ORDER_1_BUDGET, GRAD_ORDER_2_BUDGET};
 
 use eval::RefValue;

@@ -474,9 +474,6 @@ impl P {
                 }
                 (d as u32, None)
             }
-            Some(T::Ident(w)) if w == "_" => {
-                return err(dat, "widths read from the data (`Vi<_>`) are not supported yet: write a literal, or the name of a `const` item or const generic parameter (`Vi<D>`)")
-            }
             Some(T::Ident(w)) => {
                 self.k += 1;
                 (crate::ast::PARSED_PROBE, Some(w))

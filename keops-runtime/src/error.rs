@@ -134,6 +134,31 @@ pub enum Error {
     /// names the array and the entry.
     #[error("invalid ranges: {0}")]
     Ranges(String),
+    /// A formula given at run time ([`crate::formula::Formula`]) is not
+    /// valid: the message and the byte range of the formula text it is
+    /// about.
+    #[error("formula error at {}..{}: {message}", at.start, at.end)]
+    Formula {
+        /// Byte range in the formula's text.
+        at: std::ops::Range<usize>,
+        /// What is wrong.
+        message: String,
+    },
+    /// Two inputs whose widths are declared with the same name have
+    /// different widths.
+    #[error("`{var}` has width {width} but `{other}` has width {other_width}: both are declared with width `{name}`")]
+    Widths {
+        /// The width's name in the formula.
+        name: String,
+        /// The first variable.
+        var: String,
+        /// Its width.
+        width: usize,
+        /// The variable that disagrees.
+        other: String,
+        /// Its width.
+        other_width: usize,
+    },
     /// An invariant of the generated code did not hold (a bug in keops).
     #[error("internal error (please report): {0}")]
     Internal(String),

@@ -123,7 +123,7 @@ pub(crate) fn to_f64<T: Real>(v: &Val<'_, T>) -> Result<Val<'static, f64>> {
 }
 
 /// `v` rounded to `T`.
-fn from_f64<T: Real>(v: Val<'static, f64>) -> Result<Val<'static, T>> {
+pub(crate) fn from_f64<T: Real>(v: Val<'static, f64>) -> Result<Val<'static, T>> {
     Ok(match v {
         Val::Rows { name, data } => Val::Rows {
             name,

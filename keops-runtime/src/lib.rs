@@ -12,6 +12,7 @@ pub mod device;
 mod elem;
 pub mod error;
 pub mod f64acc;
+pub mod formula;
 pub mod gpu;
 pub mod kernel;
 pub mod matrix;
@@ -45,7 +46,22 @@ pub fn run_stage<S: CpuStage, T: Real>(
     rows: &RowCounts,
     keep: bool,
 ) -> Result<Val<'static, T>> {
-    let info = S::INFO;
+    let (m, n) = prepare_stage(S::INFO, args, rows, opts)?;
+    if let Some(stages) = opts.f64_accumulation.filter(|_| T::BYTES == 4) {
+        // Evaluate in f64 on converted copies, round the results.
+        return f64acc::run_stage::<S, T>(stages, opts, args, m, n);
+    }
+    run_backend::<S, T>(opts, args, m, n, keep)
+}
+
+/// The checks before a stage runs (parameters, inputs on the right back
+/// end); its numbers of output rows and reduced indices.
+pub(crate) fn prepare_stage<T: Real>(
+    info: &stage::StageInfo,
+    args: &[&Val<'_, T>],
+    rows: &RowCounts,
+    opts: &Options,
+) -> Result<(usize, usize)> {
     check_params(info, args, opts)?;
     let m = rows_for(info, args, stage::Role::Outer)
         .or(rows.get(info.outer_cat))
@@ -64,11 +80,7 @@ pub fn run_stage<S: CpuStage, T: Real>(
             )));
         }
     }
-    if let Some(stages) = opts.f64_accumulation.filter(|_| T::BYTES == 4) {
-        // Evaluate in f64 on converted copies, round the results.
-        return f64acc::run_stage::<S, T>(stages, opts, args, m, n);
-    }
-    run_backend::<S, T>(opts, args, m, n, keep)
+    Ok((m, n))
 }
 
 /// Parameters with a value per problem of a batch (longer than declared)

@@ -113,8 +113,8 @@ impl<'a, 'b: 'a, T> IntoRows<'a, T, 1> for &'a ArrayView1<'b, T> {
 /// one per problem of a batch, concatenated ([`crate::batch::Batch::params`]).
 #[derive(Clone, Debug)]
 pub struct ParamData<'a, T: Clone> {
-    data: Cow<'a, [T]>,
-    per_problem: bool,
+    pub(crate) data: Cow<'a, [T]>,
+    pub(crate) per_problem: bool,
 }
 
 impl<'a, T: Clone> ParamData<'a, T> {

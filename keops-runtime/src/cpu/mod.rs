@@ -21,6 +21,7 @@
 //! large. Every SIMD body runs under [`crate::simd::dispatch_at`], inside a
 //! function compiled for the selected ISA.
 
+pub(crate) mod exec;
 pub(crate) mod reduce;
 
 use std::marker::PhantomData;
@@ -157,6 +158,18 @@ pub fn run_stage<S: CpuStage, T: Real>(
     n: usize,
 ) -> Result<Val<'static, T>> {
     T::__select::<Engine>()(&Kernels::<S>(PhantomData), opts, args, m, n)
+}
+
+/// Runs a stage given by its kernels (a stage built at run time, see
+/// [`exec`]).
+pub(crate) fn run_kernels<T: Real>(
+    k: &dyn StageKernels<T>,
+    opts: &Options,
+    args: &[&Val<'_, T>],
+    m: usize,
+    n: usize,
+) -> Result<Val<'static, T>> {
+    T::__select::<Engine>()(k, opts, args, m, n)
 }
 
 /// The engine's entry point for each element type: [`run_engine_f32`],
@@ -1079,6 +1092,7 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
                             let mut out = S::Out::<P>::splat(zero);
                             S::pair::<P>(&pf, &of[k], nf, &pctx, dot, &mut out);
                             reduce::update::<S, P>(
+                                info,
                                 ctx.kahan,
                                 lane_states[k].as_mut_slice(),
                                 out.as_slice(),
@@ -1166,6 +1180,7 @@ fn process_block<S: CpuStage, T: Real, P: Pack<Elem = T>>(
                                     &mut out,
                                 );
                                 reduce::update::<S, P>(
+                                    info,
                                     ctx.kahan,
                                     st.as_mut_slice(),
                                     out.as_slice(),

@@ -118,29 +118,84 @@ fn lse_step<P: Pack>(m: &mut P, sums: &mut [(&mut P, P)], f: P) {
 /// (and LLVM inlines no pair function) on the side a stage never takes.
 /// Branching on `S::INFO.red` at run time would give the same machine code
 /// after optimisation, at several times the LLVM work for every formula.
-pub(crate) trait RedConsts: CpuStage {
+/// Implemented by every compiled stage, and by [`RedKind`] for the stages
+/// built at run time (`cpu::exec`).
+pub(crate) trait RedConsts {
     /// A sum stage.
-    const SUM: bool = matches!(Self::INFO.red, Red::Sum);
+    const SUM: bool;
     /// Log-sum-exp.
-    const LSE: bool = matches!(Self::INFO.red, Red::LogSumExp);
+    const LSE: bool;
     /// Weighted log-sum-exp.
-    const LSE_WEIGHT: bool = matches!(Self::INFO.red, Red::LogSumExpWeight);
+    const LSE_WEIGHT: bool;
     /// Softmax-weighted sum.
-    const SOFTMAX: bool = matches!(Self::INFO.red, Red::SumSoftmaxWeight);
+    const SOFTMAX: bool;
     /// The min/max family.
-    const SELECT: bool = Self::INFO.red.is_select();
+    const SELECT: bool;
     /// The maximum family.
-    const MAX: bool = Self::INFO.red.is_max();
+    const MAX: bool;
     /// The K-reductions.
-    const KMIN: bool = Self::INFO.red.is_kmin();
+    const KMIN: bool;
     /// A stage with the dot-product form.
+    const DOT: bool;
+}
+
+impl<S: CpuStage> RedConsts for S {
+    const SUM: bool = matches!(Self::INFO.red, Red::Sum);
+    const LSE: bool = matches!(Self::INFO.red, Red::LogSumExp);
+    const LSE_WEIGHT: bool = matches!(Self::INFO.red, Red::LogSumExpWeight);
+    const SOFTMAX: bool = matches!(Self::INFO.red, Red::SumSoftmaxWeight);
+    const SELECT: bool = Self::INFO.red.is_select();
+    const MAX: bool = Self::INFO.red.is_max();
+    const KMIN: bool = Self::INFO.red.is_kmin();
     const DOT: bool = !Self::INFO.dot_of.is_empty();
 }
 
-impl<S: CpuStage> RedConsts for S {}
+/// The reduction kinds of stages built at run time, as [`RedConsts`]:
+/// `RedKind<K>` with `K` one of the constants below (no dot-product form).
+pub(crate) struct RedKind<const K: u8>;
+
+/// [`RedKind`] of a sum.
+pub(crate) const KIND_SUM: u8 = 0;
+/// [`RedKind`] of a log-sum-exp.
+pub(crate) const KIND_LSE: u8 = 1;
+/// [`RedKind`] of a weighted log-sum-exp.
+pub(crate) const KIND_LSE_WEIGHT: u8 = 2;
+/// [`RedKind`] of a softmax-weighted sum.
+pub(crate) const KIND_SOFTMAX: u8 = 3;
+/// [`RedKind`] of the minimum family.
+pub(crate) const KIND_MIN: u8 = 4;
+/// [`RedKind`] of the maximum family.
+pub(crate) const KIND_MAX: u8 = 5;
+/// [`RedKind`] of the K-reductions.
+pub(crate) const KIND_KMIN: u8 = 6;
+
+/// The [`RedKind`] constant of a reduction.
+pub(crate) fn kind_of(red: Red) -> u8 {
+    match red {
+        Red::Sum => KIND_SUM,
+        Red::LogSumExp => KIND_LSE,
+        Red::LogSumExpWeight => KIND_LSE_WEIGHT,
+        Red::SumSoftmaxWeight => KIND_SOFTMAX,
+        r if r.is_kmin() => KIND_KMIN,
+        r if r.is_max() => KIND_MAX,
+        _ => KIND_MIN,
+    }
+}
+
+impl<const K: u8> RedConsts for RedKind<K> {
+    const SUM: bool = K == KIND_SUM;
+    const LSE: bool = K == KIND_LSE;
+    const LSE_WEIGHT: bool = K == KIND_LSE_WEIGHT;
+    const SOFTMAX: bool = K == KIND_SOFTMAX;
+    const SELECT: bool = K == KIND_MIN || K == KIND_MAX;
+    const MAX: bool = K == KIND_MAX;
+    const KMIN: bool = K == KIND_KMIN;
+    const DOT: bool = false;
+}
 
 #[inline(always)]
 pub(crate) fn update<S: RedConsts, P: Pack>(
+    info: &StageInfo,
     kahan: bool,
     acc: &mut [P],
     out: &[P],
@@ -148,7 +203,6 @@ pub(crate) fn update<S: RedConsts, P: Pack>(
     valid: Option<P::Mask>,
     tau: &[P],
 ) {
-    let info = S::INFO;
     let fdim = info.fdim;
     let neutral: f64 = if S::SUM {
         0.0

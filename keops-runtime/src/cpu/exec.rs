@@ -1,0 +1,1021 @@
+//! The CPU executor of stages built at run time (formulas from strings,
+//! widths from the data): the lowered programs of a stage
+//! (`keops_ir::lower`) run by a small register machine over packs, with no
+//! code generation and no compiler.
+//!
+//! Each instruction runs over `NP` packs of pairs at once (64 pairs of f32
+//! with AVX-512, 32 with AVX2), so that the cost of dispatching it (one
+//! `match`) is shared by those pairs, and an instruction's arithmetic is the
+//! engine's SIMD math (`crate::ops`, `Pack`), compiled once per SIMD level
+//! in this crate. The engine around it (tiles, threads, ranges, batches,
+//! reductions) is the one compiled stages use: [`RtStage`] implements
+//! [`StageKernels`].
+
+use std::ops::Range;
+
+use keops_ir::ir::{Bin, Tern, Un};
+use keops_ir::lower::{Accumulate, Inst, Lowered, ScalarProg};
+
+use super::reduce::{self, RedConsts, RedKind};
+use super::{gather_row, Args, BlockCtx, StageKernels, BLOCK_FLUSH, MAX_SEGMENT};
+use crate::ops;
+use crate::simd::{self, Pack, Real, SimdLevel, WithPack};
+use crate::stage::{Red, StageInfo};
+
+/// Packs per instruction in the pair loop.
+const NP: usize = 4;
+
+/// A register of the machine (one value of the program).
+type Reg = u32;
+
+/// Where an input instruction reads.
+#[derive(Clone, Copy, Debug)]
+enum Src {
+    /// Component of the raw (concatenated) variables of the phase.
+    Raw(u32),
+    /// Parameter feature.
+    Pf(u32),
+    /// Outer feature (a scalar, splatted).
+    Of(u32),
+    /// Inner feature (from the tile, one value per lane).
+    Nf(u32),
+    /// `floor(v / 65536)` of an inner index component.
+    IdxHi(u32),
+    /// `v mod 65536` of an inner index component.
+    IdxLo(u32),
+    /// `floor(r / 65536)` of the outer row.
+    RowHi,
+    /// `r mod 65536` of the outer row.
+    RowLo,
+    /// 1 where the inner index equals an outer index component.
+    Match(u32),
+}
+
+/// One instruction: `d` is the destination register.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    /// An input; in a loop body, `Raw`, `Pf`, `Of` and `Nf` read the
+    /// component `k` further at iteration `k` (`shift`).
+    Input {
+        d: Reg,
+        src: Src,
+        shift: bool,
+    },
+    /// A constant.
+    Const {
+        d: Reg,
+        c: f64,
+    },
+    Un {
+        d: Reg,
+        op: Un,
+        a: Reg,
+    },
+    Bin {
+        d: Reg,
+        op: Bin,
+        a: Reg,
+        b: Reg,
+    },
+    Tern {
+        d: Reg,
+        op: Tern,
+        a: Reg,
+        b: Reg,
+        c: Reg,
+    },
+    Select {
+        d: Reg,
+        c: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    Fma {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        c: Reg,
+    },
+    /// The sum over loop `l`'s iterations of its body's output.
+    LoopSum {
+        d: Reg,
+        l: u32,
+    },
+}
+
+/// A loop over the components of a vector (`keops_ir::lower::Loop`).
+#[derive(Clone, Debug)]
+struct LoopCode {
+    len: u32,
+    acc: Accumulate,
+    /// The body, without its output instruction when that is a product
+    /// fused into the sum (`fused`).
+    ops: Vec<Op>,
+    /// The body's outputs (registers).
+    outs: Vec<Reg>,
+    /// The factors of the fused product `a_k * b_k`.
+    fused: Option<(Reg, Reg)>,
+}
+
+/// An output of a program.
+#[derive(Clone, Copy, Debug)]
+enum Out {
+    /// A register.
+    Reg(Reg),
+    /// Output `o` of loop `l`'s body at iteration `k`.
+    Elem { l: u32, k: u32, o: u8 },
+}
+
+/// A phase program compiled for the machine.
+#[derive(Clone, Debug, Default)]
+struct Code {
+    /// Instructions whose value is the same for every pair of a call
+    /// (constants, parameter features): run once per work item.
+    per_call: Vec<Op>,
+    /// Instructions whose value is the same for every pair of a row
+    /// (outer features, the row index): run once per row and tile piece.
+    per_row: Vec<Op>,
+    /// The rest, in order.
+    ops: Vec<Op>,
+    loops: Vec<LoopCode>,
+    outputs: Vec<Out>,
+    /// Registers the outputs of loop bodies are copied to (one per
+    /// [`Out::Elem`] output, in order).
+    elem_regs: Vec<Reg>,
+    nregs: usize,
+}
+
+/// Registers of a program's values while it is translated.
+struct Alloc {
+    next: Reg,
+}
+
+impl Alloc {
+    fn take(&mut self) -> Reg {
+        self.next += 1;
+        self.next - 1
+    }
+}
+
+/// Instructions that feed the outputs (loop bodies: their captures).
+fn live(prog: &ScalarProg, outputs: &[u32]) -> Vec<bool> {
+    let mut live = vec![false; prog.insts.len()];
+    for &o in outputs {
+        live[o as usize] = true;
+    }
+    for k in (0..prog.insts.len()).rev() {
+        if live[k] {
+            for o in prog.operands(k) {
+                live[o as usize] = true;
+            }
+        }
+    }
+    live
+}
+
+/// Uses of each value by instructions and outputs.
+fn use_counts(prog: &ScalarProg) -> Vec<usize> {
+    let mut uses = vec![0usize; prog.insts.len()];
+    for k in 0..prog.insts.len() {
+        for o in prog.operands(k) {
+            uses[o as usize] += 1;
+        }
+    }
+    for &o in &prog.outputs {
+        uses[o as usize] += 1;
+    }
+    uses
+}
+
+/// The instruction of one scalar instruction; `reg` maps operands.
+fn translate(inst: &Inst, d: Reg, reg: &dyn Fn(u32) -> Reg, shift: bool) -> Option<Op> {
+    let input = |src| Op::Input { d, src, shift };
+    Some(match *inst {
+        Inst::RawParam(k) | Inst::RawOuter(k) | Inst::RawInner(k) => input(Src::Raw(k)),
+        Inst::Pf(k) => input(Src::Pf(k)),
+        Inst::Of(k) => input(Src::Of(k)),
+        Inst::Nf(k) => input(Src::Nf(k)),
+        Inst::InnerIndexHi(k) => input(Src::IdxHi(k)),
+        Inst::InnerIndexLo(k) => input(Src::IdxLo(k)),
+        Inst::OuterRowHi => input(Src::RowHi),
+        Inst::OuterRowLo => input(Src::RowLo),
+        Inst::MatchOuterIndex(k) => input(Src::Match(k)),
+        Inst::Const(b) => Op::Const {
+            d,
+            c: f64::from_bits(b),
+        },
+        Inst::Un(op, a) => Op::Un { d, op, a: reg(a) },
+        Inst::Bin(op, a, b) => Op::Bin {
+            d,
+            op,
+            a: reg(a),
+            b: reg(b),
+        },
+        Inst::Tern(op, a, b, c) => Op::Tern {
+            d,
+            op,
+            a: reg(a),
+            b: reg(b),
+            c: reg(c),
+        },
+        Inst::Select(c, a, b) => Op::Select {
+            d,
+            c: reg(c),
+            a: reg(a),
+            b: reg(b),
+        },
+        Inst::Fma(a, b, c) => Op::Fma {
+            d,
+            a: reg(a),
+            b: reg(b),
+            c: reg(c),
+        },
+        Inst::LoopSum(l) => Op::LoopSum { d, l },
+        Inst::Dot | Inst::Cap(_) | Inst::LoopElem(..) => return None,
+    })
+}
+
+impl Code {
+    /// Translates `prog` with `outputs` as its outputs (the program's own,
+    /// or a sum stage's factor pairs).
+    fn new(prog: &ScalarProg, outputs: &[u32]) -> Result<Code, String> {
+        let live = live(prog, outputs);
+        let mut alloc = Alloc { next: 0 };
+        let regs: Vec<Reg> = (0..prog.insts.len()).map(|_| alloc.take()).collect();
+        let mut code = Code::default();
+        for (k, inst) in prog.insts.iter().enumerate() {
+            if !live[k] {
+                continue;
+            }
+            if let Inst::LoopElem(..) = inst {
+                continue;
+            }
+            let op = translate(inst, regs[k], &|v| regs[v as usize], false)
+                .ok_or_else(|| format!("unexpected instruction {inst:?}"))?;
+            code.place(op);
+        }
+        for lp in &prog.loops {
+            let body = &lp.body;
+            let breg: Vec<Reg> = (0..body.insts.len()).map(|_| alloc.take()).collect();
+            // A captured value is the enclosing program's register.
+            let map = |v: u32| match body.insts[v as usize] {
+                Inst::Cap(c) => regs[c as usize],
+                _ => breg[v as usize],
+            };
+            let out = body.outputs[0];
+            let fused = match body.insts[out as usize] {
+                Inst::Bin(Bin::Mul, a, b)
+                    if body.outputs.len() == 1 && use_counts(body)[out as usize] == 1 =>
+                {
+                    Some((map(a), map(b)))
+                }
+                _ => None,
+            };
+            let mut ops = Vec::new();
+            for (k, inst) in body.insts.iter().enumerate() {
+                if matches!(inst, Inst::Cap(_)) || (fused.is_some() && k == out as usize) {
+                    continue;
+                }
+                let op = translate(inst, breg[k], &map, true)
+                    .ok_or_else(|| format!("unexpected instruction {inst:?} in a loop"))?;
+                // Constants are the same at every iteration.
+                match op {
+                    Op::Const { .. } => code.per_call.push(op),
+                    _ => ops.push(op),
+                }
+            }
+            code.loops.push(LoopCode {
+                len: lp.len,
+                acc: lp.acc,
+                ops,
+                outs: body.outputs.iter().map(|&o| map(o)).collect(),
+                fused,
+            });
+        }
+        for &o in outputs {
+            match prog.insts[o as usize] {
+                Inst::LoopElem(l, k, oo) => {
+                    code.outputs.push(Out::Elem { l, k, o: oo });
+                    code.elem_regs.push(alloc.take());
+                }
+                _ => code.outputs.push(Out::Reg(regs[o as usize])),
+            }
+        }
+        code.nregs = alloc.next as usize;
+        Ok(code)
+    }
+
+    /// Files an instruction of the program by how often its value changes.
+    fn place(&mut self, op: Op) {
+        match op {
+            Op::Const { .. }
+            | Op::Input {
+                src: Src::Pf(_),
+                shift: false,
+                ..
+            } => self.per_call.push(op),
+            Op::Input {
+                src: Src::Of(_) | Src::RowHi | Src::RowLo,
+                shift: false,
+                ..
+            } => self.per_row.push(op),
+            _ => self.ops.push(op),
+        }
+    }
+
+    /// Runs the whole program once (`N` packs): every part in order, then
+    /// the loop bodies whose iterations are outputs.
+    #[inline(always)]
+    fn run_all<P: Pack, const N: usize>(&self, regs: &mut [[P; N]], env: &Env<'_, P>, npk: usize) {
+        run_ops(&self.per_call, &self.loops, regs, env, 0, npk);
+        run_ops(&self.per_row, &self.loops, regs, env, 0, npk);
+        self.run_body(regs, env, npk);
+    }
+
+    /// Runs the per-pair instructions and copies the loop iterations that
+    /// are outputs into their registers.
+    #[inline(always)]
+    fn run_body<P: Pack, const N: usize>(&self, regs: &mut [[P; N]], env: &Env<'_, P>, npk: usize) {
+        run_ops(&self.ops, &self.loops, regs, env, 0, npk);
+        if self.elem_regs.is_empty() {
+            return;
+        }
+        let mut e = 0;
+        for out in &self.outputs {
+            let Out::Elem { l, k, o } = *out else {
+                continue;
+            };
+            let lp = &self.loops[l as usize];
+            run_ops(&lp.ops, &self.loops, regs, env, k as usize, npk);
+            let src = match (lp.fused, o) {
+                (Some((a, b)), _) => {
+                    let (x, y) = (regs[a as usize], regs[b as usize]);
+                    core::array::from_fn(|p| x[p] * y[p])
+                }
+                (None, o) => regs[lp.outs[o as usize] as usize],
+            };
+            regs[self.elem_regs[e] as usize] = src;
+            e += 1;
+        }
+    }
+
+    /// The register of output `i` (after [`Code::run_body`]).
+    fn output_reg(&self, i: usize) -> Reg {
+        match self.outputs[i] {
+            Out::Reg(r) => r,
+            Out::Elem { .. } => {
+                let e = self.outputs[..i]
+                    .iter()
+                    .filter(|o| matches!(o, Out::Elem { .. }))
+                    .count();
+                self.elem_regs[e]
+            }
+        }
+    }
+}
+
+/// What the input instructions read.
+struct Env<'a, P: Pack> {
+    raw: &'a [P::Elem],
+    idx: &'a [usize],
+    pf: &'a [P::Elem],
+    of: &'a [P::Elem],
+    /// Inner features: feature `k` of pack `p` at `nf[k * stride + p * LANES]`.
+    nf: &'a [P::Elem],
+    stride: usize,
+    oi: &'a [usize],
+    j0: usize,
+    row_hi: P,
+    row_lo: P,
+}
+
+#[inline(always)]
+fn map1<P: Pack, const N: usize>(
+    regs: &mut [[P; N]],
+    d: Reg,
+    a: Reg,
+    npk: usize,
+    f: impl Fn(P) -> P,
+) {
+    let x = regs[a as usize];
+    let out = &mut regs[d as usize];
+    for p in 0..npk {
+        out[p] = f(x[p]);
+    }
+}
+
+#[inline(always)]
+fn map2<P: Pack, const N: usize>(
+    regs: &mut [[P; N]],
+    d: Reg,
+    a: Reg,
+    b: Reg,
+    npk: usize,
+    f: impl Fn(P, P) -> P,
+) {
+    let (x, y) = (regs[a as usize], regs[b as usize]);
+    let out = &mut regs[d as usize];
+    for p in 0..npk {
+        out[p] = f(x[p], y[p]);
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn map3<P: Pack, const N: usize>(
+    regs: &mut [[P; N]],
+    d: Reg,
+    a: Reg,
+    b: Reg,
+    c: Reg,
+    npk: usize,
+    f: impl Fn(P, P, P) -> P,
+) {
+    let (x, y, z) = (regs[a as usize], regs[b as usize], regs[c as usize]);
+    let out = &mut regs[d as usize];
+    for p in 0..npk {
+        out[p] = f(x[p], y[p], z[p]);
+    }
+}
+
+/// Runs instructions over the first `npk` of `N` packs; loop bodies read
+/// their inputs `shift` components further.
+#[inline(always)]
+fn run_ops<P: Pack, const N: usize>(
+    ops: &[Op],
+    loops: &[LoopCode],
+    regs: &mut [[P; N]],
+    env: &Env<'_, P>,
+    shift: usize,
+    npk: usize,
+) {
+    for op in ops {
+        match *op {
+            Op::Input { d, src, shift: s } => {
+                let at = |k: u32| k as usize + if s { shift } else { 0 };
+                let r = &mut regs[d as usize];
+                match src {
+                    Src::Raw(k) => r[..npk].fill(P::splat(env.raw[at(k)])),
+                    Src::Pf(k) => r[..npk].fill(P::splat(env.pf[at(k)])),
+                    Src::Of(k) => r[..npk].fill(P::splat(env.of[at(k)])),
+                    Src::Nf(k) => {
+                        let base = at(k) * env.stride;
+                        for (p, v) in r[..npk].iter_mut().enumerate() {
+                            *v = P::load(&env.nf[base + p * P::LANES..]);
+                        }
+                    }
+                    Src::IdxHi(k) => r[..npk].fill(ops::index_hi(env.idx[k as usize])),
+                    Src::IdxLo(k) => r[..npk].fill(ops::index_lo(env.idx[k as usize])),
+                    Src::RowHi => r[..npk].fill(env.row_hi),
+                    Src::RowLo => r[..npk].fill(env.row_lo),
+                    Src::Match(k) => {
+                        for (p, v) in r[..npk].iter_mut().enumerate() {
+                            *v = ops::index_match(env.oi[k as usize], env.j0 + p * P::LANES);
+                        }
+                    }
+                }
+            }
+            Op::Const { d, c } => regs[d as usize][..npk].fill(ops::c(c)),
+            Op::Un { d, op, a } => un(regs, d, op, a, npk),
+            Op::Bin { d, op, a, b } => bin(regs, d, op, a, b, npk),
+            Op::Tern { d, op, a, b, c } => match op {
+                Tern::Clamp => map3(regs, d, a, b, c, npk, ops::clamp),
+                Tern::IfElse => map3(regs, d, a, b, c, npk, ops::ifelse),
+                Tern::Mod => map3(regs, d, a, b, c, npk, ops::modulo),
+            },
+            Op::Select { d, c, a, b } => map3(regs, d, c, a, b, npk, ops::select),
+            Op::Fma { d, a, b, c } => map3(regs, d, a, b, c, npk, P::mul_add),
+            Op::LoopSum { d, l } => {
+                let acc = loop_sum(&loops[l as usize], loops, regs, env, npk);
+                regs[d as usize] = acc;
+            }
+        }
+    }
+}
+
+/// The sum of a loop's body outputs, with the roundings of the scalarised
+/// program (`keops_ir::lower::Accumulate`, as the compiled code).
+#[inline(never)]
+fn loop_sum<P: Pack, const N: usize>(
+    lp: &LoopCode,
+    loops: &[LoopCode],
+    regs: &mut [[P; N]],
+    env: &Env<'_, P>,
+    npk: usize,
+) -> [P; N] {
+    let len = lp.len as usize;
+    let run = |regs: &mut [[P; N]], k: usize| run_ops(&lp.ops, loops, regs, env, k, npk);
+    let mut acc = regs[0];
+    match lp.fused {
+        Some((a, b)) => {
+            run(regs, 0);
+            let (a0, b0) = (regs[a as usize], regs[b as usize]);
+            let from = match lp.acc {
+                Accumulate::Adds if len >= 2 => {
+                    run(regs, 1);
+                    let (a1, b1) = (regs[a as usize], regs[b as usize]);
+                    for p in 0..npk {
+                        acc[p] = a0[p].mul_add(b0[p], a1[p] * b1[p]);
+                    }
+                    2
+                }
+                _ => {
+                    for p in 0..npk {
+                        acc[p] = a0[p] * b0[p];
+                    }
+                    1
+                }
+            };
+            for k in from..len {
+                run(regs, k);
+                let (x, y) = (regs[a as usize], regs[b as usize]);
+                for p in 0..npk {
+                    acc[p] = x[p].mul_add(y[p], acc[p]);
+                }
+            }
+        }
+        None => {
+            let t = lp.outs[0] as usize;
+            run(regs, 0);
+            acc = regs[t];
+            for k in 1..len {
+                run(regs, k);
+                let x = regs[t];
+                for p in 0..npk {
+                    acc[p] = acc[p] + x[p];
+                }
+            }
+        }
+    }
+    acc
+}
+
+#[inline(always)]
+fn un<P: Pack, const N: usize>(regs: &mut [[P; N]], d: Reg, op: Un, a: Reg, npk: usize) {
+    match op {
+        Un::Neg => map1(regs, d, a, npk, |x| -x),
+        Un::Abs => map1(regs, d, a, npk, P::abs),
+        Un::Exp => map1(regs, d, a, npk, ops::exp),
+        Un::Log => map1(regs, d, a, npk, P::ln),
+        Un::Sin => map1(regs, d, a, npk, P::sin),
+        Un::Cos => map1(regs, d, a, npk, P::cos),
+        Un::Sqrt => map1(regs, d, a, npk, P::sqrt),
+        Un::Asin => map1(regs, d, a, npk, P::asin),
+        Un::Acos => map1(regs, d, a, npk, P::acos),
+        Un::Atan => map1(regs, d, a, npk, P::atan),
+        Un::Tanh => map1(regs, d, a, npk, P::tanh),
+        Un::Sinh => map1(regs, d, a, npk, P::sinh),
+        Un::Cosh => map1(regs, d, a, npk, P::cosh),
+        Un::Erf => map1(regs, d, a, npk, P::erf),
+        Un::Log1p => map1(regs, d, a, npk, P::ln_1p),
+        Un::Expm1 => map1(regs, d, a, npk, P::exp_m1),
+        Un::Floor => map1(regs, d, a, npk, P::floor),
+        Un::Round => map1(regs, d, a, npk, P::round),
+        Un::Rsqrt => map1(regs, d, a, npk, ops::rsqrt),
+        Un::Sign => map1(regs, d, a, npk, ops::sign),
+        Un::Step => map1(regs, d, a, npk, ops::step),
+        Un::Relu => map1(regs, d, a, npk, ops::relu),
+        Un::Inv => map1(regs, d, a, npk, ops::inv),
+        Un::XLogX => map1(regs, d, a, npk, ops::xlogx),
+        Un::SinXDivX => map1(regs, d, a, npk, ops::sinxdivx),
+        Un::SinXDivXDeriv => map1(regs, d, a, npk, ops::sinxdivx_deriv),
+        // Expanded by the lowering; computed plainly all the same.
+        Un::Square => map1(regs, d, a, npk, |x| x * x),
+        Un::PowI(n) => map1(regs, d, a, npk, |x| {
+            let mut r = ops::c::<P>(1.0);
+            for _ in 0..n.unsigned_abs() {
+                r = r * x;
+            }
+            if n < 0 {
+                ops::inv(r)
+            } else {
+                r
+            }
+        }),
+    }
+}
+
+#[inline(always)]
+fn bin<P: Pack, const N: usize>(regs: &mut [[P; N]], d: Reg, op: Bin, a: Reg, b: Reg, npk: usize) {
+    match op {
+        Bin::Add => map2(regs, d, a, b, npk, |x, y| x + y),
+        Bin::Sub => map2(regs, d, a, b, npk, |x, y| x - y),
+        Bin::Mul => map2(regs, d, a, b, npk, |x, y| x * y),
+        Bin::Div => map2(regs, d, a, b, npk, |x, y| x / y),
+        Bin::Powf => map2(regs, d, a, b, npk, P::powf),
+        Bin::Atan2 => map2(regs, d, a, b, npk, P::atan2),
+        Bin::Max => map2(regs, d, a, b, npk, ops::max),
+        Bin::Min => map2(regs, d, a, b, npk, ops::min),
+        Bin::Lt => map2(regs, d, a, b, npk, ops::lt),
+        Bin::Le => map2(regs, d, a, b, npk, ops::le),
+        Bin::Gt => map2(regs, d, a, b, npk, ops::gt),
+        Bin::Ge => map2(regs, d, a, b, npk, ops::ge),
+        Bin::Eq => map2(regs, d, a, b, npk, ops::eq),
+        Bin::Ne => map2(regs, d, a, b, npk, ops::ne),
+    }
+}
+
+/// A stage built at run time, ready for the CPU engine.
+#[derive(Debug)]
+pub struct RtStage {
+    info: &'static StageInfo,
+    param: Code,
+    outer: Code,
+    inner: Code,
+    pair: Code,
+}
+
+impl RtStage {
+    /// The executor of a lowered stage described by `info` (its variables,
+    /// reduction and feature counts, see [`stage_info`](crate::dynamic)).
+    /// Errors on an instruction the executor does not run (the dot-product
+    /// form, which run-time stages are never lowered to).
+    pub fn new(info: &'static StageInfo, l: &Lowered) -> Result<RtStage, String> {
+        let all = |p: &ScalarProg| Code::new(p, &p.outputs);
+        let pair = if l.red == Red::Sum {
+            let p = with_one(&l.pair);
+            Code::new(&p, &factor_outputs(&p))?
+        } else {
+            all(&l.pair)?
+        };
+        Ok(RtStage {
+            info,
+            param: all(&l.param)?,
+            outer: all(&l.outer)?,
+            inner: all(&l.inner)?,
+            pair,
+        })
+    }
+
+    /// The stage's description.
+    pub fn info(&self) -> &'static StageInfo {
+        self.info
+    }
+}
+
+/// A sum stage's pair outputs as factor pairs `[a_0 .., b_0 ..]` with
+/// `v_d = a_d * b_d` (what the engine's sum update reads): a product used
+/// only as an output is not computed, its factors are accumulated with one
+/// FMA, as in the compiled code; another value `v` is `v * 1`.
+fn factor_outputs(prog: &ScalarProg) -> Vec<u32> {
+    let uses = use_counts(prog);
+    let one = prog
+        .insts
+        .iter()
+        .position(|i| *i == Inst::Const(1f64.to_bits()));
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for &o in &prog.outputs {
+        match prog.insts[o as usize] {
+            Inst::Bin(Bin::Mul, x, y) if uses[o as usize] == 1 => {
+                a.push(x);
+                b.push(y);
+            }
+            _ => {
+                a.push(o);
+                b.push(u32::MAX);
+            }
+        }
+    }
+    // (`with_one` added the constant 1 to the program.)
+    let one = one.map_or(u32::MAX, |k| k as u32);
+    a.extend(b.into_iter().map(|v| if v == u32::MAX { one } else { v }));
+    a
+}
+
+/// A copy of `prog` that holds the constant 1 (for [`factor_outputs`]).
+fn with_one(prog: &ScalarProg) -> ScalarProg {
+    let mut p = prog.clone();
+    if !p.insts.contains(&Inst::Const(1f64.to_bits())) {
+        p.insts.push(Inst::Const(1f64.to_bits()));
+    }
+    p
+}
+
+/// Runs a scalar phase (`P = T`, one value) and writes its outputs.
+fn run_scalar<T: Real>(code: &Code, env: &Env<'_, T>, out: &mut [T]) {
+    let mut regs = vec![[T::default(); 1]; code.nregs];
+    code.run_all(&mut regs, env, 1);
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = regs[code.output_reg(i) as usize][0];
+    }
+}
+
+fn scalar_env<'a, T: Real>(raw: &'a [T], idx: &'a [usize], pf: &'a [T]) -> Env<'a, T> {
+    Env {
+        raw,
+        idx,
+        pf,
+        of: &[],
+        nf: &[],
+        stride: 0,
+        oi: &[],
+        j0: 0,
+        row_hi: T::default(),
+        row_lo: T::default(),
+    }
+}
+
+impl<T: Real> StageKernels<T> for RtStage {
+    fn info(&self) -> &'static StageInfo {
+        self.info
+    }
+
+    fn group(&self) -> usize {
+        1
+    }
+
+    fn rerank_needed(&self) -> bool {
+        false
+    }
+
+    fn param(&self, raw_p: &[T], pf: &mut [T]) {
+        run_scalar(&self.param, &scalar_env(raw_p, &[], &[]), pf);
+    }
+
+    fn inner_tile(
+        &self,
+        _level: SimdLevel,
+        a: &Args<'_, T>,
+        pf: &[T],
+        chunk: &mut [T],
+        start: usize,
+        end: usize,
+        tile: usize,
+    ) {
+        let info = self.info;
+        let mut raw = vec![T::default(); info.raw_inner];
+        let mut idx = vec![0usize; info.idx_inner];
+        let mut nf = vec![T::default(); info.nnf];
+        let mut regs = vec![[T::default(); 1]; self.inner.nregs];
+        for j in start..end {
+            gather_row(&mut raw, &a.inner_real, j);
+            gather_row(&mut idx, &a.inner_idx, j);
+            let env = scalar_env(&raw, &idx, pf);
+            self.inner.run_all(&mut regs, &env, 1);
+            let l = j - start;
+            for (k, v) in nf.iter_mut().enumerate() {
+                *v = regs[self.inner.output_reg(k) as usize][0];
+                chunk[k * tile + l] = *v;
+            }
+        }
+    }
+
+    fn block(
+        &self,
+        level: SimdLevel,
+        ctx: &BlockCtx<'_, '_, T>,
+        pf: &[T],
+        rows: Range<usize>,
+        spans: &[Range<usize>],
+        states: &mut [f64],
+    ) {
+        macro_rules! go {
+            ($k:expr) => {
+                simd::dispatch_at(
+                    level,
+                    RtBlock::<T, { $k }> {
+                        st: self,
+                        ctx,
+                        pf,
+                        rows,
+                        spans,
+                        states,
+                    },
+                )
+                .expect("supported level")
+            };
+        }
+        match reduce::kind_of(self.info.red) {
+            reduce::KIND_SUM => go!(reduce::KIND_SUM),
+            reduce::KIND_LSE => go!(reduce::KIND_LSE),
+            reduce::KIND_LSE_WEIGHT => go!(reduce::KIND_LSE_WEIGHT),
+            reduce::KIND_SOFTMAX => go!(reduce::KIND_SOFTMAX),
+            reduce::KIND_MIN => go!(reduce::KIND_MIN),
+            reduce::KIND_MAX => go!(reduce::KIND_MAX),
+            _ => go!(reduce::KIND_KMIN),
+        }
+    }
+
+    fn rerank(&self, _a: &Args<'_, T>, _raw_p: &[T], _row: usize, _st: &mut [f64]) {}
+}
+
+/// One work item of a run-time stage, for one reduction kind.
+struct RtBlock<'c, 'a, 'b, T: Real, const K: u8> {
+    st: &'c RtStage,
+    ctx: &'c BlockCtx<'a, 'b, T>,
+    pf: &'c [T],
+    rows: Range<usize>,
+    spans: &'c [Range<usize>],
+    states: &'c mut [f64],
+}
+
+impl<T: Real, const K: u8> WithPack<T> for RtBlock<'_, '_, '_, T, K> {
+    type Output = ();
+    #[inline(always)]
+    fn run<P: Pack<Elem = T>>(self) {
+        rt_block::<T, P, K>(self);
+    }
+}
+
+/// The rows of a work item, for the input instructions.
+struct BlockRows<'e, T> {
+    pf: &'e [T],
+    of: &'e [T],
+    oi: &'e [usize],
+    nof: usize,
+    nio: usize,
+    start: usize,
+    tile: usize,
+}
+
+impl<'e, T: Real> BlockRows<'e, T> {
+    /// The inputs of row `q` of the block, for the pack of reduced indices
+    /// starting at `j0` whose features start at `nf`.
+    fn env<P: Pack<Elem = T>>(&self, q: usize, nf: &'e [T], j0: usize) -> Env<'e, P> {
+        let r = self.start + q;
+        Env {
+            raw: &[],
+            idx: &[],
+            pf: self.pf,
+            of: &self.of[q * self.nof..(q + 1) * self.nof],
+            nf,
+            stride: self.tile,
+            oi: &self.oi[q * self.nio..(q + 1) * self.nio],
+            j0,
+            row_hi: P::splat(T::from_usize(r >> 16)),
+            row_lo: P::splat(T::from_usize(r & 0xffff)),
+        }
+    }
+}
+
+/// The pair loop of a run-time stage: per row, per tile piece, chunks of
+/// `NP` packs through the pair program, then the reduction update of each
+/// pack (the layout of states, flushes and K-list bounds as in the compiled
+/// engine's `process_block`).
+#[inline(always)]
+fn rt_block<T: Real, P: Pack<Elem = T>, const K: u8>(job: RtBlock<'_, '_, '_, T, K>) {
+    let RtBlock {
+        st,
+        ctx,
+        pf,
+        rows,
+        spans,
+        states,
+    } = job;
+    let info = st.info;
+    let acc_len = info.acc;
+    let lanes = P::LANES;
+    let tile = ctx.tile;
+    let nnf = info.nnf;
+    let code = &st.pair;
+    let nout = code.outputs.len();
+    let out_regs: Vec<usize> = (0..nout).map(|i| code.output_reg(i) as usize).collect();
+    let zero = P::splat(T::default());
+    let block_sum = <RedKind<K> as RedConsts>::SUM && ctx.block_flush;
+
+    // Outer features and indices of the rows.
+    let mut of = vec![T::default(); rows.len() * info.nof];
+    let mut oi = vec![0usize; rows.len() * info.idx_outer];
+    {
+        let mut raw = vec![T::default(); info.raw_outer];
+        let mut regs = vec![[T::default(); 1]; st.outer.nregs];
+        for (q, r) in rows.clone().enumerate() {
+            gather_row(&mut raw, &ctx.a.outer_real, r);
+            st.outer.run_all(&mut regs, &scalar_env(&raw, &[], pf), 1);
+            for k in 0..info.nof {
+                of[q * info.nof + k] = regs[st.outer.output_reg(k) as usize][0];
+            }
+            gather_row(
+                &mut oi[q * info.idx_outer..(q + 1) * info.idx_outer],
+                &ctx.a.outer_idx,
+                r,
+            );
+        }
+    }
+    let mut lane_states = vec![zero; rows.len() * acc_len];
+    for (q, r) in lane_states.chunks_mut(acc_len.max(1)).enumerate() {
+        if q < rows.len() {
+            reduce::init_lanes(info, r);
+        }
+    }
+    for k in 0..rows.len() {
+        reduce::init_row(info, &mut states[k * acc_len..(k + 1) * acc_len]);
+    }
+    let mut taus = vec![
+        P::splat(T::INFINITY);
+        if <RedKind<K> as RedConsts>::KMIN {
+            rows.len() * nout
+        } else {
+            0
+        }
+    ];
+    let mut regs = vec![[zero; NP]; code.nregs];
+    let mut regs1 = vec![[zero; 1]; code.nregs];
+    let mut out = vec![zero; nout];
+    let block_rows = BlockRows {
+        pf,
+        of: &of,
+        oi: &oi,
+        nof: info.nof,
+        nio: info.idx_outer,
+        start: rows.start,
+        tile,
+    };
+    {
+        let env = block_rows.env::<P>(0, &[], 0);
+        run_ops(&code.per_call, &code.loops, &mut regs, &env, 0, NP);
+        run_ops(&code.per_call, &code.loops, &mut regs1, &env, 0, 1);
+    }
+
+    let mut base = spans.first().map_or(0, |s| s.start / tile * tile);
+    let mut count = 0usize;
+    let mut since_flush = 0usize;
+    for (si, span) in spans.iter().enumerate() {
+        let mut a = span.start;
+        while a < span.end {
+            let t = a / tile;
+            let t0 = t * tile;
+            let b = span.end.min(t0 + tile);
+            if b - base > MAX_SEGMENT {
+                for k in 0..rows.len() {
+                    reduce::flush(
+                        info,
+                        &mut lane_states[k * acc_len..(k + 1) * acc_len],
+                        &mut states[k * acc_len..(k + 1) * acc_len],
+                        base,
+                    );
+                }
+                base = t0;
+            }
+            let last = si + 1 == spans.len() && b == span.end;
+            since_flush += b - a;
+            let tile_flush = block_sum && (since_flush >= BLOCK_FLUSH || last);
+            if tile_flush {
+                since_flush = 0;
+            }
+            let tile_data = &ctx.soa[t * tile * nnf..];
+            for q in 0..rows.len() {
+                let env = block_rows.env::<P>(q, &[], 0);
+                run_ops(&code.per_row, &code.loops, &mut regs, &env, 0, NP);
+                run_ops(&code.per_row, &code.loops, &mut regs1, &env, 0, 1);
+                let ls = &mut lane_states[q * acc_len..(q + 1) * acc_len];
+                let tau = if <RedKind<K> as RedConsts>::KMIN {
+                    &taus[q * nout..(q + 1) * nout]
+                } else {
+                    &[][..]
+                };
+                let mut j = a;
+                while j < b {
+                    let left = b - j;
+                    let nf = tile_data.get(j - t0..).unwrap_or(&[]);
+                    let env = block_rows.env::<P>(q, nf, j);
+                    // A chunk of NP full packs, else one pack (masked at the end).
+                    if left >= NP * lanes {
+                        code.run_body(&mut regs, &env, NP);
+                        for p in 0..NP {
+                            for (o, &r) in out.iter_mut().zip(&out_regs) {
+                                *o = regs[r][p];
+                            }
+                            let jl = P::splat(T::from_usize(j + p * lanes - base)) + P::iota();
+                            reduce::update::<RedKind<K>, P>(
+                                info, ctx.kahan, ls, &out, jl, None, tau,
+                            );
+                        }
+                        j += NP * lanes;
+                    } else {
+                        code.run_body(&mut regs1, &env, 1);
+                        for (o, &r) in out.iter_mut().zip(&out_regs) {
+                            *o = regs1[r][0];
+                        }
+                        let jl = P::splat(T::from_usize(j - base)) + P::iota();
+                        let mask = (left < lanes).then(|| P::first_n(left));
+                        reduce::update::<RedKind<K>, P>(info, ctx.kahan, ls, &out, jl, mask, tau);
+                        j += lanes.min(left);
+                    }
+                }
+                if tile_flush {
+                    reduce::flush(info, ls, &mut states[q * acc_len..(q + 1) * acc_len], base);
+                }
+            }
+            if <RedKind<K> as RedConsts>::KMIN && (count + 1).is_power_of_two() {
+                for q in 0..rows.len() {
+                    reduce::kmin_bound(
+                        info,
+                        &lane_states[q * acc_len..(q + 1) * acc_len],
+                        &mut taus[q * nout..(q + 1) * nout],
+                    );
+                }
+            }
+            count += 1;
+            a = b;
+        }
+    }
+    for k in 0..rows.len() {
+        reduce::flush(
+            info,
+            &mut lane_states[k * acc_len..(k + 1) * acc_len],
+            &mut states[k * acc_len..(k + 1) * acc_len],
+            base,
+        );
+    }
+}

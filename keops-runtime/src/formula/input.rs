@@ -1,0 +1,178 @@
+//! The inputs of a [`super::Formula`]: ndarray rows, vectors, index rows.
+
+use std::borrow::Cow;
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+
+use crate::error::{Error, Result};
+use crate::simd::Real;
+use crate::stage::{Cat, VarKind};
+use crate::value::{ParamData, Val};
+
+/// An input of [`super::Formula::call`]: real rows (`Array2<T>`,
+/// `ArrayView2<T>`: one row per point) for `Vi`/`Vj` variables, a vector
+/// (`Vec<T>`, `[T; N]`, `Array1<T>`, `ArrayView1<T>`, a batch's
+/// [`ParamData`]) for `Pm` variables, `usize` rows for index variables.
+pub trait Input<T: Real> {
+    /// The width a `_` or named width reads: columns of rows, length of a
+    /// vector.
+    fn width(&self) -> usize;
+
+    /// The input as variable `name` (category, kind and dimension checked).
+    #[doc(hidden)]
+    fn value(&self, name: &'static str, cat: Cat, kind: VarKind, dim: usize) -> Result<Val<'_, T>>;
+}
+
+fn wrong(name: &str, cat: Cat, kind: VarKind, given: &str) -> Error {
+    let want = match (cat, kind) {
+        (Cat::P, _) => "a parameter (`Pm`): pass a vector",
+        (_, VarKind::Index) => "an index variable: pass `usize` rows",
+        _ => "a `Vi`/`Vj` variable: pass rows (`Array2`, `ArrayView2`)",
+    };
+    Error::Unsupported(format!("`{name}` is {want}, not {given}"))
+}
+
+fn rows<'a, T: Real>(
+    v: ArrayView2<'a, T>,
+    name: &'static str,
+    cat: Cat,
+    kind: VarKind,
+    dim: usize,
+) -> Result<Val<'a, T>> {
+    if cat == Cat::P || kind == VarKind::Index {
+        return Err(wrong(name, cat, kind, "real rows"));
+    }
+    Val::rows(v, name, cat, dim)
+}
+
+fn vector<'a, T: Real>(
+    v: &'a [T],
+    name: &'static str,
+    cat: Cat,
+    kind: VarKind,
+    dim: usize,
+) -> Result<Val<'a, T>> {
+    if cat != Cat::P {
+        return Err(wrong(name, cat, kind, "a vector"));
+    }
+    Val::param(Cow::Borrowed(v), name, dim)
+}
+
+impl<T: Real> Input<T> for Array2<T> {
+    fn width(&self) -> usize {
+        self.ncols()
+    }
+    fn value(&self, name: &'static str, cat: Cat, kind: VarKind, dim: usize) -> Result<Val<'_, T>> {
+        rows(self.view(), name, cat, kind, dim)
+    }
+}
+
+impl<T: Real> Input<T> for ArrayView2<'_, T> {
+    fn width(&self) -> usize {
+        self.ncols()
+    }
+    fn value(&self, name: &'static str, cat: Cat, kind: VarKind, dim: usize) -> Result<Val<'_, T>> {
+        rows(self.view(), name, cat, kind, dim)
+    }
+}
+
+impl<T: Real> Input<T> for Vec<T> {
+    fn width(&self) -> usize {
+        self.len()
+    }
+    fn value(&self, name: &'static str, cat: Cat, kind: VarKind, dim: usize) -> Result<Val<'_, T>> {
+        vector(self, name, cat, kind, dim)
+    }
+}
+
+impl<T: Real, const N: usize> Input<T> for [T; N] {
+    fn width(&self) -> usize {
+        N
+    }
+    fn value(&self, name: &'static str, cat: Cat, kind: VarKind, dim: usize) -> Result<Val<'_, T>> {
+        vector(self, name, cat, kind, dim)
+    }
+}
+
+impl<T: Real> Input<T> for Array1<T> {
+    fn width(&self) -> usize {
+        self.len()
+    }
+    fn value(&self, name: &'static str, cat: Cat, kind: VarKind, dim: usize) -> Result<Val<'_, T>> {
+        match self.as_slice() {
+            Some(s) => vector(s, name, cat, kind, dim),
+            None => vector(&self.to_vec(), name, cat, kind, dim).and_then(Val::into_static),
+        }
+    }
+}
+
+impl<T: Real> Input<T> for ArrayView1<'_, T> {
+    fn width(&self) -> usize {
+        self.len()
+    }
+    fn value(&self, name: &'static str, cat: Cat, kind: VarKind, dim: usize) -> Result<Val<'_, T>> {
+        match self.as_slice() {
+            Some(s) => vector(s, name, cat, kind, dim),
+            None => vector(&self.to_vec(), name, cat, kind, dim).and_then(Val::into_static),
+        }
+    }
+}
+
+impl<T: Real> Input<T> for ParamData<'_, T> {
+    fn width(&self) -> usize {
+        self.values().len()
+    }
+    fn value(&self, name: &'static str, cat: Cat, kind: VarKind, dim: usize) -> Result<Val<'_, T>> {
+        if cat != Cat::P {
+            return Err(wrong(name, cat, kind, "a parameter vector"));
+        }
+        let len = self.values().len();
+        let ok = if self.per_problem {
+            dim > 0 && len > 0 && len.is_multiple_of(dim)
+        } else {
+            len == dim
+        };
+        if !ok {
+            return Err(Error::ParamLength {
+                var: name.into(),
+                expected: dim,
+                found: len,
+            });
+        }
+        Ok(Val::Vector {
+            name,
+            data: Cow::Borrowed(self.values()),
+        })
+    }
+}
+
+fn index_rows<'a, T: Real>(
+    v: ArrayView2<'a, usize>,
+    name: &'static str,
+    cat: Cat,
+    kind: VarKind,
+    dim: usize,
+) -> Result<Val<'a, T>> {
+    if cat == Cat::P || kind != VarKind::Index {
+        return Err(wrong(name, cat, kind, "index rows"));
+    }
+    Val::index_rows(v, name, cat, dim)
+}
+
+impl<T: Real> Input<T> for Array2<usize> {
+    fn width(&self) -> usize {
+        self.ncols()
+    }
+    fn value(&self, name: &'static str, cat: Cat, kind: VarKind, dim: usize) -> Result<Val<'_, T>> {
+        index_rows(self.view(), name, cat, kind, dim)
+    }
+}
+
+impl<T: Real> Input<T> for ArrayView2<'_, usize> {
+    fn width(&self) -> usize {
+        self.ncols()
+    }
+    fn value(&self, name: &'static str, cat: Cat, kind: VarKind, dim: usize) -> Result<Val<'_, T>> {
+        index_rows(self.view(), name, cat, kind, dim)
+    }
+}
