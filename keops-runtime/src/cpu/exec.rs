@@ -16,14 +16,14 @@ use std::ops::Range;
 use keops_ir::ir::{Bin, Tern, Un};
 use keops_ir::lower::{Accumulate, Inst, Lowered, ScalarProg};
 
-use super::reduce::{self, RedConsts, RedKind};
+use super::reduce;
 use super::{gather_row, Args, BlockCtx, StageKernels, BLOCK_FLUSH, MAX_SEGMENT};
 use crate::ops;
 use crate::simd::{self, Pack, Real, SimdLevel, WithPack};
 use crate::stage::{Red, StageInfo};
 
 /// Packs per instruction in the pair loop.
-const NP: usize = 4;
+pub(crate) const NP: usize = 8;
 
 /// A register of the machine (one value of the program).
 type Reg = u32;
@@ -327,8 +327,8 @@ impl Code {
     /// the loop bodies whose iterations are outputs.
     #[inline(always)]
     fn run_all<P: Pack, const N: usize>(&self, regs: &mut [[P; N]], env: &Env<'_, P>, npk: usize) {
-        run_ops(&self.per_call, &self.loops, regs, env, 0, npk);
-        run_ops(&self.per_row, &self.loops, regs, env, 0, npk);
+        run_inputs(&self.per_call, regs, env, npk);
+        run_inputs(&self.per_row, regs, env, npk);
         self.run_body(regs, env, npk);
     }
 
@@ -346,7 +346,7 @@ impl Code {
                 continue;
             };
             let lp = &self.loops[l as usize];
-            run_ops(&lp.ops, &self.loops, regs, env, k as usize, npk);
+            run_body_ops(&lp.ops, regs, env, k as usize, npk);
             let src = match (lp.fused, o) {
                 (Some((a, b)), _) => {
                     let (x, y) = (regs[a as usize], regs[b as usize]);
@@ -389,57 +389,49 @@ struct Env<'a, P: Pack> {
     row_lo: P,
 }
 
-#[inline(always)]
-fn map1<P: Pack, const N: usize>(
-    regs: &mut [[P; N]],
-    d: Reg,
-    a: Reg,
-    npk: usize,
-    f: impl Fn(P) -> P,
-) {
-    let x = regs[a as usize];
-    let out = &mut regs[d as usize];
-    for p in 0..npk {
-        out[p] = f(x[p]);
-    }
+// The element-wise instructions over `npk` packs. Macros, not functions
+// taking closures: a closure is a function LLVM may compile apart, without
+// the SIMD level's target features (see `run_ops`).
+macro_rules! map1 {
+    ($regs:expr, $d:expr, $a:expr, $npk:expr, |$x:ident| $e:expr) => {{
+        let xs = $regs[$a as usize];
+        let out = &mut $regs[$d as usize];
+        for p in 0..$npk {
+            let $x = xs[p];
+            out[p] = $e;
+        }
+    }};
 }
 
-#[inline(always)]
-fn map2<P: Pack, const N: usize>(
-    regs: &mut [[P; N]],
-    d: Reg,
-    a: Reg,
-    b: Reg,
-    npk: usize,
-    f: impl Fn(P, P) -> P,
-) {
-    let (x, y) = (regs[a as usize], regs[b as usize]);
-    let out = &mut regs[d as usize];
-    for p in 0..npk {
-        out[p] = f(x[p], y[p]);
-    }
+macro_rules! map2 {
+    ($regs:expr, $d:expr, $a:expr, $b:expr, $npk:expr, |$x:ident, $y:ident| $e:expr) => {{
+        let (xs, ys) = ($regs[$a as usize], $regs[$b as usize]);
+        let out = &mut $regs[$d as usize];
+        for p in 0..$npk {
+            let ($x, $y) = (xs[p], ys[p]);
+            out[p] = $e;
+        }
+    }};
 }
 
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn map3<P: Pack, const N: usize>(
-    regs: &mut [[P; N]],
-    d: Reg,
-    a: Reg,
-    b: Reg,
-    c: Reg,
-    npk: usize,
-    f: impl Fn(P, P, P) -> P,
-) {
-    let (x, y, z) = (regs[a as usize], regs[b as usize], regs[c as usize]);
-    let out = &mut regs[d as usize];
-    for p in 0..npk {
-        out[p] = f(x[p], y[p], z[p]);
-    }
+macro_rules! map3 {
+    ($regs:expr, $d:expr, $a:expr, $b:expr, $c:expr, $npk:expr, |$x:ident, $y:ident, $z:ident| $e:expr) => {{
+        let (xs, ys, zs) = ($regs[$a as usize], $regs[$b as usize], $regs[$c as usize]);
+        let out = &mut $regs[$d as usize];
+        for p in 0..$npk {
+            let ($x, $y, $z) = (xs[p], ys[p], zs[p]);
+            out[p] = $e;
+        }
+    }};
 }
 
 /// Runs instructions over the first `npk` of `N` packs; loop bodies read
 /// their inputs `shift` components further.
+///
+/// Everything the machine runs is inlined (`inline(always)`) into the
+/// engine's function of the SIMD level (`simd::dispatch_at`): a function
+/// compiled apart would not have the level's target features, and each
+/// SIMD intrinsic in it would be a call.
 #[inline(always)]
 fn run_ops<P: Pack, const N: usize>(
     ops: &[Op],
@@ -451,68 +443,132 @@ fn run_ops<P: Pack, const N: usize>(
 ) {
     for op in ops {
         match *op {
-            Op::Input { d, src, shift: s } => {
-                let at = |k: u32| k as usize + if s { shift } else { 0 };
-                let r = &mut regs[d as usize];
-                match src {
-                    Src::Raw(k) => r[..npk].fill(P::splat(env.raw[at(k)])),
-                    Src::Pf(k) => r[..npk].fill(P::splat(env.pf[at(k)])),
-                    Src::Of(k) => r[..npk].fill(P::splat(env.of[at(k)])),
-                    Src::Nf(k) => {
-                        let base = at(k) * env.stride;
-                        for (p, v) in r[..npk].iter_mut().enumerate() {
-                            *v = P::load(&env.nf[base + p * P::LANES..]);
-                        }
-                    }
-                    Src::IdxHi(k) => r[..npk].fill(ops::index_hi(env.idx[k as usize])),
-                    Src::IdxLo(k) => r[..npk].fill(ops::index_lo(env.idx[k as usize])),
-                    Src::RowHi => r[..npk].fill(env.row_hi),
-                    Src::RowLo => r[..npk].fill(env.row_lo),
-                    Src::Match(k) => {
-                        for (p, v) in r[..npk].iter_mut().enumerate() {
-                            *v = ops::index_match(env.oi[k as usize], env.j0 + p * P::LANES);
-                        }
-                    }
-                }
+            Op::LoopSum { d, l } => {
+                let acc = loop_sum(&loops[l as usize], regs, env, npk);
+                regs[d as usize] = acc;
             }
-            Op::Const { d, c } => regs[d as usize][..npk].fill(ops::c(c)),
+            op => run_op(op, regs, env, shift, npk),
+        }
+    }
+}
+
+/// Runs inputs and constants (the instructions [`Code::place`] files as
+/// per call or per row).
+#[inline(always)]
+fn run_inputs<P: Pack, const N: usize>(
+    ops: &[Op],
+    regs: &mut [[P; N]],
+    env: &Env<'_, P>,
+    npk: usize,
+) {
+    for &op in ops {
+        match op {
+            Op::Input { .. } | Op::Const { .. } => input_op(op, regs, env, 0, npk),
+            _ => unreachable!("arithmetic among the inputs"),
+        }
+    }
+}
+
+/// Runs a loop body's instructions (scalar instructions only: bodies hold
+/// no loops).
+#[inline(always)]
+fn run_body_ops<P: Pack, const N: usize>(
+    ops: &[Op],
+    regs: &mut [[P; N]],
+    env: &Env<'_, P>,
+    shift: usize,
+    npk: usize,
+) {
+    for &op in ops {
+        run_op(op, regs, env, shift, npk);
+    }
+}
+
+/// Runs one instruction other than a loop.
+#[inline(always)]
+fn run_op<P: Pack, const N: usize>(
+    op: Op,
+    regs: &mut [[P; N]],
+    env: &Env<'_, P>,
+    shift: usize,
+    npk: usize,
+) {
+    {
+        match op {
+            Op::Input { .. } | Op::Const { .. } => input_op(op, regs, env, shift, npk),
             Op::Un { d, op, a } => un(regs, d, op, a, npk),
             Op::Bin { d, op, a, b } => bin(regs, d, op, a, b, npk),
             Op::Tern { d, op, a, b, c } => match op {
-                Tern::Clamp => map3(regs, d, a, b, c, npk, ops::clamp),
-                Tern::IfElse => map3(regs, d, a, b, c, npk, ops::ifelse),
-                Tern::Mod => map3(regs, d, a, b, c, npk, ops::modulo),
+                Tern::Clamp => map3!(regs, d, a, b, c, npk, |x, y, z| ops::clamp(x, y, z)),
+                Tern::IfElse => map3!(regs, d, a, b, c, npk, |x, y, z| ops::ifelse(x, y, z)),
+                Tern::Mod => map3!(regs, d, a, b, c, npk, |x, y, z| ops::modulo(x, y, z)),
             },
-            Op::Select { d, c, a, b } => map3(regs, d, c, a, b, npk, ops::select),
-            Op::Fma { d, a, b, c } => map3(regs, d, a, b, c, npk, P::mul_add),
-            Op::LoopSum { d, l } => {
-                let acc = loop_sum(&loops[l as usize], loops, regs, env, npk);
-                regs[d as usize] = acc;
+            Op::Select { d, c, a, b } => {
+                map3!(regs, d, c, a, b, npk, |x, y, z| ops::select(x, y, z))
+            }
+            Op::Fma { d, a, b, c } => map3!(regs, d, a, b, c, npk, |x, y, z| P::mul_add(x, y, z)),
+            Op::LoopSum { .. } => unreachable!("a loop inside a loop body"),
+        }
+    }
+}
+
+/// Runs an input or constant instruction.
+#[inline(always)]
+fn input_op<P: Pack, const N: usize>(
+    op: Op,
+    regs: &mut [[P; N]],
+    env: &Env<'_, P>,
+    shift: usize,
+    npk: usize,
+) {
+    match op {
+        Op::Input { d, src, shift: s } => {
+            let at = |k: u32| k as usize + if s { shift } else { 0 };
+            let r = &mut regs[d as usize];
+            match src {
+                Src::Raw(k) => r[..npk].fill(P::splat(env.raw[at(k)])),
+                Src::Pf(k) => r[..npk].fill(P::splat(env.pf[at(k)])),
+                Src::Of(k) => r[..npk].fill(P::splat(env.of[at(k)])),
+                Src::Nf(k) => {
+                    let base = at(k) * env.stride;
+                    for (p, v) in r[..npk].iter_mut().enumerate() {
+                        *v = P::load(&env.nf[base + p * P::LANES..]);
+                    }
+                }
+                Src::IdxHi(k) => r[..npk].fill(ops::index_hi(env.idx[k as usize])),
+                Src::IdxLo(k) => r[..npk].fill(ops::index_lo(env.idx[k as usize])),
+                Src::RowHi => r[..npk].fill(env.row_hi),
+                Src::RowLo => r[..npk].fill(env.row_lo),
+                Src::Match(k) => {
+                    for (p, v) in r[..npk].iter_mut().enumerate() {
+                        *v = ops::index_match(env.oi[k as usize], env.j0 + p * P::LANES);
+                    }
+                }
             }
         }
+        Op::Const { d, c } => regs[d as usize][..npk].fill(ops::c(c)),
+        _ => unreachable!("not an input"),
     }
 }
 
 /// The sum of a loop's body outputs, with the roundings of the scalarised
 /// program (`keops_ir::lower::Accumulate`, as the compiled code).
-#[inline(never)]
+#[inline(always)]
 fn loop_sum<P: Pack, const N: usize>(
     lp: &LoopCode,
-    loops: &[LoopCode],
     regs: &mut [[P; N]],
     env: &Env<'_, P>,
     npk: usize,
 ) -> [P; N] {
     let len = lp.len as usize;
-    let run = |regs: &mut [[P; N]], k: usize| run_ops(&lp.ops, loops, regs, env, k, npk);
     let mut acc = regs[0];
     match lp.fused {
         Some((a, b)) => {
-            run(regs, 0);
+            run_body_ops(&lp.ops, regs, env, 0, npk);
             let (a0, b0) = (regs[a as usize], regs[b as usize]);
             let from = match lp.acc {
                 Accumulate::Adds if len >= 2 => {
-                    run(regs, 1);
+                    run_body_ops(&lp.ops, regs, env, 1, npk);
                     let (a1, b1) = (regs[a as usize], regs[b as usize]);
                     for p in 0..npk {
                         acc[p] = a0[p].mul_add(b0[p], a1[p] * b1[p]);
@@ -527,7 +583,7 @@ fn loop_sum<P: Pack, const N: usize>(
                 }
             };
             for k in from..len {
-                run(regs, k);
+                run_body_ops(&lp.ops, regs, env, k, npk);
                 let (x, y) = (regs[a as usize], regs[b as usize]);
                 for p in 0..npk {
                     acc[p] = x[p].mul_add(y[p], acc[p]);
@@ -536,10 +592,10 @@ fn loop_sum<P: Pack, const N: usize>(
         }
         None => {
             let t = lp.outs[0] as usize;
-            run(regs, 0);
+            run_body_ops(&lp.ops, regs, env, 0, npk);
             acc = regs[t];
             for k in 1..len {
-                run(regs, k);
+                run_body_ops(&lp.ops, regs, env, k, npk);
                 let x = regs[t];
                 for p in 0..npk {
                     acc[p] = acc[p] + x[p];
@@ -553,35 +609,35 @@ fn loop_sum<P: Pack, const N: usize>(
 #[inline(always)]
 fn un<P: Pack, const N: usize>(regs: &mut [[P; N]], d: Reg, op: Un, a: Reg, npk: usize) {
     match op {
-        Un::Neg => map1(regs, d, a, npk, |x| -x),
-        Un::Abs => map1(regs, d, a, npk, P::abs),
-        Un::Exp => map1(regs, d, a, npk, ops::exp),
-        Un::Log => map1(regs, d, a, npk, P::ln),
-        Un::Sin => map1(regs, d, a, npk, P::sin),
-        Un::Cos => map1(regs, d, a, npk, P::cos),
-        Un::Sqrt => map1(regs, d, a, npk, P::sqrt),
-        Un::Asin => map1(regs, d, a, npk, P::asin),
-        Un::Acos => map1(regs, d, a, npk, P::acos),
-        Un::Atan => map1(regs, d, a, npk, P::atan),
-        Un::Tanh => map1(regs, d, a, npk, P::tanh),
-        Un::Sinh => map1(regs, d, a, npk, P::sinh),
-        Un::Cosh => map1(regs, d, a, npk, P::cosh),
-        Un::Erf => map1(regs, d, a, npk, P::erf),
-        Un::Log1p => map1(regs, d, a, npk, P::ln_1p),
-        Un::Expm1 => map1(regs, d, a, npk, P::exp_m1),
-        Un::Floor => map1(regs, d, a, npk, P::floor),
-        Un::Round => map1(regs, d, a, npk, P::round),
-        Un::Rsqrt => map1(regs, d, a, npk, ops::rsqrt),
-        Un::Sign => map1(regs, d, a, npk, ops::sign),
-        Un::Step => map1(regs, d, a, npk, ops::step),
-        Un::Relu => map1(regs, d, a, npk, ops::relu),
-        Un::Inv => map1(regs, d, a, npk, ops::inv),
-        Un::XLogX => map1(regs, d, a, npk, ops::xlogx),
-        Un::SinXDivX => map1(regs, d, a, npk, ops::sinxdivx),
-        Un::SinXDivXDeriv => map1(regs, d, a, npk, ops::sinxdivx_deriv),
+        Un::Neg => map1!(regs, d, a, npk, |x| -x),
+        Un::Abs => map1!(regs, d, a, npk, |x| P::abs(x)),
+        Un::Exp => map1!(regs, d, a, npk, |x| ops::exp(x)),
+        Un::Log => map1!(regs, d, a, npk, |x| P::ln(x)),
+        Un::Sin => map1!(regs, d, a, npk, |x| P::sin(x)),
+        Un::Cos => map1!(regs, d, a, npk, |x| P::cos(x)),
+        Un::Sqrt => map1!(regs, d, a, npk, |x| P::sqrt(x)),
+        Un::Asin => map1!(regs, d, a, npk, |x| P::asin(x)),
+        Un::Acos => map1!(regs, d, a, npk, |x| P::acos(x)),
+        Un::Atan => map1!(regs, d, a, npk, |x| P::atan(x)),
+        Un::Tanh => map1!(regs, d, a, npk, |x| P::tanh(x)),
+        Un::Sinh => map1!(regs, d, a, npk, |x| P::sinh(x)),
+        Un::Cosh => map1!(regs, d, a, npk, |x| P::cosh(x)),
+        Un::Erf => map1!(regs, d, a, npk, |x| P::erf(x)),
+        Un::Log1p => map1!(regs, d, a, npk, |x| P::ln_1p(x)),
+        Un::Expm1 => map1!(regs, d, a, npk, |x| P::exp_m1(x)),
+        Un::Floor => map1!(regs, d, a, npk, |x| P::floor(x)),
+        Un::Round => map1!(regs, d, a, npk, |x| P::round(x)),
+        Un::Rsqrt => map1!(regs, d, a, npk, |x| ops::rsqrt(x)),
+        Un::Sign => map1!(regs, d, a, npk, |x| ops::sign(x)),
+        Un::Step => map1!(regs, d, a, npk, |x| ops::step(x)),
+        Un::Relu => map1!(regs, d, a, npk, |x| ops::relu(x)),
+        Un::Inv => map1!(regs, d, a, npk, |x| ops::inv(x)),
+        Un::XLogX => map1!(regs, d, a, npk, |x| ops::xlogx(x)),
+        Un::SinXDivX => map1!(regs, d, a, npk, |x| ops::sinxdivx(x)),
+        Un::SinXDivXDeriv => map1!(regs, d, a, npk, |x| ops::sinxdivx_deriv(x)),
         // Expanded by the lowering; computed plainly all the same.
-        Un::Square => map1(regs, d, a, npk, |x| x * x),
-        Un::PowI(n) => map1(regs, d, a, npk, |x| {
+        Un::Square => map1!(regs, d, a, npk, |x| x * x),
+        Un::PowI(n) => map1!(regs, d, a, npk, |x| {
             let mut r = ops::c::<P>(1.0);
             for _ in 0..n.unsigned_abs() {
                 r = r * x;
@@ -598,20 +654,20 @@ fn un<P: Pack, const N: usize>(regs: &mut [[P; N]], d: Reg, op: Un, a: Reg, npk:
 #[inline(always)]
 fn bin<P: Pack, const N: usize>(regs: &mut [[P; N]], d: Reg, op: Bin, a: Reg, b: Reg, npk: usize) {
     match op {
-        Bin::Add => map2(regs, d, a, b, npk, |x, y| x + y),
-        Bin::Sub => map2(regs, d, a, b, npk, |x, y| x - y),
-        Bin::Mul => map2(regs, d, a, b, npk, |x, y| x * y),
-        Bin::Div => map2(regs, d, a, b, npk, |x, y| x / y),
-        Bin::Powf => map2(regs, d, a, b, npk, P::powf),
-        Bin::Atan2 => map2(regs, d, a, b, npk, P::atan2),
-        Bin::Max => map2(regs, d, a, b, npk, ops::max),
-        Bin::Min => map2(regs, d, a, b, npk, ops::min),
-        Bin::Lt => map2(regs, d, a, b, npk, ops::lt),
-        Bin::Le => map2(regs, d, a, b, npk, ops::le),
-        Bin::Gt => map2(regs, d, a, b, npk, ops::gt),
-        Bin::Ge => map2(regs, d, a, b, npk, ops::ge),
-        Bin::Eq => map2(regs, d, a, b, npk, ops::eq),
-        Bin::Ne => map2(regs, d, a, b, npk, ops::ne),
+        Bin::Add => map2!(regs, d, a, b, npk, |x, y| x + y),
+        Bin::Sub => map2!(regs, d, a, b, npk, |x, y| x - y),
+        Bin::Mul => map2!(regs, d, a, b, npk, |x, y| x * y),
+        Bin::Div => map2!(regs, d, a, b, npk, |x, y| x / y),
+        Bin::Powf => map2!(regs, d, a, b, npk, |x, y| P::powf(x, y)),
+        Bin::Atan2 => map2!(regs, d, a, b, npk, |x, y| P::atan2(x, y)),
+        Bin::Max => map2!(regs, d, a, b, npk, |x, y| ops::max(x, y)),
+        Bin::Min => map2!(regs, d, a, b, npk, |x, y| ops::min(x, y)),
+        Bin::Lt => map2!(regs, d, a, b, npk, |x, y| ops::lt(x, y)),
+        Bin::Le => map2!(regs, d, a, b, npk, |x, y| ops::le(x, y)),
+        Bin::Gt => map2!(regs, d, a, b, npk, |x, y| ops::gt(x, y)),
+        Bin::Ge => map2!(regs, d, a, b, npk, |x, y| ops::ge(x, y)),
+        Bin::Eq => map2!(regs, d, a, b, npk, |x, y| ops::eq(x, y)),
+        Bin::Ne => map2!(regs, d, a, b, npk, |x, y| ops::ne(x, y)),
     }
 }
 
@@ -691,10 +747,12 @@ fn with_one(prog: &ScalarProg) -> ScalarProg {
     p
 }
 
-/// Runs a scalar phase (`P = T`, one value) and writes its outputs.
-fn run_scalar<T: Real>(code: &Code, env: &Env<'_, T>, out: &mut [T]) {
-    let mut regs = vec![[T::default(); 1]; code.nregs];
-    code.run_all(&mut regs, env, 1);
+/// Runs a scalar phase (`P = T`, one value) and writes its outputs; `regs`
+/// has `code.nregs` registers. Compiled once per element type (the scalar
+/// level needs no target features).
+#[inline(never)]
+fn run_scalar<T: Real>(code: &Code, env: &Env<'_, T>, regs: &mut [[T; 1]], out: &mut [T]) {
+    code.run_all(regs, env, 1);
     for (i, o) in out.iter_mut().enumerate() {
         *o = regs[code.output_reg(i) as usize][0];
     }
@@ -729,7 +787,8 @@ impl<T: Real> StageKernels<T> for RtStage {
     }
 
     fn param(&self, raw_p: &[T], pf: &mut [T]) {
-        run_scalar(&self.param, &scalar_env(raw_p, &[], &[]), pf);
+        let mut regs = vec![[T::default(); 1]; self.param.nregs];
+        run_scalar(&self.param, &scalar_env(raw_p, &[], &[]), &mut regs, pf);
     }
 
     fn inner_tile(
@@ -751,10 +810,9 @@ impl<T: Real> StageKernels<T> for RtStage {
             gather_row(&mut raw, &a.inner_real, j);
             gather_row(&mut idx, &a.inner_idx, j);
             let env = scalar_env(&raw, &idx, pf);
-            self.inner.run_all(&mut regs, &env, 1);
+            run_scalar(&self.inner, &env, &mut regs, &mut nf);
             let l = j - start;
-            for (k, v) in nf.iter_mut().enumerate() {
-                *v = regs[self.inner.output_reg(k) as usize][0];
+            for (k, v) in nf.iter().enumerate() {
                 chunk[k * tile + l] = *v;
             }
         }
@@ -769,38 +827,22 @@ impl<T: Real> StageKernels<T> for RtStage {
         spans: &[Range<usize>],
         states: &mut [f64],
     ) {
-        macro_rules! go {
-            ($k:expr) => {
-                simd::dispatch_at(
-                    level,
-                    RtBlock::<T, { $k }> {
-                        st: self,
-                        ctx,
-                        pf,
-                        rows,
-                        spans,
-                        states,
-                    },
-                )
-                .expect("supported level")
-            };
-        }
-        match reduce::kind_of(self.info.red) {
-            reduce::KIND_SUM => go!(reduce::KIND_SUM),
-            reduce::KIND_LSE => go!(reduce::KIND_LSE),
-            reduce::KIND_LSE_WEIGHT => go!(reduce::KIND_LSE_WEIGHT),
-            reduce::KIND_SOFTMAX => go!(reduce::KIND_SOFTMAX),
-            reduce::KIND_MIN => go!(reduce::KIND_MIN),
-            reduce::KIND_MAX => go!(reduce::KIND_MAX),
-            _ => go!(reduce::KIND_KMIN),
-        }
+        let job = RtBlock {
+            st: self,
+            ctx,
+            pf,
+            rows,
+            spans,
+            states,
+        };
+        simd::dispatch_at(level, job).expect("supported level");
     }
 
     fn rerank(&self, _a: &Args<'_, T>, _raw_p: &[T], _row: usize, _st: &mut [f64]) {}
 }
 
-/// One work item of a run-time stage, for one reduction kind.
-struct RtBlock<'c, 'a, 'b, T: Real, const K: u8> {
+/// One work item of a run-time stage.
+struct RtBlock<'c, 'a, 'b, T: Real> {
     st: &'c RtStage,
     ctx: &'c BlockCtx<'a, 'b, T>,
     pf: &'c [T],
@@ -809,11 +851,38 @@ struct RtBlock<'c, 'a, 'b, T: Real, const K: u8> {
     states: &'c mut [f64],
 }
 
-impl<T: Real, const K: u8> WithPack<T> for RtBlock<'_, '_, '_, T, K> {
+impl<T: Real> WithPack<T> for RtBlock<'_, '_, '_, T> {
     type Output = ();
     #[inline(always)]
     fn run<P: Pack<Elem = T>>(self) {
-        rt_block::<T, P, K>(self);
+        rt_block::<T, P>(self);
+    }
+}
+
+/// The reduction update of a stage of kind `kind` (`reduce::kind_of`): a
+/// branch per pack, well predicted, rather than one copy of the executor
+/// per reduction kind.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn update<P: Pack>(
+    kind: u8,
+    info: &StageInfo,
+    kahan: bool,
+    acc: &mut [P],
+    out: &[P],
+    jl: P,
+    valid: Option<P::Mask>,
+    tau: &[P],
+) {
+    use reduce::{update as up, *};
+    match kind {
+        KIND_SUM => up::<RedKind<KIND_SUM>, P>(info, kahan, acc, out, jl, valid, tau),
+        KIND_LSE => up::<RedKind<KIND_LSE>, P>(info, kahan, acc, out, jl, valid, tau),
+        KIND_LSE_WEIGHT => up::<RedKind<KIND_LSE_WEIGHT>, P>(info, kahan, acc, out, jl, valid, tau),
+        KIND_SOFTMAX => up::<RedKind<KIND_SOFTMAX>, P>(info, kahan, acc, out, jl, valid, tau),
+        KIND_MIN => up::<RedKind<KIND_MIN>, P>(info, kahan, acc, out, jl, valid, tau),
+        KIND_MAX => up::<RedKind<KIND_MAX>, P>(info, kahan, acc, out, jl, valid, tau),
+        _ => up::<RedKind<KIND_KMIN>, P>(info, kahan, acc, out, jl, valid, tau),
     }
 }
 
@@ -853,7 +922,7 @@ impl<'e, T: Real> BlockRows<'e, T> {
 /// pack (the layout of states, flushes and K-list bounds as in the compiled
 /// engine's `process_block`).
 #[inline(always)]
-fn rt_block<T: Real, P: Pack<Elem = T>, const K: u8>(job: RtBlock<'_, '_, '_, T, K>) {
+fn rt_block<T: Real, P: Pack<Elem = T>>(job: RtBlock<'_, '_, '_, T>) {
     let RtBlock {
         st,
         ctx,
@@ -871,7 +940,9 @@ fn rt_block<T: Real, P: Pack<Elem = T>, const K: u8>(job: RtBlock<'_, '_, '_, T,
     let nout = code.outputs.len();
     let out_regs: Vec<usize> = (0..nout).map(|i| code.output_reg(i) as usize).collect();
     let zero = P::splat(T::default());
-    let block_sum = <RedKind<K> as RedConsts>::SUM && ctx.block_flush;
+    let kind = reduce::kind_of(info.red);
+    let (is_sum, is_kmin) = (kind == reduce::KIND_SUM, kind == reduce::KIND_KMIN);
+    let block_sum = is_sum && ctx.block_flush;
 
     // Outer features and indices of the rows.
     let mut of = vec![T::default(); rows.len() * info.nof];
@@ -881,10 +952,8 @@ fn rt_block<T: Real, P: Pack<Elem = T>, const K: u8>(job: RtBlock<'_, '_, '_, T,
         let mut regs = vec![[T::default(); 1]; st.outer.nregs];
         for (q, r) in rows.clone().enumerate() {
             gather_row(&mut raw, &ctx.a.outer_real, r);
-            st.outer.run_all(&mut regs, &scalar_env(&raw, &[], pf), 1);
-            for k in 0..info.nof {
-                of[q * info.nof + k] = regs[st.outer.output_reg(k) as usize][0];
-            }
+            let of_q = &mut of[q * info.nof..(q + 1) * info.nof];
+            run_scalar(&st.outer, &scalar_env(&raw, &[], pf), &mut regs, of_q);
             gather_row(
                 &mut oi[q * info.idx_outer..(q + 1) * info.idx_outer],
                 &ctx.a.outer_idx,
@@ -901,16 +970,8 @@ fn rt_block<T: Real, P: Pack<Elem = T>, const K: u8>(job: RtBlock<'_, '_, '_, T,
     for k in 0..rows.len() {
         reduce::init_row(info, &mut states[k * acc_len..(k + 1) * acc_len]);
     }
-    let mut taus = vec![
-        P::splat(T::INFINITY);
-        if <RedKind<K> as RedConsts>::KMIN {
-            rows.len() * nout
-        } else {
-            0
-        }
-    ];
+    let mut taus = vec![P::splat(T::INFINITY); if is_kmin { rows.len() * nout } else { 0 }];
     let mut regs = vec![[zero; NP]; code.nregs];
-    let mut regs1 = vec![[zero; 1]; code.nregs];
     let mut out = vec![zero; nout];
     let block_rows = BlockRows {
         pf,
@@ -923,8 +984,7 @@ fn rt_block<T: Real, P: Pack<Elem = T>, const K: u8>(job: RtBlock<'_, '_, '_, T,
     };
     {
         let env = block_rows.env::<P>(0, &[], 0);
-        run_ops(&code.per_call, &code.loops, &mut regs, &env, 0, NP);
-        run_ops(&code.per_call, &code.loops, &mut regs1, &env, 0, 1);
+        run_inputs(&code.per_call, &mut regs, &env, NP);
     }
 
     let mut base = spans.first().map_or(0, |s| s.start / tile * tile);
@@ -956,10 +1016,9 @@ fn rt_block<T: Real, P: Pack<Elem = T>, const K: u8>(job: RtBlock<'_, '_, '_, T,
             let tile_data = &ctx.soa[t * tile * nnf..];
             for q in 0..rows.len() {
                 let env = block_rows.env::<P>(q, &[], 0);
-                run_ops(&code.per_row, &code.loops, &mut regs, &env, 0, NP);
-                run_ops(&code.per_row, &code.loops, &mut regs1, &env, 0, 1);
+                run_inputs(&code.per_row, &mut regs, &env, NP);
                 let ls = &mut lane_states[q * acc_len..(q + 1) * acc_len];
-                let tau = if <RedKind<K> as RedConsts>::KMIN {
+                let tau = if is_kmin {
                     &taus[q * nout..(q + 1) * nout]
                 } else {
                     &[][..]
@@ -969,35 +1028,28 @@ fn rt_block<T: Real, P: Pack<Elem = T>, const K: u8>(job: RtBlock<'_, '_, '_, T,
                     let left = b - j;
                     let nf = tile_data.get(j - t0..).unwrap_or(&[]);
                     let env = block_rows.env::<P>(q, nf, j);
-                    // A chunk of NP full packs, else one pack (masked at the end).
-                    if left >= NP * lanes {
-                        code.run_body(&mut regs, &env, NP);
-                        for p in 0..NP {
-                            for (o, &r) in out.iter_mut().zip(&out_regs) {
-                                *o = regs[r][p];
-                            }
-                            let jl = P::splat(T::from_usize(j + p * lanes - base)) + P::iota();
-                            reduce::update::<RedKind<K>, P>(
-                                info, ctx.kahan, ls, &out, jl, None, tau,
-                            );
+                    // A chunk of NP packs; lanes past the piece's end (which
+                    // read the next features or the padding) are discarded.
+                    code.run_body(&mut regs, &env, NP);
+                    for p in 0..NP {
+                        let jp = j + p * lanes;
+                        if jp >= b {
+                            break;
                         }
-                        j += NP * lanes;
-                    } else {
-                        code.run_body(&mut regs1, &env, 1);
                         for (o, &r) in out.iter_mut().zip(&out_regs) {
-                            *o = regs1[r][0];
+                            *o = regs[r][p];
                         }
-                        let jl = P::splat(T::from_usize(j - base)) + P::iota();
-                        let mask = (left < lanes).then(|| P::first_n(left));
-                        reduce::update::<RedKind<K>, P>(info, ctx.kahan, ls, &out, jl, mask, tau);
-                        j += lanes.min(left);
+                        let jl = P::splat(T::from_usize(jp - base)) + P::iota();
+                        let mask = (b - jp < lanes).then(|| P::first_n(b - jp));
+                        update::<P>(kind, info, ctx.kahan, ls, &out, jl, mask, tau);
                     }
+                    j += (NP * lanes).min(left);
                 }
                 if tile_flush {
                     reduce::flush(info, ls, &mut states[q * acc_len..(q + 1) * acc_len], base);
                 }
             }
-            if <RedKind<K> as RedConsts>::KMIN && (count + 1).is_power_of_two() {
+            if is_kmin && (count + 1).is_power_of_two() {
                 for q in 0..rows.len() {
                     reduce::kmin_bound(
                         info,

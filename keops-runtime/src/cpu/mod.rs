@@ -62,8 +62,10 @@ const fn tile_len(info: &StageInfo) -> usize {
 /// summed in the data type before an f64 addition.
 const BLOCK_FLUSH: usize = 2048;
 
-/// Elements past the last tile of the inner features (the widest pack).
-const SOA_PAD: usize = 16;
+/// Elements past the last tile of the inner features: the run-time
+/// executor's chunk of packs, of the widest pack (tail chunks are computed
+/// whole, their lanes past the end discarded).
+const SOA_PAD: usize = exec::NP * 16;
 
 /// Maximum length of a segment of the reduced index, so that lane indices
 /// stored as f32 stay exact.
@@ -160,16 +162,53 @@ pub fn run_stage<S: CpuStage, T: Real>(
     T::__select::<Engine>()(&Kernels::<S>(PhantomData), opts, args, m, n)
 }
 
-/// Runs a stage given by its kernels (a stage built at run time, see
-/// [`exec`]).
-pub(crate) fn run_kernels<T: Real>(
-    k: &dyn StageKernels<T>,
+/// Runs a stage built at run time (see [`exec`]). The executor is
+/// compiled here, for f32 and f64 ([`run_rt_f32`], [`run_rt_f64`]), never
+/// in the calling crate.
+pub(crate) fn run_rt<T: Real>(
+    st: &exec::RtStage,
     opts: &Options,
     args: &[&Val<'_, T>],
     m: usize,
     n: usize,
 ) -> Result<Val<'static, T>> {
-    T::__select::<Engine>()(k, opts, args, m, n)
+    T::__select::<RtEngine>()(st, opts, args, m, n)
+}
+
+/// The entry points of the run-time stages' engine.
+struct RtEngine;
+
+impl PerReal for RtEngine {
+    type Item<T: Real> =
+        fn(&exec::RtStage, &Options, &[&Val<'_, T>], usize, usize) -> Result<Val<'static, T>>;
+    fn f32() -> Self::Item<f32> {
+        run_rt_f32
+    }
+    fn f64() -> Self::Item<f64> {
+        run_rt_f64
+    }
+}
+
+#[inline(never)]
+fn run_rt_f32(
+    st: &exec::RtStage,
+    opts: &Options,
+    args: &[&Val<'_, f32>],
+    m: usize,
+    n: usize,
+) -> Result<Val<'static, f32>> {
+    run_engine(st, opts, args, m, n)
+}
+
+#[inline(never)]
+fn run_rt_f64(
+    st: &exec::RtStage,
+    opts: &Options,
+    args: &[&Val<'_, f64>],
+    m: usize,
+    n: usize,
+) -> Result<Val<'static, f64>> {
+    run_engine(st, opts, args, m, n)
 }
 
 /// The engine's entry point for each element type: [`run_engine_f32`],

@@ -39,6 +39,7 @@ use keops_ir::ast::KernelDef;
 use keops_ir::stage::{Family, Program, Step, Value, ValueType};
 use ndarray::{Array1, Array2};
 
+pub use crate::stage::Cat;
 pub use genred::genred_source;
 pub use input::Input;
 
@@ -47,7 +48,7 @@ use crate::error::{Error, Result};
 use crate::options::{Backend, Options, SumScheme};
 use crate::ranges::Ranges;
 use crate::simd::{Real, SimdLevel};
-use crate::stage::{Cat, StageInfo, VarSpec};
+use crate::stage::{StageInfo, VarSpec};
 use crate::value::{RowCounts, Val};
 
 /// A formula parsed at run time: call it like a compiled kernel.
@@ -63,6 +64,17 @@ pub struct Formula {
     path: Vec<String>,
     opts: Options,
     f64_acc: bool,
+}
+
+/// A variable of a formula.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Variable {
+    /// Its name.
+    pub name: String,
+    /// Its category: `Cat::I` (`Vi`), `Cat::J` (`Vj`) or `Cat::P` (`Pm`).
+    pub cat: Cat,
+    /// Its width when written as a number (`None`: read from the data).
+    pub width: Option<usize>,
 }
 
 /// The result of a call: what the reduction gives.
@@ -243,6 +255,20 @@ impl Formula {
     pub fn f64_accumulation(mut self, on: bool) -> Self {
         self.f64_acc = on;
         self
+    }
+
+    /// The formula's variables, in order (a gradient's cotangent inputs
+    /// are not listed: see [`Formula::input_names`]).
+    pub fn variables(&self) -> Vec<Variable> {
+        self.def
+            .params
+            .iter()
+            .map(|p| Variable {
+                name: p.name.clone(),
+                cat: p.cat,
+                width: p.width.is_none().then_some(p.dim as usize),
+            })
+            .collect()
     }
 
     /// The names of the inputs of `call` at these widths of the formula's
@@ -454,7 +480,7 @@ impl Formula {
     ) -> Result<Val<'static, T>> {
         let st = &built.stages[k];
         match opts.backend {
-            Backend::Cpu => crate::cpu::run_kernels::<T>(st, opts, args, m, n),
+            Backend::Cpu => crate::cpu::run_rt::<T>(st, opts, args, m, n),
             #[cfg(feature = "cuda")]
             Backend::Gpu { device } => crate::gpu::cuda::run_stage::<T>(
                 device,
