@@ -387,6 +387,8 @@ struct Env<'a, P: Pack> {
     j0: usize,
     row_hi: P,
     row_lo: P,
+    /// The SIMD level running (for [`HeavyJob`]).
+    level: SimdLevel,
 }
 
 // The element-wise instructions over `npk` packs. Macros, not functions
@@ -496,8 +498,8 @@ fn run_op<P: Pack, const N: usize>(
     {
         match op {
             Op::Input { .. } | Op::Const { .. } => input_op(op, regs, env, shift, npk),
-            Op::Un { d, op, a } => un(regs, d, op, a, npk),
-            Op::Bin { d, op, a, b } => bin(regs, d, op, a, b, npk),
+            Op::Un { d, op, a } => un(regs, d, op, a, npk, env.level),
+            Op::Bin { d, op, a, b } => bin(regs, d, op, a, b, npk, env.level),
             Op::Tern { d, op, a, b, c } => match op {
                 Tern::Clamp => map3!(regs, d, a, b, c, npk, |x, y, z| ops::clamp(x, y, z)),
                 Tern::IfElse => map3!(regs, d, a, b, c, npk, |x, y, z| ops::ifelse(x, y, z)),
@@ -607,24 +609,35 @@ fn loop_sum<P: Pack, const N: usize>(
 }
 
 #[inline(always)]
-fn un<P: Pack, const N: usize>(regs: &mut [[P; N]], d: Reg, op: Un, a: Reg, npk: usize) {
+fn un<P: Pack, const N: usize>(
+    regs: &mut [[P; N]],
+    d: Reg,
+    op: Un,
+    a: Reg,
+    npk: usize,
+    level: SimdLevel,
+) {
     match op {
         Un::Neg => map1!(regs, d, a, npk, |x| -x),
+        // The long routines are compiled once per SIMD level (see `heavy`).
+        Un::Log
+        | Un::Sin
+        | Un::Cos
+        | Un::Asin
+        | Un::Acos
+        | Un::Atan
+        | Un::Tanh
+        | Un::Sinh
+        | Un::Cosh
+        | Un::Erf
+        | Un::Log1p
+        | Un::Expm1
+        | Un::XLogX
+        | Un::SinXDivX
+        | Un::SinXDivXDeriv => heavy(regs, d, Heavy::Un(op), a, a, npk, level),
         Un::Abs => map1!(regs, d, a, npk, |x| P::abs(x)),
         Un::Exp => map1!(regs, d, a, npk, |x| ops::exp(x)),
-        Un::Log => map1!(regs, d, a, npk, |x| P::ln(x)),
-        Un::Sin => map1!(regs, d, a, npk, |x| P::sin(x)),
-        Un::Cos => map1!(regs, d, a, npk, |x| P::cos(x)),
         Un::Sqrt => map1!(regs, d, a, npk, |x| P::sqrt(x)),
-        Un::Asin => map1!(regs, d, a, npk, |x| P::asin(x)),
-        Un::Acos => map1!(regs, d, a, npk, |x| P::acos(x)),
-        Un::Atan => map1!(regs, d, a, npk, |x| P::atan(x)),
-        Un::Tanh => map1!(regs, d, a, npk, |x| P::tanh(x)),
-        Un::Sinh => map1!(regs, d, a, npk, |x| P::sinh(x)),
-        Un::Cosh => map1!(regs, d, a, npk, |x| P::cosh(x)),
-        Un::Erf => map1!(regs, d, a, npk, |x| P::erf(x)),
-        Un::Log1p => map1!(regs, d, a, npk, |x| P::ln_1p(x)),
-        Un::Expm1 => map1!(regs, d, a, npk, |x| P::exp_m1(x)),
         Un::Floor => map1!(regs, d, a, npk, |x| P::floor(x)),
         Un::Round => map1!(regs, d, a, npk, |x| P::round(x)),
         Un::Rsqrt => map1!(regs, d, a, npk, |x| ops::rsqrt(x)),
@@ -632,9 +645,6 @@ fn un<P: Pack, const N: usize>(regs: &mut [[P; N]], d: Reg, op: Un, a: Reg, npk:
         Un::Step => map1!(regs, d, a, npk, |x| ops::step(x)),
         Un::Relu => map1!(regs, d, a, npk, |x| ops::relu(x)),
         Un::Inv => map1!(regs, d, a, npk, |x| ops::inv(x)),
-        Un::XLogX => map1!(regs, d, a, npk, |x| ops::xlogx(x)),
-        Un::SinXDivX => map1!(regs, d, a, npk, |x| ops::sinxdivx(x)),
-        Un::SinXDivXDeriv => map1!(regs, d, a, npk, |x| ops::sinxdivx_deriv(x)),
         // Expanded by the lowering; computed plainly all the same.
         Un::Square => map1!(regs, d, a, npk, |x| x * x),
         Un::PowI(n) => map1!(regs, d, a, npk, |x| {
@@ -652,14 +662,22 @@ fn un<P: Pack, const N: usize>(regs: &mut [[P; N]], d: Reg, op: Un, a: Reg, npk:
 }
 
 #[inline(always)]
-fn bin<P: Pack, const N: usize>(regs: &mut [[P; N]], d: Reg, op: Bin, a: Reg, b: Reg, npk: usize) {
+#[allow(clippy::too_many_arguments)]
+fn bin<P: Pack, const N: usize>(
+    regs: &mut [[P; N]],
+    d: Reg,
+    op: Bin,
+    a: Reg,
+    b: Reg,
+    npk: usize,
+    level: SimdLevel,
+) {
     match op {
         Bin::Add => map2!(regs, d, a, b, npk, |x, y| x + y),
         Bin::Sub => map2!(regs, d, a, b, npk, |x, y| x - y),
         Bin::Mul => map2!(regs, d, a, b, npk, |x, y| x * y),
         Bin::Div => map2!(regs, d, a, b, npk, |x, y| x / y),
-        Bin::Powf => map2!(regs, d, a, b, npk, |x, y| P::powf(x, y)),
-        Bin::Atan2 => map2!(regs, d, a, b, npk, |x, y| P::atan2(x, y)),
+        Bin::Powf | Bin::Atan2 => heavy(regs, d, Heavy::Bin(op), a, b, npk, level),
         Bin::Max => map2!(regs, d, a, b, npk, |x, y| ops::max(x, y)),
         Bin::Min => map2!(regs, d, a, b, npk, |x, y| ops::min(x, y)),
         Bin::Lt => map2!(regs, d, a, b, npk, |x, y| ops::lt(x, y)),
@@ -668,6 +686,95 @@ fn bin<P: Pack, const N: usize>(regs: &mut [[P; N]], d: Reg, op: Bin, a: Reg, b:
         Bin::Ge => map2!(regs, d, a, b, npk, |x, y| ops::ge(x, y)),
         Bin::Eq => map2!(regs, d, a, b, npk, |x, y| ops::eq(x, y)),
         Bin::Ne => map2!(regs, d, a, b, npk, |x, y| ops::ne(x, y)),
+    }
+}
+
+/// The operations with long routines (transcendental functions but `exp`).
+#[derive(Clone, Copy, Debug)]
+enum Heavy {
+    Un(Un),
+    Bin(Bin),
+}
+
+/// `x = op(x, y)` lane by lane, compiled once per SIMD level and element
+/// type (the executor's copies of the pair program, inlined several times
+/// per level, would otherwise each hold every routine, unrolled over the
+/// chunk's packs: a minute and a half of LLVM time for this crate).
+struct HeavyJob<'b, T> {
+    op: Heavy,
+    x: &'b mut [T],
+    y: &'b [T],
+}
+
+impl<T: Real> WithPack<T> for HeavyJob<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<Q: Pack<Elem = T>>(self) {
+        let l = Q::LANES;
+        let n = self.x.len() / l * l;
+        let (xs, xt) = self.x.split_at_mut(n);
+        let (ys, yt) = self.y.split_at(n);
+        for (xc, yc) in xs.chunks_exact_mut(l).zip(ys.chunks_exact(l)) {
+            apply(self.op, Q::load(xc), Q::load(yc)).store(xc);
+        }
+        for (x, &y) in xt.iter_mut().zip(yt) {
+            *x = apply(self.op, *x, y);
+        }
+    }
+}
+
+#[inline(always)]
+fn apply<Q: Pack>(op: Heavy, x: Q, y: Q) -> Q {
+    match op {
+        Heavy::Un(u) => match u {
+            Un::Log => x.ln(),
+            Un::Sin => x.sin(),
+            Un::Cos => x.cos(),
+            Un::Asin => x.asin(),
+            Un::Acos => x.acos(),
+            Un::Atan => x.atan(),
+            Un::Tanh => x.tanh(),
+            Un::Sinh => x.sinh(),
+            Un::Cosh => x.cosh(),
+            Un::Erf => x.erf(),
+            Un::Log1p => x.ln_1p(),
+            Un::Expm1 => x.exp_m1(),
+            Un::XLogX => ops::xlogx(x),
+            Un::SinXDivX => ops::sinxdivx(x),
+            _ => ops::sinxdivx_deriv(x),
+        },
+        Heavy::Bin(Bin::Powf) => x.powf(y),
+        Heavy::Bin(_) => x.atan2(y),
+    }
+}
+
+/// Runs a [`Heavy`] operation on registers through [`HeavyJob`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn heavy<P: Pack, const N: usize>(
+    regs: &mut [[P; N]],
+    d: Reg,
+    op: Heavy,
+    a: Reg,
+    b: Reg,
+    npk: usize,
+    level: SimdLevel,
+) {
+    let l = P::LANES;
+    let zero = <P::Elem as Default>::default();
+    let (mut xs, mut ys) = ([zero; NP * 16], [zero; NP * 16]);
+    for p in 0..npk {
+        regs[a as usize][p].store(&mut xs[p * l..]);
+        regs[b as usize][p].store(&mut ys[p * l..]);
+    }
+    let job = HeavyJob {
+        op,
+        x: &mut xs[..npk * l],
+        y: &ys[..npk * l],
+    };
+    simd::dispatch_at(level, job).expect("supported level");
+    for p in 0..npk {
+        regs[d as usize][p] = P::load(&xs[p * l..]);
     }
 }
 
@@ -770,6 +877,7 @@ fn scalar_env<'a, T: Real>(raw: &'a [T], idx: &'a [usize], pf: &'a [T]) -> Env<'
         j0: 0,
         row_hi: T::default(),
         row_lo: T::default(),
+        level: SimdLevel::Scalar,
     }
 }
 
@@ -828,6 +936,7 @@ impl<T: Real> StageKernels<T> for RtStage {
         states: &mut [f64],
     ) {
         let job = RtBlock {
+            level,
             st: self,
             ctx,
             pf,
@@ -843,6 +952,7 @@ impl<T: Real> StageKernels<T> for RtStage {
 
 /// One work item of a run-time stage.
 struct RtBlock<'c, 'a, 'b, T: Real> {
+    level: SimdLevel,
     st: &'c RtStage,
     ctx: &'c BlockCtx<'a, 'b, T>,
     pf: &'c [T],
@@ -888,6 +998,7 @@ fn update<P: Pack>(
 
 /// The rows of a work item, for the input instructions.
 struct BlockRows<'e, T> {
+    level: SimdLevel,
     pf: &'e [T],
     of: &'e [T],
     oi: &'e [usize],
@@ -913,6 +1024,7 @@ impl<'e, T: Real> BlockRows<'e, T> {
             j0,
             row_hi: P::splat(T::from_usize(r >> 16)),
             row_lo: P::splat(T::from_usize(r & 0xffff)),
+            level: self.level,
         }
     }
 }
@@ -924,6 +1036,7 @@ impl<'e, T: Real> BlockRows<'e, T> {
 #[inline(always)]
 fn rt_block<T: Real, P: Pack<Elem = T>>(job: RtBlock<'_, '_, '_, T>) {
     let RtBlock {
+        level,
         st,
         ctx,
         pf,
@@ -974,6 +1087,7 @@ fn rt_block<T: Real, P: Pack<Elem = T>>(job: RtBlock<'_, '_, '_, T>) {
     let mut regs = vec![[zero; NP]; code.nregs];
     let mut out = vec![zero; nout];
     let block_rows = BlockRows {
+        level,
         pf,
         of: &of,
         oi: &oi,
