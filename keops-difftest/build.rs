@@ -206,6 +206,66 @@ fn write_test(out: &mut String, f: &generator::Formula) {
         id = f.id,
         red = f.red.name(),
     );
+    // The same formula as a string, through the run-time path.
+    let body = runtime_body(f);
+    let _ = writeln!(
+        out,
+        "#[test]\n\
+         fn f{id:04}_{red}_runtime() {{\n{body}}}\n",
+        id = f.id,
+        red = f.red.name(),
+    );
+}
+
+/// The statements of a test of the run-time path (`keops::Formula`, no
+/// macro): the formula's source parsed at run time, checked against the
+/// reference as the macro's kernel is.
+fn runtime_body(f: &generator::Formula) -> String {
+    let args: Vec<String> = f
+        .vars
+        .iter()
+        .enumerate()
+        .map(|(k, v)| match v.cat {
+            generator::Cat::P => format!("&a.p({k})"),
+            _ => format!("a.r({k})"),
+        })
+        .collect();
+    let call = |kernel: &str, extra: &str| {
+        format!(
+            "{kernel}.with_options(o).call(&[{args}{extra}]).map(IntoOut::into_out)",
+            args = args.join(", ")
+        )
+    };
+    let fwd = call("k.clone()", "");
+    let grads: Vec<String> = f
+        .grads
+        .iter()
+        .map(|v| {
+            let g = call(&format!("k.grad({v:?})"), ", e");
+            format!("Grad {{ var: {v:?}, f64: &|o, a, e| {g}, f32: &|o, a, e| {g} }}")
+        })
+        .collect();
+    format!(
+        "\x20   let k = ::keops::Formula::new({src:?}).expect(\"the run-time parser reads the formula\");\n\
+         \x20   run(&Case {{\n\
+         \x20       seed: SEED,\n\
+         \x20       id: {id},\n\
+         \x20       src: {src:?},\n\
+         \x20       range: ({lo:?}, {hi:?}),\n\
+         \x20       sim: {sim},\n\
+         \x20       discontinuous: {disc},\n\
+         \x20       fwd64: &|o, a| {fwd},\n\
+         \x20       fwd32: &|o, a| {fwd},\n\
+         \x20       grads: &[{grads}],\n\
+         \x20   }});\n",
+        id = f.id,
+        src = f.src(),
+        lo = f.range.0,
+        hi = f.range.1,
+        sim = f.sim,
+        disc = f.discontinuous(),
+        grads = grads.join(", "),
+    )
 }
 
 /// The statements of a test: the kernel of `kernel_src`, checked against

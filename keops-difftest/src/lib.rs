@@ -115,6 +115,17 @@ macro_rules! real_outs {
                 Out::Vector(self.mapv(|x| x as f64))
             }
         }
+        impl IntoOut for keops::formula::Output<$t> {
+            fn into_out(self) -> Out {
+                use keops::formula::Output;
+                match self {
+                    Output::Rows(a) => a.into_out(),
+                    Output::Indices(i) => i.into_out(),
+                    Output::Pair(a, i) => (a, i).into_out(),
+                    Output::Vector(v) => v.into_out(),
+                }
+            }
+        }
     )*};
 }
 real_outs!(f32, f64);

@@ -1056,6 +1056,7 @@ fn rt_block<T: Real, P: Pack<Elem = T>>(job: RtBlock<'_, '_, '_, T>) {
     let kind = reduce::kind_of(info.red);
     let (is_sum, is_kmin) = (kind == reduce::KIND_SUM, kind == reduce::KIND_KMIN);
     let block_sum = is_sum && ctx.block_flush;
+    let fused_sum = is_sum && !ctx.kahan;
 
     // Outer features and indices of the rows.
     let mut of = vec![T::default(); rows.len() * info.nof];
@@ -1145,6 +1146,19 @@ fn rt_block<T: Real, P: Pack<Elem = T>>(job: RtBlock<'_, '_, '_, T>) {
                     // A chunk of NP packs; lanes past the piece's end (which
                     // read the next features or the padding) are discarded.
                     code.run_body(&mut regs, &env, NP);
+                    if fused_sum && left >= NP * lanes {
+                        // A sum over a whole chunk: one FMA per pack and
+                        // component, as the compiled `pair_sum`.
+                        let fdim = info.fdim;
+                        for (dd, st) in ls[..fdim].iter_mut().enumerate() {
+                            let (fa, fb) = (&regs[out_regs[dd]], &regs[out_regs[fdim + dd]]);
+                            for p in 0..NP {
+                                *st = fa[p].mul_add(fb[p], *st);
+                            }
+                        }
+                        j += NP * lanes;
+                        continue;
+                    }
                     for p in 0..NP {
                         let jp = j + p * lanes;
                         if jp >= b {

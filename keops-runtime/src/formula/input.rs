@@ -11,7 +11,7 @@ use crate::value::{ParamData, Val};
 
 /// An input of [`super::Formula::call`]: real rows (`Array2<T>`,
 /// `ArrayView2<T>`: one row per point) for `Vi`/`Vj` variables, a vector
-/// (`Vec<T>`, `[T; N]`, `Array1<T>`, `ArrayView1<T>`, a batch's
+/// (`Vec<T>`, `[T; N]`, `&[T]`, `Array1<T>`, `ArrayView1<T>`, a batch's
 /// [`ParamData`]) for `Pm` variables, `usize` rows for index variables.
 pub trait Input<T: Real> {
     /// The width a `_` or named width reads: columns of rows, length of a
@@ -77,6 +77,15 @@ impl<T: Real> Input<T> for ArrayView2<'_, T> {
 }
 
 impl<T: Real> Input<T> for Vec<T> {
+    fn width(&self) -> usize {
+        self.len()
+    }
+    fn value(&self, name: &'static str, cat: Cat, kind: VarKind, dim: usize) -> Result<Val<'_, T>> {
+        vector(self, name, cat, kind, dim)
+    }
+}
+
+impl<T: Real> Input<T> for &[T] {
     fn width(&self) -> usize {
         self.len()
     }

@@ -214,9 +214,12 @@ impl Formula {
         self.opts
     }
 
-    /// Replaces all options (as `Kernel::with_options`).
+    /// Replaces all options (as `Kernel::with_options`; f64 accumulation
+    /// is on when `opts.f64_accumulation` is set).
     pub fn with_options(mut self, opts: Options) -> Self {
+        self.f64_acc = opts.f64_accumulation.is_some();
         self.opts = opts;
+        self.opts.f64_accumulation = None;
         self
     }
 
