@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 pub mod emit_cpu;
+pub mod emit_data;
 pub mod emit_matrix;
 pub mod parse;
 pub mod widths;
@@ -98,6 +99,10 @@ pub struct Compiled {
     pub named: Option<Box<widths::Named>>,
     /// The spans of the definition's AST.
     pub spans: parse::Spans,
+    /// Widths read from the data (`Vi<_>`): the definition as
+    /// `keops_ir::wire` text, emitted by [`emit_data::expand`] (the family
+    /// is the formula's at a probe width).
+    pub data: Option<String>,
 }
 
 /// A failed compilation: the errors, and the parsed definition when the
@@ -126,6 +131,9 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
     if let Err(e) = check_kernel_count(&def) {
         return Err(fail(e, def));
     }
+    if def.params.iter().any(|p| p.width.as_deref() == Some("_")) {
+        return compile_data(def, spans);
+    }
     if widths::has_named(&def) {
         return compile_named(def, spans);
     }
@@ -137,6 +145,7 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
                 named: None,
                 def,
                 spans,
+                data: None,
             }),
             Err(e) => Err(fail(e, def)),
         };
@@ -153,9 +162,87 @@ pub fn compile(tokens: proc_macro2::TokenStream) -> Result<Compiled, Failure> {
             matrix: None,
             named: None,
             spans,
+            data: None,
         }),
         Err(e) => Err(fail(e, def)),
     }
+}
+
+/// [`compile`] for a formula with widths read from the data: checked (and
+/// its family built) with every `_` or named width at the probe width, run
+/// at the call's widths by the run-time path.
+fn compile_data(def: parse::KernelDef, spans: parse::Spans) -> Result<Compiled, Failure> {
+    let fail = |error: Errors, def: parse::KernelDef| Failure {
+        error: spans.error(error),
+        def: Some(Box::new(def)),
+    };
+    if !front::is_reduction(&def) {
+        let span = def.span;
+        return Err(fail(
+            Errors::new(
+                span,
+                "symbolic matrices with widths read from the data (`Vi<_>`) are not supported yet: write literal widths, or name them (`Vi<D>`)",
+            ),
+            def,
+        ));
+    }
+    // The formula must hold for some width: the probe (every `_` and name
+    // equal), else a literal width of another variable, else 1.
+    let mut tries: Vec<u32> = vec![keops_ir::ast::PARSED_PROBE];
+    tries.extend(
+        def.params
+            .iter()
+            .filter(|p| p.width.is_none())
+            .map(|p| p.dim),
+    );
+    tries.push(1);
+    let mut first_error = None;
+    let mut stage = None;
+    for w in tries {
+        let mut d = def.clone();
+        for p in d.params.iter_mut().filter(|p| p.width.is_some()) {
+            p.dim = w;
+        }
+        match front::build_stage(&d, true) {
+            Ok(s) => {
+                stage = Some(s);
+                break;
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    let Some(stage) = stage else {
+        // The probe's errors, without the probe's number.
+        let probe = format!("dimension {}", keops_ir::ast::PARSED_PROBE);
+        let errors: Vec<_> = first_error
+            .map(Errors::into_vec)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|mut e| {
+                e.message = e.message.replace(&probe, "a width read from the data");
+                e
+            })
+            .collect();
+        let errors = Errors::from_vec(errors)
+            .unwrap_or_else(|| Errors::new(def.span, "the formula holds at no width"));
+        return Err(fail(errors, def));
+    };
+    let order = grad_order(&def.options, &stage);
+    let family = match build_family(&def, stage, order) {
+        Ok(f) => f,
+        Err(e) => return Err(fail(e, def)),
+    };
+    let wire = keops_ir::wire::write(&def);
+    Ok(Compiled {
+        def,
+        family,
+        matrix: None,
+        named: None,
+        spans,
+        data: Some(wire),
+    })
 }
 
 /// [`compile`] for a formula with named widths: the classes of names and
@@ -224,6 +311,7 @@ fn compile_named(def: parse::KernelDef, spans: parse::Spans) -> Result<Compiled,
         named: Some(Box::new(named)),
         def,
         spans,
+        data: None,
     })
 }
 

@@ -478,10 +478,10 @@ fn parse_var_type(ty: &Type) -> syn::Result<(Cat, u32, Option<String>)> {
             let name = p.path.segments[0].ident.to_string();
             return Ok((cat, PARSED_PROBE, Some(name)));
         }
-        syn::GenericArgument::Type(Type::Infer(u)) => return Err(syn::Error::new(
-            u.span(),
-            "widths read from the data (`Vi<_>`) are not supported yet: write a literal, or the name of a `const` item or const generic parameter (`Vi<D>`)",
-        )),
+        // A width read from the data.
+        syn::GenericArgument::Type(Type::Infer(_)) => {
+            return Ok((cat, PARSED_PROBE, Some("_".into())))
+        }
         syn::GenericArgument::Type(Type::Path(p)) => return Err(syn::Error::new(
             p.span(),
             "the dimension must be an integer literal, or the name of a `const` item or const generic parameter (`Vi<D>`)",

@@ -35,6 +35,11 @@ pub fn __keops_impl(input: TokenStream) -> TokenStream {
     let formula: proc_macro2::TokenStream = it.collect();
     let src = formula.to_string();
     let out = match keops_compiler::compile(formula) {
+        Ok(c) if c.data.is_some() => {
+            // Widths from the data: the run-time path behind a typed API.
+            let wire = c.data.as_deref().expect("checked");
+            keops_compiler::emit_data::expand(&krate, &c.family, wire, &src)
+        }
         Ok(c) if c.named.is_some() => {
             // Named widths: CPU code generic over them; PTX built at run time.
             let named = c.named.as_deref().expect("checked");

@@ -168,6 +168,7 @@ pub mod __private {
     pub use crate::device::DeviceRows;
     pub use crate::error::{Error, Result};
     pub use crate::f64acc::F64Stage;
+    pub use crate::formula::{Formula, Input};
     pub use crate::kernel::{GradientNotEmitted, Kernel};
     pub use crate::matrix;
     pub use crate::ops;

@@ -19,7 +19,7 @@ mod inst;
 mod kernel;
 mod prog;
 mod stub;
-mod tokens;
+pub(crate) mod tokens;
 
 pub use cpu_stage::{group_rows, stage_tokens};
 pub use kernel::{expand, expand_generic, expand_items};

@@ -11,7 +11,7 @@ use crate::stage::{GpuMeta, Red};
 /// starts with `use <facade>::__private as __keops;` (see [`expand`](super::expand)), so
 /// the facade's own path (`$crate`) is written once and a renamed
 /// dependency works.
-pub(super) fn private() -> TokenStream {
+pub(crate) fn private() -> TokenStream {
     quote!(__keops)
 }
 
@@ -108,7 +108,7 @@ fn sanitize(name: &str) -> String {
 
 /// The identifier of a variable in the generated code: the name itself, or
 /// a raw identifier (`r#type`) for a Rust keyword.
-pub(super) fn var_ident(name: &str) -> Ident {
+pub(crate) fn var_ident(name: &str) -> Ident {
     let name = sanitize(name);
     if matches!(
         name.as_str(),

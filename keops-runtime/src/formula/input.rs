@@ -11,8 +11,9 @@ use crate::value::{ParamData, Val};
 
 /// An input of [`super::Formula::call`]: real rows (`Array2<T>`,
 /// `ArrayView2<T>`: one row per point) for `Vi`/`Vj` variables, a vector
-/// (`Vec<T>`, `[T; N]`, `&[T]`, `Array1<T>`, `ArrayView1<T>`, a batch's
-/// [`ParamData`]) for `Pm` variables, `usize` rows for index variables.
+/// (`Vec<T>`, `[T; N]`, `[T]`, `Array1<T>`, `ArrayView1<T>`, a batch's
+/// [`ParamData`]) for `Pm` variables, `usize` rows for index variables;
+/// and references to any of these.
 pub trait Input<T: Real> {
     /// The width a `_` or named width reads: columns of rows, length of a
     /// vector.
@@ -85,7 +86,16 @@ impl<T: Real> Input<T> for Vec<T> {
     }
 }
 
-impl<T: Real> Input<T> for &[T] {
+impl<T: Real, I: Input<T> + ?Sized> Input<T> for &I {
+    fn width(&self) -> usize {
+        (**self).width()
+    }
+    fn value(&self, name: &'static str, cat: Cat, kind: VarKind, dim: usize) -> Result<Val<'_, T>> {
+        (**self).value(name, cat, kind, dim)
+    }
+}
+
+impl<T: Real> Input<T> for [T] {
     fn width(&self) -> usize {
         self.len()
     }

@@ -179,6 +179,21 @@ impl Formula {
         })
     }
 
+    /// A formula from its definition as `keops_ir::wire` text (what
+    /// `keops!` emits for a kernel whose widths are read from the data).
+    #[doc(hidden)]
+    pub fn __from_wire(text: &str) -> Result<Formula> {
+        let def = keops_ir::wire::read(text)
+            .map_err(|e| Error::Internal(format!("formula text: {e}")))?;
+        Ok(Formula {
+            def: Arc::new(def),
+            key: text.into(),
+            path: Vec::new(),
+            opts: Options::DEFAULT,
+            f64_acc: false,
+        })
+    }
+
     /// Parses a formula in KeOps' syntax, as pykeops'
     /// `Genred(formula, aliases, reduction_op, axis, formula2=None, opt_arg=None)`:
     /// `Formula::genred("Exp(-SqDist(x,y))*b", &["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], "Sum", 1, None, None)`.
