@@ -66,6 +66,15 @@ enum Op {
         d: Reg,
         c: f64,
     },
+    /// `a op nf[k]` (or `nf[k] op a` with `left`) for `+ - * /`: an inner
+    /// feature read where it is used, not copied to a register first.
+    BinNf {
+        d: Reg,
+        op: Bin,
+        a: Reg,
+        k: u32,
+        left: bool,
+    },
     Un {
         d: Reg,
         op: Un,
@@ -243,6 +252,38 @@ impl Code {
         let mut alloc = Alloc { next: 0 };
         let regs: Vec<Reg> = (0..prog.insts.len()).map(|_| alloc.take()).collect();
         let mut code = Code::default();
+        // Inner features used by `+ - * /` are read there (`Op::BinNf`);
+        // their input instruction stays only for their other uses.
+        let nf = |v: u32| match prog.insts[v as usize] {
+            Inst::Nf(k) => Some(k),
+            _ => None,
+        };
+        let fused = |inst: &Inst| match *inst {
+            Inst::Bin(op @ (Bin::Add | Bin::Sub | Bin::Mul | Bin::Div), a, b) => {
+                match (nf(a), nf(b)) {
+                    (_, Some(k)) => Some((op, a, k, false)),
+                    (Some(k), None) => Some((op, b, k, true)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let mut other_uses = vec![0usize; prog.insts.len()];
+        for (k, inst) in prog.insts.iter().enumerate() {
+            if !live[k] {
+                continue;
+            }
+            // The position of the operand read in place, if any.
+            let skip = fused(inst).map(|(.., left)| if left { 0 } else { 1 });
+            for (q, o) in prog.operands(k).into_iter().enumerate() {
+                if Some(q) != skip {
+                    other_uses[o as usize] += 1;
+                }
+            }
+        }
+        for &o in outputs {
+            other_uses[o as usize] += 1;
+        }
         for (k, inst) in prog.insts.iter().enumerate() {
             if !live[k] {
                 continue;
@@ -250,8 +291,20 @@ impl Code {
             if let Inst::LoopElem(..) = inst {
                 continue;
             }
-            let op = translate(inst, regs[k], &|v| regs[v as usize], false)
-                .ok_or_else(|| format!("unexpected instruction {inst:?}"))?;
+            if matches!(inst, Inst::Nf(_)) && other_uses[k] == 0 {
+                continue;
+            }
+            let op = match fused(inst) {
+                Some((op, a, feature, left)) => Op::BinNf {
+                    d: regs[k],
+                    op,
+                    a: regs[a as usize],
+                    k: feature,
+                    left,
+                },
+                None => translate(inst, regs[k], &|v| regs[v as usize], false)
+                    .ok_or_else(|| format!("unexpected instruction {inst:?}"))?,
+            };
             code.place(op);
         }
         for lp in &prog.loops {
@@ -505,12 +558,46 @@ fn run_op<P: Pack, const N: usize>(
                 Tern::IfElse => map3!(regs, d, a, b, c, npk, |x, y, z| ops::ifelse(x, y, z)),
                 Tern::Mod => map3!(regs, d, a, b, c, npk, |x, y, z| ops::modulo(x, y, z)),
             },
+            Op::BinNf { d, op, a, k, left } => bin_nf(regs, d, op, a, k, left, env, npk),
             Op::Select { d, c, a, b } => {
                 map3!(regs, d, c, a, b, npk, |x, y, z| ops::select(x, y, z))
             }
             Op::Fma { d, a, b, c } => map3!(regs, d, a, b, c, npk, |x, y, z| P::mul_add(x, y, z)),
             Op::LoopSum { .. } => unreachable!("a loop inside a loop body"),
         }
+    }
+}
+
+/// `a op nf[k]` (or `nf[k] op a`), the feature loaded where it is used.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn bin_nf<P: Pack, const N: usize>(
+    regs: &mut [[P; N]],
+    d: Reg,
+    op: Bin,
+    a: Reg,
+    k: u32,
+    left: bool,
+    env: &Env<'_, P>,
+    npk: usize,
+) {
+    let xs = regs[a as usize];
+    let base = k as usize * env.stride;
+    let nf = &env.nf[base..];
+    let out = &mut regs[d as usize];
+    macro_rules! go {
+        ($f:expr) => {
+            for p in 0..npk {
+                let y = P::load(&nf[p * P::LANES..]);
+                out[p] = if left { $f(y, xs[p]) } else { $f(xs[p], y) };
+            }
+        };
+    }
+    match op {
+        Bin::Add => go!(|u: P, v: P| u + v),
+        Bin::Sub => go!(|u: P, v: P| u - v),
+        Bin::Mul => go!(|u: P, v: P| u * v),
+        _ => go!(|u: P, v: P| u / v),
     }
 }
 
