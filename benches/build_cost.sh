@@ -44,7 +44,7 @@ write_bin() { # $1: bin name, $2: literal, $3: dimension, $4: number of formulas
     {
         echo "use keops::prelude::*;"
         echo "fn main() -> Result<()> {"
-        echo "    let x = Array2::<f32>::from_elem((10, $3), 0.1);"
+        echo "    let x = Array2::<f32>::from_elem((10, ${3/_/3}), 0.1);"
         echo "    let b = Array2::<f32>::ones((10, 1));"
         echo "    let mut total = 0.0f32;"
         for k in $(seq 1 "$4"); do
@@ -98,6 +98,7 @@ printf "| one Gaussian (D = 3), formula edited | %.2f s |\n" "$(time_build one 3
 printf "| ten Gaussians (D = 3), formulas edited | %.2f s |\n" "$(time_build ten 3 10)"
 printf "| one Gaussian, D = 784, formula edited | %.2f s |\n" "$(time_build d784 784 1)"
 printf "| one Gaussian, width a const generic (called at D = 3), formula edited | %.2f s |\n" "$(time_build named 3 0)"
+printf "| one Gaussian, width read from the data (\`Vi<_>\`, called at D = 3), formula edited | %.2f s |\n" "$(time_build data _ 1)"
 # With the `cuda` feature (PTX of every stage embedded; cudarc built once first).
 write_bin cuda 1 3 1
 (cd "$user" && cargo build -q --release --bin cuda --features cuda)
