@@ -437,3 +437,72 @@ fn ranges_and_the_simulated_gpu_give_the_dense_results() {
         assert!((a - d).abs() < 1e-12 * (1.0 + d.abs()), "{a} vs {d}");
     }
 }
+
+/// Random strings and mutated KeOps formulas through both parsers and a
+/// call: an `Err` or a result, never a panic.
+#[test]
+fn random_strings_never_panic() {
+    let mut rng = fastrand::Rng::with_seed(19);
+    let pieces = [
+        "Exp",
+        "SqDist",
+        "(",
+        ")",
+        ",",
+        "x",
+        "y",
+        "b",
+        "+",
+        "-",
+        "*",
+        "/",
+        "|",
+        "Vi(0,3)",
+        "Vj(1,3)",
+        "IntCst(2)",
+        "Pow",
+        "Sum",
+        "Var(2,1,1)",
+        "0.5",
+        "3",
+        "Elem",
+        "Concat",
+        "Grad",
+        "e",
+        "[",
+        "]",
+        "sum_j",
+        "|x: Vi<_>, y: Vj<3>|",
+        "Vi<_>",
+        "_",
+        "<",
+        ">",
+        "$",
+        "é",
+    ];
+    let x = Array2::<f64>::from_elem((3, 3), 0.25);
+    let b = Array2::<f64>::ones((3, 1));
+    for _ in 0..3000 {
+        let len = rng.usize(0..12);
+        let s: String = (0..len)
+            .map(|_| pieces[rng.usize(..pieces.len())])
+            .collect::<Vec<_>>()
+            .join(if rng.bool() { "" } else { " " });
+        if let Ok(k) = Formula::genred(
+            &s,
+            &["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"],
+            "Sum",
+            1,
+            None,
+            None,
+        ) {
+            let _ = k.call(&[&x, &x, &b]);
+        }
+        let ours = format!("|x: Vi<_>, y: Vj<_>, b: Vj<1>| sum_j({s})");
+        if let Ok(k) = Formula::new(&ours) {
+            let _ = k.call(&[&x, &x, &b]);
+            let _ = k.grad("x").call(&[&x, &x, &b, &b]);
+        }
+        let _ = Formula::new(&s);
+    }
+}

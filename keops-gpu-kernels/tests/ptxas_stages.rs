@@ -29,6 +29,11 @@ fn families(src: &str) -> Result<Vec<Family>, String> {
     let def = keops_compiler::parse::parse_kernel_str(src).map_err(|e| format!("{src}: {e}"))?;
     let tokens: proc_macro2::TokenStream = src.parse().map_err(|e| format!("{src}: {e}"))?;
     let c = keops_compiler::compile(tokens).map_err(|f| format!("{src}: {}", f.error))?;
+    if c.data.is_some() {
+        // Widths read from the data: the PTX is emitted at run time, at
+        // the call's widths.
+        return Ok(Vec::new());
+    }
     if let Some(named) = c.named {
         return Ok(if named.matrices.is_empty() {
             vec![c.family]
