@@ -196,6 +196,21 @@ impl ScalarProg {
         }
     }
 
+    /// Uses of each value by the instructions (a loop's captures count as
+    /// operands of the instructions that read the loop) and the outputs.
+    pub fn use_counts(&self) -> Vec<usize> {
+        let mut uses = vec![0usize; self.insts.len()];
+        for k in 0..self.insts.len() {
+            for o in self.operands(k) {
+                uses[o as usize] += 1;
+            }
+        }
+        for &o in &self.outputs {
+            uses[o as usize] += 1;
+        }
+        uses
+    }
+
     /// Number of arithmetic instructions run (inputs and constants
     /// excluded; a loop counts its body once per iteration).
     pub fn op_count(&self) -> usize {
@@ -255,15 +270,7 @@ impl ScalarProg {
         for lp in &mut self.loops {
             lp.body.optimize();
         }
-        let mut uses = vec![0usize; self.insts.len()];
-        for k in 0..self.insts.len() {
-            for o in self.operands(k) {
-                uses[o as usize] += 1;
-            }
-        }
-        for &o in &self.outputs {
-            uses[o as usize] += 1;
-        }
+        let mut uses = self.use_counts();
         for k in 0..self.insts.len() {
             if let Inst::Bin(Bin::Add, a, b) = self.insts[k] {
                 let is_mul =

@@ -8,7 +8,7 @@ use quote::{format_ident, quote};
 
 use super::prog::{
     body_ident, destructure, index, loop_body, loop_var, outputs_value, prog_body, store_outputs,
-    use_counts, value_ident,
+    value_ident,
 };
 use super::tokens::{cat_tokens, gpu_meta_tokens, private, red_tokens, usize_lit, Generics};
 use crate::ir::Bin;
@@ -21,7 +21,7 @@ use crate::stage::{acc_len, Red, StagePtx, VarKind};
 /// loop's run of outputs is factored in its body.
 fn factor_outputs(prog: &ScalarProg) -> ScalarProg {
     let mut p = prog.clone();
-    let uses = use_counts(&p);
+    let uses = p.use_counts();
     let one = p.insts.len() as u32;
     p.insts.push(Inst::Const(1f64.to_bits()));
     // Loops whose body's output is a product: their second output.
@@ -36,7 +36,7 @@ fn factor_outputs(prog: &ScalarProg) -> ScalarProg {
         .collect();
     for lp_k in stored.into_iter().map(|l| l as usize) {
         let body = &p.loops[lp_k].body;
-        let bu = use_counts(body);
+        let bu = body.use_counts();
         let out = body.outputs[0];
         if let Inst::Bin(Bin::Mul, x, y) = body.insts[out as usize] {
             if bu[out as usize] == 1 {

@@ -57,20 +57,6 @@ pub(super) fn loop_body(lp: &Loop, input: &InputFn) -> Vec<TokenStream> {
         .collect()
 }
 
-/// Uses of each value of a program by its instructions and outputs.
-pub(super) fn use_counts(prog: &ScalarProg) -> Vec<usize> {
-    let mut uses = vec![0usize; prog.insts.len()];
-    for k in 0..prog.insts.len() {
-        for o in prog.operands(k) {
-            uses[o as usize] += 1;
-        }
-    }
-    for &o in &prog.outputs {
-        uses[o as usize] += 1;
-    }
-    uses
-}
-
 /// The expression of an [`Inst::LoopSum`]: the terms added in order with
 /// the roundings of the scalarised program (see [`Accumulate`]).
 fn loop_sum(lp: &Loop, input: &InputFn) -> TokenStream {
@@ -79,7 +65,7 @@ fn loop_sum(lp: &Loop, input: &InputFn) -> TokenStream {
     let body = loop_body(lp, input);
     let out = lp.body.outputs[0];
     let t = body_ident(out);
-    let uses = use_counts(&lp.body);
+    let uses = lp.body.use_counts();
     let len = usize_lit(lp.len);
     match lp.body.insts[out as usize] {
         Inst::Bin(Bin::Mul, a, b) if uses[out as usize] == 1 => {

@@ -182,20 +182,6 @@ fn live(prog: &ScalarProg, outputs: &[u32]) -> Vec<bool> {
     live
 }
 
-/// Uses of each value by instructions and outputs.
-fn use_counts(prog: &ScalarProg) -> Vec<usize> {
-    let mut uses = vec![0usize; prog.insts.len()];
-    for k in 0..prog.insts.len() {
-        for o in prog.operands(k) {
-            uses[o as usize] += 1;
-        }
-    }
-    for &o in &prog.outputs {
-        uses[o as usize] += 1;
-    }
-    uses
-}
-
 /// The instruction of one scalar instruction; `reg` maps operands.
 fn translate(inst: &Inst, d: Reg, reg: &dyn Fn(u32) -> Reg, shift: bool) -> Option<Op> {
     let input = |src| Op::Input { d, src, shift };
@@ -318,7 +304,7 @@ impl Code {
             let out = body.outputs[0];
             let fused = match body.insts[out as usize] {
                 Inst::Bin(Bin::Mul, a, b)
-                    if body.outputs.len() == 1 && use_counts(body)[out as usize] == 1 =>
+                    if body.outputs.len() == 1 && body.use_counts()[out as usize] == 1 =>
                 {
                     Some((map(a), map(b)))
                 }
@@ -908,7 +894,7 @@ impl RtStage {
 /// only as an output is not computed, its factors are accumulated with one
 /// FMA, as in the compiled code; another value `v` is `v * 1`.
 fn factor_outputs(prog: &ScalarProg) -> Vec<u32> {
-    let uses = use_counts(prog);
+    let uses = prog.use_counts();
     let one = prog
         .insts
         .iter()
