@@ -135,6 +135,27 @@ impl<'a, T: Clone> ParamData<'a, T> {
         }
     }
 
+    /// Checks the length against the declared dimension `dim` of
+    /// parameter `name`: `dim` values, or (a value per problem of a batch)
+    /// any positive multiple, which the batch's ranges check later.
+    pub(crate) fn check(&self, name: &str, dim: usize) -> Result<()> {
+        let len = self.data.len();
+        let ok = if self.per_problem {
+            dim > 0 && len > 0 && len.is_multiple_of(dim)
+        } else {
+            len == dim
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::ParamLength {
+                var: name.into(),
+                expected: dim,
+                found: len,
+            })
+        }
+    }
+
     /// The values.
     pub fn values(&self) -> &[T] {
         &self.data
@@ -367,19 +388,7 @@ impl<'a, T: Real> Val<'a, T> {
         name: &'static str,
         dim: usize,
     ) -> Result<Self> {
-        let len = data.data.len();
-        let ok = if data.per_problem {
-            dim > 0 && len > 0 && len.is_multiple_of(dim)
-        } else {
-            len == dim
-        };
-        if !ok {
-            return Err(Error::ParamLength {
-                var: name.into(),
-                expected: dim,
-                found: len,
-            });
-        }
+        data.check(name, dim)?;
         Ok(Val::Vector {
             name,
             data: S::widen_param(data.data),

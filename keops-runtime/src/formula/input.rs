@@ -145,19 +145,7 @@ impl<T: Real> Input<T> for ParamData<'_, T> {
         if cat != Cat::P {
             return Err(wrong(name, cat, kind, "a parameter vector"));
         }
-        let len = self.values().len();
-        let ok = if self.per_problem {
-            dim > 0 && len > 0 && len.is_multiple_of(dim)
-        } else {
-            len == dim
-        };
-        if !ok {
-            return Err(Error::ParamLength {
-                var: name.into(),
-                expected: dim,
-                found: len,
-            });
-        }
+        self.check(name, dim)?;
         Ok(Val::Vector {
             name,
             data: Cow::Borrowed(self.values()),
