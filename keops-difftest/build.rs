@@ -177,7 +177,7 @@ fn write_named_test(
     named_src: &str,
     names: &[(String, u32)],
 ) {
-    let body = test_body(f, named_src, f.sim);
+    let body = test_body(f, Kernel::Macro(named_src), f.sim);
     let decl: Vec<String> = names
         .iter()
         .map(|(n, _)| format!("const {n}: usize"))
@@ -198,7 +198,7 @@ fn write_named_test(
 }
 
 fn write_test(out: &mut String, f: &generator::Formula) {
-    let body = test_body(f, &f.src(), f.sim);
+    let body = test_body(f, Kernel::Macro(&f.src()), f.sim);
     let _ = writeln!(
         out,
         "#[test]\n\
@@ -207,7 +207,7 @@ fn write_test(out: &mut String, f: &generator::Formula) {
         red = f.red.name(),
     );
     // The same formula as a string, through the run-time path.
-    let body = runtime_body(f);
+    let body = test_body(f, Kernel::Runtime, f.sim);
     let _ = writeln!(
         out,
         "#[test]\n\
@@ -217,84 +217,59 @@ fn write_test(out: &mut String, f: &generator::Formula) {
     );
 }
 
-/// The statements of a test of the run-time path (`keops::Formula`, no
-/// macro): the formula's source parsed at run time, checked against the
-/// reference as the macro's kernel is.
-fn runtime_body(f: &generator::Formula) -> String {
-    let args: Vec<String> = f
-        .vars
-        .iter()
-        .enumerate()
-        .map(|(k, v)| match v.cat {
-            generator::Cat::P => format!("&a.p({k})"),
-            _ => format!("a.r({k})"),
-        })
-        .collect();
-    let call = |kernel: &str, extra: &str| {
-        format!(
-            "{kernel}.with_options(o).call(&[{args}{extra}]).map(IntoOut::into_out)",
-            args = args.join(", ")
-        )
-    };
-    let fwd = call("k.clone()", "");
-    let grads: Vec<String> = f
-        .grads
-        .iter()
-        .map(|v| {
-            let g = call(&format!("k.grad({v:?})"), ", e");
-            format!("Grad {{ var: {v:?}, f64: &|o, a, e| {g}, f32: &|o, a, e| {g} }}")
-        })
-        .collect();
-    format!(
-        "\x20   let k = ::keops::Formula::new({src:?}).expect(\"the run-time parser reads the formula\");\n\
-         \x20   run(&Case {{\n\
-         \x20       seed: SEED,\n\
-         \x20       id: {id},\n\
-         \x20       src: {src:?},\n\
-         \x20       range: ({lo:?}, {hi:?}),\n\
-         \x20       sim: {sim},\n\
-         \x20       discontinuous: {disc},\n\
-         \x20       fwd64: &|o, a| {fwd},\n\
-         \x20       fwd32: &|o, a| {fwd},\n\
-         \x20       grads: &[{grads}],\n\
-         \x20   }});\n",
-        id = f.id,
-        src = f.src(),
-        lo = f.range.0,
-        hi = f.range.1,
-        sim = f.sim,
-        disc = f.discontinuous(),
-        grads = grads.join(", "),
-    )
+/// How a test makes its kernel.
+enum Kernel<'a> {
+    /// `keops!` on this source.
+    Macro(&'a str),
+    /// `keops::Formula::new` on the formula's source: the run-time path,
+    /// no macro.
+    Runtime,
 }
 
-/// The statements of a test: the kernel of `kernel_src`, checked against
-/// the reference of the formula's own source.
-fn test_body(f: &generator::Formula, kernel_src: &str, sim: bool) -> String {
+/// The statements of a test: the kernel, checked against the reference of
+/// the formula's own source.
+fn test_body(f: &generator::Formula, kernel: Kernel<'_>, sim: bool) -> String {
+    let runtime = matches!(kernel, Kernel::Runtime);
     let args: Vec<String> = f
         .vars
         .iter()
         .enumerate()
-        .map(|(k, v)| match v.cat {
-            generator::Cat::P => format!("a.p({k})"),
+        .map(|(k, v)| match (v.cat, runtime) {
+            (generator::Cat::P, false) => format!("a.p({k})"),
+            (generator::Cat::P, true) => format!("&a.p({k})"),
             _ => format!("a.r({k})"),
         })
         .collect();
     let args = args.join(", ");
     let call = |kernel: &str, extra: &str| {
-        format!("{kernel}.with_options(o).call({args}{extra}).map(IntoOut::into_out)")
+        if runtime {
+            format!("{kernel}.with_options(o).call(&[{args}{extra}]).map(IntoOut::into_out)")
+        } else {
+            format!("{kernel}.with_options(o).call({args}{extra}).map(IntoOut::into_out)")
+        }
     };
-    let fwd = call("k", "");
+    let fwd = call(if runtime { "k.clone()" } else { "k" }, "");
     let grads: Vec<String> = f
         .grads
         .iter()
         .map(|v| {
-            let g = call(&format!("k.grad_{v}()"), ", e");
+            let g = if runtime {
+                call(&format!("k.grad({v:?})"), ", e")
+            } else {
+                call(&format!("k.grad_{v}()"), ", e")
+            };
             format!("Grad {{ var: {v:?}, f64: &|o, a, e| {g}, f32: &|o, a, e| {g} }}")
         })
         .collect();
+    let make = match kernel {
+        Kernel::Macro(src) => format!("::keops::keops!({src})"),
+        Kernel::Runtime => format!(
+            "::keops::Formula::new({:?}).expect(\"the run-time parser reads the formula\")",
+            f.src()
+        ),
+    };
     format!(
-        "\x20   let k = ::keops::keops!({kernel_src});\n\
+        "\x20   let k = {make};\n\
          \x20   run(&Case {{\n\
          \x20       seed: SEED,\n\
          \x20       id: {id},\n\
