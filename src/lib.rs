@@ -33,7 +33,8 @@ pub use keops_runtime::formula::{self, Formula};
 pub use keops_runtime::{batch, cluster, matrix, ranges};
 pub use keops_runtime::{
     Backend, DeviceElem, DeviceRows, Error, GpuScheme, GradientNotEmitted, IntoIndexRows,
-    IntoParam, IntoRows, Kernel, Options, Ranges, Real, Result, Scalar, SimdLevel, SumScheme,
+    IntoParam, IntoRows, IntoRowsDyn, Kernel, Options, Ranges, Real, Result, Scalar, SimdLevel,
+    SumScheme,
 };
 /// The `ndarray` version keops uses (inputs and outputs are its arrays).
 pub use ndarray;

@@ -20,7 +20,7 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::ast::{Arg, Ast, BinOp, KernelDef, Param, SpanId};
+use crate::ast::KernelDef;
 use crate::emit_cpu::Generics;
 use crate::front::Errors;
 use crate::ir::Cat;
@@ -29,11 +29,6 @@ use crate::stage::{Family, StagePtx};
 
 /// Columns per chunk of the fixed-width kernels (GPU, gradients).
 pub const CHUNK: u32 = 16;
-
-/// Name of the generated right-hand-side variable over j.
-const V: &str = "__keops_v";
-/// Name of the generated right-hand-side variable over i.
-const U: &str = "__keops_u";
 
 /// One fixed-width kernel of a symbolic matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,49 +90,6 @@ impl MatrixFamilies {
     }
 }
 
-fn name(s: &str, span: SpanId) -> Ast {
-    Ast::Name(s.into(), span)
-}
-
-fn call(func: &str, args: Vec<Ast>, span: SpanId) -> Ast {
-    Ast::Call {
-        func: func.into(),
-        func_span: span,
-        args: args
-            .into_iter()
-            .map(|value| Arg {
-                keyword: None,
-                value,
-            })
-            .collect(),
-        span,
-    }
-}
-
-fn bin(op: BinOp, lhs: Ast, rhs: Ast, span: SpanId) -> Ast {
-    Ast::Binary {
-        op,
-        lhs: Box::new(lhs),
-        rhs: Box::new(rhs),
-        span,
-    }
-}
-
-fn variant(def: &KernelDef, extra: &[(&str, Cat, u32)], body: Ast) -> KernelDef {
-    let mut d = def.clone();
-    for &(n, cat, dim) in extra {
-        d.params.push(Param {
-            name: n.into(),
-            span: def.span,
-            cat,
-            dim,
-            width: None,
-        });
-    }
-    d.body = body;
-    d
-}
-
 /// What is left of the limits ([`MAX_SCALAR_OPS`], [`MAX_FAMILY_NODES`]),
 /// shared by all the families of a matrix.
 struct Budget {
@@ -179,29 +131,10 @@ fn family(def: &KernelDef, order: u32, budget: &mut Budget) -> Result<Family, Er
 /// other than 1 is an error at the body. The errors name the spans of
 /// `def`'s AST (see [`crate::parse::Spans::error`]).
 pub fn compile_matrix(def: &KernelDef) -> Result<MatrixFamilies, Errors> {
-    let span = def.body.span();
-    let k = || def.body.clone();
+    use keops_ir::matrix::{inner, product, tile, Width};
     // K alone, reduced over j: checks the formula (with the user's errors at
-    // their spans) and gives its dimension.
-    let tile_j = variant(def, &[], call("sum_j", vec![k()], span));
-    let stage = crate::front::build_stage(&tile_j, true)?;
-    let dim = stage.graph.dim(stage.f);
-    if dim != 1 {
-        return Err(Errors::new(
-            span,
-            format!(
-                "the formula must end with a reduction, e.g. `sum_j(...)`, `f.sum(1)`, `argkmin_j(f, 10)` (`sum(f)` is the vector sum); a formula without a reduction is a symbolic matrix K_ij, which needs a value of dimension 1, but this one has dimension {dim}"
-            ),
-        ));
-    }
-    for p in &def.params {
-        if p.name == U || p.name == V {
-            return Err(Errors::new(
-                p.span,
-                format!("`{}` is reserved in symbolic matrices", p.name),
-            ));
-        }
-    }
+    // their spans), its dimension and names.
+    let stage = keops_ir::matrix::check(def)?;
     let order = if def.options.grad_order_given {
         def.options.grad_order.min(1)
     } else {
@@ -211,40 +144,21 @@ pub fn compile_matrix(def: &KernelDef) -> Result<MatrixFamilies, Errors> {
         ops: MAX_SCALAR_OPS,
         nodes: MAX_FAMILY_NODES,
     };
-    let mut parts = vec![(Part::TileJ, family(&tile_j, 0, &mut budget)?)];
-    let tile_i = variant(def, &[], call("sum_i", vec![k()], span));
-    parts.push((Part::TileI, family(&tile_i, 0, &mut budget)?));
-    for (part, c) in [(Part::Vec1J, 1), (Part::ChunkJ, CHUNK)] {
-        let body = call(
-            "sum_j",
-            vec![bin(BinOp::Mul, k(), name(V, span), span)],
-            span,
-        );
-        parts.push((
-            part,
-            family(&variant(def, &[(V, Cat::J, c)], body), 0, &mut budget)?,
-        ));
-    }
-    for (part, c) in [(Part::Vec1I, 1), (Part::ChunkI, CHUNK)] {
-        let body = call(
-            "sum_i",
-            vec![bin(BinOp::Mul, k(), name(U, span), span)],
-            span,
-        );
-        parts.push((
-            part,
-            family(&variant(def, &[(U, Cat::I, c)], body), 0, &mut budget)?,
-        ));
+    let mut parts = Vec::new();
+    let fixed = [
+        (Part::TileJ, tile(def, Cat::J)),
+        (Part::TileI, tile(def, Cat::I)),
+        (Part::Vec1J, product(def, Cat::J, Width::Fixed(1))),
+        (Part::ChunkJ, product(def, Cat::J, Width::Fixed(CHUNK))),
+        (Part::Vec1I, product(def, Cat::I, Width::Fixed(1))),
+        (Part::ChunkI, product(def, Cat::I, Width::Fixed(CHUNK))),
+    ];
+    for (part, d) in fixed {
+        parts.push((part, family(&d, 0, &mut budget)?));
     }
     if order >= 1 {
         for (part, c) in [(Part::Grad1, 1), (Part::GradC, CHUNK)] {
-            let s = if c == 1 {
-                bin(BinOp::Mul, name(U, span), name(V, span), span)
-            } else {
-                bin(BinOp::Dot, name(U, span), name(V, span), span)
-            };
-            let body = call("sum_j", vec![bin(BinOp::Mul, k(), s, span)], span);
-            let d = variant(def, &[(U, Cat::I, c), (V, Cat::J, c)], body);
+            let d = inner(def, Width::Fixed(c));
             parts.push((part, family(&d, 1, &mut budget)?));
         }
     }
@@ -566,12 +480,9 @@ mod tests {
             body = format!("{body} - {t}");
             let src = format!("grad_order = 0, |x: Vi<1024>, y: Vj<1024>| exp({body})");
             let def = crate::parse::parse_kernel_str(&src).unwrap();
-            let one = crate::front::build_stage(
-                &variant(&def, &[], call("sum_j", vec![def.body.clone()], def.span)),
-                true,
-            )
-            .unwrap()
-            .scalar_cost();
+            let one = crate::front::build_stage(&keops_ir::matrix::tile(&def, Cat::J), true)
+                .unwrap()
+                .scalar_cost();
             if one > MAX_SCALAR_OPS / 5 {
                 assert!(one < MAX_SCALAR_OPS);
                 match compile_matrix(&def) {

@@ -30,7 +30,9 @@ pub mod emit_matrix;
 pub mod parse;
 pub mod widths;
 
-pub use keops_ir::{ast, autodiff, eval, front, ir, limits, lower, ops, print, stage, text};
+pub use keops_ir::{
+    ast, autodiff, eval, front, ir, limits, lower, matrix, ops, print, stage, text,
+};
 pub use keops_ir::{default_grad_order, grad_order, GRAD_ORDER_1_BUDGET, GRAD_ORDER_2_BUDGET};
 
 use eval::RefValue;
@@ -176,16 +178,15 @@ fn compile_data(def: parse::KernelDef, spans: parse::Spans) -> Result<Compiled, 
         error: spans.error(error),
         def: Some(Box::new(def)),
     };
-    if !front::is_reduction(&def) {
-        let span = def.span;
-        return Err(fail(
-            Errors::new(
-                span,
-                "symbolic matrices with widths read from the data (`Vi<_>`) are not supported yet: write literal widths, or name them (`Vi<D>`)",
-            ),
-            def,
-        ));
-    }
+    // A symbolic matrix is checked as `sum_j(K)` with a value of dimension 1.
+    let matrix = !front::is_reduction(&def);
+    let check = |d: &parse::KernelDef| {
+        if matrix {
+            keops_ir::matrix::check(d)
+        } else {
+            front::build_stage(d, true)
+        }
+    };
     // The formula must hold for some width: the probe (every `_` and name
     // equal), else a literal width of another variable, else 1.
     let mut tries: Vec<u32> = vec![keops_ir::ast::PARSED_PROBE];
@@ -203,7 +204,7 @@ fn compile_data(def: parse::KernelDef, spans: parse::Spans) -> Result<Compiled, 
         for p in d.params.iter_mut().filter(|p| p.width.is_some()) {
             p.dim = w;
         }
-        match front::build_stage(&d, true) {
+        match check(&d) {
             Ok(s) => {
                 stage = Some(s);
                 break;
@@ -229,7 +230,13 @@ fn compile_data(def: parse::KernelDef, spans: parse::Spans) -> Result<Compiled, 
             .unwrap_or_else(|| Errors::new(def.span, "the formula holds at no width"));
         return Err(fail(errors, def));
     };
-    let order = grad_order(&def.options, &stage);
+    // (A matrix's products are built at the call: its family here is only
+    // the check's.)
+    let order = if matrix {
+        0
+    } else {
+        grad_order(&def.options, &stage)
+    };
     let family = match build_family(&def, stage, order) {
         Ok(f) => f,
         Err(e) => return Err(fail(e, def)),

@@ -35,6 +35,7 @@ mod grad_order;
 pub mod ir;
 pub mod limits;
 pub mod lower;
+pub mod matrix;
 mod options;
 pub mod print;
 pub mod stage;

@@ -38,7 +38,7 @@ pub fn __keops_impl(input: TokenStream) -> TokenStream {
         Ok(c) if c.data.is_some() => {
             // Widths from the data: the run-time path behind a typed API.
             let wire = c.data.as_deref().expect("checked");
-            keops_compiler::emit_data::expand(&krate, &c.family, wire, &src)
+            keops_compiler::emit_data::expand(&krate, &c.def, &c.family, wire, &src)
         }
         Ok(c) if c.named.is_some() => {
             // Named widths: CPU code generic over them; PTX built at run time.

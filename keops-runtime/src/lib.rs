@@ -32,7 +32,7 @@ pub use options::{Backend, GpuScheme, Options, SumScheme};
 pub use ranges::{Ranges, RangesId};
 pub use scalar::Scalar;
 pub use simd::{Real, SimdLevel};
-pub use value::{IntoIndexRows, IntoParam, IntoRows, ParamData};
+pub use value::{IntoIndexRows, IntoParam, IntoRows, IntoRowsDyn, ParamData};
 
 use backend::run_backend;
 use stage::CpuStage;
@@ -168,7 +168,7 @@ pub mod __private {
     pub use crate::device::DeviceRows;
     pub use crate::error::{Error, Result};
     pub use crate::f64acc::F64Stage;
-    pub use crate::formula::{Formula, Input};
+    pub use crate::formula::{Formula, Input, MatrixFormula};
     pub use crate::kernel::{GradientNotEmitted, Kernel};
     pub use crate::matrix;
     pub use crate::ops;
@@ -180,7 +180,7 @@ pub mod __private {
         Buf, BufCat, BufRep, Cat, CpuStage, Elem, Features, GpuMeta, PairCtx, Red, Role, StageInfo,
         VarKind, VarSpec,
     };
-    pub use crate::value::{IntoIndexRows, IntoParam, IntoRows, RowCounts, Rows, Val};
+    pub use crate::value::{IntoIndexRows, IntoParam, IntoRows, IntoRowsDyn, RowCounts, Rows, Val};
     pub use crate::{keep_intermediates, run_stage, stage_ptx};
     pub use ndarray;
 

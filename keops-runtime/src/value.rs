@@ -109,6 +109,37 @@ impl<'a, 'b: 'a, T> IntoRows<'a, T, 1> for &'a ArrayView1<'b, T> {
     }
 }
 
+/// Conversion of a `Vi<_>`/`Vj<_>` argument (a width read from the data)
+/// into a matrix view: the types [`IntoRows`] takes, at any width.
+pub trait IntoRowsDyn<'a, T> {
+    /// The rows.
+    fn into_rows_dyn(self) -> Rows<'a, T>;
+}
+
+macro_rules! rows_dyn {
+    ($([$($g:tt)*] $ty:ty => $d:expr;)*) => {$(
+        impl<'a, $($g)*> IntoRowsDyn<'a, T> for $ty {
+            fn into_rows_dyn(self) -> Rows<'a, T> {
+                <Self as IntoRows<'a, T, { $d }>>::into_rows(self)
+            }
+        }
+    )*};
+}
+
+rows_dyn! {
+    [T] &'a DeviceRows<T> => 0;
+    [T] &'a Array2<T> => 0;
+    [T] ArrayView2<'a, T> => 0;
+    ['b: 'a, T] &'a ArrayView2<'b, T> => 0;
+    ['b: 'a, T] &'a CowArray<'b, T, Ix2> => 0;
+    [T, const D: usize] &'a [[T; D]] => D;
+    [T, const D: usize, const N: usize] &'a [[T; D]; N] => D;
+    [T, const D: usize] &'a Vec<[T; D]> => D;
+    [T] &'a Array1<T> => 1;
+    [T] ArrayView1<'a, T> => 1;
+    ['b: 'a, T] &'a ArrayView1<'b, T> => 1;
+}
+
 /// The values of a `Pm` argument: one vector shared by every problem, or
 /// one per problem of a batch, concatenated ([`crate::batch::Batch::params`]).
 #[derive(Clone, Debug)]

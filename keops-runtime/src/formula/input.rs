@@ -183,3 +183,40 @@ impl<T: Real> Input<T> for ArrayView2<'_, usize> {
         index_rows(self.view(), name, cat, kind, dim)
     }
 }
+
+/// A value already converted (a bound symbolic matrix's inputs).
+impl<T: Real> Input<T> for Val<'_, T> {
+    fn width(&self) -> usize {
+        match self {
+            Val::Rows { data, .. } => data.ncols(),
+            Val::Index { data, .. } => data.ncols(),
+            Val::Vector { data, .. } => data.len(),
+            Val::Device { data, .. } => data.ncols(),
+            _ => 0,
+        }
+    }
+    fn value(&self, name: &'static str, cat: Cat, kind: VarKind, dim: usize) -> Result<Val<'_, T>> {
+        match self {
+            Val::Rows { data, .. } => rows(data.view(), name, cat, kind, dim),
+            Val::Index { data, .. } => index_rows(data.view(), name, cat, kind, dim),
+            Val::Vector { data, .. } => vector(data, name, cat, kind, dim),
+            Val::Device { data, .. } => {
+                if cat == Cat::P || kind == VarKind::Index {
+                    return Err(wrong(name, cat, kind, "device rows"));
+                }
+                if data.ncols() != dim {
+                    return Err(Error::Columns {
+                        var: name.into(),
+                        expected: dim,
+                        found: data.ncols(),
+                    });
+                }
+                Ok(Val::Device {
+                    name,
+                    data: data.clone(),
+                })
+            }
+            _ => Err(Error::Internal(format!("`{name}`: not an input"))),
+        }
+    }
+}

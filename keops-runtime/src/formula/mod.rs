@@ -31,6 +31,7 @@
 
 mod genred;
 mod input;
+mod matrix;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -42,6 +43,7 @@ use ndarray::{Array1, Array2};
 pub use crate::stage::Cat;
 pub use genred::genred_source;
 pub use input::Input;
+pub use matrix::MatrixFormula;
 
 use crate::cpu::exec::RtStage;
 use crate::error::{Error, Result};
@@ -64,6 +66,8 @@ pub struct Formula {
     path: Vec<String>,
     opts: Options,
     f64_acc: bool,
+    /// Whether the formula is a symbolic matrix (no reduction).
+    matrix: bool,
 }
 
 /// A variable of a formula.
@@ -154,9 +158,15 @@ impl Formula {
     /// known, with their positions too.
     pub fn new(src: &str) -> Result<Formula> {
         let parsed = keops_ir::text::parse(src).map_err(text_error)?;
+        let matrix = !keops_ir::front::is_reduction(&parsed.def);
         // Literal widths can be checked now.
         if parsed.def.params.iter().all(|p| p.width.is_none()) {
-            if let Err(errs) = keops_ir::front::build_stage(&parsed.def, true) {
+            let checked = if matrix {
+                keops_ir::matrix::check(&parsed.def).map(drop)
+            } else {
+                keops_ir::front::build_stage(&parsed.def, true).map(drop)
+            };
+            if let Err(errs) = checked {
                 let e = parsed.locate(&errs).swap_remove(0);
                 return Err(text_error(e));
             }
@@ -176,6 +186,7 @@ impl Formula {
             path: Vec::new(),
             opts: Options::DEFAULT,
             f64_acc: false,
+            matrix,
         })
     }
 
@@ -186,12 +197,54 @@ impl Formula {
         let def = keops_ir::wire::read(text)
             .map_err(|e| Error::Internal(format!("formula text: {e}")))?;
         Ok(Formula {
+            matrix: !keops_ir::front::is_reduction(&def),
             def: Arc::new(def),
             key: text.into(),
             path: Vec::new(),
             opts: Options::DEFAULT,
             f64_acc: false,
         })
+    }
+
+    /// A formula built from this one's definition (a symbolic matrix's
+    /// products and gradients): same options, and errors located in this
+    /// one's text.
+    fn derived(&self, def: KernelDef) -> Formula {
+        let key: Arc<str> = keops_ir::wire::write(&def).into();
+        if let Some(map) = SPANS.get() {
+            if let Ok(mut map) = map.lock() {
+                if let Some(spans) = map.get(&*self.key).cloned() {
+                    map.entry(key.to_string()).or_insert(spans);
+                }
+            }
+        }
+        Formula {
+            matrix: !keops_ir::front::is_reduction(&def),
+            def: Arc::new(def),
+            key,
+            path: Vec::new(),
+            opts: self.opts,
+            f64_acc: self.f64_acc,
+        }
+    }
+
+    /// The error of a wrong number of inputs.
+    fn arity(&self, given: usize) -> Error {
+        Error::Unsupported(format!(
+            "the formula takes {} inputs ({}), {given} given",
+            self.def.params.len(),
+            self.def
+                .params
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ))
+    }
+
+    /// The first of the front end's errors, located in the formula's text.
+    fn front_error(&self, errs: &keops_ir::front::Errors) -> Error {
+        locate(&self.key, errs)
     }
 
     /// Parses a formula in KeOps' syntax, as pykeops'
@@ -226,7 +279,10 @@ impl Formula {
 
     /// The options in use.
     pub fn options(&self) -> Options {
-        self.opts
+        Options {
+            f64_accumulation: self.f64_acc.then_some(crate::options::F64Stages(&[])),
+            ..self.opts
+        }
     }
 
     /// Replaces all options (as `Kernel::with_options`; f64 accumulation
@@ -302,6 +358,11 @@ impl Formula {
     /// (a gradient: then the cotangent). Rows are `ndarray` matrices (one
     /// row per point), parameters vectors, index variables `usize` rows.
     pub fn call<T: Real>(&self, inputs: &[&dyn Input<T>]) -> Result<Output<T>> {
+        if self.matrix && self.path.is_empty() {
+            return Err(Error::Unsupported(
+                "the formula has no reduction: it is a symbolic matrix K_ij; `bind` its inputs, then `matmul`, `solve`, ...".into(),
+            ));
+        }
         let built = self.build(inputs)?;
         let prog = self.program(&built)?;
         if inputs.len() != prog.inputs.len() {
@@ -546,18 +607,7 @@ struct Built {
 
 impl Built {
     fn new(def: &KernelDef, order: u32, key: &str) -> Result<Built> {
-        let stage = keops_ir::front::build_stage(def, true).map_err(|errs| {
-            let spans = SPANS
-                .get()
-                .and_then(|m| m.lock().ok())
-                .and_then(|m| m.get(key).cloned())
-                .unwrap_or_default();
-            let first = errs.first();
-            Error::Formula {
-                at: spans.get(first.span.0 as usize).cloned().unwrap_or(0..0),
-                message: first.message.clone(),
-            }
-        })?;
+        let stage = keops_ir::front::build_stage(def, true).map_err(|errs| locate(key, &errs))?;
         let family = Family::with_budget(
             stage,
             order,
@@ -600,6 +650,21 @@ impl Built {
                 ..*self.stages[k].info()
             }))
         }))
+    }
+}
+
+/// The first of the front end's errors on formula `key`, located in its
+/// text.
+fn locate(key: &str, errs: &keops_ir::front::Errors) -> Error {
+    let spans = SPANS
+        .get()
+        .and_then(|m| m.lock().ok())
+        .and_then(|m| m.get(key).cloned())
+        .unwrap_or_default();
+    let first = errs.first();
+    Error::Formula {
+        at: spans.get(first.span.0 as usize).cloned().unwrap_or(0..0),
+        message: first.message.clone(),
     }
 }
 

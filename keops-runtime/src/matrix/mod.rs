@@ -156,6 +156,198 @@ pub trait MatrixKernel: Kernel {
     ) -> Result<Vec<Gradient<T>>>;
 }
 
+/// What a [`BoundMatrix`] runs: the products and gradients of one symbolic
+/// matrix. Implemented for the `keops!` matrices (every [`MatrixKernel`]:
+/// fixed-width stages) and for run-time formulas
+/// ([`crate::formula::MatrixFormula`]). Not meant to be implemented by hand.
+pub trait MatrixEngine: Clone {
+    /// The options of the products.
+    fn options(&self) -> Options;
+    /// The same engine with other options.
+    fn with_options(self, opts: Options) -> Self;
+    /// `K V` (`over = Cat::J`; `v` has `n` rows, the result `m`) or
+    /// `K^T U` (`over = Cat::I`; `m` rows in, `n` out), for `inputs` bound
+    /// with `m` rows i and `n` rows j, and `v` of any width W ≥ 1.
+    fn product<T: Real + crate::scalar::Scalar<Compute = T>>(
+        &self,
+        inputs: &[Val<'_, T>],
+        mn: (usize, usize),
+        v: ArrayView2<'_, T>,
+        over: Cat,
+        path: CpuPath,
+    ) -> Result<Array2<T>>;
+    /// Gradients of `<u, K v>` with respect to every input, for `u` (m, W)
+    /// and `v` (n, W), W ≥ 1.
+    fn grad_inner<T: Real + crate::scalar::Scalar<Compute = T>>(
+        &self,
+        inputs: &[Val<'_, T>],
+        u: ArrayView2<'_, T>,
+        v: ArrayView2<'_, T>,
+    ) -> Result<Vec<Gradient<T>>>;
+}
+
+impl<K: MatrixKernel> MatrixEngine for K {
+    fn options(&self) -> Options {
+        Kernel::options(self)
+    }
+
+    fn with_options(self, opts: Options) -> Self {
+        Kernel::with_options(self, opts)
+    }
+
+    fn product<T: Real + crate::scalar::Scalar<Compute = T>>(
+        &self,
+        inputs: &[Val<'_, T>],
+        mn: (usize, usize),
+        v: ArrayView2<'_, T>,
+        over: Cat,
+        path: CpuPath,
+    ) -> Result<Array2<T>> {
+        let fixed = Fixed {
+            opts: Kernel::options(self),
+            inputs,
+            mn,
+            over,
+        };
+        if over == Cat::I {
+            fixed.run::<K::Vec1I, K::ChunkI, K::TileI>(v, K::CHUNK, path)
+        } else {
+            fixed.run::<K::Vec1J, K::ChunkJ, K::TileJ>(v, K::CHUNK, path)
+        }
+    }
+
+    fn grad_inner<T: Real + crate::scalar::Scalar<Compute = T>>(
+        &self,
+        inputs: &[Val<'_, T>],
+        u: ArrayView2<'_, T>,
+        v: ArrayView2<'_, T>,
+    ) -> Result<Vec<Gradient<T>>> {
+        let w = u.ncols();
+        if w == 1 {
+            return self.grad_chunk::<T>(inputs, u, v);
+        }
+        let c = K::CHUNK;
+        let mut bu = Array2::from_elem((u.nrows(), c), T::default());
+        let mut bv = Array2::from_elem((v.nrows(), c), T::default());
+        let mut total: Option<Vec<Gradient<T>>> = None;
+        for c0 in (0..w).step_by(c) {
+            let cw = c.min(w - c0);
+            bu.fill(T::default());
+            bv.fill(T::default());
+            bu.slice_mut(s![.., ..cw])
+                .assign(&u.slice(s![.., c0..c0 + cw]));
+            bv.slice_mut(s![.., ..cw])
+                .assign(&v.slice(s![.., c0..c0 + cw]));
+            let g = self.grad_chunk::<T>(inputs, bu.view(), bv.view())?;
+            add_gradients(&mut total, g)?;
+        }
+        total.ok_or_else(|| Error::Internal("no gradient chunk".into()))
+    }
+}
+
+/// Adds the gradients of one chunk to the running total.
+pub(crate) fn add_gradients<T: Real>(
+    total: &mut Option<Vec<Gradient<T>>>,
+    g: Vec<Gradient<T>>,
+) -> Result<()> {
+    match total {
+        None => *total = Some(g),
+        Some(t) => {
+            for (a, b) in t.iter_mut().zip(&g) {
+                a.add(b)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A product of a `keops!` matrix by its fixed-width stages.
+struct Fixed<'s, 'a, T: Real> {
+    opts: Options,
+    inputs: &'s [Val<'a, T>],
+    mn: (usize, usize),
+    over: Cat,
+}
+
+impl<T: Real + crate::scalar::Scalar<Compute = T>> Fixed<'_, '_, T> {
+    fn run<S1: CpuStage, SC: CpuStage, ST: CpuStage>(
+        &self,
+        v: ArrayView2<'_, T>,
+        chunk: usize,
+        path: CpuPath,
+    ) -> Result<Array2<T>> {
+        let opts = self.opts;
+        let w = v.ncols();
+        let rows = if self.over == Cat::I {
+            self.mn.1
+        } else {
+            self.mn.0
+        };
+        if w == 1 && path != CpuPath::Gemm {
+            return self.fixed::<S1>(v, rows);
+        }
+        let gemm = match path {
+            CpuPath::Auto => w > GEMM_FROM,
+            CpuPath::Gemm => true,
+            CpuPath::Fused => false,
+        };
+        // (Block-sparse ranges run on the fused stages, which skip blocks.)
+        if gemm
+            && opts.backend == Backend::Cpu
+            && ST::INFO.dot_of.is_empty()
+            && opts.ranges.is_none()
+        {
+            let args: Vec<&Val<'_, T>> = self.inputs.iter().collect();
+            let (orows, irows) = (rows, v.nrows());
+            if opts.f64_accumulation.is_some() && T::BYTES == 4 {
+                let conv: Vec<Val<'static, f64>> = args
+                    .iter()
+                    .map(|a| crate::f64acc::to_f64(a))
+                    .collect::<Result<_>>()?;
+                let refs: Vec<&Val<'_, f64>> = conv.iter().collect();
+                let v64 = v.mapv(|x| x.to_f64());
+                let o = Options {
+                    f64_accumulation: None,
+                    ..opts
+                };
+                let r = gemm::tiled::<ST, f64>(&o, &refs, orows, irows, v64.view())?;
+                return Ok(r.mapv(T::from_f64));
+            }
+            return gemm::tiled::<ST, T>(&opts, &args, orows, irows, v);
+        }
+        // Chunks of `chunk` columns, the last one zero-padded.
+        let mut out = Array2::from_elem((rows, w), T::default());
+        let mut buf = Array2::from_elem((v.nrows(), chunk), T::default());
+        for c0 in (0..w).step_by(chunk) {
+            let cw = chunk.min(w - c0);
+            buf.fill(T::default());
+            buf.slice_mut(s![.., ..cw])
+                .assign(&v.slice(s![.., c0..c0 + cw]));
+            let r = self.fixed::<SC>(buf.view(), rows)?;
+            out.slice_mut(s![.., c0..c0 + cw])
+                .assign(&r.slice(s![.., ..cw]));
+        }
+        Ok(out)
+    }
+
+    /// One run of a fixed-width stage `sum K * v` (v: the last input).
+    fn fixed<S: CpuStage>(&self, v: ArrayView2<'_, T>, rows: usize) -> Result<Array2<T>> {
+        let vv = Val::rows(v, "v", self.over, v.ncols())?;
+        let re: Vec<Val<'_, T>> = self.inputs.iter().map(|a| a.reborrow()).collect();
+        let mut args: Vec<&Val<'_, T>> = re.iter().collect();
+        args.push(&vv);
+        let counts = RowCounts {
+            i: Some(self.mn.0),
+            j: Some(self.mn.1),
+        };
+        let r = crate::run_stage::<S, T>(&self.opts, &args, &counts, false)?.into_rows()?;
+        if r.nrows() != rows {
+            return Err(Error::Internal("matrix product of a bad shape".into()));
+        }
+        Ok(r)
+    }
+}
+
 /// Any rows already converted: lets generated code pass a bound input to a
 /// kernel's typed `call`.
 impl<'a, T, const D: usize> IntoRows<'a, T, D> for Rows<'a, T> {
@@ -268,7 +460,7 @@ pub struct BoundMatrix<'a, T: Real, K> {
 impl<'a, T, K> BoundMatrix<'a, T, K>
 where
     T: Real + crate::scalar::Scalar<Compute = T>,
-    K: MatrixKernel,
+    K: MatrixEngine,
 {
     /// Binds checked inputs (generated code): `m` rows i, `n` rows j.
     #[doc(hidden)]
@@ -340,10 +532,21 @@ where
         if w == 0 || rows == 0 || cols == 0 {
             return Ok(Array2::from_elem((rows, w), T::default()));
         }
+        self.kernel.product(
+            &self.inputs,
+            (self.m, self.n),
+            v,
+            self.over(),
+            CpuPath::Auto,
+        )
+    }
+
+    /// The index reduced by a product: j for K, i for its transpose.
+    fn over(&self) -> Cat {
         if self.transposed {
-            self.run::<K::Vec1I, K::ChunkI, K::TileI>(v, rows, Cat::I)
+            Cat::I
         } else {
-            self.run::<K::Vec1J, K::ChunkJ, K::TileJ>(v, rows, Cat::J)
+            Cat::J
         }
     }
 
@@ -355,100 +558,8 @@ where
         if v.nrows() != cols || v.ncols() == 0 || rows == 0 || cols == 0 {
             return self.apply_named(v, "v");
         }
-        if self.transposed {
-            self.run_path::<K::Vec1I, K::ChunkI, K::TileI>(v, rows, Cat::I, path)
-        } else {
-            self.run_path::<K::Vec1J, K::ChunkJ, K::TileJ>(v, rows, Cat::J, path)
-        }
-    }
-
-    fn run<S1: CpuStage, SC: CpuStage, ST: CpuStage>(
-        &self,
-        v: ArrayView2<'_, T>,
-        rows: usize,
-        vcat: Cat,
-    ) -> Result<Array2<T>> {
-        self.run_path::<S1, SC, ST>(v, rows, vcat, CpuPath::Auto)
-    }
-
-    fn run_path<S1: CpuStage, SC: CpuStage, ST: CpuStage>(
-        &self,
-        v: ArrayView2<'_, T>,
-        rows: usize,
-        vcat: Cat,
-        path: CpuPath,
-    ) -> Result<Array2<T>> {
-        let opts = self.kernel.options();
-        let w = v.ncols();
-        if w == 1 && path != CpuPath::Gemm {
-            return self.fixed::<S1>(&opts, v, rows, vcat);
-        }
-        let gemm = match path {
-            CpuPath::Auto => w > GEMM_FROM,
-            CpuPath::Gemm => true,
-            CpuPath::Fused => false,
-        };
-        // (Block-sparse ranges run on the fused stages, which skip blocks.)
-        if gemm
-            && opts.backend == Backend::Cpu
-            && ST::INFO.dot_of.is_empty()
-            && opts.ranges.is_none()
-        {
-            let args: Vec<&Val<'_, T>> = self.inputs.iter().collect();
-            let (orows, irows) = (rows, v.nrows());
-            if opts.f64_accumulation.is_some() && T::BYTES == 4 {
-                let conv: Vec<Val<'static, f64>> = args
-                    .iter()
-                    .map(|a| crate::f64acc::to_f64(a))
-                    .collect::<Result<_>>()?;
-                let refs: Vec<&Val<'_, f64>> = conv.iter().collect();
-                let v64 = v.mapv(|x| x.to_f64());
-                let o = Options {
-                    f64_accumulation: None,
-                    ..opts
-                };
-                let r = gemm::tiled::<ST, f64>(&o, &refs, orows, irows, v64.view())?;
-                return Ok(r.mapv(T::from_f64));
-            }
-            return gemm::tiled::<ST, T>(&opts, &args, orows, irows, v);
-        }
-        // Chunks of CHUNK columns, the last one zero-padded.
-        let c = K::CHUNK;
-        let mut out = Array2::from_elem((rows, w), T::default());
-        let mut buf = Array2::from_elem((v.nrows(), c), T::default());
-        for c0 in (0..w).step_by(c) {
-            let cw = c.min(w - c0);
-            buf.fill(T::default());
-            buf.slice_mut(s![.., ..cw])
-                .assign(&v.slice(s![.., c0..c0 + cw]));
-            let r = self.fixed::<SC>(&opts, buf.view(), rows, vcat)?;
-            out.slice_mut(s![.., c0..c0 + cw])
-                .assign(&r.slice(s![.., ..cw]));
-        }
-        Ok(out)
-    }
-
-    /// One run of a fixed-width stage `sum K * v` (v: the last input).
-    fn fixed<S: CpuStage>(
-        &self,
-        opts: &Options,
-        v: ArrayView2<'_, T>,
-        rows: usize,
-        vcat: Cat,
-    ) -> Result<Array2<T>> {
-        let vv = Val::rows(v, "v", vcat, v.ncols())?;
-        let re: Vec<Val<'_, T>> = self.inputs.iter().map(|a| a.reborrow()).collect();
-        let mut args: Vec<&Val<'_, T>> = re.iter().collect();
-        args.push(&vv);
-        let counts = RowCounts {
-            i: Some(self.m),
-            j: Some(self.n),
-        };
-        let r = crate::run_stage::<S, T>(opts, &args, &counts, false)?.into_rows()?;
-        if r.nrows() != rows {
-            return Err(Error::Internal("matrix product of a bad shape".into()));
-        }
-        Ok(r)
+        self.kernel
+            .product(&self.inputs, (self.m, self.n), v, self.over(), path)
     }
 
     /// Gradients of `<u, A v>` (A this operator, `u` of shape (rows, W), `v`
@@ -491,44 +602,14 @@ where
         }
         // <u, K^T v> = <v, K u>.
         let (u, v) = if self.transposed { (v, u) } else { (u, v) };
-        let w = u.ncols();
-        if w <= 1 {
-            let zu;
-            let zv;
-            let (u, v) = if w == 0 {
-                zu = Array2::from_elem((self.m, 1), T::default());
-                zv = Array2::from_elem((self.n, 1), T::default());
-                (zu.view(), zv.view())
-            } else {
-                (u, v)
-            };
-            return self.kernel.grad_chunk::<T>(&self.inputs, u, v);
-        }
-        let c = K::CHUNK;
-        let mut bu = Array2::from_elem((self.m, c), T::default());
-        let mut bv = Array2::from_elem((self.n, c), T::default());
-        let mut total: Option<Vec<Gradient<T>>> = None;
-        for c0 in (0..w).step_by(c) {
-            let cw = c.min(w - c0);
-            bu.fill(T::default());
-            bv.fill(T::default());
-            bu.slice_mut(s![.., ..cw])
-                .assign(&u.slice(s![.., c0..c0 + cw]));
-            bv.slice_mut(s![.., ..cw])
-                .assign(&v.slice(s![.., c0..c0 + cw]));
-            let g = self
+        if u.ncols() == 0 {
+            let zu = Array2::from_elem((self.m, 1), T::default());
+            let zv = Array2::from_elem((self.n, 1), T::default());
+            return self
                 .kernel
-                .grad_chunk::<T>(&self.inputs, bu.view(), bv.view())?;
-            match &mut total {
-                None => total = Some(g),
-                Some(t) => {
-                    for (a, b) in t.iter_mut().zip(&g) {
-                        a.add(b)?;
-                    }
-                }
-            }
+                .grad_inner::<T>(&self.inputs, zu.view(), zv.view());
         }
-        total.ok_or_else(|| Error::Internal("no gradient chunk".into()))
+        self.kernel.grad_inner::<T>(&self.inputs, u, v)
     }
 
     /// Solves `(alpha I + K) a = b` by conjugate gradient (as KeOps'

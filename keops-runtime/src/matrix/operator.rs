@@ -30,7 +30,7 @@ use ndarray::{Array2, ArrayView2};
 use crate::error::{Error, Result};
 use crate::simd::Real;
 
-use super::{BoundMatrix, MatrixKernel};
+use super::{BoundMatrix, MatrixEngine};
 
 /// A linear map applied to blocks of columns.
 pub trait LinearOperator<T: Real> {
@@ -45,7 +45,7 @@ pub trait LinearOperator<T: Real> {
 impl<T, K> LinearOperator<T> for BoundMatrix<'_, T, K>
 where
     T: Real + crate::scalar::Scalar<Compute = T>,
-    K: MatrixKernel,
+    K: MatrixEngine,
 {
     fn shape(&self) -> (usize, usize) {
         BoundMatrix::shape(self)
