@@ -11,6 +11,8 @@
 //! reductions) is the one compiled stages use: [`RtStage`] implements
 //! [`StageKernels`].
 
+mod dot;
+
 use std::ops::Range;
 
 use keops_ir::ir::{Bin, Tern, Un};
@@ -110,6 +112,17 @@ enum Op {
         d: Reg,
         l: u32,
     },
+    /// `sum_k t_k` over the pairs `Code::dots[first..first + len]` of an
+    /// outer and an inner feature `(o, n)`: `t = (x_o - y_n)^2` (`sq`) or
+    /// `x_o * y_n`, added as the chain or loop it replaces (`adds`: as
+    /// [`Accumulate::Adds`]; see [`dot`]).
+    Dot {
+        d: Reg,
+        first: u32,
+        len: u32,
+        sq: bool,
+        adds: bool,
+    },
 }
 
 /// A loop over the components of a vector (`keops_ir::lower::Loop`).
@@ -151,6 +164,8 @@ struct Code {
     /// Registers the outputs of loop bodies are copied to (one per
     /// [`Out::Elem`] output, in order).
     elem_regs: Vec<Reg>,
+    /// The feature pairs of the [`Op::Dot`] instructions.
+    dots: Vec<(u32, u32)>,
     nregs: usize,
 }
 
@@ -375,7 +390,7 @@ impl Code {
     /// are outputs into their registers.
     #[inline(always)]
     fn run_body<P: Pack, const N: usize>(&self, regs: &mut [[P; N]], env: &Env<'_, P>, npk: usize) {
-        run_ops(&self.ops, &self.loops, regs, env, 0, npk);
+        run_ops(self, regs, env, npk);
         if self.elem_regs.is_empty() {
             return;
         }
@@ -475,20 +490,28 @@ macro_rules! map3 {
 /// SIMD intrinsic in it would be a call.
 #[inline(always)]
 fn run_ops<P: Pack, const N: usize>(
-    ops: &[Op],
-    loops: &[LoopCode],
+    code: &Code,
     regs: &mut [[P; N]],
     env: &Env<'_, P>,
-    shift: usize,
     npk: usize,
 ) {
-    for op in ops {
+    for op in &code.ops {
         match *op {
             Op::LoopSum { d, l } => {
-                let acc = loop_sum(&loops[l as usize], regs, env, npk);
+                let acc = loop_sum(&code.loops[l as usize], regs, env, npk);
                 regs[d as usize] = acc;
             }
-            op => run_op(op, regs, env, shift, npk),
+            Op::Dot {
+                d,
+                first,
+                len,
+                sq,
+                adds,
+            } => {
+                let pairs = &code.dots[first as usize..(first + len) as usize];
+                dot::run(regs, d, pairs, sq, adds, env, npk);
+            }
+            op => run_op(op, regs, env, 0, npk),
         }
     }
 }
@@ -549,7 +572,7 @@ fn run_op<P: Pack, const N: usize>(
                 map3!(regs, d, c, a, b, npk, |x, y, z| ops::select(x, y, z))
             }
             Op::Fma { d, a, b, c } => map3!(regs, d, a, b, c, npk, |x, y, z| P::mul_add(x, y, z)),
-            Op::LoopSum { .. } => unreachable!("a loop inside a loop body"),
+            Op::LoopSum { .. } | Op::Dot { .. } => unreachable!("a loop inside a loop body"),
         }
     }
 }
@@ -868,12 +891,13 @@ impl RtStage {
     /// form, which run-time stages are never lowered to).
     pub fn new(info: &'static StageInfo, l: &Lowered) -> Result<RtStage, String> {
         let all = |p: &ScalarProg| Code::new(p, &p.outputs);
-        let pair = if l.red == Red::Sum {
+        let mut pair = if l.red == Red::Sum {
             let p = with_one(&l.pair);
             Code::new(&p, &factor_outputs(&p))?
         } else {
             all(&l.pair)?
         };
+        dot::fuse(&mut pair);
         Ok(RtStage {
             info,
             param: all(&l.param)?,

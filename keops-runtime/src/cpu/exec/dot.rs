@@ -1,0 +1,433 @@
+//! Inner products over features as one instruction ([`Op::Dot`]): the
+//! squared distances and scalar products that dominate most pair programs
+//! (`sqdist(x, y)`, `(x | y)`, `norm2(x - y)`, ...).
+//!
+//! The lowering writes `sum_k (x_k - y_k)^2` as a chain of `D` differences
+//! and `D` multiply-adds (or a loop of them above 32 components); run one
+//! instruction at a time, each reads and writes its registers in memory.
+//! [`fuse`] finds such chains over an outer feature `x_k` and an inner
+//! feature `y_k` and replaces them by one instruction that keeps the sum in
+//! a SIMD register per pack, reading `x_k` (broadcast) and `y_k` where they
+//! are used: the loop a compiled kernel runs. The terms are added in the
+//! chain's order with the same roundings, so the values do not change.
+
+use std::collections::HashMap;
+
+use keops_ir::ir::Bin;
+use keops_ir::lower::Accumulate;
+
+use super::{Code, Env, LoopCode, Op, Out, Reg, Src};
+use crate::simd::Pack;
+
+/// The registers an instruction reads.
+fn sources(op: &Op) -> Vec<Reg> {
+    match *op {
+        Op::Input { .. } | Op::Const { .. } | Op::LoopSum { .. } | Op::Dot { .. } => vec![],
+        Op::BinNf { a, .. } | Op::Un { a, .. } => vec![a],
+        Op::Bin { a, b, .. } => vec![a, b],
+        Op::Tern { a, b, c, .. }
+        | Op::Select {
+            c: a, a: b, b: c, ..
+        }
+        | Op::Fma { a, b, c, .. } => {
+            vec![a, b, c]
+        }
+    }
+}
+
+/// Uses of each register: operands (loop bodies included), fused loop
+/// products, loop outputs and program outputs.
+fn uses(code: &Code) -> Vec<usize> {
+    let mut u = vec![0usize; code.nregs];
+    let ops = code.per_call.iter().chain(&code.per_row).chain(&code.ops);
+    for r in ops.flat_map(sources) {
+        u[r as usize] += 1;
+    }
+    for lp in &code.loops {
+        for r in lp
+            .ops
+            .iter()
+            .flat_map(sources)
+            .chain(lp.outs.iter().copied())
+        {
+            u[r as usize] += 1;
+        }
+        if let Some((a, b)) = lp.fused {
+            u[a as usize] += 1;
+            u[b as usize] += 1;
+        }
+    }
+    for o in &code.outputs {
+        if let Out::Reg(r) = *o {
+            u[r as usize] += 1;
+        }
+    }
+    u
+}
+
+/// A term `(x_o - y_n)^2` (`sq`) or `x_o * y_n`, and the instructions
+/// that only compute it.
+struct Term {
+    pair: (u32, u32),
+    sq: bool,
+    dead: Option<usize>,
+}
+
+/// What the registers of the pair program hold.
+struct Facts {
+    uses: Vec<usize>,
+    /// Outer feature `o` (a per-row input).
+    of: HashMap<Reg, u32>,
+    /// Inner feature `n`, read by instruction `i`.
+    nf: HashMap<Reg, (u32, usize)>,
+    /// `x_o - y_n`, computed by instruction `i`.
+    diff: HashMap<Reg, (u32, u32, usize)>,
+}
+
+impl Facts {
+    fn new(code: &Code) -> Facts {
+        let mut f = Facts {
+            uses: uses(code),
+            of: HashMap::new(),
+            nf: HashMap::new(),
+            diff: HashMap::new(),
+        };
+        for op in &code.per_row {
+            if let Op::Input {
+                d,
+                src: Src::Of(o),
+                shift: false,
+            } = *op
+            {
+                f.of.insert(d, o);
+            }
+        }
+        for (i, op) in code.ops.iter().enumerate() {
+            match *op {
+                Op::Input {
+                    d,
+                    src: Src::Nf(n),
+                    shift: false,
+                } => {
+                    f.nf.insert(d, (n, i));
+                }
+                Op::BinNf {
+                    d,
+                    op: Bin::Sub,
+                    a,
+                    k,
+                    ..
+                } => {
+                    if let Some(&o) = f.of.get(&a) {
+                        f.diff.insert(d, (o, k, i));
+                    }
+                }
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// The term of the product `a * b`, if it is one.
+    fn term(&self, a: Reg, b: Reg) -> Option<Term> {
+        if a == b {
+            let &(o, n, i) = self.diff.get(&a)?;
+            return (self.uses[a as usize] == 2).then_some(Term {
+                pair: (o, n),
+                sq: true,
+                dead: Some(i),
+            });
+        }
+        let (o, (n, i), r) = match (self.of.get(&a), self.nf.get(&b)) {
+            (Some(&o), Some(&n)) => (o, n, b),
+            _ => match (self.of.get(&b), self.nf.get(&a)) {
+                (Some(&o), Some(&n)) => (o, n, a),
+                _ => return None,
+            },
+        };
+        Some(Term {
+            pair: (o, n),
+            sq: false,
+            dead: (self.uses[r as usize] == 1).then_some(i),
+        })
+    }
+}
+
+/// A chain of terms being collected.
+struct Chain {
+    value: Reg,
+    sq: bool,
+    pairs: Vec<(u32, u32)>,
+    /// Its instructions (the last one becomes the [`Op::Dot`]).
+    ops: Vec<usize>,
+    dead: Vec<usize>,
+}
+
+/// Replaces the chains of products and multiply-adds over outer and inner
+/// features in `code.ops` (and the loops of them) by [`Op::Dot`]
+/// instructions.
+pub(super) fn fuse(code: &mut Code) {
+    let facts = Facts::new(code);
+    let mut chains: Vec<Chain> = Vec::new();
+    let mut open: HashMap<Reg, usize> = HashMap::new();
+    for (i, op) in code.ops.iter().enumerate() {
+        let (d, t, c) = match *op {
+            Op::Bin {
+                d,
+                op: Bin::Mul,
+                a,
+                b,
+            } => (d, facts.term(a, b), None),
+            Op::BinNf {
+                d,
+                op: Bin::Mul,
+                a,
+                k,
+                ..
+            } => match facts.of.get(&a) {
+                Some(&o) => (
+                    d,
+                    Some(Term {
+                        pair: (o, k),
+                        sq: false,
+                        dead: None,
+                    }),
+                    None,
+                ),
+                None => continue,
+            },
+            Op::Fma { d, a, b, c } => (d, facts.term(a, b), Some(c)),
+            _ => continue,
+        };
+        let Some(t) = t else { continue };
+        let extend = c.and_then(|c| {
+            let ci = *open.get(&c)?;
+            (facts.uses[c as usize] == 1 && chains[ci].sq == t.sq).then_some((c, ci))
+        });
+        match (c, extend) {
+            (Some(_), Some((c, ci))) => {
+                open.remove(&c);
+                open.insert(d, ci);
+                let ch = &mut chains[ci];
+                ch.value = d;
+                ch.pairs.push(t.pair);
+                ch.ops.push(i);
+                ch.dead.extend(t.dead);
+            }
+            (Some(_), None) => {}
+            (None, _) => {
+                open.insert(d, chains.len());
+                chains.push(Chain {
+                    value: d,
+                    sq: t.sq,
+                    pairs: vec![t.pair],
+                    ops: vec![i],
+                    dead: t.dead.into_iter().collect(),
+                });
+            }
+        }
+    }
+    let mut replace: HashMap<usize, Op> = HashMap::new();
+    let mut removed = vec![false; code.ops.len()];
+    for ch in chains.iter().filter(|c| c.pairs.len() >= 2) {
+        let last = *ch.ops.last().expect("a chain has instructions");
+        for &i in ch.ops.iter().chain(&ch.dead) {
+            removed[i] = true;
+        }
+        replace.insert(
+            last,
+            dot_op(&mut code.dots, ch.value, &ch.pairs, ch.sq, false),
+        );
+    }
+    for (i, op) in code.ops.iter().enumerate() {
+        if let Op::LoopSum { d, l } = *op {
+            if let Some(t) = loop_terms(&code.loops[l as usize]) {
+                replace.insert(i, dot_op(&mut code.dots, d, &t.pairs, t.sq, t.adds));
+            }
+        }
+    }
+    let ops = std::mem::take(&mut code.ops);
+    code.ops = ops
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, op)| match replace.remove(&i) {
+            Some(dot) => Some(dot),
+            None => (!removed[i]).then_some(op),
+        })
+        .collect();
+    drop_unused_inputs(code);
+}
+
+/// An [`Op::Dot`] over `pairs`, which are appended to `dots`.
+fn dot_op(dots: &mut Vec<(u32, u32)>, d: Reg, pairs: &[(u32, u32)], sq: bool, adds: bool) -> Op {
+    let first = dots.len() as u32;
+    dots.extend_from_slice(pairs);
+    Op::Dot {
+        d,
+        first,
+        len: pairs.len() as u32,
+        sq,
+        adds,
+    }
+}
+
+/// The terms of a loop sum over `x_{o+k}` and `y_{n+k}` (fused product of
+/// the two, or of their difference with itself).
+fn loop_terms(lp: &LoopCode) -> Option<LoopDot> {
+    let (fa, fb) = lp.fused?;
+    let (mut of, mut nf) = (None, None);
+    let mut diff = None;
+    for op in &lp.ops {
+        match *op {
+            Op::Input {
+                d,
+                src: Src::Of(o),
+                shift: true,
+            } => of = Some((d, o)),
+            Op::Input {
+                d,
+                src: Src::Nf(n),
+                shift: true,
+            } => nf = Some((d, n)),
+            Op::Bin {
+                d,
+                op: Bin::Sub,
+                a,
+                b,
+            } => diff = Some((d, a, b)),
+            _ => return None,
+        }
+    }
+    let ((ro, o), (rn, n)) = (of?, nf?);
+    let sq = match diff {
+        Some((t, a, b)) if fa == t && fb == t && ((a, b) == (ro, rn) || (a, b) == (rn, ro)) => true,
+        None if (fa, fb) == (ro, rn) || (fa, fb) == (rn, ro) => false,
+        _ => return None,
+    };
+    Some(LoopDot {
+        sq,
+        pairs: (0..lp.len).map(|k| (o + k, n + k)).collect(),
+        adds: lp.acc == Accumulate::Adds,
+    })
+}
+
+/// The terms of a loop that [`loop_terms`] recognises.
+struct LoopDot {
+    sq: bool,
+    pairs: Vec<(u32, u32)>,
+    adds: bool,
+}
+
+/// Removes the inputs whose registers nothing reads any more.
+fn drop_unused_inputs(code: &mut Code) {
+    let u = uses(code);
+    let keep = |op: &Op| match *op {
+        Op::Input { d, .. } | Op::Const { d, .. } => u[d as usize] > 0,
+        _ => true,
+    };
+    code.per_call.retain(keep);
+    code.per_row.retain(keep);
+    code.ops.retain(keep);
+}
+
+/// Runs an [`Op::Dot`] over `npk` packs: per pack, the sum in one register.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run<P: Pack, const N: usize>(
+    regs: &mut [[P; N]],
+    d: Reg,
+    pairs: &[(u32, u32)],
+    sq: bool,
+    adds: bool,
+    env: &Env<'_, P>,
+    npk: usize,
+) {
+    let out = &mut regs[d as usize];
+    let (of, stride) = (env.of, env.stride);
+    macro_rules! go {
+        (|$x:ident, $y:ident| $a:expr, $b:expr) => {
+            for p in 0..npk {
+                let nf = &env.nf[p * P::LANES..];
+                macro_rules! term {
+                    ($pair:expr) => {{
+                        let (o, n) = $pair;
+                        let $x = P::splat(of[o as usize]);
+                        let $y = P::load(&nf[n as usize * stride..]);
+                        ($a, $b)
+                    }};
+                }
+                let (mut acc, from) = if adds && pairs.len() >= 2 {
+                    let ((a0, b0), (a1, b1)) = (term!(pairs[0]), term!(pairs[1]));
+                    (a0.mul_add(b0, a1 * b1), 2)
+                } else {
+                    let (a0, b0) = term!(pairs[0]);
+                    (a0 * b0, 1)
+                };
+                for &pair in &pairs[from..] {
+                    let (a, b) = term!(pair);
+                    acc = a.mul_add(b, acc);
+                }
+                out[p] = acc;
+            }
+        };
+    }
+    if sq {
+        go!(|x, y| x - y, x - y);
+    } else {
+        go!(|x, y| x, y);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `(len, sq)` of the dot instructions of `src`'s pair program.
+    fn dots(src: &str) -> Vec<(u32, bool)> {
+        let parsed = keops_ir::text::parse(src).expect("parses");
+        let stage = keops_ir::front::build_stage(&parsed.def, true).expect("builds");
+        let l = keops_ir::lower::lower_looped(&stage);
+        let mut code = Code::new(&l.pair, &l.pair.outputs).expect("translates");
+        fuse(&mut code);
+        code.ops
+            .iter()
+            .filter_map(|op| match *op {
+                Op::Dot { len, sq, .. } => Some((len, sq)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn squared_distances_and_scalar_products_become_one_instruction() {
+        let cases: &[(&str, &[(u32, bool)])] = &[
+            (
+                "|x: Vi<3>, y: Vj<3>| sum_j(exp(-sqdist(x, y)))",
+                &[(3, true)],
+            ),
+            (
+                "|x: Vi<16>, y: Vj<16>| logsumexp_j(-sqdist(x, y))",
+                &[(16, true)],
+            ),
+            (
+                "|x: Vi<64>, y: Vj<64>| sum_j(exp(-sqdist(x, y)))",
+                &[(64, true)],
+            ),
+            ("|x: Vi<8>, y: Vj<8>| sum_j((x | y))", &[(8, false)]),
+            ("|x: Vi<40>, y: Vj<40>| min_j((y | x))", &[(40, false)]),
+            (
+                "|x: Vi<4>, y: Vj<4>, z: Vj<4>| sum_j(exp(-sqdist(x, y)) * (x | z))",
+                &[(4, true), (4, false)],
+            ),
+            // No sum over features: nothing to fuse.
+            ("|x: Vi<5>, y: Vj<5>| sum_j(x * y)", &[]),
+        ];
+        for (src, want) in cases {
+            let mut got = dots(src);
+            got.sort_unstable();
+            let mut want = want.to_vec();
+            want.sort_unstable();
+            assert_eq!(got, want, "{src}");
+        }
+    }
+}
