@@ -118,10 +118,20 @@ fn main() -> Result<()> {
     let again = k.call(&[&x as &dyn Input<f32>, &y, &b])?.into_rows()?;
     let second = t.elapsed().as_secs_f64();
     assert_eq!(out, again);
+    // Another new formula, the thread pool now started.
+    let t = Instant::now();
+    let k2 = Formula::new("|x: Vi<3>, y: Vj<3>, b: Vj<1>| sum_j(exp(-2 * sqdist(x, y)) * b)")?;
+    let parsed = t.elapsed().as_secs_f64();
+    let out2 = k2.call(&[&x as &dyn Input<f32>, &y, &b])?.into_rows()?;
+    let other = t.elapsed().as_secs_f64();
+    assert_eq!(out2.dim(), out.dim());
     println!(
-        "gaussian D = 3, 1000 x 1000 points: string to first result {:.3} ms, next call {:.3} ms",
+        "gaussian D = 3, 1000 x 1000 points: string to first result {:.3} ms, next call {:.3} ms; \
+         another new formula {:.3} ms (of which Formula::new {:.3} ms)",
         first * 1e3,
-        second * 1e3
+        second * 1e3,
+        other * 1e3,
+        parsed * 1e3
     );
     row!(3, n, reps);
     row!(16, n, reps);

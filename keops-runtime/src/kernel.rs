@@ -74,8 +74,9 @@ pub trait Kernel: Copy + Sized {
         self.with_options(o)
     }
 
-    /// Number of CPU threads (default: rayon's global pool, which follows
-    /// `RAYON_NUM_THREADS`).
+    /// Number of CPU threads (default: as many as the rayon pool the call
+    /// is made from, else `RAYON_NUM_THREADS`, else the machine's
+    /// parallelism).
     fn threads(self, n: usize) -> Self {
         let mut o = self.options();
         o.threads = Some(n);

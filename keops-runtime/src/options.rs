@@ -44,9 +44,9 @@ pub struct Options {
     /// [`Kernel::f64_accumulation`](crate::Kernel::f64_accumulation)
     /// (`None`: off).
     pub f64_accumulation: Option<F64Stages>,
-    /// CPU threads (`None`: as many as the current rayon pool has, which
-    /// follows `RAYON_NUM_THREADS`; kernels run in pools of their own, see
-    /// [`crate::threads`]).
+    /// CPU threads (`None`: as many as the rayon pool the call is made
+    /// from, else `RAYON_NUM_THREADS`, else the machine's parallelism;
+    /// kernels run in pools of their own, see [`crate::threads`]).
     pub threads: Option<usize>,
     /// Highest SIMD level the CPU engine may use (`None`: the best available).
     pub simd: Option<SimdLevel>,

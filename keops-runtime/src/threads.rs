@@ -38,11 +38,28 @@ fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>> {
     Ok(p)
 }
 
-/// Runs `f` in the engine's pool of `threads` workers (`None`: as many as
-/// the current rayon pool has, which follows `RAYON_NUM_THREADS`).
+/// Runs `f` in the engine's pool of `threads` workers (`None`: see
+/// [`default_threads`]).
 pub(crate) fn install<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Send) -> Result<R> {
-    let n = threads.unwrap_or_else(rayon::current_num_threads).max(1);
+    let n = threads.unwrap_or_else(default_threads).max(1);
     Ok(pool(n)?.install(f))
+}
+
+/// The number of workers when none is given: as many as the rayon pool
+/// the call is made from, else `RAYON_NUM_THREADS`, else the machine's
+/// parallelism. (Not `rayon::current_num_threads` outside a pool: it would
+/// start rayon's global pool, threads the engine never uses, on the first
+/// call.)
+fn default_threads() -> usize {
+    if rayon::current_thread_index().is_some() {
+        return rayon::current_num_threads();
+    }
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
 }
 
 #[cfg(test)]

@@ -330,7 +330,9 @@ fn drop_unused_inputs(code: &mut Code) {
     code.ops.retain(keep);
 }
 
-/// Runs an [`Op::Dot`] over `npk` packs: per pack, the sum in one register.
+/// Runs an [`Op::Dot`] over `npk` packs. For a whole chunk (`npk == N`),
+/// term by term over the `N` packs: `N` independent sums in registers,
+/// which hides the latency of the multiply-adds; otherwise pack by pack.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run<P: Pack, const N: usize>(
@@ -342,34 +344,55 @@ pub(super) fn run<P: Pack, const N: usize>(
     env: &Env<'_, P>,
     npk: usize,
 ) {
-    let out = &mut regs[d as usize];
-    let (of, stride) = (env.of, env.stride);
+    let (of, nf, stride) = (env.of, env.nf, env.stride);
+    // The factors of term `(o, n)` for pack `p`.
+    macro_rules! term {
+        ($pair:expr, $p:expr, |$x:ident, $y:ident| $a:expr, $b:expr) => {{
+            let (o, n) = $pair;
+            let $x = P::splat(of[o as usize]);
+            let $y = P::load(&nf[n as usize * stride + $p * P::LANES..]);
+            ($a, $b)
+        }};
+    }
     macro_rules! go {
-        (|$x:ident, $y:ident| $a:expr, $b:expr) => {
-            for p in 0..npk {
-                let nf = &env.nf[p * P::LANES..];
-                macro_rules! term {
-                    ($pair:expr) => {{
-                        let (o, n) = $pair;
-                        let $x = P::splat(of[o as usize]);
-                        let $y = P::load(&nf[n as usize * stride..]);
-                        ($a, $b)
-                    }};
+        (|$x:ident, $y:ident| $a:expr, $b:expr) => {{
+            let two = adds && pairs.len() >= 2;
+            let from = if two { 2 } else { 1 };
+            if npk == N {
+                let mut acc = [P::splat(Default::default()); N];
+                for (p, acc) in acc.iter_mut().enumerate() {
+                    let (a0, b0) = term!(pairs[0], p, |$x, $y| $a, $b);
+                    *acc = if two {
+                        let (a1, b1) = term!(pairs[1], p, |$x, $y| $a, $b);
+                        a0.mul_add(b0, a1 * b1)
+                    } else {
+                        a0 * b0
+                    };
                 }
-                let (mut acc, from) = if adds && pairs.len() >= 2 {
-                    let ((a0, b0), (a1, b1)) = (term!(pairs[0]), term!(pairs[1]));
-                    (a0.mul_add(b0, a1 * b1), 2)
-                } else {
-                    let (a0, b0) = term!(pairs[0]);
-                    (a0 * b0, 1)
-                };
                 for &pair in &pairs[from..] {
-                    let (a, b) = term!(pair);
-                    acc = a.mul_add(b, acc);
+                    for (p, acc) in acc.iter_mut().enumerate() {
+                        let (a, b) = term!(pair, p, |$x, $y| $a, $b);
+                        *acc = a.mul_add(b, *acc);
+                    }
                 }
-                out[p] = acc;
+                regs[d as usize] = acc;
+            } else {
+                for p in 0..npk {
+                    let (a0, b0) = term!(pairs[0], p, |$x, $y| $a, $b);
+                    let mut acc = if two {
+                        let (a1, b1) = term!(pairs[1], p, |$x, $y| $a, $b);
+                        a0.mul_add(b0, a1 * b1)
+                    } else {
+                        a0 * b0
+                    };
+                    for &pair in &pairs[from..] {
+                        let (a, b) = term!(pair, p, |$x, $y| $a, $b);
+                        acc = a.mul_add(b, acc);
+                    }
+                    regs[d as usize][p] = acc;
+                }
             }
-        };
+        }};
     }
     if sq {
         go!(|x, y| x - y, x - y);

@@ -1108,6 +1108,7 @@ struct BlockRows<'e, T> {
 impl<'e, T: Real> BlockRows<'e, T> {
     /// The inputs of row `q` of the block, for the pack of reduced indices
     /// starting at `j0` whose features start at `nf`.
+    #[inline(always)]
     fn env<P: Pack<Elem = T>>(&self, q: usize, nf: &'e [T], j0: usize) -> Env<'e, P> {
         let r = self.start + q;
         Env {
