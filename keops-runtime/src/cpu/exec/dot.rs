@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use keops_ir::ir::Bin;
+use keops_ir::ir::{Bin, Un};
 use keops_ir::lower::Accumulate;
 
 use super::{Code, Env, LoopCode, Op, Out, Reg, Src};
@@ -255,7 +255,61 @@ pub(super) fn fuse(code: &mut Code) {
             None => (!removed[i]).then_some(op),
         })
         .collect();
+    fold_negations(code);
     drop_unused_inputs(code);
+}
+
+/// Outputs that are inner features used nowhere else are read from the
+/// tile where the reduction uses them ([`Out::Nf`]), not copied to a
+/// register first.
+pub(super) fn read_in_place(code: &mut Code) {
+    let facts = Facts::new(code);
+    for out in &mut code.outputs {
+        if let Out::Reg(r) = *out {
+            if let Some(&(n, _)) = facts.nf.get(&r) {
+                if facts.uses[r as usize] == 1 {
+                    *out = Out::Nf(n);
+                }
+            }
+        }
+    }
+    drop_unused_inputs(code);
+}
+
+/// `-dot` with the sum used only there: one negated [`Op::Dot`] (the
+/// negation is exact, so the value does not change).
+fn fold_negations(code: &mut Code) {
+    let u = uses(code);
+    let mut dot_at: HashMap<Reg, usize> = HashMap::new();
+    let mut removed = vec![false; code.ops.len()];
+    for i in 0..code.ops.len() {
+        match code.ops[i] {
+            Op::Dot { d, .. } => {
+                dot_at.insert(d, i);
+            }
+            Op::Un {
+                d: nd,
+                op: Un::Neg,
+                a,
+            } if u[a as usize] == 1 => {
+                if let Some(&k) = dot_at.get(&a) {
+                    if let Op::Dot { d, neg, .. } = &mut code.ops[k] {
+                        *d = nd;
+                        *neg = !*neg;
+                    }
+                    removed[i] = true;
+                    dot_at.remove(&a);
+                    dot_at.insert(nd, k);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut k = 0;
+    code.ops.retain(|_| {
+        k += 1;
+        !removed[k - 1]
+    });
 }
 
 /// An [`Op::Dot`] over `pairs`, which are appended to `dots`.
@@ -268,6 +322,7 @@ fn dot_op(dots: &mut Vec<(u32, u32)>, d: Reg, pairs: &[(u32, u32)], sq: bool, ad
         len: pairs.len() as u32,
         sq,
         adds,
+        neg: false,
     }
 }
 
@@ -330,6 +385,17 @@ fn drop_unused_inputs(code: &mut Code) {
     code.ops.retain(keep);
 }
 
+/// How an [`Op::Dot`] computes its terms and sum.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Form {
+    /// `(x - y)^2` (else `x * y`).
+    pub sq: bool,
+    /// The first two terms added as [`Accumulate::Adds`] does.
+    pub adds: bool,
+    /// The sum negated.
+    pub neg: bool,
+}
+
 /// Runs an [`Op::Dot`] over `npk` packs. For a whole chunk (`npk == N`),
 /// term by term over the `N` packs: `N` independent sums in registers,
 /// which hides the latency of the multiply-adds; otherwise pack by pack.
@@ -339,11 +405,11 @@ pub(super) fn run<P: Pack, const N: usize>(
     regs: &mut [[P; N]],
     d: Reg,
     pairs: &[(u32, u32)],
-    sq: bool,
-    adds: bool,
+    form: Form,
     env: &Env<'_, P>,
     npk: usize,
 ) {
+    let Form { sq, adds, neg } = form;
     let (of, nf, stride) = (env.of, env.nf, env.stride);
     // The factors of term `(o, n)` for pack `p`.
     macro_rules! term {
@@ -375,6 +441,11 @@ pub(super) fn run<P: Pack, const N: usize>(
                         *acc = a.mul_add(b, *acc);
                     }
                 }
+                if neg {
+                    for a in &mut acc {
+                        *a = -*a;
+                    }
+                }
                 regs[d as usize] = acc;
             } else {
                 for p in 0..npk {
@@ -389,7 +460,7 @@ pub(super) fn run<P: Pack, const N: usize>(
                         let (a, b) = term!(pair, p, |$x, $y| $a, $b);
                         acc = a.mul_add(b, acc);
                     }
-                    regs[d as usize][p] = acc;
+                    regs[d as usize][p] = if neg { -acc } else { acc };
                 }
             }
         }};

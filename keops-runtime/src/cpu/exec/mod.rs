@@ -122,6 +122,8 @@ enum Op {
         len: u32,
         sq: bool,
         adds: bool,
+        /// The sum negated (a `-` applied to it, folded in).
+        neg: bool,
     },
 }
 
@@ -144,6 +146,8 @@ struct LoopCode {
 enum Out {
     /// A register.
     Reg(Reg),
+    /// Inner feature `k`, read where the output is used (pair programs).
+    Nf(u32),
     /// Output `o` of loop `l`'s body at iteration `k`.
     Elem { l: u32, k: u32, o: u8 },
 }
@@ -417,6 +421,7 @@ impl Code {
     fn output_reg(&self, i: usize) -> Reg {
         match self.outputs[i] {
             Out::Reg(r) => r,
+            Out::Nf(_) => unreachable!("an inner feature output has no register"),
             Out::Elem { .. } => {
                 let e = self.outputs[..i]
                     .iter()
@@ -507,9 +512,10 @@ fn run_ops<P: Pack, const N: usize>(
                 len,
                 sq,
                 adds,
+                neg,
             } => {
                 let pairs = &code.dots[first as usize..(first + len) as usize];
-                dot::run(regs, d, pairs, sq, adds, env, npk);
+                dot::run(regs, d, pairs, dot::Form { sq, adds, neg }, env, npk);
             }
             op => run_op(op, regs, env, 0, npk),
         }
@@ -898,6 +904,7 @@ impl RtStage {
             all(&l.pair)?
         };
         dot::fuse(&mut pair);
+        dot::read_in_place(&mut pair);
         Ok(RtStage {
             info,
             param: all(&l.param)?,
@@ -1127,6 +1134,26 @@ impl<'e, T: Real> BlockRows<'e, T> {
     }
 }
 
+/// Where the pair loop reads an output of the pair program.
+#[derive(Clone, Copy, Debug)]
+enum Pick {
+    /// A register.
+    Reg(usize),
+    /// The inner features at this offset in the tile piece.
+    Nf(usize),
+}
+
+impl Pick {
+    /// The output's value for pack `p` of the chunk.
+    #[inline(always)]
+    fn pack<P: Pack>(self, regs: &[[P; NP]], nf: &[P::Elem], p: usize) -> P {
+        match self {
+            Pick::Reg(r) => regs[r][p],
+            Pick::Nf(at) => P::load(&nf[at + p * P::LANES..]),
+        }
+    }
+}
+
 /// The pair loop of a run-time stage: per row, per tile piece, chunks of
 /// `NP` packs through the pair program, then the reduction update of each
 /// pack (the layout of states, flushes and K-list bounds as in the compiled
@@ -1149,7 +1176,12 @@ fn rt_block<T: Real, P: Pack<Elem = T>>(job: RtBlock<'_, '_, '_, T>) {
     let nnf = info.nnf;
     let code = &st.pair;
     let nout = code.outputs.len();
-    let out_regs: Vec<usize> = (0..nout).map(|i| code.output_reg(i) as usize).collect();
+    let outs: Vec<Pick> = (0..nout)
+        .map(|i| match code.outputs[i] {
+            Out::Nf(k) => Pick::Nf(k as usize * tile),
+            _ => Pick::Reg(code.output_reg(i) as usize),
+        })
+        .collect();
     let zero = P::splat(T::default());
     let kind = reduce::kind_of(info.red);
     let (is_sum, is_kmin) = (kind == reduce::KIND_SUM, kind == reduce::KIND_KMIN);
@@ -1249,9 +1281,10 @@ fn rt_block<T: Real, P: Pack<Elem = T>>(job: RtBlock<'_, '_, '_, T>) {
                         // component, as the compiled `pair_sum`.
                         let fdim = info.fdim;
                         for (dd, st) in ls[..fdim].iter_mut().enumerate() {
-                            let (fa, fb) = (&regs[out_regs[dd]], &regs[out_regs[fdim + dd]]);
+                            let (fa, fb) = (outs[dd], outs[fdim + dd]);
                             for p in 0..NP {
-                                *st = fa[p].mul_add(fb[p], *st);
+                                let (x, y) = (fa.pack(&regs, nf, p), fb.pack(&regs, nf, p));
+                                *st = x.mul_add(y, *st);
                             }
                         }
                         j += NP * lanes;
@@ -1262,8 +1295,8 @@ fn rt_block<T: Real, P: Pack<Elem = T>>(job: RtBlock<'_, '_, '_, T>) {
                         if jp >= b {
                             break;
                         }
-                        for (o, &r) in out.iter_mut().zip(&out_regs) {
-                            *o = regs[r][p];
+                        for (o, src) in out.iter_mut().zip(&outs) {
+                            *o = src.pack(&regs, nf, p);
                         }
                         let jl = P::splat(T::from_usize(jp - base)) + P::iota();
                         let mask = (b - jp < lanes).then(|| P::first_n(b - jp));
