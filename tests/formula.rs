@@ -506,3 +506,42 @@ fn random_strings_never_panic() {
         let _ = Formula::new(&s);
     }
 }
+
+/// A formula with widths from the data runs, on the GPU back ends, the PTX
+/// of the same formula compiled with literal widths (so the same machine
+/// code and speed per pair).
+#[test]
+fn widths_from_the_data_run_the_literal_kernels_ptx() {
+    let x3 = Array2::<f32>::zeros((4, 3));
+    let b = Array2::<f32>::zeros((4, 1));
+    let x16 = Array2::<f32>::zeros((4, 16));
+    let x64 = Array2::<f32>::zeros((4, 64));
+    let cases: Vec<(&str, Vec<&dyn Input<f32>>, &keops_runtime::stage::StageInfo)> = vec![
+        (
+            "|x: Vi<_>, y: Vj<_>, b: Vj<1>| sum_j(exp(-sqdist(x, y)) * b)",
+            vec![&x3, &x3, &b],
+            keops!(|x: Vi<3>, y: Vj<3>, b: Vj<1>| sum_j(exp(-sqdist(x, y)) * b)).stages()[0],
+        ),
+        (
+            "|x: Vi<_>, y: Vj<_>| logsumexp_j(-sqdist(x, y))",
+            vec![&x16, &x16],
+            keops!(|x: Vi<16>, y: Vj<16>| logsumexp_j(-sqdist(x, y))).stages()[0],
+        ),
+        (
+            "|x: Vi<D>, y: Vj<D>| argkmin_j(sqdist(x, y), 5)",
+            vec![&x64, &x64],
+            keops!(|x: Vi<64>, y: Vj<64>| argkmin_j(sqdist(x, y), 5)).stages()[0],
+        ),
+    ];
+    for (src, inputs, literal) in cases {
+        let stages = Formula::new(src)
+            .expect("parses")
+            .__gpu_stages(&inputs)
+            .expect("builds");
+        assert_eq!(stages.len(), 1, "{src}");
+        assert!(!literal.ptx_f32.is_empty(), "the macro emitted PTX");
+        assert_eq!(stages[0].ptx_f32, literal.ptx_f32, "{src}: f32 PTX");
+        assert_eq!(stages[0].ptx_f64, literal.ptx_f64, "{src}: f64 PTX");
+        assert_eq!(stages[0].gpu_f32, literal.gpu_f32, "{src}: launch metadata");
+    }
+}

@@ -431,6 +431,19 @@ impl Formula {
         })
     }
 
+    /// The stages of the program [`Formula::call`] runs at the widths of
+    /// `inputs`, with their PTX (as the GPU back ends load it): tests
+    /// compare it with a compiled kernel's.
+    #[doc(hidden)]
+    #[cfg(any(feature = "cuda", feature = "sim"))]
+    pub fn __gpu_stages<T: Real>(
+        &self,
+        inputs: &[&dyn Input<T>],
+    ) -> Result<Vec<&'static StageInfo>> {
+        let built = self.build(inputs)?;
+        (0..built.stages.len()).map(|k| built.gpu_info(k)).collect()
+    }
+
     fn program<'b>(&self, built: &'b Built) -> Result<&'b Program> {
         let path: Vec<&str> = self.path.iter().map(String::as_str).collect();
         built.family.program(&path).ok_or_else(|| {

@@ -507,6 +507,10 @@ mod tests {
                 "|x: Vi<64>, y: Vj<64>| sum_j(exp(-sqdist(x, y)))",
                 &[(64, true)],
             ),
+            (
+                "|x: Vi<784>, y: Vj<784>, b: Vj<1>| sum_j(exp(-sqdist(x, y)) * b)",
+                &[(784, true)],
+            ),
             ("|x: Vi<8>, y: Vj<8>| sum_j((x | y))", &[(8, false)]),
             ("|x: Vi<40>, y: Vj<40>| min_j((y | x))", &[(40, false)]),
             (
