@@ -290,7 +290,7 @@ fn test_body(f: &generator::Formula, kernel: Kernel<'_>, sim: bool) -> String {
         // Every other formula with its widths read from the data (`_`).
         Kernel::Runtime => format!(
             "::keops::Formula::new({:?}).expect(\"the run-time parser reads the formula\")",
-            if f.id % 2 == 0 {
+            if f.id.is_multiple_of(2) {
                 data_widths(&f.src())
             } else {
                 f.src()
