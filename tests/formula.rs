@@ -545,3 +545,75 @@ fn widths_from_the_data_run_the_literal_kernels_ptx() {
         assert_eq!(stages[0].gpu_f32, literal.gpu_f32, "{src}: launch metadata");
     }
 }
+
+/// Inner products over many features (computed ahead for groups of rows
+/// by the executor) on every SIMD level, in f64 and f32, over several
+/// tiles and a row count that leaves a partial group, against sums
+/// written out here.
+#[test]
+fn long_inner_products_on_every_simd_level() {
+    let mut rng = common::rng("formula-long-dots", 0, 0);
+    let (m, n, d) = (37, 600, 100);
+    let x = common::rows(&mut rng, m, d, -0.3, 0.3);
+    let y = common::rows(&mut rng, n, d, -0.3, 0.3);
+    let b = common::rows(&mut rng, n, 1, -1.0, 1.0);
+    let sq = |i: usize, j: usize| (0..d).map(|c| (x[[i, c]] - y[[j, c]]).powi(2)).sum::<f64>();
+    let dot = |i: usize, j: usize| (0..d).map(|c| x[[i, c]] * y[[j, c]]).sum::<f64>();
+    let gauss: Vec<f64> = (0..m)
+        .map(|i| (0..n).map(|j| (-sq(i, j)).exp() * b[[j, 0]]).sum())
+        .collect();
+    let lse: Vec<f64> = (0..m)
+        .map(|i| {
+            let mx = (0..n).map(|j| -sq(i, j)).fold(f64::MIN, f64::max);
+            mx + (0..n).map(|j| (-sq(i, j) - mx).exp()).sum::<f64>().ln()
+        })
+        .collect();
+    let best: Vec<f64> = (0..m)
+        .map(|i| (0..n).map(|j| dot(i, j)).fold(f64::MIN, f64::max))
+        .collect();
+    let g = Formula::new("|x: Vi<_>, y: Vj<_>, b: Vj<1>| sum_j(exp(-sqdist(x, y)) * b)").unwrap();
+    let l = Formula::new("|x: Vi<D>, y: Vj<D>| logsumexp_j(-sqdist(x, y))").unwrap();
+    let p = Formula::new("|x: Vi<D>, y: Vj<D>| max_j((x | y))").unwrap();
+    let (x32, y32, b32) = (
+        x.mapv(|v| v as f32),
+        y.mapv(|v| v as f32),
+        b.mapv(|v| v as f32),
+    );
+    for level in common::levels() {
+        for (k, want) in [(&g, &gauss), (&l, &lse), (&p, &best)] {
+            let k = k.clone().simd(level);
+            let with_b = k.variables().len() == 3;
+            let got64 = if with_b {
+                k.call(&[&x, &y, &b])
+            } else {
+                k.call(&[&x, &y])
+            }
+            .unwrap()
+            .into_rows()
+            .unwrap();
+            let got32 = if with_b {
+                k.call(&[&x32, &y32, &b32])
+            } else {
+                k.call(&[&x32, &y32])
+            }
+            .unwrap()
+            .into_rows()
+            .unwrap();
+            let scale = want.iter().fold(1.0f64, |a, v| a.max(v.abs()));
+            for i in 0..m {
+                assert!(
+                    (got64[[i, 0]] - want[i]).abs() < 1e-11 * scale,
+                    "{level:?} f64 row {i}: {} vs {}",
+                    got64[[i, 0]],
+                    want[i]
+                );
+                assert!(
+                    (f64::from(got32[[i, 0]]) - want[i]).abs() < 2e-5 * scale,
+                    "{level:?} f32 row {i}: {} vs {}",
+                    got32[[i, 0]],
+                    want[i]
+                );
+            }
+        }
+    }
+}

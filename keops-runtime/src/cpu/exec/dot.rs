@@ -22,7 +22,11 @@ use crate::simd::Pack;
 /// The registers an instruction reads.
 fn sources(op: &Op) -> Vec<Reg> {
     match *op {
-        Op::Input { .. } | Op::Const { .. } | Op::LoopSum { .. } | Op::Dot { .. } => vec![],
+        Op::Input { .. }
+        | Op::Const { .. }
+        | Op::LoopSum { .. }
+        | Op::Dot { .. }
+        | Op::Pre { .. } => vec![],
         Op::BinNf { a, .. } | Op::Un { a, .. } => vec![a],
         Op::Bin { a, b, .. } => vec![a, b],
         Op::Tern { a, b, c, .. }
@@ -469,6 +473,158 @@ pub(super) fn run<P: Pack, const N: usize>(
         go!(|x, y| x - y, x - y);
     } else {
         go!(|x, y| x, y);
+    }
+}
+
+/// Rows per group whose long inner products are computed together.
+pub(super) const GROUP: usize = 4;
+
+/// The shortest inner product computed ahead for groups of rows: above
+/// this many features a tile's features no longer stay in L1 (256 indices
+/// by 33 features of f32 are 33 KiB), and reading them once per group of
+/// rows rather than once per row is what keeps the multiply-adds fed.
+pub(super) const AHEAD_MIN: u32 = 32;
+
+/// A long inner product computed ahead ([`Op::Pre`]): the pairs
+/// `Code::dots[first..first + len]` in form `form`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PreDot {
+    first: u32,
+    len: u32,
+    form: Form,
+}
+
+/// Turns the [`Op::Dot`] of at least [`AHEAD_MIN`] terms into
+/// [`Op::Pre`]: computed by [`precompute`] for groups of [`GROUP`] rows.
+pub(super) fn ahead(code: &mut Code) {
+    for op in &mut code.ops {
+        if let Op::Dot {
+            d,
+            first,
+            len,
+            sq,
+            adds,
+            neg,
+        } = *op
+        {
+            if len >= AHEAD_MIN {
+                let slot = code.pre.len() as u32;
+                code.pre.push(PreDot {
+                    first,
+                    len,
+                    form: Form { sq, adds, neg },
+                });
+                *op = Op::Pre { d, slot };
+            }
+        }
+    }
+}
+
+/// Where [`precompute`] reads and writes.
+pub(super) struct Ahead<'a, T> {
+    /// The outer features of the group's rows (the last row repeated
+    /// when the group is not full).
+    pub ofs: [&'a [T]; GROUP],
+    /// The inner features of the tile piece: feature `n` of index `j` at
+    /// `nf[n * stride + j]`.
+    pub nf: &'a [T],
+    pub stride: usize,
+    /// Indices in the piece.
+    pub len: usize,
+}
+
+/// Computes the long inner products of a group of rows for a tile piece:
+/// `GROUP` rows by `B` packs of indices at a time, each inner feature pack
+/// loaded once for the group (`GROUP * B` sums in registers), the terms in
+/// the order and roundings of [`run`].
+/// Row `g`, slot `s`, index `j` go to `out[(g * pre.len() + s) * out_stride
+/// + j]` (`out_stride >= len + B * LANES`).
+#[inline(always)]
+pub(super) fn precompute<P: Pack>(
+    pre: &[PreDot],
+    dots: &[(u32, u32)],
+    a: &Ahead<'_, P::Elem>,
+    out: &mut [P::Elem],
+    out_stride: usize,
+) {
+    for (s, pd) in pre.iter().enumerate() {
+        let pairs = &dots[pd.first as usize..(pd.first + pd.len) as usize];
+        let o = SlotOut {
+            out: &mut *out,
+            stride: out_stride,
+            at: s,
+            slots: pre.len(),
+        };
+        match (P::LANES >= 16, pd.form.sq) {
+            (true, true) => group_block::<P, 4, true>(pairs, pd.form, a, o),
+            (true, false) => group_block::<P, 4, false>(pairs, pd.form, a, o),
+            (false, true) => group_block::<P, 2, true>(pairs, pd.form, a, o),
+            (false, false) => group_block::<P, 2, false>(pairs, pd.form, a, o),
+        }
+    }
+}
+
+/// Where [`group_block`] writes: slot `at` of `slots` per row.
+struct SlotOut<'o, T> {
+    out: &'o mut [T],
+    stride: usize,
+    at: usize,
+    slots: usize,
+}
+
+/// Slot `s` of [`precompute`], `B` packs at a time, squared differences
+/// (`SQ`) or products.
+#[inline(always)]
+fn group_block<P: Pack, const B: usize, const SQ: bool>(
+    pairs: &[(u32, u32)],
+    form: Form,
+    a: &Ahead<'_, P::Elem>,
+    o: SlotOut<'_, P::Elem>,
+) {
+    let lanes = P::LANES;
+    // `fma(a0, b0, a1 * b1)` (`adds`) is term 1 first, then term 0.
+    let first = usize::from(form.adds && pairs.len() >= 2);
+    let order = |k: usize| if k <= first { first - k } else { k };
+    let mut j = 0;
+    while j < a.len {
+        let mut acc = [[P::splat(Default::default()); B]; GROUP];
+        term::<P, B, SQ, true>(&mut acc, a, pairs[order(0)], j);
+        for k in 1..pairs.len() {
+            term::<P, B, SQ, false>(&mut acc, a, pairs[order(k)], j);
+        }
+        for (g, acc) in acc.iter().enumerate() {
+            let row = (g * o.slots + o.at) * o.stride + j;
+            for (pk, &v) in acc.iter().enumerate() {
+                let v = if form.neg { -v } else { v };
+                v.store(&mut o.out[row + pk * lanes..]);
+            }
+        }
+        j += B * lanes;
+    }
+}
+
+/// Adds term `(o, n)` of the indices `j..j + B * LANES` to the group's sums
+/// (`FIRST`: sets them to it).
+#[inline(always)]
+fn term<P: Pack, const B: usize, const SQ: bool, const FIRST: bool>(
+    acc: &mut [[P; B]; GROUP],
+    a: &Ahead<'_, P::Elem>,
+    (o, n): (u32, u32),
+    j: usize,
+) {
+    let at = n as usize * a.stride + j;
+    let y: [P; B] = core::array::from_fn(|pk| P::load(&a.nf[at + pk * P::LANES..]));
+    for (g, acc) in acc.iter_mut().enumerate() {
+        let x = P::splat(a.ofs[g][o as usize]);
+        for pk in 0..B {
+            let (u, v) = if SQ {
+                let t = x - y[pk];
+                (t, t)
+            } else {
+                (x, y[pk])
+            };
+            acc[pk] = if FIRST { u * v } else { u.mul_add(v, acc[pk]) };
+        }
     }
 }
 

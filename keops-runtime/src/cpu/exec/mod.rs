@@ -125,6 +125,12 @@ enum Op {
         /// The sum negated (a `-` applied to it, folded in).
         neg: bool,
     },
+    /// The value of long inner product `slot` (`Code::pre`), computed for
+    /// a group of rows before the pair program runs (`dot::precompute`).
+    Pre {
+        d: Reg,
+        slot: u32,
+    },
 }
 
 /// A loop over the components of a vector (`keops_ir::lower::Loop`).
@@ -170,6 +176,9 @@ struct Code {
     elem_regs: Vec<Reg>,
     /// The feature pairs of the [`Op::Dot`] instructions.
     dots: Vec<(u32, u32)>,
+    /// The long inner products computed ahead for groups of rows
+    /// ([`Op::Pre`]).
+    pre: Vec<dot::PreDot>,
     nregs: usize,
 }
 
@@ -446,6 +455,10 @@ struct Env<'a, P: Pack> {
     j0: usize,
     row_hi: P,
     row_lo: P,
+    /// The row's long inner products ([`Op::Pre`]): slot `s` of pack `p` at
+    /// `pre[s * pre_stride + p * LANES]`.
+    pre: &'a [P::Elem],
+    pre_stride: usize,
     /// The SIMD level running (for [`HeavyJob`]).
     level: SimdLevel,
 }
@@ -517,6 +530,12 @@ fn run_ops<P: Pack, const N: usize>(
                 let pairs = &code.dots[first as usize..(first + len) as usize];
                 dot::run(regs, d, pairs, dot::Form { sq, adds, neg }, env, npk);
             }
+            Op::Pre { d, slot } => {
+                let at = slot as usize * env.pre_stride;
+                for (p, r) in regs[d as usize][..npk].iter_mut().enumerate() {
+                    *r = P::load(&env.pre[at + p * P::LANES..]);
+                }
+            }
             op => run_op(op, regs, env, 0, npk),
         }
     }
@@ -578,7 +597,9 @@ fn run_op<P: Pack, const N: usize>(
                 map3!(regs, d, c, a, b, npk, |x, y, z| ops::select(x, y, z))
             }
             Op::Fma { d, a, b, c } => map3!(regs, d, a, b, c, npk, |x, y, z| P::mul_add(x, y, z)),
-            Op::LoopSum { .. } | Op::Dot { .. } => unreachable!("a loop inside a loop body"),
+            Op::LoopSum { .. } | Op::Dot { .. } | Op::Pre { .. } => {
+                unreachable!("a loop inside a loop body")
+            }
         }
     }
 }
@@ -905,6 +926,7 @@ impl RtStage {
         };
         dot::fuse(&mut pair);
         dot::read_in_place(&mut pair);
+        dot::ahead(&mut pair);
         Ok(RtStage {
             info,
             param: all(&l.param)?,
@@ -964,8 +986,16 @@ fn with_one(prog: &ScalarProg) -> ScalarProg {
 #[inline(never)]
 fn run_scalar<T: Real>(code: &Code, env: &Env<'_, T>, regs: &mut [[T; 1]], out: &mut [T]) {
     code.run_all(regs, env, 1);
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = regs[code.output_reg(i) as usize][0];
+    // (Loop elements are the outputs in order: counted as they come, not
+    // with `output_reg`, which counts from the start for each.)
+    let mut elems = code.elem_regs.iter();
+    for (o, out) in out.iter_mut().zip(&code.outputs) {
+        let r = match *out {
+            Out::Reg(r) => r,
+            Out::Elem { .. } => *elems.next().expect("one register per loop element"),
+            Out::Nf(_) => unreachable!("a scalar phase reads no inner feature"),
+        };
+        *o = regs[r as usize][0];
     }
 }
 
@@ -981,6 +1011,8 @@ fn scalar_env<'a, T: Real>(raw: &'a [T], idx: &'a [usize], pf: &'a [T]) -> Env<'
         j0: 0,
         row_hi: T::default(),
         row_lo: T::default(),
+        pre: &[],
+        pre_stride: 0,
         level: SimdLevel::Scalar,
     }
 }
@@ -1117,6 +1149,20 @@ impl<'e, T: Real> BlockRows<'e, T> {
     /// starting at `j0` whose features start at `nf`.
     #[inline(always)]
     fn env<P: Pack<Elem = T>>(&self, q: usize, nf: &'e [T], j0: usize) -> Env<'e, P> {
+        self.env_pre(q, nf, j0, &[], 0)
+    }
+
+    /// [`BlockRows::env`] with the row's long inner products (`pre`, slots
+    /// `pre_stride` apart).
+    #[inline(always)]
+    fn env_pre<P: Pack<Elem = T>>(
+        &self,
+        q: usize,
+        nf: &'e [T],
+        j0: usize,
+        pre: &'e [T],
+        pre_stride: usize,
+    ) -> Env<'e, P> {
         let r = self.start + q;
         Env {
             raw: &[],
@@ -1129,6 +1175,8 @@ impl<'e, T: Real> BlockRows<'e, T> {
             j0,
             row_hi: P::splat(T::from_usize(r >> 16)),
             row_lo: P::splat(T::from_usize(r & 0xffff)),
+            pre,
+            pre_stride,
             level: self.level,
         }
     }
@@ -1217,6 +1265,10 @@ fn rt_block<T: Real, P: Pack<Elem = T>>(job: RtBlock<'_, '_, '_, T>) {
     let mut taus = vec![P::splat(T::INFINITY); if is_kmin { rows.len() * nout } else { 0 }];
     let mut regs = vec![[zero; NP]; code.nregs];
     let mut out = vec![zero; nout];
+    // Long inner products of a group of rows for a tile piece: room for the
+    // piece and a chunk past it (tail chunks are computed whole).
+    let pre_stride = tile + NP * lanes;
+    let mut pre = vec![T::default(); dot::GROUP * code.pre.len() * pre_stride];
     let block_rows = BlockRows {
         level,
         pf,
@@ -1260,6 +1312,22 @@ fn rt_block<T: Real, P: Pack<Elem = T>>(job: RtBlock<'_, '_, '_, T>) {
             }
             let tile_data = &ctx.soa[t * tile * nnf..];
             for q in 0..rows.len() {
+                // The long inner products of the group of rows starting here.
+                if !code.pre.is_empty() && q % dot::GROUP == 0 {
+                    let last = rows.len() - 1;
+                    let ofs = core::array::from_fn(|g| {
+                        let r = (q + g).min(last);
+                        &of[r * info.nof..(r + 1) * info.nof]
+                    });
+                    let ahead = dot::Ahead {
+                        ofs,
+                        nf: &tile_data[a - t0..],
+                        stride: tile,
+                        len: b - a,
+                    };
+                    dot::precompute::<P>(&code.pre, &code.dots, &ahead, &mut pre, pre_stride);
+                }
+                let pre_row = &pre[(q % dot::GROUP) * code.pre.len() * pre_stride..];
                 let env = block_rows.env::<P>(q, &[], 0);
                 run_inputs(&code.per_row, &mut regs, &env, NP);
                 let ls = &mut lane_states[q * acc_len..(q + 1) * acc_len];
@@ -1272,7 +1340,8 @@ fn rt_block<T: Real, P: Pack<Elem = T>>(job: RtBlock<'_, '_, '_, T>) {
                 while j < b {
                     let left = b - j;
                     let nf = tile_data.get(j - t0..).unwrap_or(&[]);
-                    let env = block_rows.env::<P>(q, nf, j);
+                    let pre = pre_row.get(j - a..).unwrap_or(&[]);
+                    let env = block_rows.env_pre::<P>(q, nf, j, pre, pre_stride);
                     // A chunk of NP packs; lanes past the piece's end (which
                     // read the next features or the padding) are discarded.
                     code.run_body(&mut regs, &env, NP);
