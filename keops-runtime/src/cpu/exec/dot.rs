@@ -522,9 +522,10 @@ pub(super) fn ahead(code: &mut Code) {
 
 /// Where [`precompute`] reads and writes.
 pub(super) struct Ahead<'a, T> {
-    /// The outer features of the group's rows (the last row repeated
-    /// when the group is not full).
-    pub ofs: [&'a [T]; GROUP],
+    /// The outer features of the group's rows, feature-major: feature `o`
+    /// of row `g` at `ofs[o * GROUP + g]` (the last row repeated when the
+    /// group is not full), so that one pointer serves the group.
+    pub ofs: &'a [T],
     /// The inner features of the tile piece: feature `n` of index `j` at
     /// `nf[n * stride + j]`.
     pub nf: &'a [T],
@@ -614,8 +615,9 @@ fn term<P: Pack, const B: usize, const SQ: bool, const FIRST: bool>(
 ) {
     let at = n as usize * a.stride + j;
     let y: [P; B] = core::array::from_fn(|pk| P::load(&a.nf[at + pk * P::LANES..]));
+    let xs = &a.ofs[o as usize * GROUP..][..GROUP];
     for (g, acc) in acc.iter_mut().enumerate() {
-        let x = P::splat(a.ofs[g][o as usize]);
+        let x = P::splat(xs[g]);
         for pk in 0..B {
             let (u, v) = if SQ {
                 let t = x - y[pk];

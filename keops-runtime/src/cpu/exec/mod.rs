@@ -179,6 +179,10 @@ struct Code {
     /// The long inner products computed ahead for groups of rows
     /// ([`Op::Pre`]).
     pre: Vec<dot::PreDot>,
+    /// Per output, the raw component it copies when it is nothing else
+    /// (the features of most outer and inner phases): read directly by
+    /// [`run_scalar`].
+    copies: Vec<Option<u32>>,
     nregs: usize,
 }
 
@@ -368,8 +372,37 @@ impl Code {
                 _ => code.outputs.push(Out::Reg(regs[o as usize])),
             }
         }
+        code.copies = code.outputs.iter().map(|o| code.copy_of(o)).collect();
         code.nregs = alloc.next as usize;
         Ok(code)
+    }
+
+    /// The raw component output `out` is a plain copy of, if it is one.
+    fn copy_of(&self, out: &Out) -> Option<u32> {
+        let raw = |op: &Op, reg: Reg, shift: bool| match *op {
+            Op::Input {
+                d,
+                src: Src::Raw(k),
+                shift: s,
+            } if d == reg && s == shift => Some(k),
+            _ => None,
+        };
+        match *out {
+            Out::Reg(r) => self
+                .per_call
+                .iter()
+                .chain(&self.per_row)
+                .chain(&self.ops)
+                .find_map(|op| raw(op, r, false)),
+            Out::Elem { l, k, o } => {
+                let lp = &self.loops[l as usize];
+                match (&lp.ops[..], lp.fused) {
+                    ([op], None) => raw(op, lp.outs[o as usize], true).map(|k0| k0 + k),
+                    _ => None,
+                }
+            }
+            Out::Nf(_) => None,
+        }
     }
 
     /// Files an instruction of the program by how often its value changes.
@@ -985,11 +1018,20 @@ fn with_one(prog: &ScalarProg) -> ScalarProg {
 /// level needs no target features).
 #[inline(never)]
 fn run_scalar<T: Real>(code: &Code, env: &Env<'_, T>, regs: &mut [[T; 1]], out: &mut [T]) {
-    code.run_all(regs, env, 1);
+    if code.copies.iter().any(Option::is_none) {
+        code.run_all(regs, env, 1);
+    }
     // (Loop elements are the outputs in order: counted as they come, not
     // with `output_reg`, which counts from the start for each.)
     let mut elems = code.elem_regs.iter();
-    for (o, out) in out.iter_mut().zip(&code.outputs) {
+    for ((o, out), copy) in out.iter_mut().zip(&code.outputs).zip(&code.copies) {
+        if let Some(k) = copy {
+            if matches!(out, Out::Elem { .. }) {
+                elems.next();
+            }
+            *o = env.raw[*k as usize];
+            continue;
+        }
         let r = match *out {
             Out::Reg(r) => r,
             Out::Elem { .. } => *elems.next().expect("one register per loop element"),
@@ -1269,6 +1311,14 @@ fn rt_block<T: Real, P: Pack<Elem = T>>(job: RtBlock<'_, '_, '_, T>) {
     // piece and a chunk past it (tail chunks are computed whole).
     let pre_stride = tile + NP * lanes;
     let mut pre = vec![T::default(); dot::GROUP * code.pre.len() * pre_stride];
+    let mut group_of = vec![
+        T::default();
+        if code.pre.is_empty() {
+            0
+        } else {
+            dot::GROUP * info.nof
+        }
+    ];
     let block_rows = BlockRows {
         level,
         pf,
@@ -1315,12 +1365,13 @@ fn rt_block<T: Real, P: Pack<Elem = T>>(job: RtBlock<'_, '_, '_, T>) {
                 // The long inner products of the group of rows starting here.
                 if !code.pre.is_empty() && q % dot::GROUP == 0 {
                     let last = rows.len() - 1;
-                    let ofs = core::array::from_fn(|g| {
-                        let r = (q + g).min(last);
-                        &of[r * info.nof..(r + 1) * info.nof]
-                    });
+                    for (o, x) in group_of.chunks_exact_mut(dot::GROUP).enumerate() {
+                        for (g, x) in x.iter_mut().enumerate() {
+                            *x = of[(q + g).min(last) * info.nof + o];
+                        }
+                    }
                     let ahead = dot::Ahead {
-                        ofs,
+                        ofs: &group_of,
                         nf: &tile_data[a - t0..],
                         stride: tile,
                         len: b - a,
