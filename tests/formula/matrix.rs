@@ -7,6 +7,7 @@
 // Users write `&[g]` for a parameter, as for the fixed-width matrices.
 #![allow(clippy::needless_borrows_for_generic_args)]
 
+use super::common;
 use keops::formula::Input;
 use keops::prelude::*;
 use keops::{Real, Scalar};
@@ -14,7 +15,6 @@ use keops_compiler::eval::{eval_program, RefValue};
 use keops_compiler::ir::Cat;
 use keops_compiler::stage::Family;
 
-mod common;
 
 /// An input of a matrix formula, in f64.
 #[derive(Clone)]
