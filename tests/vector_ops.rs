@@ -76,3 +76,43 @@ check!(vector_argmax_argmin, |x: Vi<4>, y: Vj<4>| sum_j(
     argmax(x - y) + (x * y).argmin() + (x + y).argmax(2)
 ));
 check!(large_dim, |x: Vi<64>, y: Vj<64>| sum_j(exp(-sqdist(x, y) / 64.0)); sizes = vec![(0, 3), (3, 0), (7, 13), (300, 301)]);
+
+/// `cat(..., dim = -1)` (torch's spelling, `axis` pykeops') concatenates
+/// the features; another axis, or another keyword, is an error at its
+/// position, not an extra operand.
+#[test]
+fn cat_with_a_dim_keyword() -> keops::Result<()> {
+    use keops::prelude::*;
+    let k = keops!(|x: Vi<2>, y: Vj<3>| sum_j(cat(x, y, dim = -1) + cat([y, x], axis = -1)));
+    let x = Array2::from_shape_fn((4, 2), |(i, c)| (i * 2 + c) as f64);
+    let y = Array2::from_shape_fn((3, 3), |(j, c)| (j * 3 + c) as f64 * 0.5);
+    let out = k.call(&x, &y)?;
+    assert_eq!(out.dim(), (4, 5));
+    for i in 0..4 {
+        // [x_i, y_j] + [y_j, x_i], summed over the 3 j.
+        let row: Vec<f64> = (0..5)
+            .map(|c| {
+                (0..3)
+                    .map(|j| {
+                        let a = if c < 2 { x[[i, c]] } else { y[[j, c - 2]] };
+                        let b = if c < 3 { y[[j, c]] } else { x[[i, c - 3]] };
+                        a + b
+                    })
+                    .sum()
+            })
+            .collect();
+        for c in 0..5 {
+            assert_eq!(out[[i, c]], row[c], "row {i}, column {c}");
+        }
+    }
+    for (src, bad) in [
+        ("|x: Vi<2>, y: Vj<3>| sum_j(cat(x, y, dim = 0))", "0"),
+        ("|x: Vi<2>, y: Vj<3>| sum_j(cat(x, y, side = -1))", "side"),
+    ] {
+        match Formula::new(src) {
+            Err(Error::Formula { at, .. }) => assert_eq!(&src[at], bad, "{src}"),
+            other => panic!("{src}: {other:?}"),
+        }
+    }
+    Ok(())
+}

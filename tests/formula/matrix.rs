@@ -15,7 +15,6 @@ use keops_compiler::eval::{eval_program, RefValue};
 use keops_compiler::ir::Cat;
 use keops_compiler::stage::Family;
 
-
 /// An input of a matrix formula, in f64.
 #[derive(Clone)]
 enum In {

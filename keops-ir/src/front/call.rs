@@ -350,13 +350,39 @@ impl Front {
                 Some(self.g.one_hot(x, d as u32))
             }
             "concat" | "cat" | "concatenate" => {
-                let items: Vec<&Ast> = if args.len() == 1 {
-                    match &args[0].value {
+                // `dim = -1` / `axis = -1` (torch's and pykeops' spelling):
+                // the features, the only axis a formula concatenates.
+                for a in args {
+                    let Some((kw, kspan)) = &a.keyword else {
+                        continue;
+                    };
+                    if kw != "dim" && kw != "axis" {
+                        self.err(
+                            *kspan,
+                            format!("`{lower}` takes no keyword `{kw}` (only `dim = -1` or `axis = -1`)"),
+                        );
+                        return None;
+                    }
+                    let d = self.int_arg(&a.value, &format!("`{kw}`"))?;
+                    if d != -1 && d != 2 {
+                        self.err(
+                            a.value.span(),
+                            format!(
+                                "`{lower}` concatenates the features of each pair (`{kw} = -1`, the last axis of an (M, N, D) LazyTensor); `{kw} = {d}` would concatenate points, which a formula cannot"
+                            ),
+                        );
+                        return None;
+                    }
+                }
+                let positional: Vec<&crate::ast::Arg> =
+                    args.iter().filter(|a| a.keyword.is_none()).collect();
+                let items: Vec<&Ast> = if positional.len() == 1 {
+                    match &positional[0].value {
                         Ast::List(items, _) => items.iter().collect(),
                         other => vec![other],
                     }
                 } else {
-                    args.iter().map(|a| &a.value).collect()
+                    positional.iter().map(|a| &a.value).collect()
                 };
                 if lower == "concat" && items.len() != 2 {
                     self.err(
