@@ -335,7 +335,11 @@ fn parameters_with_a_value_per_problem_on(be: Backend) {
     assert_close(&o32, &want, 1e-5, "forward f32");
 
     // Errors: without the batch's ranges, or on another batch.
-    let e = k.dense().call(&xf, &yf, &gp, &sp).unwrap_err().to_string();
+    let e = k
+        .without_ranges()
+        .call(&xf, &yf, &gp, &sp)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("`g` has 6 values") && e.contains("batch"), "{e}");
     let other = Batch::new(&[3], 2 * m, 2 * n).unwrap();
     let e = k

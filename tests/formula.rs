@@ -9,6 +9,7 @@ use keops_compiler::eval::{eval_program, RefValue};
 use keops_compiler::stage::Family;
 
 mod common;
+#[path = "formula/matrix.rs"]
 mod matrix;
 
 /// The reference value of `src` (our syntax, every width resolved from

@@ -714,3 +714,72 @@ fn faer_conjugate_gradient_on_a_bound_matrix() {
         }
     }
 }
+
+/// `to_dense()` materialises K: the CPU tiles (f64, f32, f64 accumulation),
+/// the transpose, the simulated GPU and ranges (by products with the
+/// identity), and a clear error past `MAX_DENSE` entries.
+#[test]
+fn to_dense_gives_the_matrix() -> keops::Result<()> {
+    let mut r = rng(71);
+    let k = keops!(|x: Vi<3>, y: Vj<3>, g: Pm<1>| exp(-g * sqdist(x, y)));
+    let (x, y) = (
+        rand_rows(&mut r, 300, 3, -1.0, 1.0),
+        rand_rows(&mut r, 270, 3, -1.0, 1.0),
+    );
+    let g = 0.7;
+    let want = dense(&x, &y, gauss(g));
+    let close = |got: &Array2<f64>, want: &Array2<f64>, tol: f64, what: &str| {
+        assert_eq!(got.dim(), want.dim(), "{what}");
+        for (a, b) in got.iter().zip(want) {
+            assert!((a - b).abs() <= tol, "{what}: {a} vs {b}");
+        }
+    };
+    let m = k.bind(&x, &y, &[g])?;
+    close(&m.to_dense()?, &want, 1e-14, "CPU");
+    close(&m.t().to_dense()?, &want.t().to_owned(), 1e-14, "transpose");
+    let sim = k.backend(Backend::Simulator).bind(&x, &y, &[g])?;
+    close(&sim.to_dense()?, &want, 1e-14, "simulator");
+    let (x32, y32) = (to32(&x), to32(&y));
+    let m32 = k.bind(&x32, &y32, &[g as f32])?;
+    close(&to64(&m32.to_dense()?), &want, 1e-6, "f32");
+    let acc = k.f64_accumulation(true).bind(&x32, &y32, &[g as f32])?;
+    let want32 = dense(&to64(&x32), &to64(&y32), gauss(f64::from(g as f32)));
+    close(
+        &to64(&acc.to_dense()?),
+        &want32,
+        1e-7,
+        "f32 with f64 accumulation",
+    );
+    // Rows 0..150 see columns 0..100, rows 150..300 columns 100..270.
+    let ranges = Ranges::new(
+        &[[0, 150], [150, 300]],
+        &[1, 2],
+        &[[0, 100], [100, 270]],
+        &[[0, 100], [100, 270]],
+        &[1, 2],
+        &[[0, 150], [150, 300]],
+    )?;
+    let masked = Array2::from_shape_fn(want.dim(), |(i, j)| {
+        if (i < 150) == (j < 100) {
+            want[[i, j]]
+        } else {
+            0.0
+        }
+    });
+    close(
+        &k.ranges(&ranges).bind(&x, &y, &[g])?.to_dense()?,
+        &masked,
+        1e-14,
+        "ranges",
+    );
+    // 20000 x 10000 entries: refused before anything is computed.
+    let (bx, by) = (
+        Array2::<f32>::zeros((20_000, 3)),
+        Array2::<f32>::zeros((10_000, 3)),
+    );
+    match k.bind(&bx, &by, &[1.0])?.to_dense() {
+        Err(Error::TooLarge(msg)) => assert!(msg.contains("20000 x 10000"), "{msg}"),
+        other => panic!("{:?}", other.map(|a| a.dim())),
+    }
+    Ok(())
+}

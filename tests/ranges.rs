@@ -238,12 +238,12 @@ fn gauss_sum_over_j_every_level_scheme_and_thread_count() {
     );
     assert_close(&f64s(&o), &want32, 1e-6, "f64 accumulation");
     // Rows in no block (301..450) and the block without j-range (37..40)
-    // are exactly 0; `.dense()` gives the full reduction back.
+    // are exactly 0; `.without_ranges()` gives the full reduction back.
     for i in (301..450).chain(37..40) {
         assert!(o.row(i).iter().all(|&v| v == 0.0), "row {i}");
     }
     let full = vec![vec![true; N]; M];
-    let o = k.dense().call(&x, &y, &b, &[2.0]).unwrap();
+    let o = k.without_ranges().call(&x, &y, &b, &[2.0]).unwrap();
     assert_close(&o, &gauss_ref(&x, &y, &b, 2.0, &full), 1e-12, "dense");
     // The GPU back ends on the same ranges (long spans over many tiles).
     for (name, be, block) in gpu_backends() {

@@ -98,10 +98,20 @@ pub trait Kernel: Copy + Sized {
     }
 
     /// Removes the block-sparse ranges: the next calls reduce over every pair.
-    fn dense(self) -> Self {
+    fn without_ranges(self) -> Self {
         let mut o = self.options();
         o.ranges = None;
         self.with_options(o)
+    }
+
+    /// The former name of [`Kernel::without_ranges`] (KeOps users expect
+    /// `.dense()` to give the matrix: that is
+    /// [`BoundMatrix::to_dense`](crate::matrix::BoundMatrix::to_dense)).
+    #[deprecated(
+        note = "renamed `without_ranges`; the dense matrix itself is `BoundMatrix::to_dense`"
+    )]
+    fn dense(self) -> Self {
+        self.without_ranges()
     }
 
     /// Caps the SIMD instruction set used on the CPU (for testing and

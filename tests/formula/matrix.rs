@@ -455,3 +455,28 @@ fn bad_matrices_and_inputs_are_errors() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn run_time_matrices_to_dense() -> keops::Result<()> {
+    let mut rng = common::rng("formula-matrix-dense", 0, 0);
+    let src = "|x: Vi<_>, y: Vj<_>, g: Pm<1>| exp(-g * sqdist(x, y))";
+    let x = common::rows(&mut rng, 40, 5, -1.0, 1.0);
+    let y = common::rows(&mut rng, 300, 5, -1.0, 1.0);
+    let g = vec![0.9];
+    let want = dense(
+        src,
+        &[
+            In::Rows(x.clone()),
+            In::Rows(y.clone()),
+            In::Param(g.clone()),
+        ],
+    );
+    let m = Formula::new(src)?.bind(&[&x, &y, &g])?;
+    assert_close(&m.to_dense()?, &want, 1e-14, "K");
+    assert_close(&m.t().to_dense()?, &want.t().to_owned(), 1e-14, "K^T");
+    // The macro's matrix with widths from the data, kept and used.
+    let k = keops!(|x: Vi<_>, y: Vj<_>, g: Pm<1>| exp(-g * sqdist(x, y)));
+    let mk = k.bind(&x, &y, &[g[0]])?;
+    assert_close(&mk.to_dense()?, &want, 1e-14, "keops! with Vi<_>");
+    Ok(())
+}

@@ -324,6 +324,12 @@ impl Formula {
         self
     }
 
+    /// Removes the block-sparse ranges.
+    pub fn without_ranges(mut self) -> Self {
+        self.opts.ranges = None;
+        self
+    }
+
     /// Computes and accumulates in f64 for f32 data (results rounded to
     /// f32 at the end).
     pub fn f64_accumulation(mut self, on: bool) -> Self {

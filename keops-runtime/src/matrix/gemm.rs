@@ -124,6 +124,38 @@ pub fn tiled<S: CpuStage, T: Real>(
     n: usize,
     v: ArrayView2<'_, T>,
 ) -> Result<Array2<T>> {
+    if v.nrows() != n {
+        return Err(Error::Internal(format!("{}: bad arguments", S::INFO.name)));
+    }
+    run::<S, T>(opts, args, m, n, Sink::Product(v))
+}
+
+/// The M × N matrix `K` of the sum stage `S` itself, by the same tiles.
+pub fn dense<S: CpuStage, T: Real>(
+    opts: &Options,
+    args: &[&Val<'_, T>],
+    m: usize,
+    n: usize,
+) -> Result<Array2<T>> {
+    run::<S, T>(opts, args, m, n, Sink::Dense)
+}
+
+/// What is done with each tile of K values.
+#[derive(Clone, Copy)]
+enum Sink<'v, T> {
+    /// Multiplied with the tile's rows of V (GEMM).
+    Product(ArrayView2<'v, T>),
+    /// Copied into the dense matrix.
+    Dense,
+}
+
+fn run<S: CpuStage, T: Real>(
+    opts: &Options,
+    args: &[&Val<'_, T>],
+    m: usize,
+    n: usize,
+    sink: Sink<'_, T>,
+) -> Result<Array2<T>> {
     let info = S::INFO;
     if info.red != Red::Sum || info.fdim != 1 || <S::Out<T> as Buf<T>>::LEN != 2 {
         return Err(Error::Internal(format!(
@@ -131,7 +163,7 @@ pub fn tiled<S: CpuStage, T: Real>(
             info.name
         )));
     }
-    if args.len() != info.vars.len() || v.nrows() != n {
+    if args.len() != info.vars.len() {
         return Err(Error::Internal(format!("{}: bad arguments", info.name)));
     }
     let mut a = Args {
@@ -171,7 +203,7 @@ pub fn tiled<S: CpuStage, T: Real>(
         Some(l) => l.min(simd::best_level()),
         None => simd::best_level(),
     };
-    let run = || run_tiled::<S, T>(opts, &a, m, n, v, level);
+    let run = || run_tiled::<S, T>(opts, &a, m, n, sink, level);
     crate::threads::install(opts.threads, run)?
 }
 
@@ -180,11 +212,14 @@ fn run_tiled<S: CpuStage, T: Real>(
     a: &Args<'_, T>,
     m: usize,
     n: usize,
-    v: ArrayView2<'_, T>,
+    sink: Sink<'_, T>,
     level: simd::SimdLevel,
 ) -> Result<Array2<T>> {
     let info = S::INFO;
-    let w = v.ncols();
+    let w = match sink {
+        Sink::Product(v) => v.ncols(),
+        Sink::Dense => n,
+    };
     let mut raw_p = S::RawP::<T>::splat(T::default());
     for (off, data) in &a.param {
         raw_p.as_mut_slice()[*off..*off + data.len()].copy_from_slice(data);
@@ -219,8 +254,7 @@ fn run_tiled<S: CpuStage, T: Real>(
     while rb > 16 && m.div_ceil(rb) < 4 * threads {
         rb /= 2;
     }
-    let direct = opts.sum_scheme == SumScheme::Direct;
-    let (rsb, csb) = (v.strides()[0], v.strides()[1]);
+    let direct = opts.sum_scheme == SumScheme::Direct || matches!(sink, Sink::Dense);
     let mut out = vec![T::default(); m * w];
     out.par_chunks_mut(rb * w).enumerate().for_each(|(b, ob)| {
         let r0 = b * rb;
@@ -249,6 +283,16 @@ fn run_tiled<S: CpuStage, T: Real>(
                 kt: &mut kt,
             };
             simd::dispatch_at(level, job).expect("supported level");
+            let v = match sink {
+                Sink::Product(v) => v,
+                Sink::Dense => {
+                    for (r, row) in ob.chunks_mut(w).enumerate() {
+                        row[t0..t0 + len].copy_from_slice(&kt[r * TILE..r * TILE + len]);
+                    }
+                    continue;
+                }
+            };
+            let (rsb, csb) = (v.strides()[0], v.strides()[1]);
             // SAFETY: `kt` is nr × len with row stride TILE; the rows
             // t0..t0 + len of `v` exist (len <= n - t0) with its
             // strides; `ob` and `part` are nr × w, contiguous.

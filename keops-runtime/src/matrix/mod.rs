@@ -184,6 +184,43 @@ pub trait MatrixEngine: Clone {
         u: ArrayView2<'_, T>,
         v: ArrayView2<'_, T>,
     ) -> Result<Vec<Gradient<T>>>;
+
+    /// The m × n matrix K itself (by default, `K` times blocks of columns
+    /// of the identity: correct on every back end and with ranges, at the
+    /// cost of the products).
+    fn dense<T: Real + crate::scalar::Scalar<Compute = T>>(
+        &self,
+        inputs: &[Val<'_, T>],
+        mn: (usize, usize),
+    ) -> Result<Array2<T>> {
+        dense_by_products(self, inputs, mn)
+    }
+}
+
+/// The largest matrix [`BoundMatrix::to_dense`] materialises: 2^27
+/// entries (512 MiB of f32, 1 GiB of f64).
+pub const MAX_DENSE: usize = 1 << 27;
+
+/// Columns of the identity per product in [`dense_by_products`].
+const DENSE_BLOCK: usize = 256;
+
+/// K as `K I`, the identity in blocks of [`DENSE_BLOCK`] columns.
+fn dense_by_products<E: MatrixEngine, T: Real + crate::scalar::Scalar<Compute = T>>(
+    engine: &E,
+    inputs: &[Val<'_, T>],
+    (m, n): (usize, usize),
+) -> Result<Array2<T>> {
+    let mut out = Array2::from_elem((m, n), T::default());
+    for c0 in (0..n).step_by(DENSE_BLOCK) {
+        let cw = DENSE_BLOCK.min(n - c0);
+        let mut e = Array2::from_elem((n, cw), T::default());
+        for k in 0..cw {
+            e[[c0 + k, k]] = T::from_f64(1.0);
+        }
+        let r = engine.product(inputs, (m, n), e.view(), Cat::J, CpuPath::Auto)?;
+        out.slice_mut(s![.., c0..c0 + cw]).assign(&r);
+    }
+    Ok(out)
 }
 
 impl<K: MatrixKernel> MatrixEngine for K {
@@ -242,6 +279,36 @@ impl<K: MatrixKernel> MatrixEngine for K {
             add_gradients(&mut total, g)?;
         }
         total.ok_or_else(|| Error::Internal("no gradient chunk".into()))
+    }
+
+    fn dense<T: Real + crate::scalar::Scalar<Compute = T>>(
+        &self,
+        inputs: &[Val<'_, T>],
+        (m, n): (usize, usize),
+    ) -> Result<Array2<T>> {
+        let opts = Kernel::options(self);
+        // The tiles of K of the CPU products, copied out (block-sparse
+        // ranges and the GPU back ends: by products).
+        if opts.backend != Backend::Cpu
+            || opts.ranges.is_some()
+            || !K::TileJ::INFO.dot_of.is_empty()
+        {
+            return dense_by_products(self, inputs, (m, n));
+        }
+        let args: Vec<&Val<'_, T>> = inputs.iter().collect();
+        if opts.f64_accumulation.is_some() && T::BYTES == 4 {
+            let conv: Vec<Val<'static, f64>> = args
+                .iter()
+                .map(|a| crate::f64acc::to_f64(a))
+                .collect::<Result<_>>()?;
+            let refs: Vec<&Val<'_, f64>> = conv.iter().collect();
+            let o = Options {
+                f64_accumulation: None,
+                ..opts
+            };
+            return Ok(gemm::dense::<K::TileJ, f64>(&o, &refs, m, n)?.mapv(T::from_f64));
+        }
+        gemm::dense::<K::TileJ, T>(&opts, &args, m, n)
     }
 }
 
@@ -610,6 +677,29 @@ where
                 .grad_inner::<T>(&self.inputs, zu.view(), zv.view());
         }
         self.kernel.grad_inner::<T>(&self.inputs, u, v)
+    }
+
+    /// The matrix itself, `(rows, columns)` as [`BoundMatrix::shape`]
+    /// (KeOps users' `.dense()`): every entry of K computed and stored.
+    /// Past [`MAX_DENSE`] entries, [`Error::TooLarge`]. On the CPU without
+    /// ranges, a `keops!` matrix's tiles of K are copied out (one
+    /// evaluation per entry); otherwise (GPU back ends, ranges, run-time
+    /// formulas) K is `K I`, products with blocks of 256 columns of the
+    /// identity, which costs about N / 256 products. Entries outside the
+    /// kept blocks of ranges are 0.
+    pub fn to_dense(&self) -> Result<Array2<T>> {
+        let (rows, cols) = self.shape();
+        if rows.checked_mul(cols).is_none_or(|e| e > MAX_DENSE) {
+            return Err(Error::TooLarge(format!(
+                "a dense {rows} x {cols} matrix: more than MAX_DENSE = {MAX_DENSE} entries; use `matmul` (the matrix is never stored)"
+            )));
+        }
+        let k = self.kernel.dense(&self.inputs, (self.m, self.n))?;
+        Ok(if self.transposed {
+            k.reversed_axes().as_standard_layout().into_owned()
+        } else {
+            k
+        })
     }
 
     /// Solves `(alpha I + K) a = b` by conjugate gradient (as KeOps'
