@@ -94,7 +94,7 @@ pub(crate) fn init_row(info: &StageInfo, row: &mut [f64]) {
 /// One online log-sum-exp step on `(m, s)` with value `f` and weight `w`,
 /// using a single exponential: `e = exp(-|f - m|)`.
 #[inline(always)]
-fn lse_step<P: Pack>(m: &mut P, sums: &mut [(&mut P, P)], f: P) {
+pub(crate) fn lse_step<P: Pack>(m: &mut P, sums: &mut [(&mut P, P)], f: P) {
     let gt = f.cmp_gt(*m);
     let e = crate::ops::exp(P::select(gt, *m - f, f - *m));
     // A -inf value (empty or masked lane) changes nothing: exp(-inf - m) = 0

@@ -1224,6 +1224,11 @@ impl<'e, T: Real> BlockRows<'e, T> {
     }
 }
 
+/// Independent log-sum-exp states per lane over the whole chunks of a tile
+/// piece (see `rt_block`): the chunk's 8 updates are then 4 short chains of
+/// exponentials rather than one long one.
+const PARTS: usize = 4;
+
 /// Where the pair loop reads an output of the pair program.
 #[derive(Clone, Copy, Debug)]
 enum Pick {
@@ -1277,6 +1282,8 @@ fn rt_block<T: Real, P: Pack<Elem = T>>(job: RtBlock<'_, '_, '_, T>) {
     let (is_sum, is_kmin) = (kind == reduce::KIND_SUM, kind == reduce::KIND_KMIN);
     let block_sum = is_sum && ctx.block_flush;
     let fused_sum = is_sum && !ctx.kahan;
+    let lse1 = kind == reduce::KIND_LSE && info.fdim == 1;
+    let one = P::splat(T::from_f64(1.0));
 
     // Outer features and indices of the rows.
     let mut of = vec![T::default(); rows.len() * info.nof];
@@ -1387,6 +1394,11 @@ fn rt_block<T: Real, P: Pack<Elem = T>>(job: RtBlock<'_, '_, '_, T>) {
                 } else {
                     &[][..]
                 };
+                // Log-sum-exp of one component over whole chunks: four
+                // independent states per lane (packs p mod 4), so that the
+                // chunk's updates are not one chain of exponentials; merged
+                // into the lane state after the piece.
+                let mut lse_parts = [(P::splat(T::NEG_INFINITY), zero); PARTS];
                 let mut j = a;
                 while j < b {
                     let left = b - j;
@@ -1410,6 +1422,14 @@ fn rt_block<T: Real, P: Pack<Elem = T>>(job: RtBlock<'_, '_, '_, T>) {
                         j += NP * lanes;
                         continue;
                     }
+                    if lse1 && left >= NP * lanes {
+                        for p in 0..NP {
+                            let (m, s) = &mut lse_parts[p % PARTS];
+                            reduce::lse_step(m, &mut [(s, one)], outs[0].pack(&regs, nf, p));
+                        }
+                        j += NP * lanes;
+                        continue;
+                    }
                     for p in 0..NP {
                         let jp = j + p * lanes;
                         if jp >= b {
@@ -1423,6 +1443,12 @@ fn rt_block<T: Real, P: Pack<Elem = T>>(job: RtBlock<'_, '_, '_, T>) {
                         update::<P>(kind, info, ctx.kahan, ls, &out, jl, mask, tau);
                     }
                     j += (NP * lanes).min(left);
+                }
+                if lse1 {
+                    let (m, rest) = ls.split_at_mut(1);
+                    for (pm, ps) in lse_parts {
+                        reduce::lse_step(&mut m[0], &mut [(&mut rest[0], ps)], pm);
+                    }
                 }
                 if tile_flush {
                     reduce::flush(info, ls, &mut states[q * acc_len..(q + 1) * acc_len], base);
