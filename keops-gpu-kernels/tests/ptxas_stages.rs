@@ -2,8 +2,8 @@
 //!
 //! - every stage module (f32 and f64) that the `keops!` invocations of the
 //!   workspace's test files emit (forward and gradient stages, as the macro
-//!   would) assembles without warnings for sm_90 (and sm_80 too with
-//!   `KEOPS_PTXAS_ARCHS=sm_80,sm_90`, as CI runs it: see `sweep_archs`);
+//!   would) assembles without warnings for sm_90 (or the architectures of
+//!   `KEOPS_PTXAS_ARCHS`: CI runs it again with `sm_80`, see `sweep_archs`);
 //!   registers and spills are printed;
 //! - the small Gaussian kernel, and k-NN and Gaussian kernels in D = 64 and
 //!   D = 256, do not spill (sm_80).
@@ -233,7 +233,7 @@ fn ptxas_or_skip() -> Option<std::path::PathBuf> {
 const MAX_MODULE_BYTES: usize = 1 << 20;
 
 /// The architectures of `every_test_formula_assembles`: `KEOPS_PTXAS_ARCHS`
-/// (comma-separated; CI sets `sm_80,sm_90`), else sm_90 alone. Every
+/// (comma-separated; CI's second sweep sets `sm_80`), else sm_90 alone. Every
 /// module declares `.target sm_80`, and ptxas checks each instruction
 /// against that target whatever the `-arch`, so one architecture proves
 /// that every module assembles; a second one adds its register report (the
