@@ -163,23 +163,22 @@ impl Formula {
         inputs: &[&'a dyn Input<T>],
     ) -> Result<BoundMatrix<'a, T, MatrixFormula>> {
         self.bindable(inputs.len())?;
-        let def = self.widths(inputs)?;
-        let stage = keops_ir::matrix::check(&def).map_err(|e| self.front_error(&e))?;
+        // Each input at its own width: `__bind_values` checks the widths.
         let mut vals = Vec::with_capacity(inputs.len());
-        for (v, &a) in stage.vars.iter().zip(inputs) {
-            let val = <dyn Input<T>>::value(a, intern(&v.name), v.cat, v.kind, v.dim as usize)?;
-            // Parameters are small: owned, so that a temporary may be passed.
-            vals.push(if v.cat == Cat::P {
-                val.into_static()?
+        for (p, &a) in self.def.params.iter().zip(inputs) {
+            let name = intern(&p.name);
+            vals.push(if p.cat == Cat::P {
+                Self::__param_input(&a, name)?
             } else {
-                val
+                <dyn Input<T>>::value(a, name, p.cat, VarKind::Real, a.width())?
             });
         }
-        self.bind_values(vals)
+        self.__bind_values(vals)
     }
 
-    /// [`Formula::bind`] for inputs already converted (the `keops!`
-    /// matrices with widths read from the data).
+    /// [`Formula::bind`] for inputs already converted, each at its own
+    /// width (the `keops!` matrices with widths read from the data): the
+    /// widths are checked against the formula's, and the formula at them.
     #[doc(hidden)]
     pub fn __bind_values<'a, T: Real + Scalar<Compute = T>>(
         &self,
@@ -189,25 +188,16 @@ impl Formula {
         let refs: Vec<&dyn Input<T>> = vals.iter().map(|v| v as &dyn Input<T>).collect();
         let def = self.widths(&refs)?;
         let stage = keops_ir::matrix::check(&def).map_err(|e| self.front_error(&e))?;
+        // The inputs' checks (kind, columns, length) at the formula's widths.
         for (v, val) in stage.vars.iter().zip(&vals) {
-            let (dim, found) = (v.dim as usize, Input::width(val));
-            if found != dim {
-                return Err(if v.cat == Cat::P {
-                    Error::ParamLength {
-                        var: v.name.clone(),
-                        expected: dim,
-                        found,
-                    }
-                } else {
-                    Error::Columns {
-                        var: v.name.clone(),
-                        expected: dim,
-                        found,
-                    }
-                });
-            }
+            Input::value(val, intern(&v.name), v.cat, v.kind, v.dim as usize)?;
         }
-        self.bind_values(vals)
+        let cats: Vec<(Cat, &Val<'_, T>)> =
+            self.def.params.iter().map(|p| p.cat).zip(&vals).collect();
+        let rows = RowCounts::of(&cats)?;
+        let (m, n) = (rows.i.unwrap_or(0), rows.j.unwrap_or(0));
+        let engine = MatrixFormula::new(self).with_options(self.options());
+        Ok(BoundMatrix::new(engine, vals, m, n))
     }
 
     /// A `Vi`/`Vj` argument of a `keops!` matrix with widths from the data.
@@ -243,17 +233,5 @@ impl Formula {
             return Err(self.arity(given));
         }
         Ok(())
-    }
-
-    fn bind_values<'a, T: Real + Scalar<Compute = T>>(
-        &self,
-        vals: Vec<Val<'a, T>>,
-    ) -> Result<BoundMatrix<'a, T, MatrixFormula>> {
-        let cats: Vec<(Cat, &Val<'_, T>)> =
-            self.def.params.iter().map(|p| p.cat).zip(&vals).collect();
-        let rows = RowCounts::of(&cats)?;
-        let (m, n) = (rows.i.unwrap_or(0), rows.j.unwrap_or(0));
-        let engine = MatrixFormula::new(self).with_options(self.options());
-        Ok(BoundMatrix::new(engine, vals, m, n))
     }
 }
