@@ -116,7 +116,8 @@ unsafe fn gemm_raw<T: Real>(
 }
 
 /// `out (m × W) = K (m × n) · v (n × W)` where `K` is the formula of the sum
-/// stage `S` (dimension 1; outer rows `m`, reduced index `n`).
+/// stage `S` (dimension 1; outer rows `m`, reduced index `n`). With f64
+/// accumulation in `opts`, f32 data is computed in f64.
 pub fn tiled<S: CpuStage, T: Real>(
     opts: &Options,
     args: &[&Val<'_, T>],
@@ -165,6 +166,27 @@ fn run<S: CpuStage, T: Real>(
     }
     if args.len() != info.vars.len() {
         return Err(Error::Internal(format!("{}: bad arguments", info.name)));
+    }
+    if opts.f64_accumulation.is_some() && T::BYTES == 4 {
+        // f32 data computed and accumulated in f64, rounded at the end.
+        let conv: Vec<Val<'static, f64>> = args
+            .iter()
+            .map(|a| crate::f64acc::to_f64(a))
+            .collect::<Result<_>>()?;
+        let refs: Vec<&Val<'_, f64>> = conv.iter().collect();
+        let o = Options {
+            f64_accumulation: None,
+            ..*opts
+        };
+        let v64;
+        let sink64 = match sink {
+            Sink::Product(v) => {
+                v64 = v.mapv(|x| x.to_f64());
+                Sink::Product(v64.view())
+            }
+            Sink::Dense => Sink::Dense,
+        };
+        return Ok(run::<S, f64>(&o, &refs, m, n, sink64)?.mapv(T::from_f64));
     }
     let mut a = Args {
         outer: vec![],

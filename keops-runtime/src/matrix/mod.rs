@@ -296,18 +296,6 @@ impl<K: MatrixKernel> MatrixEngine for K {
             return dense_by_products(self, inputs, (m, n));
         }
         let args: Vec<&Val<'_, T>> = inputs.iter().collect();
-        if opts.f64_accumulation.is_some() && T::BYTES == 4 {
-            let conv: Vec<Val<'static, f64>> = args
-                .iter()
-                .map(|a| crate::f64acc::to_f64(a))
-                .collect::<Result<_>>()?;
-            let refs: Vec<&Val<'_, f64>> = conv.iter().collect();
-            let o = Options {
-                f64_accumulation: None,
-                ..opts
-            };
-            return Ok(gemm::dense::<K::TileJ, f64>(&o, &refs, m, n)?.mapv(T::from_f64));
-        }
         gemm::dense::<K::TileJ, T>(&opts, &args, m, n)
     }
 }
@@ -365,22 +353,7 @@ impl<T: Real + crate::scalar::Scalar<Compute = T>> Fixed<'_, '_, T> {
             && opts.ranges.is_none()
         {
             let args: Vec<&Val<'_, T>> = self.inputs.iter().collect();
-            let (orows, irows) = (rows, v.nrows());
-            if opts.f64_accumulation.is_some() && T::BYTES == 4 {
-                let conv: Vec<Val<'static, f64>> = args
-                    .iter()
-                    .map(|a| crate::f64acc::to_f64(a))
-                    .collect::<Result<_>>()?;
-                let refs: Vec<&Val<'_, f64>> = conv.iter().collect();
-                let v64 = v.mapv(|x| x.to_f64());
-                let o = Options {
-                    f64_accumulation: None,
-                    ..opts
-                };
-                let r = gemm::tiled::<ST, f64>(&o, &refs, orows, irows, v64.view())?;
-                return Ok(r.mapv(T::from_f64));
-            }
-            return gemm::tiled::<ST, T>(&opts, &args, orows, irows, v);
+            return gemm::tiled::<ST, T>(&opts, &args, rows, v.nrows(), v);
         }
         // Chunks of `chunk` columns, the last one zero-padded.
         let mut out = Array2::from_elem((rows, w), T::default());
