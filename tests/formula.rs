@@ -50,35 +50,56 @@ fn out_f64<T: Real>(o: Output<T>) -> common::Out {
 }
 
 /// An input of a formula variable, in f64 and converted to `T`.
+#[derive(Clone)]
 enum In {
     Rows(Array2<f64>),
     Vector(Vec<f64>),
 }
 
+/// Inputs converted to `T`, kept while the `dyn Input`s of a call borrow
+/// them.
+struct Converted<T> {
+    rows: Vec<Array2<T>>,
+    vecs: Vec<Vec<T>>,
+}
+
+impl<T: Real> Converted<T> {
+    fn new(ins: &[In]) -> Self {
+        let rows = ins
+            .iter()
+            .map(|i| match i {
+                In::Rows(a) => a.mapv(T::from_f64),
+                In::Vector(_) => Array2::from_elem((0, 0), T::default()),
+            })
+            .collect();
+        let vecs = ins
+            .iter()
+            .map(|i| match i {
+                In::Vector(v) => v.iter().map(|&x| T::from_f64(x)).collect(),
+                In::Rows(_) => vec![],
+            })
+            .collect();
+        Converted { rows, vecs }
+    }
+
+    /// The inputs in order: rows, or a vector where the rows are empty.
+    fn args(&self) -> Vec<&dyn Input<T>> {
+        self.rows
+            .iter()
+            .zip(&self.vecs)
+            .map(|(r, v)| {
+                if v.is_empty() {
+                    r as &dyn Input<T>
+                } else {
+                    v as &dyn Input<T>
+                }
+            })
+            .collect()
+    }
+}
+
 fn run<T: Real>(k: &Formula, ins: &[In]) -> keops::Result<Output<T>> {
-    let rows: Vec<Array2<T>> = ins
-        .iter()
-        .map(|i| match i {
-            In::Rows(a) => a.mapv(T::from_f64),
-            In::Vector(_) => Array2::from_elem((0, 0), T::default()),
-        })
-        .collect();
-    let vecs: Vec<Vec<T>> = ins
-        .iter()
-        .map(|i| match i {
-            In::Vector(v) => v.iter().map(|&x| T::from_f64(x)).collect(),
-            In::Rows(_) => vec![],
-        })
-        .collect();
-    let args: Vec<&dyn Input<T>> = ins
-        .iter()
-        .enumerate()
-        .map(|(q, i)| match i {
-            In::Rows(_) => &rows[q] as &dyn Input<T>,
-            In::Vector(_) => &vecs[q] as &dyn Input<T>,
-        })
-        .collect();
-    k.call(&args)
+    k.call(&Converted::<T>::new(ins).args())
 }
 
 fn refs(ins: &[In]) -> Vec<RefValue> {

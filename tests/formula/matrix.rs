@@ -7,20 +7,12 @@
 // Users write `&[g]` for a parameter, as for the fixed-width matrices.
 #![allow(clippy::needless_borrows_for_generic_args)]
 
-use super::common;
-use keops::formula::Input;
+use super::{common, inputs, Converted, In};
 use keops::prelude::*;
 use keops::{Real, Scalar};
 use keops_compiler::eval::{eval_program, RefValue};
 use keops_compiler::ir::Cat;
 use keops_compiler::stage::Family;
-
-/// An input of a matrix formula, in f64.
-#[derive(Clone)]
-enum In {
-    Rows(Array2<f64>),
-    Param(Vec<f64>),
-}
 
 fn one_row(a: &Array2<f64>, r: usize) -> RefValue {
     RefValue::Rows {
@@ -45,7 +37,7 @@ fn dense(src: &str, ins: &[In]) -> Array2<f64> {
                 }
                 r.ncols()
             }
-            In::Param(v) => v.len(),
+            In::Vector(v) => v.len(),
         };
         p.dim = w as u32;
         p.width = None;
@@ -62,7 +54,7 @@ fn dense(src: &str, ins: &[In]) -> Array2<f64> {
             .zip(ins)
             .map(|(p, a)| match a {
                 In::Rows(r) => one_row(r, if p.cat == Cat::I { i } else { j }),
-                In::Param(v) => RefValue::Vector(v.clone()),
+                In::Vector(v) => RefValue::Vector(v.clone()),
             })
             .collect();
         match eval_program(&fam, prog, &inputs).expect("reference") {
@@ -81,51 +73,9 @@ fn with_bound<T, R>(
 where
     T: Real + Scalar<Compute = T>,
 {
-    let rows: Vec<Array2<T>> = ins
-        .iter()
-        .map(|a| match a {
-            In::Rows(r) => r.mapv(T::from_f64),
-            In::Param(_) => Array2::from_elem((0, 0), T::default()),
-        })
-        .collect();
-    let params: Vec<Vec<T>> = ins
-        .iter()
-        .map(|a| match a {
-            In::Param(v) => v.iter().map(|&x| T::from_f64(x)).collect(),
-            In::Rows(_) => Vec::new(),
-        })
-        .collect();
-    let args: Vec<&dyn Input<T>> = ins
-        .iter()
-        .enumerate()
-        .map(|(q, a)| match a {
-            In::Rows(_) => &rows[q] as &dyn Input<T>,
-            In::Param(_) => &params[q] as &dyn Input<T>,
-        })
-        .collect();
-    let m = k.bind(&args)?;
+    let converted = Converted::<T>::new(ins);
+    let m = k.bind(&converted.args())?;
     Ok(f(&m))
-}
-
-/// Inputs for `src`'s variables: every `_` or named width `width`, `Vi`
-/// rows `m`, `Vj` rows `n`.
-fn inputs(src: &str, width: usize, m: usize, n: usize, rng: &mut fastrand::Rng) -> Vec<In> {
-    let def = keops_compiler::text::parse(src).expect("parses").def;
-    def.params
-        .iter()
-        .map(|p| {
-            let d = if p.width.is_some() {
-                width
-            } else {
-                p.dim as usize
-            };
-            match p.cat {
-                Cat::I => In::Rows(common::rows(rng, m, d, -1.0, 1.0)),
-                Cat::J => In::Rows(common::rows(rng, n, d, -1.0, 1.0)),
-                Cat::P => In::Param(common::param(rng, d, 0.2, 1.0)),
-            }
-        })
-        .collect()
 }
 
 fn assert_close(got: &Array2<f64>, want: &Array2<f64>, tol: f64, what: &str) {
@@ -212,7 +162,7 @@ fn run_time_matrix_gradients_match_finite_differences() {
         for (q, g) in grads.iter().enumerate() {
             let entries: Vec<usize> = match &ins[q] {
                 In::Rows(r) => (0..r.len()).step_by(3).collect(),
-                In::Param(p) => (0..p.len()).collect(),
+                In::Vector(p) => (0..p.len()).collect(),
             };
             for e in entries {
                 let bump = |d: f64| {
@@ -222,7 +172,7 @@ fn run_time_matrix_gradients_match_finite_differences() {
                             let c = r.ncols();
                             r[[e / c, e % c]] += d;
                         }
-                        In::Param(p) => p[e] += d,
+                        In::Vector(p) => p[e] += d,
                     }
                     inner(src, &b, &u, &v)
                 };
@@ -251,7 +201,7 @@ fn run_time_matrices_solve() {
         &[
             In::Rows(x.clone()),
             In::Rows(x.clone()),
-            In::Param(g.clone()),
+            In::Vector(g.clone()),
         ],
     );
     let kxx = k.bind(&[&x, &x, &g]).unwrap();
@@ -298,7 +248,7 @@ fn keops_matrices_with_widths_from_the_data() -> keops::Result<()> {
             &[
                 In::Rows(x.clone()),
                 In::Rows(y.clone()),
-                In::Param(vec![gamma]),
+                In::Vector(vec![gamma]),
             ],
         );
         let (kv, ktu) = smooth(&x, &y, &v, gamma)?;
@@ -322,7 +272,11 @@ fn keops_matrices_with_widths_from_the_data() -> keops::Result<()> {
     let a = kxx.solve(&b, 0.2)?;
     let kd = dense(
         src,
-        &[In::Rows(x.clone()), In::Rows(x.clone()), In::Param(vec![g])],
+        &[
+            In::Rows(x.clone()),
+            In::Rows(x.clone()),
+            In::Vector(vec![g]),
+        ],
     );
     let lhs = &kd.dot(&a.solution) + &(&a.solution * 0.2);
     for i in 0..40 {
@@ -468,7 +422,7 @@ fn run_time_matrices_to_dense() -> keops::Result<()> {
         &[
             In::Rows(x.clone()),
             In::Rows(y.clone()),
-            In::Param(g.clone()),
+            In::Vector(g.clone()),
         ],
     );
     let m = Formula::new(src)?.bind(&[&x, &y, &g])?;
