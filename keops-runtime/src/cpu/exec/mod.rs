@@ -183,6 +183,8 @@ struct Code {
     /// (the features of most outer and inner phases): read directly by
     /// [`run_scalar`].
     copies: Vec<Option<u32>>,
+    /// Whether some output is not a plain copy (the program must run).
+    computes: bool,
     nregs: usize,
 }
 
@@ -373,6 +375,7 @@ impl Code {
             }
         }
         code.copies = code.outputs.iter().map(|o| code.copy_of(o)).collect();
+        code.computes = code.copies.iter().any(Option::is_none);
         code.nregs = alloc.next as usize;
         Ok(code)
     }
@@ -1018,7 +1021,7 @@ fn with_one(prog: &ScalarProg) -> ScalarProg {
 /// level needs no target features).
 #[inline(never)]
 fn run_scalar<T: Real>(code: &Code, env: &Env<'_, T>, regs: &mut [[T; 1]], out: &mut [T]) {
-    if code.copies.iter().any(Option::is_none) {
+    if code.computes {
         code.run_all(regs, env, 1);
     }
     // (Loop elements are the outputs in order: counted as they come, not
